@@ -1,0 +1,133 @@
+/**
+ * The private channel between the kernel and its bridge node, and the columnar batch format.
+ *
+ * Channel. The kernel spawns the bridge (`elixir_agent`, module `lumin_bridge`) as a child process with two
+ * extra pipes: the bridge reads requests on fd 3 and writes replies and events on fd 4
+ * (`open_port({fd, 3, 4}, [{packet, 4}, binary, eof])`). Pipes are private to the two processes, so no other
+ * user or process can open the channel, and EOF on fd 3 tells the bridge its kernel is gone (it then
+ * cleans every target and halts). Each frame is a 4-byte big-endian length and one term in the Erlang
+ * external term format (`term_to_binary`).
+ *
+ * Kernel → bridge:  {request, Id :: integer(), Op :: atom(), Args :: #{atom() => term()}}
+ * Bridge → kernel:  {reply, Id, ok, Value}
+ *                   {reply, Id, error, #{message := binary(), kind := atom()}}
+ *                   {event, Type :: atom(), Payload :: map()}
+ *
+ * Strings travel as UTF-8 binaries. Node names travel as binaries (`<<"app@host">>`); the bridge turns them
+ * into atoms on its own node only. Nothing user-written becomes an atom on a target: module and function
+ * names are resolved there with `binary_to_existing_atom`, and a name that is not an atom there is "not
+ * loaded" by definition.
+ */
+
+/** Ops the bridge answers, with their argument maps. Keys are atoms on the Erlang side. */
+export interface BridgeRequests {
+  /** Connect to a node (hidden), load the agent there, start its owner process. */
+  connect: { node: string; cookie: string | null; timeout_ms: number };
+  /** Start a local node owned by this kernel; `app_dir` is a Mix project to compile and run. */
+  start_node: { name: string; app_dir: string | null; timeout_ms: number };
+  /** Detach: disarm every probe there, stop agent processes, purge agent modules, disconnect. */
+  disconnect: { node: string };
+  nodes: Record<string, never>;
+  /** Evaluate code on a node. Erlang works on every node; Elixir needs Elixir on the node. */
+  eval: { node: string; language: "elixir" | "erlang"; code: string };
+  /** Names of loaded modules (prefix match), or of a module's exported functions, for completion. */
+  complete: { node: string; module: string | null; prefix: string };
+  probe_arm: { node: string; name: string; kind: ProbeKind; spec: ProbeSpec };
+  probe_disarm: { name: string | null; all: boolean };
+  probe_list: Record<string, never>;
+  /** Immediate snapshots (issue 4): each replies with a batch binary in the columnar format below. */
+  snapshot: { node: string; kind: "top" | "tree" | "apps" | "ets"; options: Record<string, unknown> };
+  /** Current state of a process (`:sys.get_state`) or its process_info, as terms. */
+  process: { node: string; target: string; what: "state" | "info" };
+}
+
+export type BridgeOp = keyof BridgeRequests;
+
+export type ProbeKind = "calls" | "messages" | "procs" | "state" | "telemetry" | "logs" | "metrics";
+
+/** Every budget a probe has. Defaults live in one place: elixir_agent/src/lumin_budget.erl. */
+export interface ProbeBudget {
+  /** Events (for call probes: calls) after which the probe disarms. Default 10,000. */
+  limit?: number;
+  /** Milliseconds after which the probe disarms. Default 60,000. */
+  time_ms?: number;
+  /** Events per second above which the probe disarms. Default 10,000. */
+  rate?: number;
+}
+
+export interface ProbeSpec extends ProbeBudget {
+  /** What the user wrote, shown in `%probes`. */
+  target: string;
+  /** Call probes: module as written in the node's terms (`Elixir.MyApp.Worker`, `lists`). */
+  module?: string;
+  function?: string;
+  /** null: every arity. */
+  arity?: number | null;
+  /** Call probes: an argument pattern with an optional guard, Elixir or Erlang syntax. */
+  match?: string | null;
+  /** Call probes: keep the arguments (`--args`). */
+  args?: boolean;
+  /** Load the module if it is not loaded yet. */
+  load?: boolean;
+  /** Other kinds' options (process target, telemetry prefixes, log level, metrics interval). */
+  [option: string]: unknown;
+}
+
+export interface ConnectReply {
+  node: string;
+  otp_release: string;
+  elixir_version: string | null;
+  process_count: number;
+  uptime_ms: number;
+  /** `elixir` when the node runs Elixir, else `erlang`: the syntax its terms are shown in. */
+  language: "elixir" | "erlang";
+  /** Did this kernel start the node (`%node start`)? */
+  owned: boolean;
+}
+
+/** {event, probe_status, …}: sent when a probe arms, about every 250 ms while it is armed, and when it ends. */
+export interface ProbeStatusEvent {
+  name: string;
+  node: string;
+  kind: ProbeKind;
+  target: string;
+  state: "armed" | "ended";
+  seen: number;
+  dropped: number;
+  /** Events per second over the last interval. */
+  rate: number;
+  why_ended: string | null;
+  /** Human sentence for why it ended, e.g. "rate budget of 10000 calls/s exceeded (41872/s)". */
+  detail: string | null;
+}
+
+/**
+ * {event, probe_batch, #{name, node, kind, batch}}: `batch` is a binary holding `term_to_binary` of a
+ * columnar batch, forwarded by the bridge untouched, so the kernel decodes it without the bridge ever
+ * building per-event terms.
+ *
+ * Columnar batch (a map):
+ *   #{kind := atom(), count := N, dropped := D, columns := #{ColumnName :: atom() => Column}}
+ * where `dropped` counts the events dropped on the node since the previous batch, and Column is one of
+ *   {f64, Bin}               N little-endian float64
+ *   {i32, Bin}               N little-endian int32
+ *   {dict, Values, IdxBin}   IdxBin holds N little-endian uint32 indexes into the list Values; a value is
+ *                            an atom, binary, pid, port, reference or integer, shown as text; `undefined`
+ *                            and `nil` are null
+ *   {terms, Offsets, Data}   Offsets holds N+1 little-endian uint32; row i is Data[Offsets[i]..Offsets[i+1]),
+ *                            itself a complete `term_to_binary` (starting with byte 131); empty = null
+ *   {const, Value}           the same value on every row (shown like a dict value)
+ * Column names are those of kernel/tables/schemas.ts for that kind.
+ */
+export interface ProbeBatchEvent {
+  name: string;
+  node: string;
+  kind: ProbeKind;
+  batch: Uint8Array;
+}
+
+/** {event, node_down, #{node, reason}}: a connection was lost; its probes have ended (the agent cleans itself). */
+export interface NodeDownEvent {
+  node: string;
+  reason: string;
+}

@@ -1,0 +1,264 @@
+/**
+ * The documented, versioned schema of every table ElixirLumin produces.
+ *
+ * This file is the one place a table's columns are named. The agent's batch encoder
+ * (elixir_agent/src/lumin_batch.erl), the kernel's batch decoder (kernel/beam/batchDecoder.ts), the
+ * chart and analysis library (kernel/charts, kernel/analysis) and the README's schema section all follow
+ * it. Changing a column means bumping that table's `version`.
+ *
+ * Conventions shared by every table:
+ * - times are microseconds since the Unix epoch (`*_us`, float64; exact below 2^53), taken on the node;
+ * - durations are microseconds (`duration_us`, float64);
+ * - `node` is the node's name as text (`app@host`);
+ * - pids are text in the usual `<0.123.0>` form, local to the node named in `node`;
+ * - a `term` column holds a `Term`: the raw external-format bytes of an Erlang term, decoded and
+ *   formatted (Elixir or Erlang syntax, chosen per node) only when it is shown. `String(term)` formats it;
+ *   `term.value` gives a plain JavaScript value.
+ */
+
+export type ColumnType = "string" | "int" | "float" | "bool" | "term";
+
+export interface ColumnSchema {
+  readonly name: string;
+  readonly type: ColumnType;
+  /** May the column hold null? */
+  readonly nullable: boolean;
+  readonly doc: string;
+}
+
+export interface TableSchema {
+  readonly kind: TableKind;
+  readonly version: number;
+  readonly doc: string;
+  readonly columns: readonly ColumnSchema[];
+}
+
+export type TableKind =
+  | "calls"
+  | "messages"
+  | "procs"
+  | "state"
+  | "telemetry"
+  | "logs"
+  | "metrics"
+  | "top"
+  | "tree"
+  | "apps"
+  | "ets"
+  | "probes";
+
+const col = (name: string, type: ColumnType, doc: string, nullable = false): ColumnSchema => ({
+  name,
+  type,
+  nullable,
+  doc,
+});
+
+export const SCHEMAS: { readonly [K in TableKind]: TableSchema } = {
+  calls: {
+    kind: "calls",
+    version: 1,
+    doc: "One row per completed call seen by a call probe (`%probe Mod.fun/arity`): a span from call to return or exception.",
+    columns: [
+      col("node", "string", "node the call ran on"),
+      col("pid", "string", "process that made the call"),
+      col("process", "string", "registered name of that process, where it has one", true),
+      col("module", "string", "module of the traced function (Elixir modules as `Elixir.Foo` is shown as `Foo`)"),
+      col("function", "string", "function name"),
+      col("arity", "int", "arity"),
+      col("depth", "int", "nesting depth of this call among the traced calls of the same process (0 = outermost)"),
+      col("start_us", "float", "when the call started, µs since the epoch"),
+      col("duration_us", "float", "time from call to return or exception, µs"),
+      col("outcome", "string", "`return` or `exception`"),
+      col("result", "term", "the returned value (null when the call raised)", true),
+      col("exception_class", "string", "`error`, `exit` or `throw` when the call raised", true),
+      col("exception_reason", "term", "the reason when the call raised", true),
+      col("args", "term", "the argument list, when the probe was armed with `--args` (oversized terms are cut on the node)", true),
+    ],
+  },
+  messages: {
+    kind: "messages",
+    version: 1,
+    doc: "One row per message sent or received by the processes a message probe (`%probe --messages`) watches.",
+    columns: [
+      col("node", "string", "node of the watched process"),
+      col("time_us", "float", "when the send or receive happened, µs since the epoch"),
+      col("event", "string", "`send` or `receive`"),
+      col("from_pid", "string", "sender"),
+      col("from_name", "string", "sender's registered name", true),
+      col("to_pid", "string", "receiver (a pid, or the name sent to)"),
+      col("to_name", "string", "receiver's registered name", true),
+      col("protocol", "string", "OTP protocol recognised: `call`, `reply`, `cast`, `info`, `EXIT`, `DOWN`, `system`"),
+      col("call_id", "string", "for `call` and `reply` rows: the call's reference, pairing a call with its reply", true),
+      col("latency_us", "float", "on a `reply` row: time from the call's send to this reply, µs", true),
+      col("message", "term", "the message"),
+      col("size_words", "int", "the message's size in words (`erts_debug:flat_size`)"),
+    ],
+  },
+  procs: {
+    kind: "procs",
+    version: 1,
+    doc: "Process lifecycle events seen by a process probe (`%probe --procs`).",
+    columns: [
+      col("node", "string", "node"),
+      col("time_us", "float", "µs since the epoch"),
+      col("event", "string", "`spawn`, `exit`, `link`, `unlink`, `register`, `unregister`"),
+      col("pid", "string", "the process the event is about"),
+      col("name", "string", "its registered name, where known", true),
+      col("other", "string", "the other side: the spawned pid, the linked pid, or the registered name", true),
+      col("mfa", "string", "for `spawn`: the spawned process's initial MFA", true),
+      col("reason", "term", "for `exit`: the exit reason", true),
+    ],
+  },
+  state: {
+    kind: "state",
+    version: 1,
+    doc: "One row per message a GenServer / gen_statem handled, with its state before and after (`%probe --state`).",
+    columns: [
+      col("node", "string", "node"),
+      col("pid", "string", "the server"),
+      col("name", "string", "its registered name", true),
+      col("seq", "int", "0, 1, 2… in the order the server handled messages"),
+      col("time_us", "float", "when the server started handling the message, µs since the epoch"),
+      col("duration_us", "float", "time the callback took, µs", true),
+      col("kind", "string", "`call`, `cast`, `info` (gen_statem: also the event type)"),
+      col("message", "term", "the message or event"),
+      col("state_before", "term", "state (gen_statem: data) before"),
+      col("state_after", "term", "state (gen_statem: data) after"),
+      col("state_name_before", "term", "gen_statem only: state name before", true),
+      col("state_name_after", "term", "gen_statem only: state name after", true),
+      col("reply", "term", "the reply sent, for calls", true),
+    ],
+  },
+  telemetry: {
+    kind: "telemetry",
+    version: 1,
+    doc: "One row per `:telemetry` event under the prefixes a telemetry probe watches.",
+    columns: [
+      col("node", "string", "node"),
+      col("time_us", "float", "µs since the epoch"),
+      col("pid", "string", "process that emitted the event"),
+      col("event", "string", "event name, e.g. `[:my_app, :repo, :query]`"),
+      col("measurements", "term", "the measurements map"),
+      col("metadata", "term", "the metadata map"),
+    ],
+  },
+  logs: {
+    kind: "logs",
+    version: 1,
+    doc: "One row per `:logger` event at or above the probe's level (`%probe --logs`).",
+    columns: [
+      col("node", "string", "node"),
+      col("time_us", "float", "µs since the epoch"),
+      col("level", "string", "`emergency` … `debug`"),
+      col("pid", "string", "process that logged", true),
+      col("mfa", "string", "`Mod.fun/arity` where the log call was made, where known", true),
+      col("file", "string", "source file, where known", true),
+      col("line", "int", "source line, where known", true),
+      col("message", "string", "the formatted message"),
+      col("metadata", "term", "the rest of the logger metadata"),
+    ],
+  },
+  metrics: {
+    kind: "metrics",
+    version: 1,
+    doc: "A time series of node-wide signals, one row per sample (`%probe --metrics`).",
+    columns: [
+      col("node", "string", "node"),
+      col("time_us", "float", "µs since the epoch"),
+      col("memory_total", "int", "bytes"),
+      col("memory_processes", "int", "bytes"),
+      col("memory_binary", "int", "bytes"),
+      col("memory_ets", "int", "bytes"),
+      col("memory_atom", "int", "bytes"),
+      col("memory_code", "int", "bytes"),
+      col("process_count", "int", "processes alive"),
+      col("port_count", "int", "ports open"),
+      col("run_queue", "int", "total run queue length"),
+      col("scheduler_utilization", "float", "0…1, averaged over schedulers since the previous sample"),
+      col("reductions_per_s", "float", "reductions per second since the previous sample"),
+      col("io_in_bytes_per_s", "float", "bytes per second read since the previous sample"),
+      col("io_out_bytes_per_s", "float", "bytes per second written since the previous sample"),
+    ],
+  },
+  top: {
+    kind: "top",
+    version: 1,
+    doc: "The processes that stand out now (`%top`), from two samples so reductions are a rate.",
+    columns: [
+      col("node", "string", "node"),
+      col("pid", "string", "process"),
+      col("name", "string", "registered name", true),
+      col("initial_call", "string", "`Mod.fun/arity` the process started in", true),
+      col("current_function", "string", "`Mod.fun/arity` it is in now", true),
+      col("memory", "int", "bytes"),
+      col("reductions_per_s", "float", "reductions per second between the two samples"),
+      col("message_queue_len", "int", "messages waiting"),
+      col("heap_size", "int", "words"),
+    ],
+  },
+  tree: {
+    kind: "tree",
+    version: 1,
+    doc: "A supervision tree (`%tree`), one row per child, parents before children.",
+    columns: [
+      col("node", "string", "node"),
+      col("application", "string", "the application the tree belongs to", true),
+      col("supervisor", "string", "the parent supervisor (name or pid); null for the root", true),
+      col("supervisor_pid", "string", "the parent supervisor's pid", true),
+      col("child_id", "string", "the child's id in its supervisor's spec"),
+      col("pid", "string", "the child's pid, or `undefined` / `restarting`"),
+      col("name", "string", "the child's registered name", true),
+      col("type", "string", "`worker` or `supervisor`"),
+      col("restart", "string", "`permanent`, `transient`, `temporary`", true),
+      col("strategy", "string", "for supervisors: `one_for_one`, `one_for_all`, `rest_for_one`, `simple_one_for_one`", true),
+      col("depth", "int", "0 for the root"),
+    ],
+  },
+  apps: {
+    kind: "apps",
+    version: 1,
+    doc: "Applications on the node (`%apps`).",
+    columns: [
+      col("node", "string", "node"),
+      col("application", "string", "name"),
+      col("description", "string", "description"),
+      col("version", "string", "version"),
+      col("running", "bool", "started, or only loaded"),
+    ],
+  },
+  ets: {
+    kind: "ets",
+    version: 1,
+    doc: "ETS tables by memory (`%ets`).",
+    columns: [
+      col("node", "string", "node"),
+      col("table", "string", "name (or id for unnamed tables)"),
+      col("type", "string", "`set`, `ordered_set`, `bag`, `duplicate_bag`"),
+      col("size", "int", "objects"),
+      col("memory_bytes", "int", "bytes"),
+      col("owner", "string", "owner pid"),
+      col("owner_name", "string", "owner's registered name", true),
+      col("protection", "string", "`public`, `protected`, `private`"),
+    ],
+  },
+  probes: {
+    kind: "probes",
+    version: 1,
+    doc: "The probes of this kernel (`%probes`).",
+    columns: [
+      col("name", "string", "the probe's name (`--as`, or p1, p2…)"),
+      col("node", "string", "node it is armed on"),
+      col("kind", "string", "`calls`, `messages`, `procs`, `state`, `telemetry`, `logs`, `metrics`"),
+      col("target", "string", "what it watches, as written"),
+      col("state", "string", "`armed` or `ended`"),
+      col("seen", "int", "events seen"),
+      col("dropped", "int", "events dropped (counted exactly)"),
+      col("why_ended", "string", "why it ended: `limit`, `time`, `rate`, `buffer`, `mailbox`, `memory`, `disarmed`, `node down`", true),
+    ],
+  },
+};
+
+export function columnNames(kind: TableKind): string[] {
+  return SCHEMAS[kind].columns.map((c) => c.name);
+}
