@@ -1,0 +1,32 @@
+/** Any value a cell shows → a MIME bundle, bounded in size. */
+import type { MimeBundle } from "../evaluation/cellIO";
+import { cut } from "./limits";
+import { plainText } from "./plainText";
+import { isTable, tableBundle } from "./tableBundle";
+import { isVegaLiteSpec, vegaBundle } from "./vegaBundle";
+
+/** An object with this method returns its own MIME bundle (the convention tslab and others share). */
+export const JUPYTER_DISPLAY = Symbol.for("Jupyter.display");
+
+export async function toMimeBundle(value: unknown): Promise<MimeBundle> {
+  return bound(await rawBundle(value));
+}
+
+async function rawBundle(value: unknown): Promise<MimeBundle> {
+  const own = (value as { [JUPYTER_DISPLAY]?: () => MimeBundle | Promise<MimeBundle> } | null)?.[JUPYTER_DISPLAY];
+  if (typeof own === "function") return own.call(value);
+  if (isTable(value)) return tableBundle(value);
+  if (isVegaLiteSpec(value)) return vegaBundle(value);
+  return { "text/plain": plainText(value) };
+}
+
+/** No entry of a bundle is sent whole past the limit: text is cut with a note, oversize JSON replaced by one. */
+export function bound(bundle: MimeBundle): MimeBundle {
+  const out: MimeBundle = {};
+  for (const [mime, data] of Object.entries(bundle)) {
+    if (typeof data === "string") out[mime] = cut(data);
+    else if (JSON.stringify(data ?? null).length > 5_000_000) out["text/plain"] = `(${mime} output of more than 5 MB not shown; aggregate or sample the data first)`;
+    else out[mime] = data;
+  }
+  return out;
+}

@@ -1,0 +1,173 @@
+/**
+ * The cell router: a `%%magic` cell goes to that magic; a cell of nothing but line magics runs them in order
+ * without ever touching the TypeScript compiler; anything else is TypeScript, with its magic lines rewritten
+ * into awaited calls (`const t = %events p1` binds the magic's value).
+ */
+import { MagicUsageError, type MagicCall, type MagicContext, type MagicDeclaration } from "../../magics/declaration";
+import { helpText } from "../../magics/help";
+import { closest, parseArgs, splitWords } from "../../magics/parser";
+import { allMagics, findMagic } from "../../magics/registry";
+import { CELL_MAGIC, classifyLines, parseMagicLine, rewriteMagics } from "./cellSource";
+import { setNestedRunner } from "./nestedRun";
+import type { CellEnvironment, CellError, CellOutcome, Completion } from "./types";
+
+/** The environment of the cell running now: `__lumin_magic__` calls from TypeScript run in it. */
+let currentEnv: CellEnvironment | undefined;
+
+export async function runCell(source: string, env: CellEnvironment): Promise<CellOutcome> {
+  currentEnv = env;
+  try {
+    const value = await routeCell(source, env);
+    return value === undefined ? { status: "ok", hasValue: false } : { status: "ok", hasValue: true, value };
+  } catch (e) {
+    return { status: "error", ...toCellError(e) };
+  }
+}
+
+/** Runs a cell and resolves with its value; throws what the cell threw. */
+async function routeCell(source: string, env: CellEnvironment): Promise<unknown> {
+  const lines = source.split("\n");
+  const first = lines.findIndex((l) => l.trim() !== "");
+  if (first < 0) return undefined;
+  const cellMagic = CELL_MAGIC.exec(lines[first]);
+  if (cellMagic) {
+    const [, name, help, argText = ""] = cellMagic;
+    return runMagic(name, "cell", argText, env, { help: Boolean(help), body: lines.slice(first + 1).join("\n"), statement: true });
+  }
+  const kinds = classifyLines(source);
+  const magicOnly = kinds.includes("magic") && kinds.every((k) => k !== "code");
+  if (magicOnly) {
+    let value: unknown;
+    for (let i = 0; i < lines.length; i++) {
+      if (kinds[i] !== "magic") continue;
+      const m = parseMagicLine(lines[i])!;
+      value = await runMagic(m.name, "line", m.argText, env, { help: m.help, statement: true });
+    }
+    return value;
+  }
+  const outcome = await env.ts.run(rewriteMagics(source), env.signal);
+  if (outcome.status === "error") throw Object.assign(new Error(outcome.evalue), { name: outcome.ename, cellError: outcome });
+  if (outcome.status === "aborted") throw Object.assign(new Error("the cell was interrupted"), { name: "Interrupted" });
+  return outcome.hasValue ? outcome.value : undefined;
+}
+
+interface RunOptions {
+  help?: boolean;
+  body?: string;
+  /** Written as a statement (not bound): a magic that shows its own output then yields no cell value. */
+  statement?: boolean;
+}
+
+async function runMagic(name: string, kind: "line" | "cell", argText: string, env: CellEnvironment, options: RunOptions): Promise<unknown> {
+  const decl = lookup(name, kind);
+  const wantsHelp = options.help || wantsHelpFlag(decl, argText);
+  if (wantsHelp) {
+    const text = helpText(decl);
+    if (options.help) env.io.payload({ source: "page", data: { "text/plain": text }, start: 0 });
+    else env.io.stream("stdout", `${text}\n`);
+    return undefined;
+  }
+  const call: MagicCall = { name, kind, args: parseArgs(decl, argText), argText, body: options.body };
+  const value = await decl.run(call, magicContext(env));
+  return options.statement && !decl.showsResult ? undefined : value;
+}
+
+function lookup(name: string, kind: "line" | "cell"): MagicDeclaration {
+  const decl = findMagic(name);
+  const prefix = kind === "cell" ? "%%" : "%";
+  if (!decl) {
+    const hint = closest(name, allMagics().map((m) => m.name));
+    throw new MagicUsageError(`${prefix}${name} is not a magic${hint ? ` — did you mean ${prefix}${hint}?` : ""}. %lsmagic lists them all.`);
+  }
+  if (kind === "cell" && decl.kind === "line") throw new MagicUsageError(`%${name} is a line magic: write it on one line as %${name} …, not %%${name}.`);
+  if (kind === "line" && decl.kind === "cell") throw new MagicUsageError(`%%${name} is a cell magic: put %%${name} on the first line of the cell and the code below it.`);
+  return decl;
+}
+
+function wantsHelpFlag(decl: MagicDeclaration, argText: string): boolean {
+  let words: string[];
+  try {
+    words = splitWords(argText);
+  } catch {
+    return false;
+  }
+  // A magic that takes free text (%time's statement) only treats a leading -h as a request for help.
+  const takesText = (decl.positionals ?? []).some((p) => p.rest);
+  return takesText ? words[0] === "-h" || words[0] === "--help" : words.includes("-h") || words.includes("--help");
+}
+
+function magicContext(env: CellEnvironment): MagicContext {
+  return { io: env.io, signal: env.signal, service: <T>(n: string) => env.services.get<T>(n) };
+}
+
+setNestedRunner(async (code, ctx) => {
+  const env = currentEnv;
+  if (!env) throw new Error("no cell is running");
+  return routeCell(code, { ...env, io: ctx.io, signal: ctx.signal });
+});
+
+/** `__lumin_magic__(name, args, statement?)`: what a magic line inside TypeScript becomes. */
+export function magicFromTypeScript(name: string, argText: string, statement = false): Promise<unknown> {
+  const env = currentEnv;
+  if (!env) return Promise.reject(new Error(`%${name} can only run inside a cell`));
+  return runMagic(name, "line", argText, env, { statement });
+}
+
+export function toCellError(e: unknown): CellError {
+  const err = e as Error & { cellError?: CellError };
+  if (err?.cellError) return { ename: err.cellError.ename, evalue: err.cellError.evalue, traceback: err.cellError.traceback };
+  if (e instanceof MagicUsageError || err?.name === "UsageError") return { ename: "UsageError", evalue: err.message, traceback: [err.message] };
+  if (err instanceof Error) return { ename: err.name, evalue: err.message, traceback: [`${err.name}: ${err.message}`] };
+  return { ename: "Error", evalue: String(e), traceback: [String(e)] };
+}
+
+// ---- completion, inspection, completeness ----------------------------------------------------------------
+
+export async function completeCell(source: string, cursor: number, env: CellEnvironment): Promise<Completion> {
+  const lineStart = source.lastIndexOf("\n", cursor - 1) + 1;
+  const before = source.slice(lineStart, cursor);
+  const nameOnly = /^(\s*)(%%?)([\w-]*)$/.exec(before);
+  if (nameOnly) {
+    const [, indent, prefix, partial] = nameOnly;
+    const kinds = prefix === "%%" ? ["cell", "both"] : ["line", "both"];
+    const matches = allMagics().filter((m) => kinds.includes(m.kind) && m.name.startsWith(partial)).map((m) => prefix + m.name);
+    return { start: lineStart + indent.length, end: cursor, matches };
+  }
+  const magic = /^\s*%%?([\w-]+)\s+(.*)$/.exec(before);
+  const decl = magic && findMagic(magic[1]);
+  if (decl && magic) {
+    const word = /(\S*)$/.exec(magic[2])![1];
+    const start = cursor - word.length;
+    if (word.startsWith("-")) {
+      const flags = (decl.flags ?? []).map((f) => `--${f.name}`).concat("--help");
+      return { start, end: cursor, matches: flags.filter((f) => f.startsWith(word)) };
+    }
+    const flagBefore = /--([\w-]+)[ =]$/.exec(magic[2].slice(0, magic[2].length - word.length));
+    const choices = flagBefore
+      ? (decl.flags ?? []).find((f) => f.name === flagBefore[1])?.choices ?? []
+      : (decl.positionals ?? []).flatMap((p) => p.choices ?? []);
+    const dynamic = decl.complete ? await decl.complete(word, { argText: magic[2], position: magic[2].length }, magicContext(env)).catch(() => []) : [];
+    return { start, end: cursor, matches: [...choices.filter((c) => c.startsWith(word)), ...dynamic] };
+  }
+  return env.ts.complete(source, cursor);
+}
+
+export async function inspectCell(source: string, cursor: number, env: CellEnvironment): Promise<string | null> {
+  const lineStart = source.lastIndexOf("\n", cursor - 1) + 1;
+  const lineEnd = source.indexOf("\n", cursor);
+  const line = source.slice(lineStart, lineEnd < 0 ? undefined : lineEnd);
+  const m = /^\s*%%?([\w-]+)/.exec(line);
+  const decl = m && findMagic(m[1]);
+  if (decl) return helpText(decl);
+  return env.ts.inspect(source, cursor);
+}
+
+export function isCellComplete(source: string): { status: "complete" | "incomplete" | "invalid"; indent?: string } {
+  if (CELL_MAGIC.test(source.split("\n")[0] ?? "")) return { status: "complete" };
+  const kinds = classifyLines(source);
+  if (kinds.every((k) => k !== "code")) return { status: "complete" };
+  // tslab's check parses with the TypeScript scanner; loaded only when a console frontend asks.
+  const { isCompleteCode } = require("tslab/dist/converter") as typeof import("tslab/dist/converter");
+  const r = isCompleteCode(rewriteMagics(source));
+  return r.completed ? { status: "complete" } : { status: "incomplete", indent: r.indent ?? "" };
+}

@@ -1,0 +1,26 @@
+/**
+ * The cell scope: every name exported here can be used in any TypeScript cell without an import
+ * (the evaluator imports them once, before the first cell). Keep it to the user's vocabulary.
+ */
+import { currentOutput } from "./currentOutput";
+import type { DisplayOptions } from "./cellIO";
+
+/** Show a value in the cell's output (tables, charts, terms, anything); with `displayId`, update it later. */
+export function display(value: unknown, options?: DisplayOptions): void {
+  currentOutput().display(value, options);
+}
+
+/** Replace an earlier output shown with `display(value, { displayId })`. */
+export function updateDisplay(displayId: string, value: unknown): void {
+  currentOutput().updateDisplay(displayId, value);
+}
+
+/** Ask the user for a line of text (`{ password: true }` hides what they type). */
+export function input(prompt = "", options?: { password?: boolean }): Promise<string> {
+  return currentOutput().input(prompt, options);
+}
+
+declare global {
+  /** What `%magic` lines inside TypeScript become (see kernel/evaluation/cellSource.ts). */
+  function __lumin_magic__(name: string, args: string, statement?: boolean): Promise<any>;
+}

@@ -1,0 +1,55 @@
+/** `elixirlumin install`: write the kernelspec Jupyter, JupyterLab, VS Code and nbconvert look for. */
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { execFileSync } from "node:child_process";
+
+export const KERNEL_NAME = "elixirlumin";
+
+export interface InstallOptions {
+  where: "user" | "sys-prefix" | "prefix";
+  prefix?: string;
+}
+
+function jupyterDataDir(): string {
+  if (process.env.JUPYTER_DATA_DIR) return process.env.JUPYTER_DATA_DIR;
+  return process.platform === "darwin" ? path.join(os.homedir(), "Library", "Jupyter") : path.join(process.env.XDG_DATA_HOME ?? path.join(os.homedir(), ".local", "share"), "jupyter");
+}
+
+function sysPrefix(): string {
+  for (const python of ["/usr/bin/python3", "python3"]) {
+    try {
+      return execFileSync(python, ["-c", "import sys; print(sys.prefix)"], { encoding: "utf8" }).trim();
+    } catch {
+      // try the next one
+    }
+  }
+  throw new Error("--sys-prefix needs python3 to find the prefix; use --prefix DIR instead");
+}
+
+export function kernelspecDir(options: InstallOptions): string {
+  const base =
+    options.where === "user" ? path.join(jupyterDataDir(), "kernels")
+    : options.where === "sys-prefix" ? path.join(sysPrefix(), "share", "jupyter", "kernels")
+    : path.join(options.prefix!, "share", "jupyter", "kernels");
+  return path.join(base, KERNEL_NAME);
+}
+
+export function kernelspec(): Record<string, unknown> {
+  return {
+    argv: [process.execPath, path.join(__dirname, "..", "..", "bin", "elixirlumin.js"), "kernel", "{connection_file}"],
+    display_name: "ElixirLumin (TypeScript)",
+    language: "typescript",
+    interrupt_mode: "message",
+    metadata: { debugger: false },
+  };
+}
+
+export function install(options: InstallOptions): string {
+  const dir = kernelspecDir(options);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, "kernel.json"), `${JSON.stringify(kernelspec(), null, 2)}\n`);
+  const logo = path.join(__dirname, "..", "..", "kernel", "assets", "logo-64x64.png");
+  if (existsSync(logo)) copyFileSync(logo, path.join(dir, "logo-64x64.png"));
+  return dir;
+}

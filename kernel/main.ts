@@ -1,0 +1,49 @@
+/**
+ * The kernel process: the wire thread serves the sockets; this thread runs cells. Started by
+ * `elixirlumin kernel CONNECTION_FILE` (kernel/cli.ts). Nothing heavy is loaded here: the TypeScript compiler,
+ * vega and the BEAM bridge all start on first use.
+ */
+import { CommRegistry } from "./comms/commRegistry";
+import { Dispatcher } from "./dispatch/dispatcher";
+import { runShutdownHooks } from "./dispatch/shutdownHooks";
+import { StdinBroker } from "./dispatch/stdinBroker";
+import { WireLink } from "./dispatch/wireLink";
+import { magicFromTypeScript } from "./evaluation/cellRouter";
+import { captureConsole, kernelLog } from "./evaluation/consoleCapture";
+import { ServiceRegistry } from "./evaluation/services";
+import { TslabEvaluator } from "./evaluation/tsEvaluator";
+import { HistoryStore } from "./history/historyStore";
+import { kernelInfo } from "./kernelInfo";
+import { registerServices } from "./serviceSetup";
+
+export function startKernel(connectionFile: string): void {
+  const link = new WireLink({ connectionFile, kernelInfo: kernelInfo() });
+  const comms = new CommRegistry();
+  const services = new ServiceRegistry();
+  services.register("comms", () => comms);
+  registerServices(services);
+  const dispatcher = new Dispatcher({ link, ts: new TslabEvaluator(process.cwd()), services, history: new HistoryStore(), comms, stdin: new StdinBroker(link) });
+
+  (globalThis as { __lumin_magic__?: unknown }).__lumin_magic__ = magicFromTypeScript;
+  captureConsole();
+
+  // One request at a time, in order: the wire thread sends the next only after `done`.
+  link.on("request", (req) => void dispatcher.handle(req));
+  // SIGINT comes from the wire thread on interrupt_request; a cell in a busy loop is broken by breakOnSigint.
+  process.on("SIGINT", () => dispatcher.interrupt());
+  let exiting = false;
+  const exit = async (code: number) => {
+    if (exiting) return;
+    exiting = true;
+    await runShutdownHooks();
+    await link.close();
+    process.exit(code);
+  };
+  link.on("shutdown", () => void exit(0));
+  link.on("exit", (code) => {
+    if (!exiting) process.exit(code === 0 ? 0 : 1);
+  });
+  process.on("SIGTERM", () => void exit(0));
+  process.on("uncaughtException", (e) => kernelLog(`uncaught: ${e.stack ?? e}`));
+  process.on("unhandledRejection", (e) => kernelLog(`unhandled rejection: ${(e as Error)?.stack ?? e}`));
+}

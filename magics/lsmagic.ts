@@ -1,0 +1,20 @@
+/** %lsmagic: every magic, line and cell, with its one-line summary. */
+import type { MagicDeclaration } from "./declaration";
+import { allMagics } from "./registry";
+
+export const lsmagic: MagicDeclaration = {
+  name: "lsmagic",
+  kind: "line",
+  summary: "List every magic with a one-line summary.",
+  showsResult: false,
+  async run(_call, { io }) {
+    const magics = allMagics();
+    const line = magics.filter((m) => m.kind !== "cell");
+    const cell = magics.filter((m) => m.kind !== "line");
+    const width = Math.max(...magics.map((m) => m.name.length)) + 3;
+    const section = (title: string, prefix: string, list: MagicDeclaration[]) =>
+      [title, ...list.map((m) => `  ${(prefix + m.name).padEnd(width)} ${m.summary}`)].join("\n");
+    io.stream("stdout", `${section("Line magics:", "%", line)}\n\n${section("Cell magics:", "%%", cell)}\n\nType %name? for a magic's help.\n`);
+    return magics.map((m) => m.name);
+  },
+};
