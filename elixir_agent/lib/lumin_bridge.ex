@@ -1,0 +1,340 @@
+defmodule LuminBridge do
+  @moduledoc """
+  The bridge: a hidden local node the kernel starts, owns and stops (one per kernel). It talks to the
+  kernel over a private channel — fd 3 in, fd 4 out, each frame 4-byte length + one external-format term
+  (kernel/beam/protocol.ts has the ops) — and to targets over hidden Erlang distribution.
+
+  When the channel reaches EOF (the kernel exited or was killed), the bridge detaches from every target and
+  halts. Targets do not depend on that goodbye: their agents watch this process and clean up by themselves.
+  """
+  use GenServer
+  alias LuminBridge.{Distribution, Loader, LocalNode, MatchSpec}
+
+  @doc "Entry point of elixir_agent/bin/lumin_bridge."
+  def main do
+    {:ok, pid} = GenServer.start(__MODULE__, nil, name: __MODULE__)
+    ref = Process.monitor(pid)
+    receive do
+      {:DOWN, ^ref, _, _, _} -> System.halt(0)
+    end
+  end
+
+  # ---- state: %{port, nodes: %{node => info}, probes: %{name => node}, bindings: %{node => list}} ----
+
+  @impl true
+  def init(nil) do
+    port = Port.open({:fd, 3, 4}, [{:packet, 4}, :binary, :eof])
+    {:ok, %{port: port, nodes: %{}, probes: %{}, bindings: %{}}}
+  end
+
+  @impl true
+  def handle_info({port, {:data, frame}}, %{port: port} = s) do
+    {:request, id, op, args} = :erlang.binary_to_term(frame)
+    {:noreply, request(op, id, args, s)}
+  end
+
+  def handle_info({port, :eof}, %{port: port} = s) do
+    detach_all(s)
+    System.halt(0)
+  end
+
+  def handle_info({:done, id, result, update}, s) do
+    reply(s, id, result)
+    {:noreply, update.(s)}
+  end
+
+  def handle_info({:lumin_event, :probe_batch, %{from: from, name: name} = batch}, s) do
+    send_frame(s, {:event, :probe_batch, Map.delete(batch, :from)})
+    send(from, {:lumin_ack, name})
+    {:noreply, s}
+  end
+
+  def handle_info({:lumin_event, type, payload}, s) do
+    send_frame(s, {:event, type, payload})
+    {:noreply, s}
+  end
+
+  def handle_info({:nodedown, node, _info}, s) do
+    case Map.pop(s.nodes, node) do
+      {nil, _} ->
+        {:noreply, s}
+
+      {info, nodes} ->
+        if info[:port], do: LocalNode.stop(info.port)
+        send_frame(s, {:event, :node_down, %{node: Atom.to_string(node), reason: "the connection to #{node} was lost"}})
+        {:noreply, %{s | nodes: nodes}}
+    end
+  end
+
+  def handle_info(_, s), do: {:noreply, s}
+
+  # ---- requests ---------------------------------------------------------------------------------------
+  # Quick ones are answered here; slow ones (network, evaluation) run in a task that reports back with
+  # {:done, id, result, state_update}, so one slow node never holds up the others.
+
+  defp request(:nodes, id, _args, s) do
+    reply(s, id, {:ok, for({_n, info} <- s.nodes, do: info.reply)})
+    s
+  end
+
+  defp request(:connect, id, %{node: name} = args, s) do
+    async(id, fn ->
+      node = node_atom!(name)
+      ensure_distribution!(name)
+      cookie = cookie!(args[:cookie])
+      case Distribution.connect(node, cookie, args[:timeout_ms] || 5000) do
+        :ok -> attach!(node, false, nil)
+        {:error, why} -> throw({:error, why})
+      end
+    end)
+    s
+  end
+
+  defp request(:start_node, id, %{name: name} = args, s) do
+    async(id, fn ->
+      ensure_distribution!("#{name}@localhost")
+      cookie = :crypto.strong_rand_bytes(18) |> Base.url_encode64()
+      {node, port} = LocalNode.start(name, args[:app_dir], cookie, args[:timeout_ms] || 60_000)
+      # The server owns the node's OS process from now on; this task is about to exit.
+      Port.connect(port, Process.whereis(__MODULE__))
+      Process.unlink(port)
+      attach!(node, true, port)
+    end)
+    s
+  end
+
+  defp request(:disconnect, id, %{node: name}, s) do
+    case find_node(s, name) do
+      nil ->
+        reply(s, id, {:error, "#{name} is not attached (%nodes lists the attached nodes)"})
+        s
+
+      {node, info} ->
+        detach(node, info)
+        reply(s, id, {:ok, :ok})
+        %{s | nodes: Map.delete(s.nodes, node), bindings: Map.delete(s.bindings, node),
+              probes: Map.reject(s.probes, fn {_, n} -> n == node end)}
+    end
+  end
+
+  defp request(:eval, id, %{node: name, language: lang, code: code}, s) do
+    with_node(s, id, name, fn node, _info ->
+      bindings = Map.get(s.bindings, node, %{})
+      lang_bindings = Map.get(bindings, lang, [])
+      fun = if lang in [:elixir, "elixir"], do: :elixir, else: :erlang
+
+      case :rpc.call(node, :lumin_eval, fun, [code, lang_bindings], 120_000) do
+        {:ok, value, text, new_bindings} ->
+          {{:ok, %{value: value, text: text}},
+           fn st -> %{st | bindings: Map.put(st.bindings, node, Map.put(bindings, lang, new_bindings))} end}
+
+        {:error, text} -> {{:error, text}, & &1}
+        {:badrpc, reason} -> {{:error, "#{node} did not evaluate the code: #{inspect(reason)}"}, & &1}
+      end
+    end)
+  end
+
+  defp request(:complete, id, %{node: name, prefix: prefix} = args, s) do
+    with_node(s, id, name, fn node, _ ->
+      case :rpc.call(node, :lumin_eval, :complete, [args[:module], prefix], 5000) do
+        names when is_list(names) -> {{:ok, names}, & &1}
+        _ -> {{:ok, []}, & &1}
+      end
+    end)
+  end
+
+  defp request(:probe_arm, id, %{node: name, name: probe, kind: kind, spec: spec}, s) do
+    if Map.has_key?(s.probes, probe) and probe_armed?(s, probe) do
+      reply(s, id, {:error, "a probe named #{probe} is armed already; pick another name with --as or %disarm it"})
+      s
+    else
+      with_node(s, id, name, fn node, info ->
+        spec = compile_match!(spec, node, info.reply.language)
+        case GenServer.call(info.agent, {:arm, probe, kind, spec}, 60_000) do
+          {:ok, result} -> {{:ok, result}, fn st -> %{st | probes: Map.put(st.probes, probe, node)} end}
+          {:error, why} -> {{:error, why}, & &1}
+        end
+      end)
+    end
+  end
+
+  defp request(:probe_disarm, id, args, s) do
+    targets =
+      if args[:all], do: Enum.map(s.nodes, fn {_, info} -> {info.agent, :all} end),
+        else: for({probe, node} <- s.probes, probe == args[:name], info = s.nodes[node], do: {info.agent, probe})
+
+    async(id, fn ->
+      for {agent, which} <- targets, do: catch_exit(fn -> GenServer.call(agent, {:disarm, which}, 30_000) end)
+      :ok
+    end)
+    s
+  end
+
+  defp request(:probe_list, id, _args, s) do
+    agents = Enum.map(s.nodes, fn {_, info} -> info.agent end)
+    async(id, fn -> Enum.flat_map(agents, fn a -> catch_exit(fn -> GenServer.call(a, :list, 30_000) end) || [] end) end)
+    s
+  end
+
+  defp request(:snapshot, id, %{node: name, kind: kind} = args, s) do
+    with_node(s, id, name, fn _node, info ->
+      case GenServer.call(info.agent, {:snapshot, kind, args[:options] || %{}}, 60_000) do
+        {:ok, batch} -> {{:ok, batch}, & &1}
+        {:error, why} -> {{:error, why}, & &1}
+      end
+    end)
+  end
+
+  defp request(:process, id, %{node: name, target: target, what: what}, s) do
+    with_node(s, id, name, fn _node, info ->
+      case GenServer.call(info.agent, {:process, target, what}, 30_000) do
+        {:ok, term} -> {{:ok, term}, & &1}
+        {:error, why} -> {{:error, why}, & &1}
+      end
+    end)
+  end
+
+  defp request(op, id, _args, s) do
+    reply(s, id, {:error, "the bridge does not know the request #{inspect(op)}"})
+    s
+  end
+
+  # ---- helpers ----------------------------------------------------------------------------------------
+
+  defp async(id, fun) do
+    server = self()
+    Task.start(fn ->
+      {result, update} =
+        try do
+          case fun.() do
+            {{tag, _} = r, update} when tag in [:ok, :error] and is_function(update, 1) -> {r, update}
+            {:attached, node, info} -> {{:ok, info.reply}, fn st -> %{st | nodes: Map.put(st.nodes, node, info)} end}
+            other -> {{:ok, other}, & &1}
+          end
+        catch
+          {:error, why} -> {{:error, IO.iodata_to_binary(why)}, & &1}
+          :exit, reason -> {{:error, "the request failed: #{Exception.format_exit(reason)}"}, & &1}
+        end
+
+      send(server, {:done, id, result, update})
+    end)
+  end
+
+  defp with_node(s, id, name, fun) do
+    case find_node(s, name) do
+      nil -> reply(s, id, {:error, "#{name || "no node"} is not attached: %connect NODE or %node start NAME first"})
+      {node, info} -> async(id, fn -> fun.(node, info) end)
+    end
+    s
+  end
+
+  defp find_node(s, nil), do: Enum.at(s.nodes, 0)
+  defp find_node(s, name) when is_binary(name), do: Enum.find(s.nodes, fn {n, _} -> Atom.to_string(n) == name end)
+
+  defp probe_armed?(s, probe) do
+    node = s.probes[probe]
+    info = s.nodes[node]
+    info != nil and
+      Enum.any?(catch_exit(fn -> GenServer.call(info.agent, :list, 5000) end) || [],
+                fn p -> p.name == probe and p.state != :ended end)
+  end
+
+  defp catch_exit(fun) do
+    fun.()
+  catch
+    :exit, _ -> nil
+  end
+
+  defp node_atom!(name) do
+    if Distribution.naming_mode(name) == :invalid,
+      do: throw({:error, "#{inspect(name)} is not a node name: write it as name@host"})
+
+    # The node name becomes an atom on the bridge (our own node), never on a target.
+    String.to_atom(name)
+  end
+
+  defp ensure_distribution!(name) do
+    case Distribution.ensure_started(Distribution.naming_mode(name)) do
+      :ok -> :ok
+      {:error, why} -> throw({:error, why})
+    end
+  end
+
+  defp cookie!(nil) do
+    path = Path.join(System.user_home!(), ".erlang.cookie")
+    case File.read(path) do
+      {:ok, c} -> c |> String.trim() |> String.to_atom()
+      _ -> throw({:error, "no cookie was given and #{path} cannot be read; pass --cookie-env VAR or --cookie-file PATH"})
+    end
+  end
+
+  defp cookie!(c) when is_binary(c), do: String.to_atom(c)
+
+  # Load the agent, start its owner, and describe the node.
+  defp attach!(node, owned, port) do
+    case Loader.load(node) do
+      :ok -> :ok
+      {:error, why} -> throw({:error, why})
+    end
+
+    opts = %{modules: Loader.modules(), owned: owned}
+    case :rpc.call(node, :lumin_agent, :start, [Process.whereis(__MODULE__), opts], 15_000) do
+      {:ok, agent} -> {:attached, node, %{agent: agent, port: port, reply: describe(node, owned)}}
+      {:error, why} -> throw({:error, why})
+      other -> throw({:error, "the agent did not start on #{node}: #{inspect(other)}"})
+    end
+  end
+
+  defp describe(node, owned) do
+    elixir =
+      case :rpc.call(node, :application, :get_key, [:elixir, :vsn], 5000) do
+        {:ok, vsn} -> List.to_string(vsn)
+        _ -> nil
+      end
+
+    {uptime, _} = :rpc.call(node, :erlang, :statistics, [:wall_clock], 5000)
+
+    %{node: Atom.to_string(node),
+      otp_release: List.to_string(:rpc.call(node, :erlang, :system_info, [:otp_release], 5000)),
+      elixir_version: elixir,
+      process_count: :rpc.call(node, :erlang, :system_info, [:process_count], 5000),
+      uptime_ms: uptime,
+      language: if(elixir, do: :elixir, else: :erlang),
+      owned: owned}
+  end
+
+  defp compile_match!(%{match: text} = spec, node, language) when is_binary(text) and text != "" do
+    clauses =
+      case MatchSpec.compile(text, language) do
+        {:ok, c} -> c
+        {:error, why} -> throw({:error, why})
+      end
+
+    names = clauses |> MatchSpec.atoms() |> Enum.uniq() |> Enum.map(&Atom.to_string/1)
+    case :rpc.call(node, :lumin_eval, :missing_atoms, [names], 5000) do
+      [] -> Map.put(spec, :match_spec, clauses)
+      [a | _] -> throw({:error, "the atom :#{a} does not exist on #{node}, so this pattern can never match anything there"})
+      other -> throw({:error, "could not check the pattern on #{node}: #{inspect(other)}"})
+    end
+  end
+
+  defp compile_match!(spec, _node, _language), do: spec
+
+  defp detach(node, info) do
+    catch_exit(fn -> GenServer.call(info.agent, :stop, 5000) end)
+    unless info.reply.owned, do: Node.disconnect(node)
+    if info[:port], do: spawn(fn -> Process.sleep(3000); LocalNode.stop(info.port) end)
+  end
+
+  defp detach_all(s) do
+    s.nodes
+    |> Enum.map(fn {node, info} -> Task.async(fn -> detach(node, info) end) end)
+    |> Task.yield_many(3000)
+  end
+
+  defp reply(s, id, {:ok, value}), do: send_frame(s, {:reply, id, :ok, value})
+  defp reply(s, id, {:error, message}),
+    do: send_frame(s, {:reply, id, :error, %{message: IO.iodata_to_binary(message), kind: :error}})
+
+  defp send_frame(%{port: port}, term), do: Port.command(port, :erlang.term_to_binary(term))
+end

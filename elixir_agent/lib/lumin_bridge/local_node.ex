@@ -1,0 +1,79 @@
+defmodule LuminBridge.LocalNode do
+  @moduledoc """
+  Local nodes this kernel starts and owns (`%node start`): an embedded default (Elixir with nothing else
+  loaded) or a Mix app (`--app DIR`: compiled, then run with `mix run --no-halt`). Each gets a random
+  cookie. The bridge keeps the OS process as a port; the agent on the node stops it when the bridge goes.
+  """
+
+  @doc "Start `name` (short names, this host); returns the node atom and the port holding the OS process."
+  def start(name, app_dir, cookie, timeout_ms) do
+    unless Regex.match?(~r/^[A-Za-z][A-Za-z0-9_-]*$/, name),
+      do: throw({:error, "node names are letters, digits, _ and -, starting with a letter; #{inspect(name)} is not"})
+
+    host = :inet.gethostname() |> elem(1) |> List.to_string()
+    node = :"#{name}@#{host}"
+    if node in Node.list(:hidden) ++ Node.list(), do: throw({:error, "#{node} is already attached"})
+
+    case :erl_epmd.names(String.to_charlist(host)) do
+      {:ok, names} -> if Enum.any?(names, fn {n, _} -> List.to_string(n) == name end),
+                        do: throw({:error, "a node named #{name} already runs on this host; pick another name"})
+      _ -> :ok
+    end
+
+    elixir = System.find_executable("elixir") || throw({:error, "elixir is not on the PATH"})
+    common = ["--sname", name, "--cookie", cookie]
+
+    {args, cd} =
+      case app_dir do
+        nil -> {common ++ ["--no-halt", "-e", ":ok"], File.cwd!()}
+        dir ->
+          dir = Path.expand(dir)
+          unless File.exists?(Path.join(dir, "mix.exs")), do: throw({:error, "#{dir} has no mix.exs: --app takes a Mix project directory"})
+          compile!(dir)
+          {common ++ ["-S", "mix", "run", "--no-halt"], dir}
+      end
+
+    port =
+      Port.open({:spawn_executable, elixir}, [:binary, :exit_status, :stderr_to_stdout, args: args, cd: cd,
+                                              env: [{~c"MIX_ENV", ~c"dev"}]])
+
+    wait_until_up(node, port, System.monotonic_time(:millisecond) + timeout_ms, "")
+  end
+
+  defp compile!(dir) do
+    case System.cmd("mix", ["compile"], cd: dir, stderr_to_stdout: true, env: [{"MIX_ENV", "dev"}]) do
+      {_, 0} -> :ok
+      {out, _} -> throw({:error, "mix compile failed in #{dir}:\n#{String.slice(out, -2000, 2000)}"})
+    end
+  end
+
+  defp wait_until_up(node, port, deadline, output) do
+    receive do
+      {^port, {:data, d}} -> wait_until_up(node, port, deadline, String.slice(output <> d, -2000, 2000))
+      {^port, {:exit_status, s}} -> throw({:error, "the node exited (status #{s}) before it was reachable:\n#{output}"})
+    after
+      100 ->
+        cond do
+          Node.connect(node) == true -> {node, port}
+          System.monotonic_time(:millisecond) > deadline ->
+            stop(port)
+            throw({:error, "#{node} did not become reachable in time:\n#{output}"})
+          true -> wait_until_up(node, port, deadline, output)
+        end
+    end
+  end
+
+  @doc "Kill the OS process of an owned node (the last resort; the agent normally stops it)."
+  def stop(port) do
+    case Port.info(port, :os_pid) do
+      {:os_pid, pid} -> System.cmd("kill", ["-9", Integer.to_string(pid)], stderr_to_stdout: true)
+      _ -> :ok
+    end
+
+    try do
+      Port.close(port)
+    rescue
+      _ -> :ok
+    end
+  end
+end

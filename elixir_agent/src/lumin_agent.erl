@@ -1,0 +1,80 @@
+%% @doc The agent's owner on a target node: one process that owns everything ElixirLumin installs there and
+%% undoes it in one place, `cleanup/1', whatever ends the attachment — a detach, the kernel or its bridge
+%% dying (even by SIGKILL), or the connection dropping. It watches the bridge itself (a monitor across
+%% distribution), so it never relies on the kernel to say goodbye. Cleanup removes this agent's trace
+%% patterns and flags (and only those), stops its processes, and deletes and purges its modules. On a node
+%% the kernel started itself (`owned'), it then stops the node.
+-module(lumin_agent).
+-behaviour(gen_server).
+
+-export([start/2, call/2]).
+-export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
+
+%% @doc Start the owner for `Bridge' (a pid on the kernel's bridge node). Opts: modules (the agent modules
+%% to purge at the end), owned (boolean). Refused when another kernel's agent is already here.
+-spec start(pid(), map()) -> {ok, pid()} | {error, binary()}.
+start(Bridge, Opts) ->
+    case whereis(?MODULE) of
+        undefined ->
+            {ok, Pid} = gen_server:start({local, ?MODULE}, ?MODULE, {Bridge, Opts}, []),
+            {ok, Pid};
+        Other ->
+            {error, iolist_to_binary(io_lib:format("another ElixirLumin kernel is attached to ~ts (its agent is ~p); "
+                                                   "detach it first", [node(), Other]))}
+    end.
+
+%% @doc A request from the bridge: {arm, Name, Kind, Spec} | {disarm, Name | all} | list |
+%% {snapshot, Kind, Options} | {process, Target, What} | stop.
+call(Agent, Request) -> gen_server:call(Agent, Request, 30000).
+
+init({Bridge, Opts}) ->
+    process_flag(trap_exit, true),
+    erlang:monitor(process, Bridge),
+    {ok, Calls} = lumin_calls:start_link(Bridge, self()),
+    {ok, #{bridge => Bridge, opts => Opts, calls => Calls, kinds => #{}}}.
+
+handle_call({arm, Name, calls, Spec}, _From, S = #{calls := Calls}) ->
+    {reply, lumin_calls:arm(Calls, Name, Spec), S};
+handle_call({arm, Name, Kind, Spec}, _From, S = #{bridge := Bridge, kinds := Kinds}) ->
+    case lumin_probe_kinds:arm(Kind, Name, Spec, Bridge) of
+        {ok, Pid, Info} -> {reply, {ok, Info}, S#{kinds := Kinds#{Name => Pid}}};
+        {error, _} = E -> {reply, E, S}
+    end;
+handle_call({disarm, Which}, _From, S = #{calls := Calls, kinds := Kinds}) ->
+    ok = lumin_calls:disarm(Calls, Which),
+    [lumin_probe_kinds:disarm(Pid) || {N, Pid} <- maps:to_list(Kinds), Which =:= all orelse N =:= Which],
+    {reply, ok, S};
+handle_call(list, _From, S = #{calls := Calls, kinds := Kinds}) ->
+    Others = [St || Pid <- maps:values(Kinds), St <- [lumin_probe_kinds:status(Pid)], St =/= undefined],
+    {reply, lumin_calls:list(Calls) ++ Others, S};
+handle_call({snapshot, Kind, Options}, _From, S) ->
+    {reply, lumin_snapshot:take(Kind, Options), S};
+handle_call({process, Target, What}, _From, S) ->
+    {reply, lumin_snapshot:process(Target, What), S};
+handle_call(stop, From, S) ->
+    gen_server:reply(From, ok),
+    {stop, normal, S}.
+
+handle_cast(_, S) -> {noreply, S}.
+
+handle_info({'DOWN', _, process, Bridge, _}, S = #{bridge := Bridge}) ->
+    %% The kernel's bridge is gone (killed, halted, or the connection dropped): clean up on our own.
+    {stop, normal, S};
+handle_info(_, S) ->
+    {noreply, S}.
+
+terminate(_Reason, S) -> cleanup(S).
+
+%% The one cleanup every ending path goes through.
+cleanup(#{calls := Calls, kinds := Kinds, opts := Opts}) ->
+    catch lumin_calls:stop(Calls),
+    [catch lumin_probe_kinds:stop(Pid) || Pid <- maps:values(Kinds)],
+    Modules = maps:get(modules, Opts, []),
+    %% A module cannot purge itself while it runs: mark the code old here, then let processes that run only
+    %% OTP's code:purge/1 remove it (killing this process too, if it is still finishing; its work is done).
+    [code:delete(M) || M <- Modules],
+    case maps:get(owned, Opts, false) of
+        true -> spawn(init, stop, []);
+        false -> [spawn(code, purge, [M]) || M <- Modules]
+    end,
+    ok.

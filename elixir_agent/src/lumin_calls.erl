@@ -1,0 +1,445 @@
+%% @doc Call probes: arm a trace pattern on a function, pair each call with its return or exception, and ship
+%% the completed calls to the bridge as columnar batches (the `calls' table of kernel/tables/schemas.ts).
+%%
+%% One collector per agent serves every call probe on the node, because legacy tracing gives a process one
+%% tracer: a single tracer (lumin_tracer) receives all call trace messages and hands them here in chunks.
+%% The safety rules of lumin_budget apply; in particular:
+%%   * before tracing it refuses when anything else already traces the function or any process (:dbg, recon,
+%%     another tool) — it never changes tracing it did not set up, and never clears "all" patterns or flags;
+%%   * every way a probe ends (a budget, a disarm, the owner going away) removes exactly the patterns it set,
+%%     and the call flags go when the last call probe ends, only on processes whose tracer is ours;
+%%   * a function that calls itself in tail position gets a warning before return tracing is armed on it.
+%% On OTP 27+ trace sessions (trace:session_create/3) would give each probe its own tracer; OTP 25 has only
+%% the legacy API, which is what this module uses.
+-module(lumin_calls).
+-behaviour(gen_server).
+
+-export([start_link/2, arm/3, disarm/2, list/1, stop/1]).
+-export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
+
+-define(FLAGS, [call, arity, monotonic_timestamp]).
+-define(COLUMNS(Node),
+        [{node, {const, Node}}, {pid, dict}, {process, dict}, {module, dict}, {function, dict},
+         {arity, i32}, {depth, i32}, {start_us, f64}, {duration_us, f64}, {outcome, dict},
+         {result, terms}, {exception_class, dict}, {exception_reason, terms}, {args, terms}]).
+%% How long a probe that stopped counting waits for the returns of calls already under way.
+-define(DRAIN_MS, 500).
+
+%% ---- API -------------------------------------------------------------------------------------------
+
+-spec start_link(pid(), pid()) -> {ok, pid()}.
+start_link(Report, Owner) -> gen_server:start_link(?MODULE, {Report, Owner}, []).
+
+%% @doc Arm a call probe. Spec: module, function (binaries), arity (integer | undefined = every arity),
+%% args (boolean), match_spec ([{Head, Guards}] | undefined), load (boolean), target (text), and budgets.
+-spec arm(pid(), binary(), map()) -> {ok, map()} | {error, binary()}.
+arm(Pid, Name, Spec) -> gen_server:call(Pid, {arm, Name, Spec}, 30000).
+
+-spec disarm(pid(), binary() | all) -> ok.
+disarm(Pid, Which) -> gen_server:call(Pid, {disarm, Which}, 30000).
+
+-spec list(pid()) -> [map()].
+list(Pid) -> gen_server:call(Pid, list, 30000).
+
+%% @doc Remove every pattern and flag this collector set, then stop. Synchronous.
+-spec stop(pid()) -> ok.
+stop(Pid) -> gen_server:stop(Pid, normal, 30000).
+
+%% ---- state ------------------------------------------------------------------------------------------
+
+init({Report, Owner}) ->
+    process_flag(trap_exit, true),
+    erlang:send_after(lumin_budget:tick_ms(), self(), tick),
+    {ok, #{report => Report, owner => Owner, tracer => undefined, probes => #{}, routes => #{},
+           stacks => #{}, names => #{}, offset_ns => erlang:time_offset(nanosecond)}}.
+
+handle_call({arm, Name, Spec}, _From, S) ->
+    case catch do_arm(Name, Spec, S) of
+        {ok, Info, S1} -> {reply, {ok, Info}, S1};
+        {error, Msg} -> {reply, {error, iolist_to_binary(Msg)}, S};
+        Other -> {reply, {error, iolist_to_binary(io_lib:format("could not arm the probe: ~0p", [Other]))}, S}
+    end;
+handle_call({disarm, all}, _From, S = #{probes := Ps}) ->
+    S1 = maps:fold(fun(N, _, Acc) -> end_probe(N, disarmed, <<"disarmed by the user">>, Acc) end, S, Ps),
+    {reply, ok, finalize_all(S1)};
+handle_call({disarm, Name}, _From, S = #{probes := Ps}) ->
+    case Ps of
+        #{Name := _} -> {reply, ok, finalize(Name, end_probe(Name, disarmed, <<"disarmed by the user">>, S))};
+        _ -> {reply, ok, S}
+    end;
+handle_call(list, _From, S = #{probes := Ps}) ->
+    {reply, [summary(P) || P <- maps:values(Ps)], S}.
+
+handle_cast(_, S) -> {noreply, S}.
+
+handle_info({'$lumin', chunk, Msgs}, S) ->
+    {noreply, after_chunk(lists:foldr(fun handle_trace/2, S, Msgs))};
+handle_info({lumin_ack, Name}, S = #{probes := Ps}) ->
+    case Ps of
+        #{Name := P = #{in_flight := F}} -> {noreply, S#{probes := Ps#{Name := P#{in_flight := max(0, F - 1)}}}};
+        _ -> {noreply, S}
+    end;
+handle_info(tick, S) ->
+    erlang:send_after(lumin_budget:tick_ms(), self(), tick),
+    {noreply, tick(S)};
+handle_info({'$lumin', tracer_stopped, _}, S) ->
+    {noreply, S};
+handle_info(_, S) ->
+    {noreply, S}.
+
+terminate(_Reason, S = #{probes := Ps}) ->
+    S1 = maps:fold(fun(N, P, Acc) ->
+                           case maps:get(state, P) of
+                               ended -> Acc;
+                               _ -> end_probe(N, disarmed, <<"the agent stopped">>, Acc)
+                           end
+                   end, S, Ps),
+    _ = finalize_all(S1),
+    ok.
+
+%% ---- arming -----------------------------------------------------------------------------------------
+
+do_arm(Name, Spec, S = #{probes := Ps, routes := Routes}) ->
+    case Ps of
+        #{Name := #{state := St}} when St =/= ended -> throw({error, ["a probe named ", Name, " is already armed; pick another name with --as"]});
+        _ -> ok
+    end,
+    Mod = resolve_module(maps:get(module, Spec), maps:get(load, Spec, false)),
+    MFAs = resolve_functions(Mod, maps:get(function, Spec), maps:get(arity, Spec, undefined)),
+    [refuse_if_traced(MFA, Routes) || MFA <- MFAs],
+    S1 = ensure_tracing(S),
+    Args = maps:get(args, Spec, false) =:= true,
+    Body = [{exception_trace} | [{message, '$_'} || Args]],
+    MS = case maps:get(match_spec, Spec, undefined) of
+             undefined -> [{'_', [], Body}];
+             Clauses -> [{H, G, Body} || {H, G} <- Clauses]
+         end,
+    Set = [MFA || MFA <- MFAs, erlang:trace_pattern(MFA, MS, [local]) > 0],
+    case Set of
+        [] -> throw({error, ["the match pattern was not accepted for ", fmt_mfa(hd(MFAs))]});
+        _ -> ok
+    end,
+    Budget = lumin_budget:resolve(Spec),
+    Now = erlang:monotonic_time(millisecond),
+    P = #{name => Name, target => maps:get(target, Spec, fmt_mfa(hd(MFAs))), kind => calls,
+          mfas => Set, budget => Budget, state => armed, seen => 0, dropped => 0, dropped_unsent => 0,
+          rows => lumin_columns:new(?COLUMNS(node())), in_flight => 0, armed_at => Now,
+          last_tick => Now, tick_seen => 0, rate => 0.0, why => undefined, detail => undefined,
+          drain_until => undefined, args => Args},
+    Routes1 = lists:foldl(fun(MFA, R) -> R#{MFA => Name} end, Routes, Set),
+    S2 = S1#{probes := Ps#{Name => P}, routes := Routes1},
+    status(P, S2),
+    Warnings = [W || MFA <- Set, W <- [tail_warning(MFA)], W =/= none],
+    {ok, #{mfas => [fmt_mfa(M) || M <- Set], warnings => Warnings}, S2}.
+
+resolve_module(Bin, Load) ->
+    case catch binary_to_existing_atom(Bin, utf8) of
+        M when is_atom(M) ->
+            case erlang:module_loaded(M) of
+                true -> M;
+                false when Load -> load(M, Bin);
+                false -> not_loaded(Bin)
+            end;
+        _ when Load ->
+            case code:where_is_file(binary_to_list(Bin) ++ ".beam") of
+                non_existing -> throw({error, ["there is no module ", Bin, " on ", atom_to_list(node())]});
+                %% A module that exists on disk gets its atom when it loads anyway: this is not user input.
+                _ -> load(binary_to_atom(Bin, utf8), Bin)
+            end;
+        _ -> not_loaded(Bin)
+    end.
+
+load(M, Bin) ->
+    case code:ensure_loaded(M) of
+        {module, M} -> M;
+        {error, Why} -> throw({error, io_lib:format("module ~ts could not be loaded: ~p", [Bin, Why])})
+    end.
+
+not_loaded(Bin) ->
+    Where = case code:where_is_file(binary_to_list(Bin) ++ ".beam") of
+                non_existing -> " and no such module is in its code path";
+                _ -> "; it exists on disk: load it first, or probe with --load"
+            end,
+    throw({error, ["module ", Bin, " is not loaded on ", atom_to_list(node()), Where,
+                   " (a trace pattern only matches loaded modules)"]}).
+
+resolve_functions(M, FunBin, Arity) ->
+    Fns = M:module_info(functions),
+    F = case catch binary_to_existing_atom(FunBin, utf8) of
+            A when is_atom(A) -> A;
+            _ -> no_function(M, FunBin, Arity, Fns)
+        end,
+    case [{M, F, Ar} || {Fn, Ar} <- Fns, Fn =:= F, Arity =:= undefined orelse Ar =:= Arity] of
+        [] -> no_function(M, FunBin, Arity, Fns);
+        MFAs -> MFAs
+    end.
+
+no_function(M, FunBin, Arity, Fns) ->
+    Same = lists:usort([io_lib:format("~ts/~b", [Fn, A]) || {Fn, A} <- Fns, atom_to_binary(Fn, utf8) =:= FunBin]),
+    Hint = case Same of
+               [] -> "";
+               _ -> [" (it has ", lists:join(", ", Same), ")"]
+           end,
+    What = case Arity of undefined -> FunBin; _ -> io_lib:format("~ts/~b", [FunBin, Arity]) end,
+    throw({error, [fmt_mod(M), " has no function ", What, Hint]}).
+
+refuse_if_traced(MFA, Routes) ->
+    case Routes of
+        #{MFA := Other} -> throw({error, [fmt_mfa(MFA), " is already probed by ", Other, "; disarm it first"]});
+        _ -> ok
+    end,
+    case erlang:trace_info(MFA, traced) of
+        {traced, false} -> ok;
+        _ -> throw({error, [fmt_mfa(MFA), " already has a trace pattern set by another tool (:dbg, recon…);"
+                            " ElixirLumin does not change tracing it did not set up. Remove that pattern first."]})
+    end.
+
+%% Call tracing on every process, to one tracer. Refused when another tracer is at work on the node.
+ensure_tracing(S = #{tracer := T}) when is_pid(T) -> S;
+ensure_tracing(S = #{owner := Owner}) ->
+    case erlang:trace_info(new, tracer) of
+        {tracer, []} -> ok;
+        {tracer, Other} -> throw({error, io_lib:format("new processes are already traced by ~p; ElixirLumin does not change "
+                                                        "tracing it did not set up. Stop the other tracer first.", [Other])})
+    end,
+    [throw({error, io_lib:format("process ~p~ts is already traced by ~p; ElixirLumin does not change tracing it did not "
+                                 "set up. Stop the other tracer (e.g. :dbg.stop()) first.", [P, name_suffix(P), Tr])})
+     || P <- erlang:processes(), {tracer, Tr} <- [erlang:trace_info(P, tracer)], Tr =/= []],
+    Tracer = lumin_tracer:start(self()),
+    link(Tracer),
+    erlang:trace(all, true, [{tracer, Tracer} | ?FLAGS]),
+    %% Our own processes are never traced: a probe on a function the agent uses must not feed itself.
+    [catch erlang:trace(P, false, ?FLAGS) || P <- [self(), Tracer, Owner]],
+    S#{tracer := Tracer}.
+
+stop_tracing(S = #{tracer := undefined}) -> S;
+stop_tracing(S = #{tracer := Tracer}) ->
+    Ours = {tracer, Tracer},
+    [catch erlang:trace(P, false, ?FLAGS) || P <- erlang:processes(), erlang:trace_info(P, tracer) =:= Ours],
+    case erlang:trace_info(new, tracer) of
+        Ours -> erlang:trace(new, false, ?FLAGS);
+        _ -> ok
+    end,
+    unlink(Tracer),
+    lumin_tracer:stop(Tracer),
+    S#{tracer := undefined, stacks := #{}}.
+
+name_suffix(P) ->
+    case erlang:process_info(P, registered_name) of
+        {registered_name, N} -> io_lib:format(" (~ts)", [N]);
+        _ -> ""
+    end.
+
+%% A function that calls itself in tail position grows the stack under return tracing.
+tail_warning({M, F, A} = MFA) ->
+    case code:which(M) of
+        File when is_list(File) ->
+            case beam_lib:chunks(File, [abstract_code]) of
+                {ok, {_, [{abstract_code, {_, Forms}}]}} ->
+                    Clauses = [Cs || {function, _, Fn, Ar, Cs} <- Forms, Fn =:= F, Ar =:= A],
+                    case lists:any(fun(Cs) -> lists:any(fun(C) -> tail_calls_self(C, F, A) end, Cs) end, Clauses) of
+                        true -> iolist_to_binary([fmt_mfa(MFA), " calls itself in tail position: return tracing keeps a stack frame "
+                                                  "per call, so on a long-running loop the stack grows without bound. Consider "
+                                                  "probing a function the loop calls instead, and keep --limit low."]);
+                        false -> none
+                    end;
+                _ -> none
+            end;
+        _ -> none
+    end.
+
+tail_calls_self({clause, _, _, _, Body}, F, A) -> tail_expr(lists:last(Body), F, A);
+tail_calls_self(_, _, _) -> false.
+
+tail_expr({call, _, {atom, _, F}, Args}, F, A) -> length(Args) =:= A;
+tail_expr({'case', _, _, Cs}, F, A) -> lists:any(fun(C) -> tail_calls_self(C, F, A) end, Cs);
+tail_expr({'if', _, Cs}, F, A) -> lists:any(fun(C) -> tail_calls_self(C, F, A) end, Cs);
+tail_expr({'receive', _, Cs}, F, A) -> lists:any(fun(C) -> tail_calls_self(C, F, A) end, Cs);
+tail_expr({'receive', _, Cs, _, After}, F, A) ->
+    lists:any(fun(C) -> tail_calls_self(C, F, A) end, Cs) orelse tail_expr(lists:last(After), F, A);
+tail_expr(_, _, _) -> false.
+
+%% ---- the collector's work -----------------------------------------------------------------------------
+
+handle_trace({trace_ts, Pid, call, MFA, TS}, S) -> on_call(Pid, MFA, undefined, TS, S);
+handle_trace({trace_ts, Pid, call, MFA, Args, TS}, S) -> on_call(Pid, MFA, Args, TS, S);
+handle_trace({trace_ts, Pid, return_from, MFA, Result, TS}, S) -> on_return(Pid, MFA, return, Result, TS, S);
+handle_trace({trace_ts, Pid, exception_from, MFA, {Class, Reason}, TS}, S) -> on_return(Pid, MFA, {exception, Class}, Reason, TS, S);
+handle_trace(_, S) -> S.
+
+on_call(Pid, MFA, Args, TS, S = #{routes := Routes, probes := Ps, stacks := Stacks}) ->
+    case Routes of
+        #{MFA := Name} ->
+            P = #{state := St, seen := Seen, budget := #{limit := Limit}} = maps:get(Name, Ps),
+            Counted = St =:= armed andalso Seen < Limit,
+            Stack = maps:get(Pid, Stacks, []),
+            Frame = {MFA, Name, Counted, Args, TS, length(Stack)},
+            P1 = case Counted of
+                     true -> P#{seen := Seen + 1, tick_seen := maps:get(tick_seen, P) + 1};
+                     false -> P
+                 end,
+            S#{probes := Ps#{Name := P1}, stacks := Stacks#{Pid => [Frame | Stack]}};
+        _ -> S
+    end.
+
+on_return(Pid, MFA, Outcome, Value, TS, S = #{stacks := Stacks}) ->
+    case pop(MFA, maps:get(Pid, Stacks, [])) of
+        {{_, Name, true, Args, Start, Depth}, Rest} ->
+            S1 = S#{stacks := put_stack(Pid, Rest, Stacks)},
+            add_row(Name, Pid, MFA, Depth, Start, TS, Outcome, Value, Args, S1);
+        {_, Rest} -> S#{stacks := put_stack(Pid, Rest, Stacks)};
+        none -> S
+    end.
+
+put_stack(Pid, [], Stacks) -> maps:remove(Pid, Stacks);
+put_stack(Pid, Rest, Stacks) -> Stacks#{Pid => Rest}.
+
+%% The frame for this MFA; frames above it were unwound without a message (should not happen with
+%% exception_trace, but a process traced mid-call can return from a call we never saw).
+pop(MFA, [F | Rest]) when element(1, F) =:= MFA -> {F, Rest};
+pop(MFA, [_ | Rest]) -> pop(MFA, Rest);
+pop(_, []) -> none.
+
+add_row(Name, Pid, {M, F, A}, Depth, Start, End, Outcome, Value, Args, S = #{probes := Ps, offset_ns := Off}) ->
+    P = #{rows := Rows, budget := #{buffer := Buffer}} = maps:get(Name, Ps),
+    case lumin_columns:count(Rows) >= Buffer of
+        true ->
+            P1 = P#{dropped := maps:get(dropped, P) + 1, dropped_unsent := maps:get(dropped_unsent, P) + 1},
+            P2 = case maps:get(state, P1) of
+                     armed -> mark_end(P1, buffer, io_lib:format("~b rows waited on the node for the kernel (buffer budget)", [Buffer]));
+                     _ -> P1
+                 end,
+            S#{probes := Ps#{Name := P2}};
+        false ->
+            {ProcName, S1} = proc_name(Pid, S),
+            {Result, Class, Reason, OutcomeName} =
+                case Outcome of
+                    return -> {Value, undefined, undefined, return};
+                    {exception, C} -> {undefined, C, Value, exception}
+                end,
+            Row = [node(), Pid, ProcName, M, F, A, Depth, (Start + Off) / 1000, (End - Start) / 1000,
+                   OutcomeName, Result, Class, Reason, Args],
+            S1#{probes := Ps#{Name := P#{rows := lumin_columns:add(Row, Rows)}}}
+    end.
+
+proc_name(Pid, S = #{names := Names}) ->
+    case Names of
+        #{Pid := N} -> {N, S};
+        _ ->
+            N = case erlang:process_info(Pid, registered_name) of
+                    {registered_name, R} -> R;
+                    _ -> undefined
+                end,
+            {N, S#{names := Names#{Pid => N}}}
+    end.
+
+%% After a chunk: probes that reached their count limit stop counting and start draining.
+after_chunk(S = #{probes := Ps}) ->
+    maps:fold(fun(Name, #{state := armed, seen := Seen, budget := #{limit := L}}, Acc) when Seen >= L ->
+                      end_probe(Name, limit, io_lib:format("count budget of ~b calls reached", [L]), Acc);
+                 (Name, #{state := armed, why := Why, detail := D}, Acc) when Why =/= undefined ->
+                      end_probe(Name, Why, D, Acc);
+                 (_, _, Acc) -> Acc
+              end, S, Ps).
+
+mark_end(P, Why, Detail) -> P#{why := Why, detail := iolist_to_binary(Detail)}.
+
+%% Stop counting and remove this probe's patterns now; rows still arrive for calls under way until drained.
+end_probe(Name, Why, Detail, S = #{probes := Ps, routes := Routes}) ->
+    case maps:get(Name, Ps) of
+        P = #{state := armed, mfas := MFAs} ->
+            [erlang:trace_pattern(MFA, false, [local]) || MFA <- MFAs],
+            P1 = (mark_end(P, Why, Detail))#{state := draining, drain_until := erlang:monotonic_time(millisecond) + ?DRAIN_MS},
+            status(P1, S),
+            S#{probes := Ps#{Name := P1}, routes := Routes};
+        _ -> S
+    end.
+
+tick(S0 = #{probes := Ps0}) ->
+    Now = erlang:monotonic_time(millisecond),
+    S = watch_tracer(S0),
+    S1 = maps:fold(fun(Name, _, Acc) -> tick_probe(Name, Now, Acc) end, S, Ps0),
+    maybe_stop_tracing(S1).
+
+tick_probe(Name, Now, S = #{probes := Ps}) ->
+    case maps:get(Name, Ps) of
+        P = #{state := armed, budget := #{rate := MaxRate, time_ms := MaxT}, armed_at := At, last_tick := Last, tick_seen := TS} ->
+            Rate = TS * 1000 / max(1, Now - Last),
+            P1 = P#{rate := Rate, tick_seen := 0, last_tick := Now},
+            S1 = flush(Name, S#{probes := Ps#{Name := P1}}, false),
+            if
+                Rate > MaxRate ->
+                    end_probe(Name, rate, io_lib:format("rate budget of ~b calls/s exceeded (~b/s)", [round(MaxRate), round(Rate)]), S1);
+                Now - At >= MaxT ->
+                    end_probe(Name, time, io_lib:format("time budget of ~.1f s spent", [MaxT / 1000]), S1);
+                true ->
+                    status(maps:get(Name, maps:get(probes, S1)), S1),
+                    S1
+            end;
+        #{state := draining, drain_until := Until} when Now >= Until -> finalize(Name, S);
+        #{state := draining} -> flush(Name, S, false);
+        _ -> S
+    end.
+
+watch_tracer(S = #{tracer := undefined}) -> S;
+watch_tracer(S = #{tracer := T, probes := Ps}) ->
+    case erlang:process_info(T, [message_queue_len, memory]) of
+        [{message_queue_len, Q}, {memory, M}] ->
+            Armed = [P || P = #{state := armed} <- maps:values(Ps)],
+            Over = [{mailbox, Q, MQ, N} || #{budget := #{mailbox := MQ}, name := N} <- Armed, Q > MQ] ++
+                   [{memory, M, MM, N} || #{budget := #{memory := MM}, name := N} <- Armed, M > MM],
+            lists:foldl(fun({mailbox, Q1, Max, N}, Acc) ->
+                                end_probe(N, mailbox, io_lib:format("the tracer's mailbox held ~b messages (budget ~b)", [Q1, Max]), Acc);
+                           ({memory, M1, Max, N}, Acc) ->
+                                end_probe(N, memory, io_lib:format("the tracer used ~b MB (budget ~b MB)", [M1 div 1048576, Max div 1048576]), Acc)
+                        end, S, Over);
+        _ -> S
+    end.
+
+%% Send the rows gathered so far, unless too many batches are still unacknowledged (then they wait, up to
+%% the buffer budget). `Force' sends regardless: a probe's last batch always goes.
+flush(Name, S = #{probes := Ps, report := Report}, Force) ->
+    P = #{rows := Rows, in_flight := F, dropped_unsent := D} = maps:get(Name, Ps),
+    N = lumin_columns:count(Rows),
+    case (N > 0 orelse (Force andalso D > 0)) andalso (Force orelse F < lumin_budget:max_batches_in_flight()) of
+        true ->
+            Batch = lumin_columns:encode(calls, D, Rows),
+            Report ! {lumin_event, probe_batch, #{name => Name, node => node(), kind => calls, batch => Batch, from => self()}},
+            S#{probes := Ps#{Name := P#{rows := lumin_columns:new(?COLUMNS(node())), in_flight := F + 1, dropped_unsent := 0}}};
+        false -> S
+    end.
+
+finalize(Name, S) ->
+    S1 = #{probes := Ps, routes := Routes} = flush(Name, S, true),
+    P = maps:get(Name, Ps),
+    P1 = P#{state := ended},
+    status(P1, S1),
+    S1#{probes := Ps#{Name := P1}, routes := maps:filter(fun(_, N) -> N =/= Name end, Routes)}.
+
+finalize_all(S = #{probes := Ps}) ->
+    S1 = maps:fold(fun(N, #{state := draining}, Acc) -> finalize(N, Acc); (_, _, Acc) -> Acc end, S, Ps),
+    maybe_stop_tracing(S1).
+
+maybe_stop_tracing(S = #{probes := Ps}) ->
+    case [x || #{state := St} <- maps:values(Ps), St =/= ended] of
+        [] -> stop_tracing(S);
+        _ -> S
+    end.
+
+%% ---- reporting ----------------------------------------------------------------------------------------
+
+status(P, #{report := Report}) ->
+    Report ! {lumin_event, probe_status, summary(P)}.
+
+summary(#{name := Name, target := Target, state := St, seen := Seen, dropped := D, rate := R, why := Why, detail := Det}) ->
+    #{name => Name, node => atom_to_binary(node(), utf8), kind => calls, target => iolist_to_binary(Target),
+      state => case St of draining -> ending; _ -> St end,
+      seen => Seen, dropped => D, rate => R, why_ended => Why, detail => Det}.
+
+fmt_mod(M) ->
+    case atom_to_binary(M, utf8) of
+        <<"Elixir.", Rest/binary>> -> Rest;
+        B -> B
+    end.
+
+fmt_mfa({M, F, A}) -> iolist_to_binary([fmt_mod(M), ".", atom_to_binary(F, utf8), "/", integer_to_binary(A)]).

@@ -1,0 +1,217 @@
+%% @doc Immediate looks at a node, no probe armed: top processes, a supervision tree, applications, ETS
+%% tables, and one process's state or info. Tables come back as columnar batches (kernel/tables/schemas.ts).
+%%
+%% `top' follows recon's proc_window: two samples, so reductions are a rate; it walks processes one at a
+%% time and keeps only the best N, never the info of all processes at once.
+-module(lumin_snapshot).
+-export([take/2, process/2]).
+
+-spec take(atom(), map()) -> {ok, binary()} | {error, binary()}.
+take(Kind, Options) ->
+    try snapshot(Kind, Options)
+    catch throw:{error, Msg} -> {error, iolist_to_binary(Msg)}
+    end.
+
+snapshot(top, Opts) ->
+    N = maps:get(n, Opts, 10),
+    By = maps:get(by, Opts, reductions),
+    Window = maps:get(window_ms, Opts, 500),
+    First = reductions_by_pid(),
+    timer:sleep(Window),
+    Scored = lists:foldl(fun(P, Best) -> consider(P, First, By, Window, N, Best) end, [], erlang:processes()),
+    Rows = [[node(), P, Name, Init, Cur, Mem, RedRate, Q, Heap]
+            || {_, P, #{name := Name, initial := Init, current := Cur, memory := Mem, rate := RedRate,
+                        queue := Q, heap := Heap}} <- lists:reverse(lists:keysort(1, Scored))],
+    batch(top, [{node, {const, node()}}, {pid, dict}, {name, dict}, {initial_call, dict}, {current_function, dict},
+                {memory, f64}, {reductions_per_s, f64}, {message_queue_len, i32}, {heap_size, f64}], Rows);
+snapshot(apps, _Opts) ->
+    Running = [A || {A, _, _} <- application:which_applications()],
+    Rows = [[node(), A, unicode:characters_to_binary(D), unicode:characters_to_binary(V), lists:member(A, Running)]
+            || {A, D, V} <- lists:sort(application:loaded_applications())],
+    batch(apps, [{node, {const, node()}}, {application, dict}, {description, dict}, {version, dict}, {running, dict}], Rows);
+snapshot(ets, Opts) ->
+    N = maps:get(n, Opts, 20),
+    Word = erlang:system_info(wordsize),
+    Info = [{ets:info(T, memory) * Word, T} || T <- ets:all()],
+    Top = lists:sublist(lists:reverse(lists:sort([I || I = {M, _} <- Info, is_integer(M)])), N),
+    Rows = [[node(), table_name(T), ets:info(T, type), ets:info(T, size), Mem, Owner, reg_name(Owner), ets:info(T, protection)]
+            || {Mem, T} <- Top, Owner <- [ets:info(T, owner)], Owner =/= undefined],
+    batch(ets, [{node, {const, node()}}, {table, dict}, {type, dict}, {size, f64}, {memory_bytes, f64}, {owner, dict},
+                {owner_name, dict}, {protection, dict}], Rows);
+snapshot(tree, Opts) ->
+    Roots = tree_roots(maps:get(app, Opts, undefined)),
+    Rows = lists:append([walk(Sup, App, undefined, 0) || {App, Sup} <- Roots]),
+    batch(tree, [{node, {const, node()}}, {application, dict}, {supervisor, dict}, {supervisor_pid, dict}, {child_id, dict},
+                 {pid, dict}, {name, dict}, {type, dict}, {restart, dict}, {strategy, dict}, {depth, i32}], Rows);
+snapshot(Kind, _) ->
+    throw({error, io_lib:format("no snapshot of kind ~p", [Kind])}).
+
+batch(Kind, Columns, Rows) ->
+    B = lists:foldl(fun lumin_columns:add/2, lumin_columns:new(Columns), Rows),
+    {ok, lumin_columns:encode(Kind, 0, B)}.
+
+%% ---- top ----------------------------------------------------------------------------------------------
+
+reductions_by_pid() ->
+    lists:foldl(fun(P, M) ->
+                        case erlang:process_info(P, reductions) of
+                            {reductions, R} -> M#{P => R};
+                            undefined -> M
+                        end
+                end, #{}, erlang:processes()).
+
+consider(P, First, By, Window, N, Best) ->
+    case erlang:process_info(P, [reductions, memory, message_queue_len, total_heap_size, registered_name,
+                                 current_function, initial_call, dictionary]) of
+        undefined -> Best;
+        [{reductions, R}, {memory, Mem}, {message_queue_len, Q}, {total_heap_size, Heap}, {registered_name, Reg},
+         {current_function, Cur}, {initial_call, Init0}, {dictionary, Dict}] ->
+            Rate = (R - maps:get(P, First, R)) * 1000 / Window,
+            Score = case By of memory -> Mem; mailbox -> Q; heap -> Heap; _ -> Rate end,
+            Init = case lists:keyfind('$initial_call', 1, Dict) of
+                       {_, MFA} -> MFA;
+                       false -> Init0
+                   end,
+            Entry = {Score, P, #{name => case Reg of [] -> undefined; _ -> Reg end, initial => fmt_mfa(Init),
+                                 current => fmt_mfa(Cur), memory => Mem, rate => Rate, queue => Q, heap => Heap}},
+            keep_best(Entry, Best, N)
+    end.
+
+%% Keep the N best entries; the list stays short, so the insert is cheap.
+keep_best(Entry, Best, N) when length(Best) < N -> [Entry | Best];
+keep_best(Entry = {Score, _, _}, Best, _N) ->
+    [{Low, _, _} = Lowest | _] = Sorted = lists:keysort(1, Best),
+    case Score > Low of
+        true -> [Entry | lists:delete(Lowest, Sorted)];
+        false -> Best
+    end.
+
+%% ---- tree ---------------------------------------------------------------------------------------------
+
+tree_roots(undefined) ->
+    [{App, Sup} || {App, _, _} <- application:which_applications(), Sup <- [app_supervisor(App)], Sup =/= undefined];
+tree_roots(AppBin) when is_binary(AppBin) ->
+    App = case catch binary_to_existing_atom(AppBin, utf8) of
+              A when is_atom(A) -> A;
+              _ -> throw({error, ["no application named ", AppBin, " on ", atom_to_list(node())]})
+          end,
+    case app_supervisor(App) of
+        undefined ->
+            case whereis(App) of
+                P when is_pid(P) -> [{undefined, P}];
+                _ -> throw({error, ["no running application or supervisor named ", AppBin, " on ", atom_to_list(node())]})
+            end;
+        Sup -> [{App, Sup}]
+    end.
+
+app_supervisor(App) ->
+    case application_controller:get_master(App) of
+        Master when is_pid(Master) ->
+            case catch application_master:get_child(Master) of
+                {Pid, _} when is_pid(Pid) -> Pid;
+                _ -> undefined
+            end;
+        _ -> undefined
+    end.
+
+walk(Sup, App, Parent, Depth) ->
+    Strategy = strategy(Sup),
+    Self = [node(), App, Parent, pid_or(Parent), <<"(root)">>, Sup, reg_name(Sup), supervisor, undefined, Strategy, Depth],
+    Rows = case Parent of undefined -> [Self]; _ -> [] end,
+    Children = case catch supervisor:which_children(Sup) of
+                   L when is_list(L) -> L;
+                   _ -> []
+               end,
+    Rows ++ lists:append([child_rows(Sup, App, C, Depth + 1) || C <- Children]).
+
+child_rows(Sup, App, {Id, Pid, Type, _Mods}, Depth) ->
+    Restart = case catch supervisor:get_childspec(Sup, Id) of
+                  {ok, #{restart := R}} -> R;
+                  _ -> undefined
+              end,
+    SupName = sup_label(Sup),
+    PidText = case Pid of P when is_pid(P) -> P; Other -> Other end,
+    Row = [node(), App, SupName, Sup, fmt_id(Id), PidText, reg_name(Pid), Type, Restart,
+           case Type of supervisor when is_pid(Pid) -> strategy(Pid); _ -> undefined end, Depth],
+    case Type of
+        supervisor when is_pid(Pid) -> [Row | walk(Pid, App, SupName, Depth)];
+        _ -> [Row]
+    end.
+
+pid_or(undefined) -> undefined;
+pid_or(P) -> P.
+
+sup_label(Sup) ->
+    case reg_name(Sup) of
+        undefined -> Sup;
+        N -> N
+    end.
+
+strategy(Sup) ->
+    case catch sys:get_state(Sup, 2000) of
+        S when is_tuple(S), element(1, S) =:= state, tuple_size(S) > 2 -> element(3, S);
+        _ -> undefined
+    end.
+
+fmt_id(Id) when is_atom(Id) -> Id;
+fmt_id(Id) when is_binary(Id) -> Id;
+fmt_id(Id) -> iolist_to_binary(io_lib:format("~0p", [Id])).
+
+%% ---- one process --------------------------------------------------------------------------------------
+
+%% @doc `Target' is a pid (as text, "<0.1.0>") or a registered name (binary, resolved without creating an atom).
+-spec process(binary(), state | info) -> {ok, term()} | {error, binary()}.
+process(Target, What) ->
+    try
+        Pid = resolve_process(Target),
+        case What of
+            state ->
+                case catch sys:get_state(Pid, 5000) of
+                    {'EXIT', _} -> throw({error, [Target, " did not answer a :sys.get_state request within 5 s; only gen_server, "
+                                                  "gen_statem and other :sys-compliant processes keep a state to show"]});
+                    State -> {ok, lumin_columns:cut_term(State)}
+                end;
+            info ->
+                Keys = [registered_name, current_function, initial_call, status, message_queue_len, links, monitors,
+                        monitored_by, trap_exit, priority, reductions, memory, total_heap_size, heap_size, stack_size,
+                        current_stacktrace, dictionary, group_leader],
+                case erlang:process_info(Pid, Keys) of
+                    undefined -> throw({error, [Target, " is not alive"]});
+                    Info -> {ok, lumin_columns:cut_term(maps:from_list(Info))}
+                end
+        end
+    catch throw:{error, Msg} -> {error, iolist_to_binary(Msg)}
+    end.
+
+resolve_process(<<"<", _/binary>> = Text) ->
+    case catch list_to_pid(binary_to_list(Text)) of
+        P when is_pid(P) -> P;
+        _ -> throw({error, [Text, " is not a pid (write it like <0.123.0>)"]})
+    end;
+resolve_process(Name) ->
+    Clean = case Name of <<":", R/binary>> -> R; <<"Elixir.", _/binary>> -> Name; _ -> Name end,
+    Candidates = [Clean, <<"Elixir.", Clean/binary>>],
+    case [P || C <- Candidates, A <- [catch binary_to_existing_atom(C, utf8)], is_atom(A), P <- [whereis(A)], is_pid(P)] of
+        [P | _] -> P;
+        [] -> throw({error, ["no process is registered as ", Name, " on ", atom_to_list(node())]})
+    end.
+
+%% ---- helpers ------------------------------------------------------------------------------------------
+
+reg_name(P) when is_pid(P) ->
+    case erlang:process_info(P, registered_name) of
+        {registered_name, N} -> N;
+        _ -> undefined
+    end;
+reg_name(_) -> undefined.
+
+table_name(T) ->
+    case ets:info(T, named_table) of
+        true -> ets:info(T, name);
+        _ -> iolist_to_binary(io_lib:format("~0p", [T]))
+    end.
+
+fmt_mfa({M, F, A}) when is_atom(M), is_atom(F), is_integer(A) ->
+    Mod = case atom_to_binary(M, utf8) of <<"Elixir.", R/binary>> -> R; B -> B end,
+    iolist_to_binary([Mod, ".", atom_to_binary(F, utf8), "/", integer_to_binary(A)]);
+fmt_mfa(_) -> undefined.
