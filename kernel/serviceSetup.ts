@@ -1,7 +1,9 @@
 /**
  * The services magics use, registered at start-up as lazy factories (nothing starts until a magic asks).
- * Each family registers its own here.
  */
 import type { ServiceRegistry } from "./evaluation/services";
+import { BeamSession } from "./beam/session";
 
-export function registerServices(_services: ServiceRegistry): void {}
+export function registerServices(services: ServiceRegistry): void {
+  services.register("beam", () => new BeamSession());
+}

@@ -6,8 +6,19 @@ import type { MagicDeclaration } from "./declaration";
 import { lsmagic } from "./lsmagic";
 import { time } from "./time";
 import { html, markdown, svg } from "./displayMagics";
+import { connect, disconnect, nodes } from "./connect";
+import { node } from "./node";
+import { elixir, erlang } from "./eval";
+import { disarm, probe, probes } from "./probe";
+import { events } from "./events";
+import { apps, ets, info, state, top, tree } from "./snapshots";
 
-const MAGICS: MagicDeclaration[] = [lsmagic, time, html, markdown, svg];
+const MAGICS: MagicDeclaration[] = [
+  lsmagic, time, html, markdown, svg,
+  connect, nodes, disconnect, node, elixir, erlang,
+  probe, probes, disarm, events,
+  top, tree, apps, ets, state, info,
+];
 
 export function allMagics(): readonly MagicDeclaration[] {
   return MAGICS;

@@ -214,6 +214,7 @@ defmodule LuminBridge do
         catch
           {:error, why} -> {{:error, IO.iodata_to_binary(why)}, & &1}
           :exit, reason -> {{:error, "the request failed: #{Exception.format_exit(reason)}"}, & &1}
+          kind, reason -> {{:error, "the bridge failed on this request: #{Exception.format(kind, reason, __STACKTRACE__)}"}, & &1}
         end
 
       send(server, {:done, id, result, update})

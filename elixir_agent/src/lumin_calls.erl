@@ -160,7 +160,7 @@ not_loaded(Bin) ->
                 non_existing -> " and no such module is in its code path";
                 _ -> "; it exists on disk: load it first, or probe with --load"
             end,
-    throw({error, ["module ", Bin, " is not loaded on ", atom_to_list(node()), Where,
+    throw({error, ["module ", fmt_mod_bin(Bin), " is not loaded on ", atom_to_list(node()), Where,
                    " (a trace pattern only matches loaded modules)"]}).
 
 resolve_functions(M, FunBin, Arity) ->
@@ -442,4 +442,10 @@ fmt_mod(M) ->
         B -> B
     end.
 
-fmt_mfa({M, F, A}) -> iolist_to_binary([fmt_mod(M), ".", atom_to_binary(F, utf8), "/", integer_to_binary(A)]).
+%% Elixir modules read as Elixir writes them (Shop.Orders.place/2), Erlang ones as Erlang does (lists:seq/2).
+fmt_mfa({M, F, A}) ->
+    Sep = case atom_to_binary(M, utf8) of <<"Elixir.", _/binary>> -> "."; _ -> ":" end,
+    iolist_to_binary([fmt_mod(M), Sep, atom_to_binary(F, utf8), "/", integer_to_binary(A)]).
+
+fmt_mod_bin(<<"Elixir.", Rest/binary>>) -> Rest;
+fmt_mod_bin(B) -> B.

@@ -54,7 +54,10 @@ export class Fun {
   constructor(readonly module: string, readonly name: string, readonly arity: number, readonly exported: boolean) {}
 }
 
-export const NIL: List = Object.freeze(new List([])) as List;
+/** The empty list; its own tail, so every proper list ends in it. */
+export const NIL: List = new List([], null as never);
+(NIL as { tail: ErlTerm }).tail = NIL;
+Object.freeze(NIL);
 
 export type ErlTerm = number | bigint | ErlFloat | Atom | Uint8Array | BitBinary | Tuple | List | ErlMap | Pid | Port | Ref | Fun;
 

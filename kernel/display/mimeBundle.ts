@@ -2,6 +2,7 @@
 import type { MimeBundle } from "../evaluation/cellIO";
 import { cut } from "./limits";
 import { plainText } from "./plainText";
+import { describeMeta, tableMeta } from "../tables/tableMeta";
 import { isTable, tableBundle } from "./tableBundle";
 import { isVegaLiteSpec, vegaBundle } from "./vegaBundle";
 
@@ -15,7 +16,10 @@ export async function toMimeBundle(value: unknown): Promise<MimeBundle> {
 async function rawBundle(value: unknown): Promise<MimeBundle> {
   const own = (value as { [JUPYTER_DISPLAY]?: () => MimeBundle | Promise<MimeBundle> } | null)?.[JUPYTER_DISPLAY];
   if (typeof own === "function") return own.call(value);
-  if (isTable(value)) return tableBundle(value);
+  if (isTable(value)) {
+    const meta = tableMeta(value);
+    return tableBundle(value, meta ? describeMeta(meta) : undefined);
+  }
   if (isVegaLiteSpec(value)) return vegaBundle(value);
   return { "text/plain": plainText(value) };
 }

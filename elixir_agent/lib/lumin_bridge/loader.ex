@@ -6,7 +6,7 @@ defmodule LuminBridge.Loader do
   """
 
   @modules [:lumin_budget, :lumin_columns, :lumin_tracer, :lumin_calls, :lumin_snapshot, :lumin_eval,
-            :lumin_probe_kinds, :lumin_agent]
+            :lumin_agent]
 
   def modules, do: @modules
 
@@ -21,7 +21,8 @@ defmodule LuminBridge.Loader do
   end
 
   defp load_module(node, mod, force_compile) do
-    {^mod, binary, file} = :code.get_object_code(mod)
+    {^mod, binary, file} =
+      :code.get_object_code(mod) || throw({:error, "the agent module #{mod} is not built: run mix compile in elixir_agent"})
     # Old code left by an earlier attach that could not finish its own purge.
     :rpc.call(node, :code, :purge, [mod], 10_000)
 

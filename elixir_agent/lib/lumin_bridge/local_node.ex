@@ -20,6 +20,7 @@ defmodule LuminBridge.LocalNode do
       _ -> :ok
     end
 
+    :erlang.set_cookie(node, String.to_atom(cookie))
     elixir = System.find_executable("elixir") || throw({:error, "elixir is not on the PATH"})
     common = ["--sname", name, "--cookie", cookie]
 

@@ -1,0 +1,134 @@
+/**
+ * The kernel's end of the bridge (kernel/beam/protocol.ts): it spawns elixir_agent/bin/lumin_bridge with
+ * two private pipes (fd 3: requests to the bridge; fd 4: replies and events back), frames terms, matches
+ * replies to requests, and emits events. The bridge starts on first use; if it dies, pending requests fail
+ * with its last words and the next request starts a new one. Stopping closes fd 3: the bridge detaches from
+ * every node and halts.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { EventEmitter } from "node:events";
+import path from "node:path";
+import type { Readable, Writable } from "node:stream";
+import { Atom, decode, ErlMap, Tuple, type ErlTerm, encode } from "./etf";
+import type { BridgeOp } from "./protocol";
+
+export const BRIDGE_SCRIPT = path.join(__dirname, "..", "..", "..", "elixir_agent", "bin", "lumin_bridge");
+
+export class BridgeError extends Error {
+  override readonly name = "BeamError";
+}
+
+interface Pending {
+  resolve: (v: ErlTerm) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+export class Bridge extends EventEmitter<{ event: [type: string, payload: ErlTerm] }> {
+  private child?: ChildProcess;
+  private toBridge?: Writable;
+  private pending = new Map<number, Pending>();
+  private nextId = 1;
+  private lastWords: string[] = [];
+
+  get running(): boolean {
+    return this.child !== undefined;
+  }
+
+  private start(): void {
+    const child = spawn(BRIDGE_SCRIPT, [], { stdio: ["ignore", "pipe", "pipe", "pipe", "pipe"] });
+    this.child = child;
+    this.toBridge = child.stdio[3] as Writable;
+    this.toBridge.on("error", () => undefined);
+    const keep = (d: Buffer) => {
+      this.lastWords.push(...d.toString().split("\n").filter(Boolean));
+      this.lastWords = this.lastWords.slice(-20);
+    };
+    child.stdout!.on("data", keep);
+    child.stderr!.on("data", keep);
+    let buf = Buffer.alloc(0);
+    (child.stdio[4] as Readable).on("data", (chunk: Buffer) => {
+      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+      while (buf.length >= 4) {
+        const size = buf.readUInt32BE(0);
+        if (buf.length < 4 + size) break;
+        const frame = buf.subarray(4, 4 + size);
+        buf = buf.subarray(4 + size);
+        this.onFrame(frame);
+      }
+    });
+    child.on("exit", (code, signal) => {
+      const why = `the bridge node exited (${signal ?? `status ${code}`})${this.lastWords.length ? `: ${this.lastWords.slice(-5).join(" / ")}` : ""}`;
+      for (const p of this.pending.values()) {
+        clearTimeout(p.timer);
+        p.reject(new BridgeError(why));
+      }
+      this.pending.clear();
+      this.child = undefined;
+      this.toBridge = undefined;
+      this.emit("event", "bridge_down", new ErlMap([[new Atom("reason"), Buffer.from(why)]]));
+    });
+  }
+
+  private onFrame(frame: Uint8Array): void {
+    const t = decode(frame);
+    if (!(t instanceof Tuple)) return;
+    const [tag, a, b, c] = t.elements;
+    if (tag instanceof Atom && tag.name === "reply") {
+      const p = this.pending.get(Number(a));
+      if (!p) return;
+      this.pending.delete(Number(a));
+      clearTimeout(p.timer);
+      if ((b as Atom).name === "ok") p.resolve(c);
+      else {
+        const msg = c instanceof ErlMap ? c.get("message") : undefined;
+        p.reject(new BridgeError(msg instanceof Uint8Array ? Buffer.from(msg).toString("utf8") : "the bridge refused the request"));
+      }
+    } else if (tag instanceof Atom && tag.name === "event") {
+      this.emit("event", (a as Atom).name, b);
+    }
+  }
+
+  /** Send a request; resolves with the bridge's value, rejects with its error message. */
+  request(op: BridgeOp, args: Record<string, unknown>, timeoutMs = 30_000): Promise<ErlTerm> {
+    if (!this.child) this.start();
+    const id = this.nextId++;
+    const payload = encode(new Tuple([new Atom("request"), id, new Atom(op), withoutNulls(args) as never]));
+    const frame = Buffer.allocUnsafe(4);
+    frame.writeUInt32BE(payload.length);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new BridgeError(`the bridge did not answer ${op} within ${Math.round(timeoutMs / 1000)} s`));
+      }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      this.toBridge!.write(Buffer.concat([frame, payload]));
+    });
+  }
+
+  /** Close the channel: the bridge detaches from every node and halts; killed if it takes too long. */
+  async stop(timeoutMs = 4000): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        child.kill("SIGKILL");
+        resolve();
+      }, timeoutMs);
+      child.once("exit", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.toBridge?.end();
+    });
+  }
+}
+
+/** Map keys with null values are left out: the agent reads a missing key as "not given". */
+function withoutNulls(v: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(v)
+      .filter(([, x]) => x !== null && x !== undefined)
+      .map(([k, x]) => [k, x && typeof x === "object" && x.constructor === Object ? withoutNulls(x as Record<string, unknown>) : x]),
+  );
+}

@@ -1,0 +1,119 @@
+/**
+ * What the kernel keeps of each probe: its latest status and the batches it shipped. `table(name)` turns the
+ * batches into one Arquero table in the probe kind's schema (kernel/tables/schemas.ts), with its metadata.
+ */
+import { decodeBatch, mergeColumns, type DecodedBatch } from "../beam/batchDecoder";
+import type { Syntax } from "../beam/termFormat";
+import type { ProbeKind, ProbeStatusEvent } from "../beam/protocol";
+import { SCHEMAS, columnNames, type TableKind } from "./schemas";
+import { setTableMeta } from "./tableMeta";
+
+export interface ProbeRecord {
+  name: string;
+  node: string;
+  kind: ProbeKind;
+  target: string;
+  spec: Record<string, unknown>;
+  syntax: Syntax;
+  status: ProbeStatusEvent;
+  batches: DecodedBatch[];
+  /** Dropped events reported with the batches (the status count can lag). */
+  droppedInBatches: number;
+}
+
+type StatusListener = (status: ProbeStatusEvent) => void;
+
+export class ProbeStore {
+  private readonly probes = new Map<string, ProbeRecord>();
+  private readonly listeners = new Map<string, Set<StatusListener>>();
+  private counter = 0;
+
+  nextName(): string {
+    do this.counter++;
+    while (this.probes.has(`p${this.counter}`) && this.probes.get(`p${this.counter}`)!.status.state !== "ended");
+    return `p${this.counter}`;
+  }
+
+  add(record: Omit<ProbeRecord, "batches" | "droppedInBatches">): void {
+    this.probes.set(record.name, { ...record, batches: [], droppedInBatches: 0 });
+  }
+
+  get(name: string): ProbeRecord | undefined {
+    return this.probes.get(name);
+  }
+
+  all(): ProbeRecord[] {
+    return [...this.probes.values()];
+  }
+
+  onStatus(status: ProbeStatusEvent): void {
+    const p = this.probes.get(status.name);
+    if (!p) return;
+    p.status = status;
+    for (const l of this.listeners.get(status.name) ?? []) l(status);
+  }
+
+  onBatch(name: string, bytes: Uint8Array): void {
+    const p = this.probes.get(name);
+    if (!p) return;
+    const batch = decodeBatch(bytes);
+    p.batches.push(batch);
+    p.droppedInBatches += batch.dropped;
+  }
+
+  /** Every probe on `node` has ended (the node went away). */
+  nodeDown(node: string): void {
+    for (const p of this.probes.values()) {
+      if (p.node === node && p.status.state !== "ended") {
+        this.onStatus({ ...p.status, state: "ended", why_ended: "node_down", detail: `the connection to ${node} was lost` });
+      }
+    }
+  }
+
+  listen(name: string, listener: StatusListener): () => void {
+    let set = this.listeners.get(name);
+    if (!set) this.listeners.set(name, (set = new Set()));
+    set.add(listener);
+    return () => set!.delete(listener);
+  }
+
+  /** Resolves when the probe has ended, or after `timeoutMs`, or when `signal` aborts. */
+  waitForEnd(name: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    const p = this.probes.get(name);
+    if (!p || p.status.state === "ended") return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        stop();
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      const stop = this.listen(name, (s) => s.state === "ended" && done());
+      signal?.addEventListener("abort", done);
+    });
+  }
+
+  /** The probe's events as one Arquero table, in its kind's schema, with metadata. */
+  async table(name: string): Promise<object> {
+    const p = this.probes.get(name);
+    if (!p) throw new Error(`there is no probe named ${name} (%probes lists them)`);
+    const aq = await import("arquero");
+    const names = columnNames(p.kind as TableKind);
+    const table = aq.table(mergeColumns(p.batches, names, p.syntax) as never, names);
+    setTableMeta(table, {
+      probe: p.name,
+      kind: p.kind,
+      schemaVersion: SCHEMAS[p.kind as TableKind].version,
+      node: p.node,
+      target: p.target,
+      spec: p.spec,
+      seen: p.status.seen,
+      dropped: Math.max(p.status.dropped, p.droppedInBatches),
+      state: p.status.state,
+      whyEnded: p.status.why_ended,
+      detail: p.status.detail,
+    });
+    return table;
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * What a probe table knows about itself (probe spec, node, counts, why the probe ended), kept beside the
+ * Arquero table rather than inside it, so the table stays a plain Arquero table.
+ */
+export interface TableMeta {
+  probe?: string;
+  kind: string;
+  schemaVersion: number;
+  node?: string;
+  target?: string;
+  spec?: Record<string, unknown>;
+  seen?: number;
+  /** Events dropped on the node, counted exactly. */
+  dropped: number;
+  state?: string;
+  whyEnded?: string | null;
+  detail?: string | null;
+}
+
+const metas = new WeakMap<object, TableMeta>();
+
+export function setTableMeta(table: object, meta: TableMeta): void {
+  metas.set(table, meta);
+}
+
+export function tableMeta(table: object): TableMeta | undefined {
+  return metas.get(table);
+}
+
+/** One line for the top of a displayed probe table. */
+export function describeMeta(m: TableMeta): string {
+  const parts = [m.probe ? `${m.probe}: ${m.kind}` : m.kind];
+  if (m.target) parts.push(m.target);
+  if (m.node) parts.push(`on ${m.node}`);
+  const counts = [`${(m.seen ?? 0).toLocaleString("en")} seen`, `${m.dropped.toLocaleString("en")} dropped`];
+  const state = m.state === "ended" ? `ended${m.whyEnded ? ` (${m.whyEnded}${m.detail ? `: ${m.detail}` : ""})` : ""}` : m.state;
+  return `${parts.join(" ")} — ${counts.join(", ")}${state ? `; ${state}` : ""}`;
+}

@@ -1,0 +1,95 @@
+/** %connect, %nodes, %disconnect: attach to running nodes (hidden connections) and detach, leaving nothing behind. */
+import { readFileSync } from "node:fs";
+import { MagicUsageError, type MagicDeclaration } from "./declaration";
+import { beam } from "./beamContext";
+import { parseDuration } from "./parser";
+import type { ConnectReply } from "../kernel/beam/protocol";
+
+function uptime(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  const [d, h, m] = [Math.floor(s / 86400), Math.floor((s % 86400) / 3600), Math.floor((s % 3600) / 60)];
+  return d ? `${d}d ${h}h` : h ? `${h}h ${m}m` : m ? `${m}m ${s % 60}s` : `${s}s`;
+}
+
+export function describeNode(n: ConnectReply): string {
+  return `Attached to ${n.node}${n.owned ? " (started by this kernel)" : ""}: OTP ${n.otp_release}, ${n.elixir_version ? `Elixir ${n.elixir_version}` : "no Elixir"}, ${n.process_count.toLocaleString("en")} processes, up ${uptime(n.uptime_ms)}.\n`;
+}
+
+export const connect: MagicDeclaration = {
+  name: "connect",
+  kind: "line",
+  summary: "Attach to a running node over a hidden connection.",
+  details: `The cookie comes from --cookie-env (an environment variable's name) or --cookie-file; with neither, the
+kernel asks for it (hidden input), and an empty answer means ~/.erlang.cookie. The cookie never appears in
+outputs, notebooks, captures or logs. A node that does not answer fails within 5 s with the likely causes.
+
+Example:
+  %connect shop@localhost --cookie-env SHOP_COOKIE`,
+  positionals: [{ name: "NODE", help: "the node's name, name@host" }],
+  flags: [
+    { name: "cookie-env", takes: "value", valueName: "VAR", help: "read the cookie from this environment variable" },
+    { name: "cookie-file", takes: "value", valueName: "PATH", help: "read the cookie from this file" },
+    { name: "timeout", takes: "value", valueName: "DURATION", help: "how long to wait for the node (default 5s)" },
+  ],
+  showsResult: false,
+  async run({ args }, ctx) {
+    const node = String(args.positionals.NODE);
+    if (!/^[^@\s]+@[^@\s]+$/.test(node)) throw new MagicUsageError(`%connect: "${node}" is not a node name; write it as name@host.`);
+    const cookie = await readCookie(args.flags, ctx.io);
+    const timeout = typeof args.flags.timeout === "string" ? parseDuration(args.flags.timeout, "--timeout") : 5000;
+    const info = await beam(ctx).connect(node, cookie, timeout);
+    ctx.io.stream("stdout", describeNode(info));
+    return info;
+  },
+};
+
+async function readCookie(flags: Record<string, unknown>, io: { input(p: string, o?: { password?: boolean }): Promise<string> }): Promise<string | null> {
+  if (flags["cookie-env"] && flags["cookie-file"]) throw new MagicUsageError("%connect: give --cookie-env or --cookie-file, not both.");
+  if (typeof flags["cookie-env"] === "string") {
+    const v = process.env[flags["cookie-env"]];
+    if (!v) throw new MagicUsageError(`%connect: the environment variable ${flags["cookie-env"]} is not set.`);
+    return v.trim();
+  }
+  if (typeof flags["cookie-file"] === "string") {
+    try {
+      return readFileSync(flags["cookie-file"], "utf8").trim();
+    } catch (e) {
+      throw new MagicUsageError(`%connect: cannot read the cookie file ${flags["cookie-file"]}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}.`);
+    }
+  }
+  try {
+    const answer = await io.input("Cookie (empty for ~/.erlang.cookie): ", { password: true });
+    return answer.trim() || null;
+  } catch {
+    return null; // no stdin here (nbconvert): the user's ~/.erlang.cookie
+  }
+}
+
+export const nodes: MagicDeclaration = {
+  name: "nodes",
+  kind: "line",
+  summary: "List the attached nodes.",
+  showsResult: true,
+  async run(_call, ctx) {
+    const aq = await import("arquero");
+    const list = beam(ctx).attached();
+    return aq.from(list.map((n) => ({ node: n.node, otp_release: n.otp_release, elixir: n.elixir_version, processes: n.process_count, owned: n.owned })));
+  },
+};
+
+export const disconnect: MagicDeclaration = {
+  name: "disconnect",
+  kind: "line",
+  summary: "Detach from a node (default: all): its probes end, the agent removes its traces and unloads itself.",
+  positionals: [{ name: "NODE", help: "the node to detach from", optional: true }],
+  showsResult: false,
+  async run({ args }, ctx) {
+    const session = beam(ctx);
+    const targets = typeof args.positionals.NODE === "string" ? [session.node(args.positionals.NODE).node] : session.attached().map((n) => n.node);
+    if (targets.length === 0) throw new MagicUsageError("%disconnect: no node is attached.");
+    for (const node of targets) {
+      await session.disconnect(node);
+      ctx.io.stream("stdout", `Detached from ${node}: its probes ended and nothing of ElixirLumin is left on it.\n`);
+    }
+  },
+};

@@ -1,0 +1,29 @@
+/** %events: what a probe saw, as an Arquero table in its kind's schema (`const t = %events p1`). */
+import { MagicUsageError, type MagicDeclaration } from "./declaration";
+import { beam } from "./beamContext";
+import { parseDuration } from "./parser";
+
+export const events: MagicDeclaration = {
+  name: "events",
+  kind: "line",
+  summary: "A probe's events as an Arquero table (one row per completed call, message, …).",
+  details: `--wait waits until the probe ends (or DURATION passes, default 60s) before building the table.
+The table's metadata (probe, node, events seen, dropped exactly, why it ended) is shown above it.
+
+Examples:
+  %events p1
+  const calls = %events orders --wait=10s`,
+  positionals: [{ name: "NAME", help: "the probe (%probes lists them)" }],
+  flags: [{ name: "wait", takes: "optional", valueName: "DURATION", help: "wait for the probe to end first" }],
+  showsResult: true,
+  async run({ args }, ctx) {
+    const name = String(args.positionals.NAME);
+    const session = beam(ctx);
+    if (!session.probes.get(name)) throw new MagicUsageError(`%events: there is no probe named ${name} (%probes lists them).`);
+    if (args.flags.wait !== undefined) {
+      const timeout = typeof args.flags.wait === "string" ? parseDuration(args.flags.wait, "--wait") : 60_000;
+      await session.probes.waitForEnd(name, timeout, ctx.signal);
+    }
+    return session.probes.table(name);
+  },
+};
