@@ -46,7 +46,7 @@ export class Bridge extends EventEmitter<{ event: [type: string, payload: ErlTer
     };
     child.stdout!.on("data", keep);
     child.stderr!.on("data", keep);
-    let buf = Buffer.alloc(0);
+    let buf: Buffer = Buffer.alloc(0);
     (child.stdio[4] as Readable).on("data", (chunk: Buffer) => {
       buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
       while (buf.length >= 4) {

@@ -109,7 +109,7 @@ export class TslabEvaluator implements TsEvaluator {
   }
 }
 
-const INTERRUPTED = /^(Script execution interrupted\.|Interrupted asynchronously)$/;
+const INTERRUPTED = /^(Script execution (was )?interrupted|Interrupted asynchronously)/;
 
 /** A thrown value as one error: name, message, and a traceback without the kernel's own frames. */
 export function describeThrown(e: unknown): CellError {

@@ -1,0 +1,12 @@
+defmodule Shop.Events do
+  @moduledoc """
+  Emits :telemetry events when the node has the telemetry library (a Hex package, so absent here); always
+  logs at debug level. Kept tiny so the app has no dependencies.
+  """
+  require Logger
+
+  def emit(event, measurements, metadata) do
+    if Code.ensure_loaded?(:telemetry), do: apply(:telemetry, :execute, [event, measurements, metadata])
+    Logger.debug("event #{inspect(event)} #{inspect(measurements)}")
+  end
+end

@@ -1,0 +1,126 @@
+"""A real Jupyter client (jupyter_client) for the tests, driven over JSON lines on stdin/stdout.
+
+Each command is one JSON object with "op"; each answer one JSON line. See jupyter.ts for the TypeScript side.
+"""
+import json, os, signal, sys, time
+from jupyter_client.manager import KernelManager
+from jupyter_client.session import Session
+
+km = None
+kc = None
+
+
+def collect(msg_id, timeout):
+    """All iopub messages for msg_id until its idle status."""
+    out = []
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            m = kc.get_iopub_msg(timeout=max(0.1, deadline - time.time()))
+        except Exception:
+            break
+        if m["parent_header"].get("msg_id") != msg_id:
+            continue
+        out.append({"msg_type": m["msg_type"], "content": m["content"]})
+        if m["msg_type"] == "status" and m["content"]["execution_state"] == "idle":
+            break
+    return out
+
+
+def shell_reply(msg_id, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        r = kc.get_shell_msg(timeout=max(0.1, deadline - time.time()))
+        if r["parent_header"].get("msg_id") == msg_id:
+            return {"msg_type": r["msg_type"], "content": r["content"], "metadata": r["metadata"]}
+    raise TimeoutError("no shell reply")
+
+
+def start(cmd):
+    global km, kc
+    km = KernelManager(kernel_name="elixirlumin")
+    km.start_kernel(cwd=cmd.get("cwd"))
+    kc = km.client()
+    kc.start_channels()
+    kc.wait_for_ready(timeout=60)
+    return {"pid": km.provisioner.process.pid}
+
+
+def execute(cmd):
+    timeout = cmd.get("timeout", 60)
+    allow_stdin = bool(cmd.get("inputs") is not None)
+    msg_id = kc.execute(cmd["code"], allow_stdin=allow_stdin, stop_on_error=cmd.get("stop_on_error", True),
+                        user_expressions=cmd.get("user_expressions", {}))
+    prompts = []
+    if allow_stdin:
+        for answer in cmd["inputs"]:
+            req = kc.get_stdin_msg(timeout=timeout)
+            prompts.append(req["content"])
+            kc.input(answer)
+    if cmd.get("interrupt_after") is not None:
+        time.sleep(cmd["interrupt_after"])
+        km.interrupt_kernel()
+    messages = collect(msg_id, timeout)
+    reply = shell_reply(msg_id, timeout)
+    return {"messages": messages, "reply": reply, "prompts": prompts}
+
+
+def request(cmd):
+    channel = cmd.get("channel", "shell")
+    msg = kc.session.msg(cmd["type"], cmd.get("content", {}))
+    if cmd.get("no_reply"):
+        kc.shell_channel.send(msg)
+        return {"reply": None, "messages": collect(msg["header"]["msg_id"], cmd.get("timeout", 3))}
+    if channel == "control":
+        kc.control_channel.send(msg)
+        reply = kc.get_control_msg(timeout=cmd.get("timeout", 30))
+        reply = {"msg_type": reply["msg_type"], "content": reply["content"]}
+    else:
+        kc.shell_channel.send(msg)
+        reply = shell_reply(msg["header"]["msg_id"], cmd.get("timeout", 30))
+    messages = collect(msg["header"]["msg_id"], 5) if cmd.get("collect") else []
+    return {"reply": reply, "messages": messages}
+
+
+def bad_signature(cmd):
+    """A kernel_info_request signed with the wrong key, sent raw on the shell socket."""
+    wrong = Session(key=b"not-the-key", session=kc.session.session)
+    msg = wrong.msg("kernel_info_request", {})
+    wrong.send(kc.shell_channel.socket, msg)
+    try:
+        r = kc.get_shell_msg(timeout=cmd.get("timeout", 2))
+        return {"answered": True, "reply_to": r["parent_header"].get("msg_id") == msg["header"]["msg_id"]}
+    except Exception:
+        return {"answered": False}
+
+
+def restart(cmd):
+    km.restart_kernel(now=cmd.get("now", False))
+    kc.wait_for_ready(timeout=60)
+    return {"pid": km.provisioner.process.pid}
+
+
+def shutdown(cmd):
+    kc.stop_channels()
+    km.shutdown_kernel(now=cmd.get("now", False))
+    return {}
+
+
+def alive(cmd):
+    return {"alive": km.is_alive()}
+
+
+OPS = {"start": start, "execute": execute, "request": request, "bad_signature": bad_signature,
+       "restart": restart, "shutdown": shutdown, "alive": alive}
+
+for line in sys.stdin:
+    cmd = json.loads(line)
+    try:
+        result = {"ok": True, **OPS[cmd["op"]](cmd)}
+    except Exception as e:  # report, keep serving
+        result = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+    sys.stdout.write(json.dumps(result, default=str) + "\n")
+    sys.stdout.flush()
+
+if km is not None and km.has_kernel:
+    km.shutdown_kernel(now=True)
