@@ -38,7 +38,7 @@ Examples:
   flags: [
     { name: "match", takes: "value", valueName: "PATTERN", help: "only calls whose argument list matches, e.g. \"[id, _] when id > 10\"" },
     { name: "args", takes: "none", help: "keep each call's arguments (cut on the node when large)" },
-    { name: "load", takes: "none", help: "load the module first if it is not loaded yet" },
+    { name: "no-load", takes: "none", help: "refuse, instead of loading it from the code path, a module that is not loaded yet" },
     { name: "limit", takes: "value", valueName: "N", help: "stop after N events (default 10000)" },
     { name: "for", takes: "value", valueName: "DURATION", help: "stop after this long (default 60s)" },
     { name: "rate", takes: "value", valueName: "N/s", help: "stop if events come faster (default 10000/s)" },
@@ -86,12 +86,12 @@ export function probeSpec(mfaText: string | undefined, flags: Flags): { kind: Pr
     const mfa = parseMfa(mfaText);
     return {
       kind: "calls",
-      spec: { ...budget, target: mfaText, module: mfa.module, function: mfa.function, arity: mfa.arity, match: typeof flags.match === "string" ? flags.match : null, args: flags.args === true, load: flags.load === true },
+      spec: { ...budget, target: mfaText, module: mfa.module, function: mfa.function, arity: mfa.arity, match: typeof flags.match === "string" ? flags.match : null, args: flags.args === true, load: flags["no-load"] !== true },
     };
   }
   const { kind, flag } = kinds[0];
   if (mfaText) throw new MagicUsageError(`%probe: --${flag} probes take no function name; "${mfaText}" is extra.`);
-  for (const callOnly of ["match", "args", "load"]) if (flags[callOnly]) throw new MagicUsageError(`%probe: --${callOnly} only applies to call probes, not --${flag}.`);
+  for (const callOnly of ["match", "args", "no-load"]) if (flags[callOnly]) throw new MagicUsageError(`%probe: --${callOnly} only applies to call probes, not --${flag}.`);
   if (flags.every && kind !== "metrics") throw new MagicUsageError("%probe: --every only applies to --metrics.");
   const value = flags[flag];
   const spec: ProbeSpec = { ...budget, target: `--${flag}${typeof value === "string" ? ` ${value}` : Array.isArray(value) ? ` ${value.join(" ")}` : ""}` };

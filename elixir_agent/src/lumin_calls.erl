@@ -56,7 +56,7 @@ init({Report, Owner}) ->
 handle_call({arm, Name, Spec}, _From, S) ->
     case catch do_arm(Name, Spec, S) of
         {ok, Info, S1} -> {reply, {ok, Info}, S1};
-        {error, Msg} -> {reply, {error, iolist_to_binary(Msg)}, S};
+        {error, Msg} -> {reply, {error, unicode:characters_to_binary(Msg)}, S};
         Other -> {reply, {error, iolist_to_binary(io_lib:format("could not arm the probe: ~0p", [Other]))}, S}
     end;
 handle_call({disarm, all}, _From, S = #{probes := Ps}) ->
@@ -104,7 +104,7 @@ do_arm(Name, Spec, S = #{probes := Ps, routes := Routes}) ->
         #{Name := #{state := St}} when St =/= ended -> throw({error, ["a probe named ", Name, " is already armed; pick another name with --as"]});
         _ -> ok
     end,
-    Mod = resolve_module(maps:get(module, Spec), maps:get(load, Spec, false)),
+    Mod = resolve_module(maps:get(module, Spec), maps:get(load, Spec, true)),
     MFAs = resolve_functions(Mod, maps:get(function, Spec), maps:get(arity, Spec, undefined)),
     [refuse_if_traced(MFA, Routes) || MFA <- MFAs],
     S1 = ensure_tracing(S),
@@ -158,7 +158,7 @@ load(M, Bin) ->
 not_loaded(Bin) ->
     Where = case code:where_is_file(binary_to_list(Bin) ++ ".beam") of
                 non_existing -> " and no such module is in its code path";
-                _ -> "; it exists on disk: load it first, or probe with --load"
+                _ -> "; it exists on disk: load it first, or probe without --no-load"
             end,
     throw({error, ["module ", fmt_mod_bin(Bin), " is not loaded on ", atom_to_list(node()), Where,
                    " (a trace pattern only matches loaded modules)"]}).

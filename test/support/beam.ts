@@ -1,0 +1,110 @@
+/**
+ * Real BEAM nodes for the integration tests: plain `erl` targets started with a name and a cookie, and a
+ * separate checker node that looks at a target from outside (what is loaded, traced, running) over an RPC.
+ * Every node gets a unique name, and `stop` leaves nothing running.
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import os from "node:os";
+import type { KernelClient } from "./jupyter";
+import { stdout } from "./jupyter";
+
+export const HOST = os.hostname().split(".")[0];
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${process.pid}_${randomBytes(3).toString("hex")}`;
+}
+
+export function randomCookie(): string {
+  return `C${randomBytes(12).toString("hex").toUpperCase()}`;
+}
+
+function registered(): string[] {
+  try {
+    return execFileSync("epmd", ["-names"], { encoding: "utf8" })
+      .split("\n")
+      .map((l) => /^name (\S+) at port/.exec(l)?.[1])
+      .filter((n): n is string => Boolean(n));
+  } catch {
+    return [];
+  }
+}
+
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/** A plain Erlang node: no Elixir in its code path. */
+export class ErlNode {
+  readonly node: string;
+  private readonly child: ChildProcess;
+
+  constructor(
+    readonly name: string,
+    readonly cookie: string,
+  ) {
+    this.node = `${name}@${HOST}`;
+    execFileSync("epmd", ["-daemon"]);
+    this.child = spawn("erl", ["-sname", name, "-setcookie", cookie, "-noshell", "-noinput"], { stdio: "ignore" });
+  }
+
+  static async start(prefix = "target"): Promise<ErlNode> {
+    const n = new ErlNode(uniqueName(prefix), randomCookie());
+    await waitFor(() => registered().includes(n.name), 15_000, `${n.node} to register with epmd`);
+    return n;
+  }
+
+  /** Evaluate an Erlang expression on this node from a separate hidden checker node; the result as text (~0p). */
+  eval(expr: string): string {
+    return erlEvalOn(this.node, this.cookie, expr);
+  }
+
+  stop(): void {
+    this.child.kill("SIGKILL");
+  }
+}
+
+/**
+ * Evaluate `expr` (Erlang, ending without a dot) on `node` from a fresh hidden node, and return the result as
+ * `~0p` text. Each call starts and stops its own checker node, so no state leaks between checks.
+ */
+export function erlEvalOn(node: string, cookie: string, expr: string): string {
+  const script = [
+    `{ok, Ts, _} = erl_scan:string(${JSON.stringify(expr + ".")})`,
+    `{ok, Es} = erl_parse:parse_exprs(Ts)`,
+    `R = case rpc:call('${node}', erl_eval, exprs, [Es, []], 10000) of {value, V, _} -> V; Other -> {rpc_failed, Other} end`,
+    `io:format("~0p", [R])`,
+    `halt()`,
+  ].join(", ");
+  return execFileSync("erl", ["-sname", uniqueName("check"), "-hidden", "-setcookie", cookie, "-noshell", "-eval", script], {
+    encoding: "utf8",
+    timeout: 30_000,
+  }).trim();
+}
+
+/** Run a cell whose last statement logs JSON, and parse it. */
+export async function cellJson<T = any>(k: KernelClient, code: string, timeout = 60): Promise<T> {
+  const r = await k.execute(code, { timeout });
+  const err = r.messages.find((m) => m.msg_type === "error");
+  if (err) throw new Error(`cell failed: ${err.content.ename}: ${err.content.evalue}\n${code}`);
+  const out = stdout(r).trim().split("\n").pop() ?? "";
+  return JSON.parse(out) as T;
+}
+
+/** The error message a cell produced (its evalue), or throws when the cell succeeded. */
+export async function cellError(k: KernelClient, code: string): Promise<string> {
+  const r = await k.execute(code);
+  const err = r.messages.find((m) => m.msg_type === "error");
+  if (!err) throw new Error(`expected an error from: ${code}`);
+  return String(err.content.evalue);
+}
+
+/** The name of the node the kernel is attached to, from inside the kernel. */
+export async function attachedNode(k: KernelClient): Promise<string> {
+  return cellJson<string>(k, "const __n = %erlang node()\nconsole.log(JSON.stringify(String(__n)))");
+}
