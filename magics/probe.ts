@@ -19,6 +19,10 @@ const KIND_FLAGS: { flag: string; kind: ProbeKind }[] = [
   { flag: "metrics", kind: "metrics" },
 ];
 
+const LOG_LEVELS = ["emergency", "alert", "critical", "error", "warning", "notice", "info", "debug"];
+/** Kinds whose flag takes an optional value. */
+const OPTIONAL_VALUE = new Set<ProbeKind>(["procs", "logs"]);
+
 export const probe: MagicDeclaration = {
   name: "probe",
   kind: "line",
@@ -47,7 +51,7 @@ Examples:
     { name: "procs", takes: "optional", valueName: "TARGET", help: "process lifecycle: spawn, exit, link, register… (all processes, or a pid/name/app:NAME)" },
     { name: "state", takes: "value", valueName: "NAME|PID", help: "each message a GenServer/gen_statem handles, with its state before and after" },
     { name: "telemetry", takes: "value", valueName: "PREFIX", help: "telemetry events under this prefix (e.g. my_app.repo); repeatable", repeatable: true },
-    { name: "logs", takes: "optional", valueName: "LEVEL", help: "logger events at or above LEVEL (default info)", choices: ["emergency", "alert", "critical", "error", "warning", "notice", "info", "debug"] },
+    { name: "logs", takes: "optional", valueName: "LEVEL", help: "logger events at or above LEVEL (default info)", choices: LOG_LEVELS },
     { name: "metrics", takes: "none", help: "a time series of memory, processes, run queue, scheduler use, reductions, I/O" },
     { name: "every", takes: "value", valueName: "DURATION", help: "with --metrics: the sampling interval (default 1s)" },
     NODE_FLAG,
@@ -90,10 +94,16 @@ export function probeSpec(mfaText: string | undefined, flags: Flags): { kind: Pr
     };
   }
   const { kind, flag } = kinds[0];
+  let value = flags[flag];
+  // `--procs TARGET` and `--logs LEVEL`: the parser reads an optional value only as --flag=VALUE, so the word
+  // after the flag arrives as the positional; these kinds take no function, so it is the flag's value.
+  if (value === true && mfaText && OPTIONAL_VALUE.has(kind)) [value, mfaText] = [mfaText, undefined];
   if (mfaText) throw new MagicUsageError(`%probe: --${flag} probes take no function name; "${mfaText}" is extra.`);
+  if (kind === "logs" && typeof value === "string" && !LOG_LEVELS.includes(value)) {
+    throw new MagicUsageError(`%probe: --logs takes a level, one of ${LOG_LEVELS.join(", ")}, not "${value}".`);
+  }
   for (const callOnly of ["match", "args", "no-load"]) if (flags[callOnly]) throw new MagicUsageError(`%probe: --${callOnly} only applies to call probes, not --${flag}.`);
   if (flags.every && kind !== "metrics") throw new MagicUsageError("%probe: --every only applies to --metrics.");
-  const value = flags[flag];
   const spec: ProbeSpec = { ...budget, target: `--${flag}${typeof value === "string" ? ` ${value}` : Array.isArray(value) ? ` ${value.join(" ")}` : ""}` };
   if (kind === "messages" || kind === "state") spec.process = value as string;
   if (kind === "procs" && typeof value === "string") spec.process = value;

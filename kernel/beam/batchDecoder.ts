@@ -2,7 +2,7 @@
  * Columnar batches (kernel/beam/protocol.ts) → Arquero columns. Numbers become typed arrays, dictionaries
  * stay dictionaries, terms stay bytes: a million rows cost a few typed arrays, not a million objects.
  */
-import { Atom, decode, ErlMap, List, Pid, Port, Ref, Tuple, type ErlTerm } from "./etf";
+import { Atom, decode, ErlFloat, ErlMap, List, Pid, Port, Ref, Tuple, type ErlTerm } from "./etf";
 import { formatTerm, type Syntax } from "./termFormat";
 import { ConstColumn, DictColumn, TermColumn } from "../tables/columns";
 
@@ -36,6 +36,7 @@ export function plainValue(t: ErlTerm, column: string): unknown {
   }
   if (t instanceof Uint8Array) return new TextDecoder().decode(t);
   if (typeof t === "number") return t;
+  if (t instanceof ErlFloat) return t.value;
   if (typeof t === "bigint") return Number(t);
   if (t instanceof Pid || t instanceof Port || t instanceof Ref) return formatTerm(t, "erlang");
   if (t instanceof List && t.elements.length === 0 && column) return null;
