@@ -5,6 +5,8 @@ defmodule LuminBridge.LocalNode do
   cookie. The bridge keeps the OS process as a port; the agent on the node stops it when the bridge goes.
   """
 
+  @started "lumin: application started"
+
   @doc "Start `name` (short names, this host); returns the node atom and the port holding the OS process."
   def start(name, app_dir, cookie, timeout_ms) do
     unless Regex.match?(~r/^[A-Za-z][A-Za-z0-9_-]*$/, name),
@@ -20,6 +22,9 @@ defmodule LuminBridge.LocalNode do
       _ -> :ok
     end
 
+    # A cookie starting with "-" (url-safe base64 has them) would be read as a flag by elixir's command line,
+    # and the node would fall back to ~/.erlang.cookie: the bridge could then not connect.
+    cookie = "L" <> cookie
     :erlang.set_cookie(node, String.to_atom(cookie))
     elixir = System.find_executable("elixir") || throw({:error, "elixir is not on the PATH"})
     common = ["--sname", name, "--cookie", cookie]
@@ -31,14 +36,16 @@ defmodule LuminBridge.LocalNode do
           dir = Path.expand(dir)
           unless File.exists?(Path.join(dir, "mix.exs")), do: throw({:error, "#{dir} has no mix.exs: --app takes a Mix project directory"})
           compile!(dir)
-          {common ++ ["-S", "mix", "run", "--no-halt"], dir}
+          # mix run evaluates -e after the application has started: the marker says the app is up, so the
+          # first cell after %node start finds its registered processes.
+          {common ++ ["-S", "mix", "run", "--no-halt", "-e", "IO.puts(\"#{@started}\")"], dir}
       end
 
     port =
       Port.open({:spawn_executable, elixir}, [:binary, :exit_status, :stderr_to_stdout, args: args, cd: cd,
                                               env: [{~c"MIX_ENV", ~c"dev"}]])
 
-    wait_until_up(node, port, System.monotonic_time(:millisecond) + timeout_ms, "")
+    wait_until_up(node, port, System.monotonic_time(:millisecond) + timeout_ms, "", app_dir == nil)
   end
 
   defp compile!(dir) do
@@ -48,18 +55,22 @@ defmodule LuminBridge.LocalNode do
     end
   end
 
-  defp wait_until_up(node, port, deadline, output) do
+  # Up: reachable, and (for a Mix app) its application started.
+  defp wait_until_up(node, port, deadline, output, started) do
     receive do
-      {^port, {:data, d}} -> wait_until_up(node, port, deadline, String.slice(output <> d, -2000, 2000))
+      {^port, {:data, d}} ->
+        output = String.slice(output <> d, -2000, 2000)
+        wait_until_up(node, port, deadline, output, started or String.contains?(output, @started))
+
       {^port, {:exit_status, s}} -> throw({:error, "the node exited (status #{s}) before it was reachable:\n#{output}"})
     after
       100 ->
         cond do
-          Node.connect(node) == true -> {node, port}
+          started and Node.connect(node) == true -> {node, port}
           System.monotonic_time(:millisecond) > deadline ->
             stop(port)
             throw({:error, "#{node} did not become reachable in time:\n#{output}"})
-          true -> wait_until_up(node, port, deadline, output)
+          true -> wait_until_up(node, port, deadline, output, started)
         end
     end
   end
