@@ -26,7 +26,8 @@ Examples:
     async run(call, ctx) {
       const session = beam(ctx);
       const node = session.node(typeof call.args.flags.node === "string" ? call.args.flags.node : undefined);
-      const code = call.kind === "cell" ? (call.body ?? "") : ((call.args.positionals.CODE as string[]) ?? []).join(" ");
+      // The line form's code is taken as written (quotes and all), after an optional leading --node flag.
+      const code = call.kind === "cell" ? (call.body ?? "") : call.argText.replace(/^\s*--node(?:=|\s+)\S+\s*/, "");
       const { value, text } = await session.eval(node.node, language, code);
       ctx.io.displayBundle({ "text/plain": text });
       return toJs(value);

@@ -1,4 +1,5 @@
 /** %node start: a local node this kernel starts and owns (demos, tours, tests), stopped with the kernel. */
+import { randomBytes } from "node:crypto";
 import type { MagicDeclaration } from "./declaration";
 import { beam } from "./beamContext";
 import { describeNode } from "./connect";
@@ -10,16 +11,18 @@ export const node: MagicDeclaration = {
   details: `With --app, DIR is a Mix project: it is compiled, then run with mix run --no-halt.
 
 Examples:
+  %node start
   %node start demo
   %node start shop --app apps/shop`,
   positionals: [
     { name: "ACTION", help: "what to do", choices: ["start"] },
-    { name: "NAME", help: "the node's short name (letters, digits, _ and -)" },
+    { name: "NAME", help: "the node's short name (letters, digits, _ and -); default lumin_ and a random suffix", optional: true },
   ],
   flags: [{ name: "app", takes: "value", valueName: "DIR", help: "a Mix project to compile and run on the node" }],
   showsResult: false,
   async run({ args }, ctx) {
-    const info = await beam(ctx).startNode(String(args.positionals.NAME), typeof args.flags.app === "string" ? args.flags.app : null);
+    const name = typeof args.positionals.NAME === "string" ? args.positionals.NAME : `lumin_${randomBytes(3).toString("hex")}`;
+    const info = await beam(ctx).startNode(name, typeof args.flags.app === "string" ? args.flags.app : null);
     ctx.io.stream("stdout", describeNode(info));
     return info;
   },

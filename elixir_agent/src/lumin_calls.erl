@@ -50,7 +50,7 @@ stop(Pid) -> gen_server:stop(Pid, normal, 30000).
 init({Report, Owner}) ->
     process_flag(trap_exit, true),
     erlang:send_after(lumin_budget:tick_ms(), self(), tick),
-    {ok, #{report => Report, owner => Owner, tracer => undefined, probes => #{}, routes => #{},
+    {ok, #{report => Report, owner => Owner, tracer => undefined, watchdog => undefined, probes => #{}, routes => #{},
            stacks => #{}, names => #{}, offset_ns => erlang:time_offset(nanosecond)}}.
 
 handle_call({arm, Name, Spec}, _From, S) ->
@@ -59,12 +59,14 @@ handle_call({arm, Name, Spec}, _From, S) ->
         {error, Msg} -> {reply, {error, unicode:characters_to_binary(Msg)}, S};
         Other -> {reply, {error, iolist_to_binary(io_lib:format("could not arm the probe: ~0p", [Other]))}, S}
     end;
+%% A disarmed probe stops counting now and drains: calls already made are still on their way through the
+%% tracer, and become rows before the probe ends (on a tick, after ?DRAIN_MS).
 handle_call({disarm, all}, _From, S = #{probes := Ps}) ->
     S1 = maps:fold(fun(N, _, Acc) -> end_probe(N, disarmed, <<"disarmed by the user">>, Acc) end, S, Ps),
-    {reply, ok, finalize_all(S1)};
+    {reply, ok, hurry_tracer(S1)};
 handle_call({disarm, Name}, _From, S = #{probes := Ps}) ->
     case Ps of
-        #{Name := _} -> {reply, ok, finalize(Name, end_probe(Name, disarmed, <<"disarmed by the user">>, S))};
+        #{Name := _} -> {reply, ok, hurry_tracer(end_probe(Name, disarmed, <<"disarmed by the user">>, S))};
         _ -> {reply, ok, S}
     end;
 handle_call(list, _From, S = #{probes := Ps}) ->
@@ -82,6 +84,8 @@ handle_info({lumin_ack, Name}, S = #{probes := Ps}) ->
 handle_info(tick, S) ->
     erlang:send_after(lumin_budget:tick_ms(), self(), tick),
     {noreply, tick(S)};
+handle_info({'$lumin', watchdog_end, Name, Why, Detail, Ts}, S) ->
+    {noreply, end_probe(Name, Why, Detail, Ts, S)};
 handle_info({'$lumin', tracer_stopped, _}, S) ->
     {noreply, S};
 handle_info(_, S) ->
@@ -128,6 +132,7 @@ do_arm(Name, Spec, S = #{probes := Ps, routes := Routes}) ->
           drain_until => undefined, args => Args},
     Routes1 = lists:foldl(fun(MFA, R) -> R#{MFA => Name} end, Routes, Set),
     S2 = S1#{probes := Ps#{Name => P}, routes := Routes1},
+    lumin_watchdog:armed(maps:get(watchdog, S2), Name, Set, Budget),
     status(P, S2),
     Warnings = [W || MFA <- Set, W <- [tail_warning(MFA)], W =/= none],
     {ok, #{mfas => [fmt_mfa(M) || M <- Set], warnings => Warnings}, S2}.
@@ -205,15 +210,18 @@ ensure_tracing(S = #{owner := Owner}) ->
     [throw({error, io_lib:format("process ~p~ts is already traced by ~p; ElixirLumin does not change tracing it did not "
                                  "set up. Stop the other tracer (e.g. :dbg.stop()) first.", [P, name_suffix(P), Tr])})
      || P <- erlang:processes(), {tracer, Tr} <- [erlang:trace_info(P, tracer)], Tr =/= []],
-    Tracer = lumin_tracer:start(self()),
+    Counter = counters:new(1, [write_concurrency]),
+    Tracer = lumin_tracer:start(self(), Counter),
     link(Tracer),
+    Watchdog = lumin_watchdog:start(self(), Tracer, Counter),
     erlang:trace(all, true, [{tracer, Tracer} | ?FLAGS]),
     %% Our own processes are never traced: a probe on a function the agent uses must not feed itself.
     [catch erlang:trace(P, false, ?FLAGS) || P <- [self(), Tracer, Owner]],
-    S#{tracer := Tracer}.
+    S#{tracer := Tracer, watchdog := Watchdog}.
 
 stop_tracing(S = #{tracer := undefined}) -> S;
-stop_tracing(S = #{tracer := Tracer}) ->
+stop_tracing(S = #{tracer := Tracer, watchdog := Watchdog}) ->
+    lumin_watchdog:stop(Watchdog),
     Ours = {tracer, Tracer},
     [catch erlang:trace(P, false, ?FLAGS) || P <- erlang:processes(), erlang:trace_info(P, tracer) =:= Ours],
     case erlang:trace_info(new, tracer) of
@@ -222,7 +230,7 @@ stop_tracing(S = #{tracer := Tracer}) ->
     end,
     unlink(Tracer),
     lumin_tracer:stop(Tracer),
-    S#{tracer := undefined, stacks := #{}}.
+    S#{tracer := undefined, watchdog := undefined, stacks := #{}}.
 
 name_suffix(P) ->
     case erlang:process_info(P, registered_name) of
@@ -271,7 +279,9 @@ on_call(Pid, MFA, Args, TS, S = #{routes := Routes, probes := Ps, stacks := Stac
     case Routes of
         #{MFA := Name} ->
             P = #{state := St, seen := Seen, budget := #{limit := Limit}} = maps:get(Name, Ps),
-            Counted = St =:= armed andalso Seen < Limit,
+            %% A call made while armed counts even when its trace message arrives after the probe ended
+            %% (the tracer hands messages on in chunks): it is the call's time that decides.
+            Counted = Seen < Limit andalso (St =:= armed orelse (St =:= draining andalso TS =< maps:get(ended_ts, P))),
             Stack = maps:get(Pid, Stacks, []),
             Frame = {MFA, Name, Counted, Args, TS, length(Stack)},
             P1 = case Counted of
@@ -345,11 +355,17 @@ after_chunk(S = #{probes := Ps}) ->
 mark_end(P, Why, Detail) -> P#{why := Why, detail := iolist_to_binary(Detail)}.
 
 %% Stop counting and remove this probe's patterns now; rows still arrive for calls under way until drained.
-end_probe(Name, Why, Detail, S = #{probes := Ps, routes := Routes}) ->
+end_probe(Name, Why, Detail, S) ->
+    end_probe(Name, Why, Detail, erlang:monotonic_time(nanosecond), S).
+
+%% `EndTs': calls that started before it still count (their messages may still be on their way).
+end_probe(Name, Why, Detail, EndTs, S = #{probes := Ps, routes := Routes, watchdog := Watchdog}) ->
     case maps:get(Name, Ps) of
         P = #{state := armed, mfas := MFAs} ->
             [erlang:trace_pattern(MFA, false, [local]) || MFA <- MFAs],
-            P1 = (mark_end(P, Why, Detail))#{state := draining, drain_until := erlang:monotonic_time(millisecond) + ?DRAIN_MS},
+            is_pid(Watchdog) andalso lumin_watchdog:ended(Watchdog, Name),
+            P1 = (mark_end(P, Why, Detail))#{state := draining, drain_until := erlang:monotonic_time(millisecond) + ?DRAIN_MS,
+                                              ended_ts => EndTs},
             status(P1, S),
             S#{probes := Ps#{Name := P1}, routes := Routes};
         _ -> S
@@ -395,6 +411,10 @@ watch_tracer(S = #{tracer := T, probes := Ps}) ->
                         end, S, Over);
         _ -> S
     end.
+
+%% Have the tracer hand on what it holds now, rather than at its next tick.
+hurry_tracer(S = #{tracer := T}) when is_pid(T) -> lumin_tracer:hurry(T), S;
+hurry_tracer(S) -> S.
 
 %% Send the rows gathered so far, unless too many batches are still unacknowledged (then they wait, up to
 %% the buffer budget). `Force' sends regardless: a probe's last batch always goes.

@@ -2,39 +2,48 @@
 %% accumulate, hand the chunk to the collector — because the BEAM gives a tracer no backpressure. Its mailbox
 %% and memory are watched from outside, by the collector (a tick message of its own would wait behind a flood).
 -module(lumin_tracer).
--export([start/1, stop/1, init/1]).
+-export([start/2, stop/1, hurry/1, init/2]).
 
 -define(CHUNK, 2000).
 
--spec start(pid()) -> pid().
-start(Collector) ->
-    proc_lib:spawn(?MODULE, init, [Collector]).
+%% @doc `Counter' (a counters ref) counts the trace messages taken, once per chunk, for lumin_watchdog.
+-spec start(pid(), counters:counters_ref()) -> pid().
+start(Collector, Counter) ->
+    proc_lib:spawn(?MODULE, init, [Collector, Counter]).
 
 stop(Tracer) -> Tracer ! {'$lumin', stop}, ok.
 
-init(Collector) ->
+%% @doc Hand on what it holds now (a probe is ending and wants its last calls).
+hurry(Tracer) -> Tracer ! {'$lumin', hand_on}, ok.
+
+init(Collector, Counter) ->
     erlang:monitor(process, Collector),
     process_flag(priority, high),
     erlang:send_after(lumin_budget:tick_ms() div 2, self(), {'$lumin', tick}),
-    loop(Collector, [], 0).
+    loop({Collector, Counter}, [], 0).
 
-loop(C, Acc, N) ->
+loop(CC, Acc, N) ->
     receive
         {'$lumin', tick} ->
-            hand_on(C, Acc),
+            hand_on(CC, Acc, N),
             erlang:send_after(lumin_budget:tick_ms() div 2, self(), {'$lumin', tick}),
-            loop(C, [], 0);
+            loop(CC, [], 0);
+        {'$lumin', hand_on} ->
+            hand_on(CC, Acc, N),
+            loop(CC, [], 0);
         {'$lumin', stop} ->
-            hand_on(C, Acc),
-            C ! {'$lumin', tracer_stopped, self()};
-        {'DOWN', _, process, C, _} ->
+            hand_on(CC, Acc, N),
+            element(1, CC) ! {'$lumin', tracer_stopped, self()};
+        {'DOWN', _, process, C, _} when C =:= element(1, CC) ->
             ok;
         Msg when N >= ?CHUNK ->
-            C ! {'$lumin', chunk, [Msg | Acc]},
-            loop(C, [], 0);
+            hand_on(CC, [Msg | Acc], N + 1),
+            loop(CC, [], 0);
         Msg ->
-            loop(C, [Msg | Acc], N + 1)
+            loop(CC, [Msg | Acc], N + 1)
     end.
 
-hand_on(_, []) -> ok;
-hand_on(C, Acc) -> C ! {'$lumin', chunk, Acc}.
+hand_on(_, [], _) -> ok;
+hand_on({C, Counter}, Acc, N) ->
+    counters:add(Counter, 1, N),
+    C ! {'$lumin', chunk, Acc}.

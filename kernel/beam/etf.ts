@@ -412,6 +412,13 @@ function encodeInto(w: Writer, v: unknown): void {
     w.u32(v.serial);
     return w.u32(v.creation);
   }
+  if (v instanceof Fun && v.exported) {
+    w.u8(113); // EXPORT_EXT
+    encodeAtom(w, v.module);
+    encodeAtom(w, v.name);
+    return encodeInteger(w, v.arity);
+  }
+  if (v instanceof Fun) throw new TypeError(`a fun of ${v.module} cannot be sent back: funs other than Mod.fun/arity are opaque here`);
   if (v instanceof Ref) {
     w.u8(90);
     w.u16(v.ids.length);

@@ -3,7 +3,7 @@
  * separate checker node that looks at a target from outside (what is loaded, traced, running) over an RPC.
  * Every node gets a unique name, and `stop` leaves nothing running.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import os from "node:os";
 import type { KernelClient } from "./jupyter";
@@ -87,6 +87,19 @@ export function erlEvalOn(node: string, cookie: string, expr: string): string {
   }).trim();
 }
 
+/**
+ * Evaluate an Erlang expression list ON a fresh hidden checker node (not on the target), without blocking this
+ * process: `Node` is bound to the target's node name. The result as `~0p` text.
+ */
+export function checkerRun(target: string, cookie: string, exprs: string): Promise<string> {
+  const script = `Node = '${target}', R = begin ${exprs} end, io:format("~0p", [R]), halt().`;
+  return new Promise((resolve, reject) => {
+    execFile("erl", ["-sname", uniqueName("check"), "-hidden", "-setcookie", cookie, "-noshell", "-eval", script], { encoding: "utf8", timeout: 60_000 }, (err, out) =>
+      err ? reject(err) : resolve(out.trim()),
+    );
+  });
+}
+
 /** Run a cell whose last statement logs JSON, and parse it. */
 export async function cellJson<T = any>(k: KernelClient, code: string, timeout = 60): Promise<T> {
   const r = await k.execute(code, { timeout });
@@ -106,5 +119,5 @@ export async function cellError(k: KernelClient, code: string): Promise<string> 
 
 /** The name of the node the kernel is attached to, from inside the kernel. */
 export async function attachedNode(k: KernelClient): Promise<string> {
-  return cellJson<string>(k, "const __n = %erlang node()\nconsole.log(JSON.stringify(String(__n)))");
+  return cellJson<string>(k, "const nodeName1 = %erlang node()\nconsole.log(JSON.stringify(String(nodeName1)))");
 }

@@ -5,7 +5,7 @@ defmodule LuminBridge.Loader do
   load (an older or unusual runtime), the module is compiled on the target from its abstract forms instead.
   """
 
-  @modules [:lumin_budget, :lumin_columns, :lumin_tracer, :lumin_calls, :lumin_probe_kinds, :lumin_snapshot, :lumin_eval,
+  @modules [:lumin_budget, :lumin_columns, :lumin_tracer, :lumin_watchdog, :lumin_calls, :lumin_probe_kinds, :lumin_snapshot, :lumin_eval,
             :lumin_agent]
 
   def modules, do: @modules
