@@ -1,0 +1,88 @@
+/** The one magic parser: words, flags, defaults, and the usage errors users see. */
+import { describe, expect, it } from "vitest";
+import { parseArgs, parseDuration, parseRate, splitWords } from "../../magics/parser";
+import { probe, probeSpec } from "../../magics/probe";
+import { MagicUsageError } from "../../magics/declaration";
+import { helpText, usage } from "../../magics/help";
+import { parseMagicLine, rewriteMagics } from "../../kernel/evaluation/cellSource";
+
+describe("splitWords", () => {
+  it("splits on blanks and keeps quoted text whole", () => {
+    expect(splitWords(`Shop.Orders.place/2 --match "[id, _] when id > 10" --as 'my probe'`)).toEqual(["Shop.Orders.place/2", "--match", "[id, _] when id > 10", "--as", "my probe"]);
+  });
+  it("says which quote is not closed", () => {
+    expect(() => splitWords(`--match "[id`)).toThrow(/double quote is not closed/);
+  });
+});
+
+describe("parseArgs", () => {
+  it("reads positionals, flags with values (both spellings) and switches", () => {
+    const a = parseArgs(probe, "Shop.Pricing.price/2 --limit 500 --for=10s --args");
+    expect(a.positionals.MFA).toBe("Shop.Pricing.price/2");
+    expect(a.flags).toMatchObject({ limit: "500", for: "10s", args: true });
+  });
+  it("names an unknown flag and suggests the closest one", () => {
+    expect(() => parseArgs(probe, "Shop.Pricing.price/2 --limt 5")).toThrow(MagicUsageError);
+    expect(() => parseArgs(probe, "Shop.Pricing.price/2 --limt 5")).toThrow(/--limt.*--limit/s);
+  });
+  it("rejects a value outside a flag's choices", () => {
+    expect(() => parseArgs(probe, "--logs=loud")).toThrow(/loud/);
+  });
+});
+
+describe("probe specs", () => {
+  it("turns the MFA forms into module, function and arity", () => {
+    const forms: [string, string, string, number | null][] = [
+      ["Shop.Orders.place/2", "Elixir.Shop.Orders", "place", 2],
+      ["Shop.Orders.place", "Elixir.Shop.Orders", "place", null],
+      [":lists.seq/2", "lists", "seq", 2],
+      ["lists:seq/2", "lists", "seq", 2],
+    ];
+    for (const [text, module, fn, arity] of forms) {
+      const { kind, spec } = probeSpec(text, {});
+      expect(kind).toBe("calls");
+      expect(spec).toMatchObject({ module, function: fn, arity });
+    }
+  });
+  it("applies the budgets given", () => {
+    expect(probeSpec("lists:seq/2", { limit: "100", for: "2s", rate: "50/s" }).spec).toMatchObject({ limit: 100, time_ms: 2000, rate: 50 });
+  });
+  it("refuses flags that do not apply to a kind", () => {
+    expect(() => probeSpec(undefined, { messages: "Shop.Orders", args: true })).toThrow(/--args only applies to call probes/);
+  });
+});
+
+describe("durations and rates", () => {
+  it("reads ms, s, m", () => {
+    expect([parseDuration("250ms"), parseDuration("10s"), parseDuration("2m"), parseDuration("1.5s")]).toEqual([250, 10_000, 120_000, 1500]);
+    expect(parseRate("500/s")).toBe(500);
+  });
+  it("says what was wrong", () => {
+    expect(() => parseDuration("soon", "--for")).toThrow(/--for/);
+  });
+});
+
+describe("help", () => {
+  it("shows the usage line and every flag with its help", () => {
+    expect(usage(probe)).toMatch(/^%probe \[MFA\] \[--match PATTERN\]/);
+    const text = helpText(probe);
+    for (const f of probe.flags ?? []) expect(text).toContain(`--${f.name}`);
+  });
+});
+
+describe("magics inside TypeScript", () => {
+  it("finds a line magic and its arguments", () => {
+    expect(parseMagicLine("%probe lists:seq/2 --as s")).toEqual({ name: "probe", help: false, argText: "lists:seq/2 --as s" });
+    expect(parseMagicLine("%probe?")).toMatchObject({ name: "probe", help: true });
+  });
+  it("rewrites `x = %magic` and statement magics into awaited calls, leaving code alone", () => {
+    const out = rewriteMagics("const t = %events p1 --wait\nconst n = t.numRows()\n%disarm p1");
+    expect(out).toMatch(/const t = await __lumin_magic__\("events", "p1 --wait"/);
+    expect(out).toContain("const n = t.numRows()");
+    expect(out).toMatch(/await __lumin_magic__\("disarm", "p1"/);
+  });
+  it("does not touch a % inside a string or an expression", () => {
+    const src = 'const s = "50 %probe"\nconst r = 7 % 3';
+    expect(rewriteMagics(src)).toBe(src);
+  });
+});
