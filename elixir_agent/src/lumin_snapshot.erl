@@ -6,6 +6,10 @@
 -module(lumin_snapshot).
 -export([take/2, process/2]).
 
+%% The agent's own processes, left out of %top: its walk over every process would top the list.
+-define(AGENT_MODULES, [lumin_agent, lumin_calls, lumin_tracer, lumin_watchdog, lumin_probe_kinds, lumin_snapshot,
+                        lumin_eval]).
+
 -spec take(atom(), map()) -> {ok, binary()} | {error, binary()}.
 take(Kind, Options) ->
     try snapshot(Kind, Options)
@@ -72,9 +76,17 @@ consider(P, First, By, Window, N, Best) ->
                        {_, MFA} -> MFA;
                        false -> Init0
                    end,
-            Entry = {Score, P, #{name => case Reg of [] -> undefined; _ -> Reg end, initial => fmt_mfa(Init),
-                                 current => fmt_mfa(Cur), memory => Mem, rate => Rate, queue => Q, heap => Heap}},
-            keep_best(Entry, Best, N)
+            case Init of
+                {M, _, _} when M =/= undefined ->
+                    case lists:member(M, ?AGENT_MODULES) of
+                        true -> Best;
+                        false ->
+                            Entry = {Score, P, #{name => case Reg of [] -> undefined; _ -> Reg end, initial => fmt_mfa(Init),
+                                                 current => fmt_mfa(Cur), memory => Mem, rate => Rate, queue => Q, heap => Heap}},
+                            keep_best(Entry, Best, N)
+                    end;
+                _ -> Best
+            end
     end.
 
 %% Keep the N best entries; the list stays short, so the insert is cheap.
@@ -90,18 +102,15 @@ keep_best(Entry = {Score, _, _}, Best, _N) ->
 
 tree_roots(undefined) ->
     [{App, Sup} || {App, _, _} <- application:which_applications(), Sup <- [app_supervisor(App)], Sup =/= undefined];
+%% An application's tree, or the tree under a registered supervisor (Shop.Supervisor, :my_sup).
 tree_roots(AppBin) when is_binary(AppBin) ->
-    App = case catch binary_to_existing_atom(AppBin, utf8) of
-              A when is_atom(A) -> A;
-              _ -> throw({error, ["no application named ", AppBin, " on ", atom_to_list(node())]})
-          end,
-    case app_supervisor(App) of
-        undefined ->
-            case whereis(App) of
-                P when is_pid(P) -> [{undefined, P}];
-                _ -> throw({error, ["no running application or supervisor named ", AppBin, " on ", atom_to_list(node())]})
-            end;
-        Sup -> [{App, Sup}]
+    Atoms = [A || C <- [AppBin, <<"Elixir.", AppBin/binary>>], A <- [catch binary_to_existing_atom(C, utf8)], is_atom(A)],
+    Apps = [{A, Sup} || A <- Atoms, Sup <- [app_supervisor(A)], Sup =/= undefined],
+    Sups = [{undefined, P} || A <- Atoms, P <- [whereis(A)], is_pid(P)],
+    case Apps ++ Sups of
+        [Root | _] -> [Root];
+        [] -> throw({error, ["no application named ", AppBin, " runs on ", atom_to_list(node()),
+                             ", and no supervisor is registered under that name"]})
     end.
 
 app_supervisor(App) ->
@@ -114,27 +123,31 @@ app_supervisor(App) ->
         _ -> undefined
     end.
 
+%% Each supervisor's state is read once, with a sys request (which every supervisor answers): its strategy and
+%% its children's restart types come from it. supervisor:get_childspec/2 is never used: Elixir's
+%% DynamicSupervisor does not implement it and crashes on the request.
 walk(Sup, App, Parent, Depth) ->
-    Strategy = strategy(Sup),
-    Self = [node(), App, Parent, pid_or(Parent), <<"(root)">>, Sup, reg_name(Sup), supervisor, undefined, Strategy, Depth],
+    walk(Sup, sup_state(Sup), App, Parent, Depth).
+
+walk(Sup, State, App, Parent, Depth) ->
+    Self = [node(), App, Parent, pid_or(Parent), <<"(root)">>, Sup, reg_name(Sup), supervisor, undefined,
+            strategy(State), Depth],
     Rows = case Parent of undefined -> [Self]; _ -> [] end,
+    %% which_children lists a static supervisor's children newest first: shown here in start order.
     Children = case catch supervisor:which_children(Sup) of
-                   L when is_list(L) -> L;
+                   L when is_list(L) -> lists:reverse(L);
                    _ -> []
                end,
-    Rows ++ lists:append([child_rows(Sup, App, C, Depth + 1) || C <- Children]).
+    Rows ++ lists:append([child_rows(Sup, State, App, C, Depth + 1) || C <- Children]).
 
-child_rows(Sup, App, {Id, Pid, Type, _Mods}, Depth) ->
-    Restart = case catch supervisor:get_childspec(Sup, Id) of
-                  {ok, #{restart := R}} -> R;
-                  _ -> undefined
-              end,
+child_rows(Sup, SupState, App, {Id, Pid, Type, _Mods}, Depth) ->
     SupName = sup_label(Sup),
     PidText = case Pid of P when is_pid(P) -> P; Other -> Other end,
-    Row = [node(), App, SupName, Sup, fmt_id(Id), PidText, reg_name(Pid), Type, Restart,
-           case Type of supervisor when is_pid(Pid) -> strategy(Pid); _ -> undefined end, Depth],
+    ChildState = case Type of supervisor when is_pid(Pid) -> sup_state(Pid); _ -> undefined end,
+    Row = [node(), App, SupName, Sup, fmt_id(Id), PidText, reg_name(Pid), Type, restart(SupState, Id, Pid),
+           strategy(ChildState), Depth],
     case Type of
-        supervisor when is_pid(Pid) -> [Row | walk(Pid, App, SupName, Depth)];
+        supervisor when is_pid(Pid) -> [Row | walk(Pid, ChildState, App, SupName, Depth)];
         _ -> [Row]
     end.
 
@@ -147,12 +160,38 @@ sup_label(Sup) ->
         N -> N
     end.
 
-strategy(Sup) ->
+sup_state(Sup) ->
     case catch sys:get_state(Sup, 2000) of
-        S when is_tuple(S), element(1, S) =:= state, tuple_size(S) > 2 -> element(3, S);
-        _ -> undefined
+        {'EXIT', _} -> undefined;
+        St -> St
     end.
 
+%% OTP's supervisor keeps #state{name, strategy, children = {Ids, #{Id => #child{}}}, ...}; Elixir's
+%% DynamicSupervisor a struct with `strategy' and `children' (#{Pid => {MFA, Restart, ...}}).
+strategy(S) when is_tuple(S), element(1, S) =:= state, tuple_size(S) > 2 -> element(3, S);
+strategy(#{strategy := St}) when is_atom(St) -> St;
+strategy(_) -> undefined.
+
+%% #child{pid, id, mfargs, restart_type, ...}: the restart type is its 5th element (OTP 21 to 26).
+restart(S, Id, _Pid) when is_tuple(S), element(1, S) =:= state, tuple_size(S) > 3 ->
+    case element(4, S) of
+        {_, Db} when is_map(Db) ->
+            case {Db, element(3, S), maps:values(Db)} of
+                {#{Id := C}, _, _} when is_tuple(C), element(1, C) =:= child -> element(5, C);
+                %% simple_one_for_one: one spec for every child.
+                {_, simple_one_for_one, [C]} when is_tuple(C), element(1, C) =:= child -> element(5, C);
+                _ -> undefined
+            end;
+        _ -> undefined
+    end;
+restart(#{children := Children}, _Id, Pid) when is_map(Children) ->
+    case Children of
+        #{Pid := Spec} when is_tuple(Spec), tuple_size(Spec) >= 2 -> element(2, Spec);
+        _ -> undefined
+    end;
+restart(_, _, _) -> undefined.
+
+fmt_id(undefined) -> <<"undefined">>;  % a dynamic child's id
 fmt_id(Id) when is_atom(Id) -> Id;
 fmt_id(Id) when is_binary(Id) -> Id;
 fmt_id(Id) -> iolist_to_binary(io_lib:format("~0p", [Id])).
@@ -211,7 +250,8 @@ table_name(T) ->
         _ -> iolist_to_binary(io_lib:format("~0p", [T]))
     end.
 
+%% Elixir modules as Elixir writes them (Shop.Orders.init/1), Erlang ones as Erlang does (gen_server:loop/7).
 fmt_mfa({M, F, A}) when is_atom(M), is_atom(F), is_integer(A) ->
-    Mod = case atom_to_binary(M, utf8) of <<"Elixir.", R/binary>> -> R; B -> B end,
-    iolist_to_binary([Mod, ".", atom_to_binary(F, utf8), "/", integer_to_binary(A)]);
+    {Mod, Sep} = case atom_to_binary(M, utf8) of <<"Elixir.", R/binary>> -> {R, "."}; B -> {B, ":"} end,
+    iolist_to_binary([Mod, Sep, atom_to_binary(F, utf8), "/", integer_to_binary(A)]);
 fmt_mfa(_) -> undefined.
