@@ -23,8 +23,10 @@ const DEBIAN_NEEDS = [
   { what: "Elixir", packages: ["elixir"], present: () => onPath("elixir") && onPath("mix") },
   {
     what: "Jupyter Notebook, nbconvert and jupyter_client",
-    packages: ["jupyter-notebook", "python3-nbconvert", "python3-jupyter-client", "python3-ipykernel"],
-    present: () => onPath("jupyter") && run("/usr/bin/python3", ["-c", "import jupyter_client, nbconvert, nbformat"], { quiet: true }).ok,
+    packages: ["jupyter-notebook", "jupyter-nbconvert", "jupyter-client", "python3-nbconvert", "python3-jupyter-client", "python3-ipykernel"],
+    present: () =>
+      onPath("jupyter") && onPath("jupyter-nbconvert") && onPath("jupyter-kernelspec") &&
+      run("/usr/bin/python3", ["-c", "import jupyter_client, nbconvert, nbformat"], { quiet: true }).ok,
   },
 ];
 const BROWSER_NEED = { what: "Chromium (browser tests)", packages: ["chromium"], present: () => fs.existsSync("/usr/bin/chromium") };
