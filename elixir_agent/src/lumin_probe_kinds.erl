@@ -55,6 +55,8 @@
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
 %% Callbacks that run in other processes: the sys debug function, the telemetry and the logger handler.
 -export([sys_event/3, handle_event/4, log/2]).
+%% The watchdog's loop (a process of its own).
+-export([watchdog/1]).
 
 -define(KINDS, [messages, procs, state, telemetry, logs, metrics]).
 -define(MSG_FLAGS, [send, 'receive', monotonic_timestamp]).
@@ -115,17 +117,19 @@ init({Kind, Name, Spec, Report, Owner}) ->
            dropped_unsent => 0, rows => lumin_columns:new(columns(Kind)), in_flight => 0, armed_at => Now,
            last_tick => Now, tick_seen => 0, rate => 0.0, why => undefined, detail => undefined,
            offset_ns => erlang:time_offset(nanosecond), names => #{}, warnings => [], ref => make_ref(),
-           off => atomics:new(1, [])},
+           off => atomics:new(3, []), counter => counters:new(1, [write_concurrency]), watchdog => undefined},
     try setup(Kind, Spec, S0) of
         S1 ->
             erlang:monitor(process, Owner),
             erlang:send_after(lumin_budget:tick_ms(), self(), {'$lumin', tick}),
             erlang:send_after(maps:get(time_ms, maps:get(budget, S1)), self(), {'$lumin', time_up}),
             report_status(S1),
-            {ok, S1}
+            {ok, start_watchdog(S1)}
     catch
         throw:{error, Msg} -> {stop, {shutdown, {lumin_error, text_bin(Msg)}}};
-        Class:Reason -> {stop, {shutdown, {lumin_error, fmt("the ~p probe could not be armed: ~p:~0p", [Kind, Class, Reason])}}}
+        Class:Reason:Stack ->
+            {stop, {shutdown, {lumin_error, fmt("the ~p probe could not be armed: ~p:~0P (in ~0P)",
+                                                [Kind, Class, Reason, 20, lists:sublist(Stack, 2), 20])}}}
     end.
 
 handle_call(info, _From, S = #{kind := K, target := T, warnings := W}) ->
@@ -140,7 +144,7 @@ handle_cast(_, S) -> {noreply, S}.
 handle_info({'DOWN', _, process, Owner, _}, S = #{owner := Owner}) ->
     {stop, normal, S};
 handle_info(Msg, S) ->
-    {noreply, event(Msg, S)}.
+    {noreply, event(Msg, heed_watchdog(S))}.
 
 terminate(_Reason, #{state := ended}) ->
     ok;
@@ -156,7 +160,9 @@ setup(messages, Spec, S) ->
     refuse_traced(Tracee),
     Warn = [<<"every process spawned from now on is traced (send and receive): keep --limit low on a busy node">> || Tracee =:= new],
     start_tracing(Tracee, ?MSG_FLAGS, S#{calls => #{}, checked => #{}, warnings := Warn});
-setup(procs, Spec, S) ->
+setup(procs, Spec, S0) ->
+    %% The names registered now: a process that exits before its first row is read still has its name.
+    S = S0#{names := maps:from_list([{P, N} || N <- registered(), P <- [whereis(N)], is_pid(P)])},
     case maps:get(process, Spec, undefined) of
         P when P =:= undefined; P =:= <<>>; P =:= <<"all">> ->
             refuse_traced(all),
@@ -170,12 +176,12 @@ setup(procs, Spec, S) ->
             Family = maps:from_list([{M, true} || M <- Members]),
             start_tracing({family, Pid, Members}, ?PROC_FLAGS, S#{family => Family})
     end;
-setup(state, Spec, S = #{ref := Ref, off := Off}) ->
+setup(state, Spec, S = #{ref := Ref, off := Off, counter := C}) ->
     Pid = resolve_process(maps:get(process, Spec, undefined), false),
     refuse_ours(Pid, S),
     Behaviour = sys_behaviour(Pid),
     FuncId = {?MODULE, Ref},
-    case catch sys:install(Pid, {FuncId, fun ?MODULE:sys_event/3, {self(), Ref, Off}}, ?SYS_TIMEOUT) of
+    case catch sys:install(Pid, {FuncId, fun ?MODULE:sys_event/3, {self(), Ref, Off, C}}, ?SYS_TIMEOUT) of
         ok -> ok;
         Err -> throw({error, io_lib:format("could not install a sys debug function in ~ts: ~0p", [pid_text(Pid), Err])})
     end,
@@ -197,7 +203,7 @@ setup(state, Spec, S = #{ref := Ref, off := Off}) ->
     S#{tracee => Pid, pname => reg_name(Pid), mon => erlang:monitor(process, Pid), func_id => FuncId,
        behaviour => Behaviour, synced => false, cur => undefined, cur_name => undefined, pending => undefined,
        awaiting => queue:new(), seq => 0, warnings := Warn};
-setup(telemetry, Spec, S = #{ref := Ref, off := Off}) ->
+setup(telemetry, Spec, S = #{ref := Ref, off := Off, counter := C}) ->
     case code:is_loaded(telemetry) =/= false andalso erlang:function_exported(telemetry, attach_many, 4) of
         true -> ok;
         false -> throw({error, ["this node has no :telemetry library loaded (telemetry:attach_many/4 is not available on ",
@@ -209,7 +215,7 @@ setup(telemetry, Spec, S = #{ref := Ref, off := Off}) ->
                  _ -> throw({error, "a telemetry probe needs at least one event name, e.g. [:my_app, :repo, :query]"})
              end,
     Id = {?MODULE, Ref},
-    Config = #{probe => self(), ref => Ref, off => Off, id => Id},
+    Config = #{probe => self(), ref => Ref, off => Off, id => Id, counter => C},
     case catch telemetry:attach_many(Id, Events, fun ?MODULE:handle_event/4, Config) of
         ok -> ok;
         Err -> throw({error, io_lib:format("telemetry did not attach the probe's handler: ~0p (is the :telemetry "
@@ -217,7 +223,7 @@ setup(telemetry, Spec, S = #{ref := Ref, off := Off}) ->
     end,
     S#{handler => Id, events => Events, elixir => elixir_node(),
        warnings := [<<"telemetry dispatches on exact event names: each prefix must be a full event name">>]};
-setup(logs, Spec, S = #{ref := Ref, off := Off}) ->
+setup(logs, Spec, S = #{ref := Ref, off := Off, counter := C}) ->
     Level = parse_level(maps:get(level, Spec, <<"info">>)),
     case lists:member(?LOG_HANDLER, logger:get_handler_ids()) of
         true -> throw({error, ["a logs probe is already armed on ", atom_to_list(node()),
@@ -225,7 +231,7 @@ setup(logs, Spec, S = #{ref := Ref, off := Off}) ->
         false -> ok
     end,
     Config = #{level => Level, filter_default => log, filters => [],
-               config => #{probe => self(), ref => Ref, off => Off}},
+               config => #{probe => self(), ref => Ref, off => Off, counter => C}},
     case logger:add_handler(?LOG_HANDLER, ?MODULE, Config) of
         ok -> ok;
         {error, Why} -> throw({error, io_lib:format("logger did not add the probe's handler: ~0p", [Why])})
@@ -419,7 +425,7 @@ agent_process(P, S) ->
 %% ---- tracing (messages, procs) -----------------------------------------------------------------------
 
 start_tracing(Tracee, Flags, S) ->
-    T = lumin_tracer:start(self()),
+    T = lumin_tracer:start(self(), maps:get(counter, S)),
     S1 = S#{tracer => T, tracee => Tracee, flags => Flags},
     How = [{tracer, T} | Flags],
     try
@@ -476,6 +482,11 @@ event({'$lumin', time_up}, S = #{budget := #{time_ms := MaxT}}) ->
     end_probe(time, io_lib:format("time budget of ~.1f s spent", [MaxT / 1000]), S);
 event({lumin_ack, Name}, S = #{name := Name, in_flight := F}) ->
     S#{in_flight := max(0, F - 1)};
+%% After the watchdog stopped a flood at its source, what was already queued is dropped (and counted), fast.
+event({'$lumin', chunk, Msgs}, S = #{flooded := true, state := ending}) -> drop(length(Msgs), S);
+event({'$lumin', Tag, Ref, _, _}, S = #{flooded := true, state := ending, ref := Ref}) when Tag =:= sys -> drop(1, S);
+event({'$lumin', Tag, Ref, _}, S = #{flooded := true, state := ending, ref := Ref}) when Tag =:= log -> drop(1, S);
+event({'$lumin', telemetry, Ref, _, _, _, _, _}, S = #{flooded := true, state := ending, ref := Ref}) -> drop(1, S);
 event({'$lumin', chunk, Msgs}, S = #{state := St}) when St =/= ended ->
     lists:foldr(fun on_trace/2, S, Msgs);
 event({'$lumin', tracer_stopped, _}, S = #{state := ending}) -> finalize(S);
@@ -925,7 +936,8 @@ flush(S = #{rows := Rows, in_flight := F, dropped_unsent := D, report := Report,
 %% Stop counting and remove everything this probe set, now; what is under way drains until `finalize'.
 end_probe(Why, Detail, S = #{state := armed, off := Off, kind := K}) ->
     atomics:put(Off, 1, 1),
-    S1 = (undo(S))#{state := ending, why := Why, detail := text_bin(Detail)},
+    stop_watchdog(S),
+    S1 = (undo(S))#{state := ending, why := Why, detail := text_bin(Detail), watchdog := undefined},
     report_status(S1),
     %% Trace kinds finish when the tracer hands on its last chunk; the others once the messages already
     %% sent to this process (queued before this one) are handled.
@@ -989,6 +1001,116 @@ drain_now(S, Deadline) ->
         finalize(S)
     end.
 
+drop(N, S = #{dropped := D, dropped_unsent := U}) -> S#{dropped := D + N, dropped_unsent := U + N}.
+
+%% ---- the watchdog ---------------------------------------------------------------------------------------
+%% The probe cannot enforce its rate, mailbox or memory budget on its own under a flood: its ticks wait in
+%% its mailbox behind the very messages it is drowning in. The watchdog is a process of its own whose mailbox
+%% holds nothing else. Every ?WD_TICK ms it reads how many events the source produced (a counters cell that
+%% the tracer bumps once per chunk, and the sys, telemetry and logger callbacks once per event) and the
+%% mailbox and memory of the probe and its tracer. Past a budget it stops the flood at its source at once —
+%% it sets the flag the callbacks check and removes the probe's trace flags (only where the tracer is the
+%% probe's) — and records why in the `off' atomics; the probe ends with that reason at its next message and
+%% drops, counting them, the events already queued.
+
+-define(WD_TICK, 100).
+-define(WD_WINDOW, 10).
+
+start_watchdog(S = #{kind := metrics}) -> S;
+start_watchdog(S = #{counter := C, off := Off, budget := Budget, kind := K}) ->
+    Source = case S of
+                 #{tracer := T, tracee := Tracee, flags := Flags} -> {T, Tracee, Flags};
+                 _ -> none
+             end,
+    W = proc_lib:spawn(?MODULE, watchdog, [#{probe => self(), counter => C, off => Off, budget => Budget,
+                                              source => Source, noun => noun(K)}]),
+    case Source of
+        {_, _, _} -> untrace(W, S);
+        none -> ok
+    end,
+    S#{watchdog := W}.
+
+stop_watchdog(#{watchdog := W}) when is_pid(W) -> exit(W, kill);
+stop_watchdog(_) -> ok.
+
+%% @private The watchdog's process.
+watchdog(A = #{probe := Probe, counter := C}) ->
+    erlang:monitor(process, Probe),
+    wd_loop(A#{samples => [{erlang:monotonic_time(millisecond), counters:get(C, 1)}]}).
+
+wd_loop(A = #{samples := Samples, counter := C, budget := #{rate := MaxRate}}) ->
+    receive
+        {'DOWN', _, process, _, _} -> ok
+    after ?WD_TICK ->
+        Now = erlang:monotonic_time(millisecond),
+        Count = counters:get(C, 1),
+        %% The tracer counts per chunk, so the rate is judged over about a second; a flood (four times the
+        %% budget over the last 300 ms) is judged at once.
+        {T0, C0} = lists:last(Samples),
+        Long = case Now - T0 >= 500 of
+                   true -> (Count - C0) * 1000 / (Now - T0);
+                   false -> 0
+               end,
+        Short = case Samples of
+                    [_, _, {T3, C3} | _] -> (Count - C3) * 1000 / max(1, Now - T3);
+                    _ -> 0
+                end,
+        {Q, M} = load(A),
+        #{budget := #{mailbox := MaxQ, memory := MaxM}} = A,
+        if
+            Long > MaxRate -> wd_stop(1, Long, A);
+            Short > 4 * MaxRate -> wd_stop(1, Short, A);
+            Q > MaxQ -> wd_stop(2, Q, A);
+            M > MaxM -> wd_stop(3, M, A);
+            true -> wd_loop(A#{samples := lists:sublist([{Now, Count} | Samples], ?WD_WINDOW)})
+        end
+    end.
+
+%% Mailbox lengths and memory of the probe and its tracer, together.
+load(#{probe := P, source := Source}) ->
+    Ps = case Source of {T, _, _} -> [P, T]; none -> [P] end,
+    lists:foldl(fun(X, {Q, M}) ->
+                        case erlang:process_info(X, [message_queue_len, memory]) of
+                            [{message_queue_len, Q1}, {memory, M1}] -> {Q + Q1, M + M1};
+                            undefined -> {Q, M}
+                        end
+                end, {0, 0}, Ps).
+
+wd_stop(Code, Figure, #{off := Off, probe := Probe, source := Source}) ->
+    atomics:put(Off, 3, round(Figure)),
+    atomics:put(Off, 2, Code),
+    atomics:put(Off, 1, 1),
+    case Source of
+        {T, Tracee, Flags} ->
+            S = #{tracer => T, flags => Flags},
+            case Tracee of
+                P when is_pid(P) -> untrace(P, S);
+                _ -> untrace(new, S), [untrace(P, S) || P <- erlang:processes()]
+            end;
+        none -> ok
+    end,
+    Probe ! {'$lumin', watchdog},
+    ok.
+
+%% The probe, at each message: did the watchdog stop the source?
+heed_watchdog(S = #{state := armed, off := Off, budget := B, kind := K}) ->
+    case atomics:get(Off, 2) of
+        0 -> S;
+        Code ->
+            Fig = atomics:get(Off, 3),
+            {Why, Detail} =
+                case Code of
+                    1 -> {rate, io_lib:format("rate budget of ~b ~ts/s exceeded (~b/s); stopped at the source",
+                                              [round(maps:get(rate, B)), noun(K), Fig])};
+                    2 -> {mailbox, io_lib:format("~b messages waited on the node for the probe (budget ~b)",
+                                                 [Fig, maps:get(mailbox, B)])};
+                    _ -> {memory, io_lib:format("the probe used ~b MB (budget ~b MB)",
+                                                [Fig div 1048576, maps:get(memory, B) div 1048576])}
+                end,
+            end_probe(Why, Detail, S#{flooded => true})
+    end;
+heed_watchdog(S) -> S.
+
 %% ---- reporting ----------------------------------------------------------------------------------------
 
 report_status(S = #{report := Report}) ->
@@ -1003,18 +1125,21 @@ summary(#{name := Name, kind := K, target := Target, state := St, seen := Seen, 
 
 %% @doc The sys debug function of a state probe, run by the watched process for each of its debug events.
 %% It removes itself (`done') once the probe has ended or is gone.
-sys_event(FS = {Probe, Ref, Off}, Event, _Extra) ->
+sys_event(FS = {Probe, Ref, Off, C}, Event, _Extra) ->
     case atomics:get(Off, 1) =:= 0 andalso is_process_alive(Probe) of
         true ->
+            %% One count per message the process takes in (for the watchdog's rate).
+            element(1, Event) =:= in andalso counters:add(C, 1, 1),
             Probe ! {'$lumin', sys, Ref, erlang:monotonic_time(nanosecond), Event},
             FS;
         false -> done
     end.
 
 %% @doc The :telemetry handler of a telemetry probe, run by the process that emits the event.
-handle_event(Event, Measurements, Metadata, #{probe := Probe, ref := Ref, off := Off, id := Id}) ->
+handle_event(Event, Measurements, Metadata, #{probe := Probe, ref := Ref, off := Off, id := Id, counter := C}) ->
     case atomics:get(Off, 1) =:= 0 of
         true ->
+            counters:add(C, 1, 1),
             case is_process_alive(Probe) of
                 true -> Probe ! {'$lumin', telemetry, Ref, erlang:monotonic_time(nanosecond), self(), Event, Measurements, Metadata};
                 false -> spawn(telemetry, detach, [Id])
@@ -1024,9 +1149,10 @@ handle_event(Event, Measurements, Metadata, #{probe := Probe, ref := Ref, off :=
     ok.
 
 %% @doc The :logger handler callback of a logs probe, run by the process that logs.
-log(Event, #{config := #{probe := Probe, ref := Ref, off := Off}}) ->
+log(Event, #{config := #{probe := Probe, ref := Ref, off := Off, counter := C}}) ->
     case atomics:get(Off, 1) =:= 0 of
         true ->
+            counters:add(C, 1, 1),
             case is_process_alive(Probe) of
                 true -> Probe ! {'$lumin', log, Ref, Event};
                 false -> spawn(fun() -> remove_stale_handler(Ref) end)

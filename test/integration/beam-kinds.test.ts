@@ -1,0 +1,364 @@
+/**
+ * The probe kinds other than calls (issue 4), end to end through a real Jupyter client: `%probe --messages`,
+ * `--state`, `--procs`, `--logs`, `--telemetry`, `--metrics` on real nodes — the sample shop app for the
+ * OTP kinds, a plain `erl` node for kernel death and a message flood — each driven through a known
+ * sequence, with the rows asserted exactly.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startKernel, stdout, texts, type KernelClient } from "../support/jupyter";
+import { cellError, cellJson, erlEvalOn, ErlNode, uniqueName, waitFor } from "../support/beam";
+
+let k: KernelClient;
+const SHOP = uniqueName("kinds");
+
+/** Run a %%elixir cell on the shop node; its result as the node's inspect text. */
+async function ex(code: string): Promise<string> {
+  const r = await k.execute(`%%elixir\n${code}`, { timeout: 60 });
+  const err = r.messages.find((m) => m.msg_type === "error");
+  if (err) throw new Error(`elixir cell failed: ${err.content.evalue}\n${code}`);
+  return texts(r, "display_data").join("");
+}
+
+/** Run a cell that arms a probe; fails the test with the cell's error if it does not arm. */
+async function arm(line: string): Promise<void> {
+  const r = await k.execute(line);
+  const err = r.messages.find((m) => m.msg_type === "error");
+  if (err) throw new Error(`${line}: ${err.content.evalue}`);
+}
+
+/** Disarm a probe and give its rows (terms as their plain values, or as text where asked) and status. */
+async function rowsOf<T = Record<string, any>>(name: string, asText: string[] = []): Promise<{ rows: T[]; status: any }> {
+  return cellJson(k, `%disarm ${name}
+const t_${name} = %events ${name} --wait=5s
+{
+  const asText = new Set(${JSON.stringify(asText)});
+  const rows = t_${name}.objects().map((r: any) => Object.fromEntries(Object.entries(r).map(([c, v]: [string, any]) =>
+    [c, v && typeof v === "object" && "bytes" in v ? (asText.has(c) ? String(v) : v.value) : v])));
+  const s = %probes
+  const status = s.objects().find((p: any) => p.name === ${JSON.stringify(name)});
+  console.log(JSON.stringify({ rows, status }, (_k, v) => (typeof v === "bigint" ? Number(v) : v)));
+}`);
+}
+
+beforeAll(async () => {
+  k = await startKernel();
+  const r = await k.execute(`%node start ${SHOP} --app notebooks/apps/shop`, { timeout: 180 });
+  expect(stdout(r), JSON.stringify(r.messages.map((m) => m.content))).toContain(`Attached to ${SHOP}@`);
+}, 200_000);
+
+afterAll(async () => {
+  await k?.shutdown();
+});
+
+describe("%probe --messages", () => {
+  it("N calls and M casts to a GenServer: one row per receive and reply, each call paired with its reply", async () => {
+    await arm("%probe --messages Shop.Inventory --as msg1");
+    const caller = await ex(`for i <- 1..4, do: Shop.Inventory.stock("m#{i}")
+for i <- 1..3, do: Shop.Inventory.restock("m#{i}", i)
+inspect(self())`);
+    const callerPid = caller.replace(/^"#PID(.*)"$/, "$1");
+    const { rows, status } = await rowsOf("msg1", ["message"]);
+
+    expect(status).toMatchObject({ kind: "messages", state: "ended", seen: 11, dropped: 0, why_ended: "disarmed" });
+    expect(rows.map((r: any) => `${r.event} ${r.protocol}`)).toEqual([
+      ...Array(4).fill(["receive call", "send reply"]).flat(),
+      ...Array(3).fill("receive cast"),
+    ]);
+    const inventory = rows[0].to_pid;
+    for (const [i, r] of rows.slice(0, 8).entries()) {
+      const call = rows[i - (i % 2)];
+      expect(r.call_id).toMatch(/^#Ref</);
+      expect(r.call_id).toBe(call.call_id);
+      if (i % 2 === 0) {
+        expect(r).toMatchObject({ from_pid: callerPid, to_pid: inventory, to_name: "Shop.Inventory", latency_us: null });
+        expect(r.message).toContain(`{:stock, "m${i / 2 + 1}"}`);
+      } else {
+        expect(r).toMatchObject({ from_pid: inventory, from_name: "Shop.Inventory", to_pid: callerPid });
+        expect(typeof r.latency_us).toBe("number");
+        expect(r.latency_us).toBeGreaterThan(0);
+        expect(r.latency_us).toBeCloseTo(r.time_us - call.time_us, 0);
+        expect(r.message).toMatch(/, 0}$/);
+      }
+    }
+    expect(new Set(rows.slice(0, 8).map((r: any) => r.call_id)).size).toBe(4);
+    expect(rows.slice(8).map((r: any) => r.message)).toEqual([1, 2, 3].map((i) => `{:"$gen_cast", {:restock, "m${i}", ${i}}}`));
+    for (const r of rows.slice(8)) expect(r).toMatchObject({ from_pid: null, to_name: "Shop.Inventory", call_id: null, latency_us: null });
+    for (const r of rows) {
+      expect(r.size_words).toBeGreaterThan(0);
+      expect(r.node).toBe(`${SHOP}@${r.node.split("@")[1]}`);
+    }
+  });
+
+  it("a server that calls another: the caller's wait for the reply is the reply row's latency", async () => {
+    await ex(`Shop.Inventory.restock("lat", 1000)`);
+    await arm("%probe --messages Shop.Orders --as msg2");
+    await ex(`for q <- [1, 2, 150], do: Shop.Orders.place("lat", q)`);
+    const { rows } = await rowsOf("msg2");
+    const otp = rows.filter((r: any) => r.protocol === "call" || r.protocol === "reply");
+    // Each order: Orders receives the call, calls Inventory, gets its reply, replies.
+    expect(otp.map((r: any) => `${r.event} ${r.protocol} ${r.event === "send" ? r.to_name : r.from_name}`)).toEqual(
+      Array(3).fill(["receive call null", "send call Shop.Inventory", "receive reply Shop.Inventory", "send reply null"]).flat(),
+    );
+    for (let i = 0; i < otp.length; i += 4) {
+      const [inCall, outCall, inReply, outReply] = otp.slice(i, i + 4);
+      expect(inReply.call_id).toBe(outCall.call_id);
+      expect(outReply.call_id).toBe(inCall.call_id);
+      expect(inReply.call_id).not.toBe(inCall.call_id);
+      expect(inReply.latency_us).toBeCloseTo(inReply.time_us - outCall.time_us, 0);
+      expect(outReply.latency_us).toBeCloseTo(outReply.time_us - inCall.time_us, 0);
+      expect(outReply.latency_us).toBeGreaterThan(inReply.latency_us);
+    }
+    // The order of 150 units takes the 20–40 ms "manual review" before it reaches Inventory.
+    expect(otp[11].latency_us).toBeGreaterThan(20_000);
+    expect(otp[3].latency_us).toBeLessThan(20_000);
+  });
+});
+
+describe("%probe --state", () => {
+  it("N calls and M casts: N+M rows with the exact state before and after, and each call's reply", async () => {
+    const before = await cellJson(k, `const s0_inv = %state Shop.Inventory\nconsole.log(JSON.stringify(s0_inv.value))`);
+    await arm("%probe --state Shop.Inventory --as st1");
+    await ex(`Shop.Inventory.restock("st_apple", 5)
+Shop.Inventory.restock("st_pear", 2)
+a = Shop.Inventory.reserve("st_apple", 2)
+b = Shop.Inventory.reserve("st_apple", 9)
+Shop.Inventory.restock("st_pear", 1)
+c = Shop.Inventory.stock("st_apple")
+{a, b, c}`);
+    const { rows, status } = await rowsOf("st1");
+    expect(status).toMatchObject({ kind: "state", seen: 6, dropped: 0, why_ended: "disarmed" });
+
+    const s0 = before as Record<string, number>;
+    const s1 = { ...s0, st_apple: 5 };
+    const s2 = { ...s1, st_pear: 2 };
+    const s3 = { ...s2, st_apple: 3 };
+    const s5 = { ...s3, st_pear: 3 };
+    expect(rows.map((r: any) => [r.seq, r.kind, r.message, r.state_before, r.state_after, r.reply])).toEqual([
+      [0, "cast", ["restock", "st_apple", 5], s0, s1, null],
+      [1, "cast", ["restock", "st_pear", 2], s1, s2, null],
+      [2, "call", ["reserve", "st_apple", 2], s2, s3, "ok"],
+      [3, "call", ["reserve", "st_apple", 9], s3, s3, ["error", "out_of_stock"]],
+      [4, "cast", ["restock", "st_pear", 1], s3, s5, null],
+      [5, "call", ["stock", "st_apple"], s5, s5, 3],
+    ]);
+    for (const r of rows as any[]) {
+      expect(r).toMatchObject({ name: "Shop.Inventory", state_name_before: null, state_name_after: null });
+      expect(r.duration_us).toBeGreaterThanOrEqual(0);
+      expect(r.duration_us).toBeLessThan(1_000_000);
+    }
+    const times = rows.map((r: any) => r.time_us);
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+  });
+
+  it("a process that does not answer :sys is refused with a clear message", async () => {
+    await ex(`pid = spawn(fn -> receive do :never -> :ok end end)
+Process.register(pid, :lumin_not_otp)`);
+    const msg = await cellError(k, "%probe --state lumin_not_otp --as st2");
+    expect(msg).toMatch(/did not answer a sys request within 1 s: a state probe needs a gen_server, gen_statem/);
+    await ex(`Process.exit(Process.whereis(:lumin_not_otp), :kill)`);
+  });
+});
+
+describe("%probe --logs", () => {
+  it("K warnings: K rows with level, pid, MFA, file, line and the formatted message; lower levels left out", async () => {
+    await arm("%probe --logs warning --as lg1");
+    const ordersPid = await ex(`require Logger
+Logger.info("an info line the probe leaves out")
+for i <- 1..4, do: {:error, :out_of_stock} = Shop.Orders.place("lg_none_#{i}", i)
+inspect(Process.whereis(Shop.Orders))`);
+    const { rows, status } = await rowsOf("lg1");
+    expect(status).toMatchObject({ kind: "logs", seen: 4, dropped: 0 });
+    expect(rows.map((r: any) => r.message)).toEqual([1, 2, 3, 4].map((i) => `order of ${i} lg_none_${i} refused: out_of_stock`));
+    for (const r of rows as any[]) {
+      expect(r).toMatchObject({ level: "warning", pid: ordersPid.replace(/^"#PID(.*)"$/, "$1"), mfa: "Shop.Orders.handle_call/3" });
+      expect(r.file).toMatch(/lib\/shop\/orders\.ex$/);
+      expect(r.line).toBeGreaterThan(0);
+      expect(r.metadata).toMatchObject({ domain: ["elixir"] });
+    }
+    // The handler is gone: a second logs probe arms.
+    await arm("%probe --logs error --as lg2");
+    await k.execute("%disarm lg2");
+  });
+});
+
+describe("%probe --procs", () => {
+  it("a child crashed K times under its supervisor: K exit rows with the reason, K restarts", async () => {
+    await arm("%probe --procs Shop.Supervisor --as pr1");
+    const K = 3;
+    const crashed = await ex(`for _ <- 1..${K} do
+  old = Process.whereis(Shop.Flaky)
+  Shop.Flaky.crash()
+  Enum.find_value(1..200, fn _ -> (p = Process.whereis(Shop.Flaky)) && p != old && p || (Process.sleep(10); nil) end)
+  inspect(old)
+end`);
+    const oldPids = [...crashed.matchAll(/#PID(<[\d.]+>)/g)].map((m) => m[1]);
+    expect(oldPids).toHaveLength(K);
+    const { rows, status } = await rowsOf("pr1", ["reason"]);
+    expect(status).toMatchObject({ kind: "procs", dropped: 0 });
+
+    const exits = rows.filter((r: any) => r.event === "exit");
+    expect(exits.map((r: any) => r.pid)).toEqual(oldPids);
+    for (const r of exits as any[]) expect(r.name).toBe("Shop.Flaky");
+    for (const r of exits as any[]) expect(r.reason).toMatch(/^\{%RuntimeError\{(__exception__: true, )?message: "crashed on purpose"\}, \[\{Shop.Flaky, :handle_cast, 2,/);
+    const spawns = rows.filter((r: any) => r.event === "spawn");
+    expect(spawns).toHaveLength(K);
+    for (const r of spawns as any[]) expect(r).toMatchObject({ name: "Shop.Supervisor", mfa: "Shop.Flaky.init/1" });
+    const registers = rows.filter((r: any) => r.event === "register");
+    expect(registers.map((r: any) => r.pid)).toEqual(spawns.map((r: any) => r.other));
+    for (const r of registers as any[]) expect(r.other).toBe("Shop.Flaky");
+    const unregisters = rows.filter((r: any) => r.event === "unregister");
+    expect(unregisters.map((r: any) => [r.pid, r.other])).toEqual(oldPids.map((p) => [p, "Shop.Flaky"]));
+    const links = rows.filter((r: any) => r.event === "link");
+    expect(links.map((r: any) => [r.name, r.other])).toEqual(spawns.map((r: any) => ["Shop.Supervisor", r.other]));
+    expect(rows).toHaveLength(5 * K);
+    // The new children are the pids that crashed next.
+    expect(spawns.slice(0, K - 1).map((r: any) => r.other)).toEqual(oldPids.slice(1));
+  });
+});
+
+describe("%probe --telemetry", () => {
+  it("is refused with a clear message on a node without the telemetry library", async () => {
+    const msg = await cellError(k, "%probe --telemetry shop.order.placed --as tm1");
+    expect(msg).toMatch(/has no :telemetry library loaded/);
+    expect(msg).toMatch(/a telemetry probe needs an application that emits :telemetry events/);
+  });
+
+  it("with a :telemetry module on the node, one row per event with its measurements and metadata", async () => {
+    // A minimal stand-in for the telemetry library (attach_many/4, detach/1, execute/3), defined on the node.
+    await ex(`defmodule :telemetry do
+  def attach_many(id, events, fun, config) do
+    :persistent_term.put({:lumin_test_telemetry, id}, {events, fun, config})
+    :ok
+  end
+  def detach(id), do: (:persistent_term.erase({:lumin_test_telemetry, id}); :ok)
+  def execute(event, meas, meta) do
+    for {{:lumin_test_telemetry, _}, {events, fun, config}} <- :persistent_term.get(), event in events,
+        do: fun.(event, meas, meta, config)
+    :ok
+  end
+end`);
+    try {
+      await arm("%probe --telemetry shop.order.placed --as tm2");
+      await ex(`Shop.Inventory.restock("tm", 100)
+for q <- 1..3, do: Shop.Orders.place("tm", q)`);
+      const { rows } = await rowsOf("tm2");
+      const orders = await ex("inspect(Process.whereis(Shop.Orders))");
+      expect(rows.map((r: any) => [r.event, r.measurements.qty, r.metadata])).toEqual([1, 2, 3].map((q) => ["[:shop, :order, :placed]", q, { item: "tm" }]));
+      for (const r of rows as any[]) expect(r.pid).toBe(orders.replace(/^"#PID(.*)"$/, "$1"));
+      expect(await ex(`for {{:lumin_test_telemetry, _}, _} <- :persistent_term.get(), do: 1`)).toBe("[]");
+    } finally {
+      await ex(`:code.purge(:telemetry); :code.delete(:telemetry); :code.purge(:telemetry)`);
+    }
+  });
+});
+
+describe("%probe --metrics", () => {
+  it("samples every --every with sane values, and ends on its time budget", async () => {
+    await arm("%probe --metrics --every 200ms --for 1100ms --as mt1");
+    const rows = await cellJson<any[]>(k, `const m_rows = %events mt1 --wait=5s
+console.log(JSON.stringify(m_rows.objects()))`);
+    const s = await cellJson<any>(k, `const p_list = %probes\nconsole.log(JSON.stringify(p_list.objects().find((p: any) => p.name === "mt1")))`);
+    expect(s).toMatchObject({ state: "ended", why_ended: "time" });
+    expect(rows.length).toBeGreaterThanOrEqual(4);
+    expect(rows.length).toBeLessThanOrEqual(6);
+    for (const [i, r] of rows.entries()) {
+      if (i > 0) expect(r.time_us - rows[i - 1].time_us).toBeGreaterThan(150_000);
+      expect(r.memory_total).toBeGreaterThan(r.memory_processes);
+      for (const c of ["memory_processes", "memory_binary", "memory_ets", "memory_atom", "memory_code"]) expect(r[c]).toBeGreaterThan(0);
+      expect(r.memory_total).toBeGreaterThan(r.memory_processes + r.memory_ets + r.memory_code);
+      expect(r.process_count).toBeGreaterThan(30);
+      expect(r.process_count).toBeLessThan(1000);
+      expect(r.port_count).toBeGreaterThan(0);
+      expect(r.run_queue).toBeGreaterThanOrEqual(0);
+      expect(r.scheduler_utilization).toBeGreaterThanOrEqual(0);
+      expect(r.scheduler_utilization).toBeLessThanOrEqual(1);
+      expect(r.reductions_per_s).toBeGreaterThan(0);
+      expect(r.io_in_bytes_per_s).toBeGreaterThanOrEqual(0);
+      expect(r.io_out_bytes_per_s).toBeGreaterThanOrEqual(0);
+    }
+    expect(Math.abs(rows[0].time_us / 1000 - Date.now())).toBeLessThan(60_000);
+  });
+});
+
+describe("a message probe on a plain erl node", () => {
+  let target: ErlNode;
+  let k2: KernelClient;
+  const COOKIE_VAR = "LUMIN_KINDS_COOKIE";
+
+  /** What ElixirLumin left on the target: lumin modules, traced processes, agent processes, the `new` tracer. */
+  const LEFT_OVER = [
+    "{[M || {M, _} <- code:all_loaded(), lists:prefix(\"lumin\", atom_to_list(M))]",
+    "[P || P <- processes(), {tracer, T} <- [erlang:trace_info(P, tracer)], T =/= []]",
+    "[P || P <- processes(), {current_function, {M, _, _}} <- [erlang:process_info(P, current_function)], lists:prefix(\"lumin\", atom_to_list(M))]",
+    "erlang:trace_info(new, tracer), whereis(lumin_agent)}",
+  ].join(", ");
+  const CLEAN = "{[],[],[],{tracer,[]},undefined}";
+
+  beforeAll(async () => {
+    target = await ErlNode.start("kinds_erl");
+    k2 = await startKernel({ env: { [COOKIE_VAR]: target.cookie } });
+    const r = await k2.execute(`%connect ${target.node} --cookie-env ${COOKIE_VAR}`);
+    expect(stdout(r)).toContain(`Attached to ${target.node}`);
+    const sink = await k2.execute(`%%erlang
+Sink = spawn(fun Loop() -> receive stop -> ok; _ -> Loop() end end),
+register(lumin_sink, Sink).`);
+    expect(texts(sink, "display_data")).toEqual(["true"]);
+  }, 120_000);
+
+  afterAll(async () => {
+    try {
+      await k2?.shutdown();
+    } catch {
+      /* killed by the test */
+    }
+    target?.stop();
+  });
+
+  it("a flood of messages ends the probe on its rate budget while the node keeps answering", async () => {
+    const r = await k2.execute("%probe --messages lumin_sink --limit 100000000 --as flood");
+    expect(r.messages.find((m) => m.msg_type === "error")).toBeUndefined();
+    // The flood starts, and the cell waits for the probe to end: how long that took is measured in the kernel.
+    await k2.execute("const floodStart = Date.now()");
+    const flood = await k2.execute(`%%erlang
+register(lumin_flooder, spawn(fun F() -> lumin_sink ! flood, F() end)).`);
+    expect(flood.messages.find((m) => m.msg_type === "error")).toBeUndefined();
+    const ended = await k2.execute(`const flood_t = %events flood --wait=20s
+const flood_p = %probes
+console.log(JSON.stringify({ tookMs: Date.now() - floodStart, rows: flood_t.numRows(), status: flood_p.objects().find((p: any) => p.name === "flood") }))
+flood_t`);
+    const status = JSON.parse(stdout(ended).trim());
+    expect(status.status).toMatchObject({ kind: "messages", state: "ended", why_ended: "rate" });
+    expect(status.tookMs).toBeLessThan(3_000);
+    expect(texts(ended, "execute_result")[0]).toMatch(/ended \(rate: rate budget of 10000 messages\/s exceeded \(\d+\/s\); stopped at the source\)/);
+    // Rows up to the moment the watchdog stopped the flood at its source; what was queued then is dropped, counted.
+    expect(status.rows).toBeGreaterThan(0);
+    expect(status.status.seen).toBe(status.rows);
+    expect(status.status.dropped).toBeGreaterThan(0);
+    // The flood goes on; the node answers an RPC from another node and a cell, and the sink is no longer traced.
+    expect(target.eval("{is_process_alive(whereis(lumin_flooder)), erlang:trace_info(whereis(lumin_sink), tracer)}")).toBe("{true,{tracer,[]}}");
+    const alive = await k2.execute("%erlang erlang:system_info(process_count) > 0");
+    expect(texts(alive, "display_data")).toEqual(["true"]);
+    expect(target.eval("exit(whereis(lumin_flooder), kill)")).toBe("true");
+  });
+
+  it("kernel death (SIGKILL) during a message probe leaves the target clean within 5 s", async () => {
+    const t = await k2.execute(`%%erlang
+register(lumin_sink2, spawn(fun Loop() -> receive _ -> Loop() end end)),
+register(lumin_ticker, spawn(fun T() -> lumin_sink2 ! tick, timer:sleep(5), T() end)).`);
+    expect(texts(t, "display_data")).toEqual(["true"]);
+    const r = await k2.execute("%probe --messages lumin_sink2 --as dying");
+    expect(r.messages.find((m) => m.msg_type === "error")).toBeUndefined();
+    await waitFor(async () => (await cellJson<number>(k2, `const dying_p = %probes
+console.log(JSON.stringify(dying_p.objects().find((p: any) => p.name === "dying").seen))`)) > 20, 10_000, "the probe to see messages");
+    expect(target.eval("erlang:trace_info(whereis(lumin_sink2), tracer)")).toMatch(/^\{tracer,<\d+\.\d+\.\d+>\}$/);
+
+    const killedAt = Date.now();
+    process.kill(k2.pid, "SIGKILL");
+    let left = "";
+    await waitFor(() => (left = target.eval(LEFT_OVER)) === CLEAN, 5_000, "the target to be clean");
+    expect(Date.now() - killedAt).toBeLessThan(5_000);
+    expect(left).toBe(CLEAN);
+    // The target's own processes run on, untraced.
+    expect(target.eval("{is_process_alive(whereis(lumin_sink2)), is_process_alive(whereis(lumin_ticker))}")).toBe("{true,true}");
+  });
+});
