@@ -22,7 +22,8 @@ defmodule LuminBridge.Loader do
 
   defp load_module(node, mod, force_compile) do
     {^mod, binary, file} =
-      :code.get_object_code(mod) || throw({:error, "the agent module #{mod} is not built: run mix compile in elixir_agent"})
+      with :error <- :code.get_object_code(mod),
+           do: throw({:error, "the agent module #{mod} is not built: run `MIX_ENV=prod mix compile` in elixir_agent"})
     # Old code left by an earlier attach that could not finish its own purge.
     :rpc.call(node, :code, :purge, [mod], 10_000)
 
