@@ -73,6 +73,21 @@ export function texts(t: ColumnTable, name: string): (string | null)[] {
   return out;
 }
 
+/**
+ * One cell at a time: position → value (display text with `asText`), for columns too costly to read whole,
+ * such as term columns that format each value when read.
+ */
+export function cellReader(t: ColumnTable, name: string): (position: number) => unknown;
+export function cellReader(t: ColumnTable, name: string, asText: true): (position: number) => string | null;
+export function cellReader(t: ColumnTable, name: string, asText = false): (position: number) => unknown {
+  const c = column(t, name);
+  const idx = rowIndex(t);
+  return (p) => {
+    const v = c.at(idx ? idx[p] : p);
+    return asText ? (v == null ? null : typeof v === "string" ? v : String(v)) : v;
+  };
+}
+
 /** Table row numbers (for `reify`) of the scan-order positions given. */
 export function rowNumbers(t: ColumnTable, positions: ArrayLike<number>): Uint32Array {
   const idx = rowIndex(t);

@@ -89,8 +89,8 @@ export function metricsChart(metrics: ColumnTable, options: MetricsChartOptions 
     const rollup: Record<string, unknown> = { time_us: aq.op.mean("time_us") };
     for (const s of series) rollup[s.column] = aq.op.mean(s.column);
     table = metrics
-      .params({ t0, width })
-      .derive({ bucket: "(d, $) => op.floor((d.time_us - $.t0) / $.width)" })
+      .params({ t0, width, last: maxSamples - 1 })
+      .derive({ bucket: "(d, $) => op.least(op.floor((d.time_us - $.t0) / $.width), $.last)" })
       .groupby(...keys)
       .rollup(rollup as never)
       .orderby(...keys);

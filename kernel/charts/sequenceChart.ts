@@ -5,10 +5,10 @@
  * latency. Longer tables: the first `maxMessages` messages (a diagram must stay contiguous), said so.
  */
 import type { ColumnTable } from "../analysis/aq";
-import { hasColumn, numbers, requireColumns, texts } from "../analysis/columns";
+import { cellReader, hasColumn, numbers, requireColumns } from "../analysis/columns";
 import { formatUs } from "../analysis/stats";
 import { baseSpec, CATEGORY, type ChartSpec } from "./theme";
-import { clip, keptNote, r3 } from "./data";
+import { clip, keptNote, r3, topPositions } from "./data";
 
 export interface SequenceOptions {
   /** Most messages drawn, the earliest (300). */
@@ -34,33 +34,44 @@ export function sequenceChart(messages: ColumnTable, options: SequenceOptions = 
   const max = Math.max(1, Math.min(options.maxMessages ?? 300, 1500));
   const n = messages.numRows();
   const time = numbers(messages, "time_us");
-  const event = hasColumn(messages, "event") ? texts(messages, "event") : null;
-  const from = texts(messages, "from_pid");
-  const to = texts(messages, "to_pid");
-  const fromName = hasColumn(messages, "from_name") ? texts(messages, "from_name") : null;
-  const toName = hasColumn(messages, "to_name") ? texts(messages, "to_name") : null;
-  const protocol = texts(messages, "protocol");
-  const callId = hasColumn(messages, "call_id") ? texts(messages, "call_id") : null;
+  // Only the earliest rows can make the first `max` arrows (a receive follows its send closely): read
+  // and pair at most 4 × max rows, so a huge table costs no more than a small one.
+  const window = Math.min(n, 4 * max);
+  const order = topPositions(Float64Array.from(time, (t) => -t), window).sort((a, b) => time[a] - time[b] || a - b);
+  const read = (name: string) => (hasColumn(messages, name) ? cellReader(messages, name, true) : null);
+  const column = (name: string) => {
+    const r = read(name);
+    const out = new Map<number, string | null>();
+    if (r) for (const i of order) out.set(i, r(i));
+    return r ? (i: number) => out.get(i) ?? null : null;
+  };
+  const event = column("event");
+  const from = column("from_pid")!;
+  const to = column("to_pid")!;
+  const fromName = column("from_name");
+  const toName = column("to_name");
+  const protocol = column("protocol")!;
+  const callId = column("call_id");
   const latency = hasColumn(messages, "latency_us") ? numbers(messages, "latency_us") : null;
-  const text = hasColumn(messages, "message") ? texts(messages, "message") : null;
+  const text = column("message");
 
   // Pair each receive with the earliest unpaired send of the same message (same ends, protocol, content).
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => time[a] - time[b] || a - b);
-  const key = (i: number) => [from[i], to[i], protocol[i], callId?.[i] ?? "", text?.[i] ?? ""].join("\u0000");
+  const key = (i: number) => [from(i), to(i), protocol(i), callId?.(i) ?? "", text?.(i) ?? ""].join("\u0000");
   const pending = new Map<string, number[]>();
   const receiveOf = new Map<number, number>();
   const paired = new Set<number>();
   for (const i of order) {
-    if (event?.[i] === "receive") {
-      const q = pending.get(key(i));
-      const s = q?.shift();
+    if (event?.(i) === "receive") {
+      const s = pending.get(key(i))?.shift();
       if (s !== undefined) {
         receiveOf.set(s, i);
         paired.add(i);
       }
     } else {
       const k = key(i);
-      pending.set(k, [...(pending.get(k) ?? []), i]);
+      const q = pending.get(k);
+      if (q) q.push(i);
+      else pending.set(k, [i]);
     }
   }
   const all = order.filter((i) => !paired.has(i));
@@ -68,7 +79,7 @@ export function sequenceChart(messages: ColumnTable, options: SequenceOptions = 
 
   // Call send times by call id, for latencies the table does not carry.
   const callSent = new Map<string, number>();
-  if (callId) for (const i of order) if (protocol[i] === "call" && callId[i] && !callSent.has(callId[i]!)) callSent.set(callId[i]!, time[i]);
+  if (callId) for (const i of order) if (protocol(i) === "call" && callId(i) && !callSent.has(callId(i)!)) callSent.set(callId(i)!, time[i]);
 
   const lanes: string[] = [];
   const laneOf = new Map<string, number>();
@@ -85,12 +96,13 @@ export function sequenceChart(messages: ColumnTable, options: SequenceOptions = 
   };
   const t0 = shown.length ? time[shown[0]] : 0;
   const arrows: Arrow[] = shown.map((i) => {
-    const a = lane(from[i], fromName?.[i] ?? null);
-    const b = lane(to[i], toName?.[i] ?? null);
+    const a = lane(from(i), fromName?.(i) ?? null);
+    const b = lane(to(i), toName?.(i) ?? null);
     const r = receiveOf.get(i);
-    const p = protocol[i] ?? "?";
+    const p = protocol(i) ?? "?";
     let lat = latency?.[i];
-    if (p === "reply" && !(lat === lat && lat != null) && callId?.[i] && callSent.has(callId[i]!)) lat = time[i] - callSent.get(callId[i]!)!;
+    const cid = callId?.(i);
+    if (p === "reply" && !(lat === lat && lat != null) && cid && callSent.has(cid)) lat = time[i] - callSent.get(cid)!;
     return {
       from: a,
       to: b,
@@ -98,7 +110,7 @@ export function sequenceChart(messages: ColumnTable, options: SequenceOptions = 
       t2_ms: r3((time[r ?? i] - t0) / 1000),
       protocol: p,
       label: p === "reply" && lat != null && lat === lat ? `reply ${formatUs(lat)}` : p,
-      message: clip(text?.[i] ?? "", 120),
+      message: clip(text?.(i) ?? "", 120),
       dir: b > a ? "right" : "left",
       self: a === b,
     };
@@ -118,8 +130,10 @@ export function sequenceChart(messages: ColumnTable, options: SequenceOptions = 
   const color = { field: "protocol", type: "nominal", title: "protocol", scale: { domain: PROTOCOLS, range: CATEGORY.slice(0, PROTOCOLS.length) } };
   return {
     ...baseSpec("Message sequence", [
-      `${all.length.toLocaleString("en")} messages among ${lanes.length} processes`,
-      keptNote(shown.length, all.length, "messages", "the first {n}"),
+      window < n
+        ? `showing the first ${shown.length.toLocaleString("en")} messages of ${n.toLocaleString("en")} send/receive events, among ${lanes.length} processes`
+        : `${all.length.toLocaleString("en")} messages among ${lanes.length} processes`,
+      window < n ? undefined : keptNote(shown.length, all.length, "messages", "the first {n}"),
     ]),
     width: Math.max(300, 150 * lanes.length),
     height: Math.max(200, Math.min(6000, 26 * arrows.length)),

@@ -5,7 +5,7 @@
  * slider works without a kernel; long histories are thinned to `maxStates` evenly spaced seqs.
  */
 import type { ColumnTable } from "../analysis/aq";
-import { hasColumn, numbers, requireColumns, texts } from "../analysis/columns";
+import { cellReader, hasColumn, numbers, requireColumns, texts } from "../analysis/columns";
 import { formatUs } from "../analysis/stats";
 import { ALERT, baseSpec, type ChartSpec } from "./theme";
 import { clip, evenPositions, keptNote, MAX_VALUES, r3 } from "./data";
@@ -71,17 +71,25 @@ export function stateHistoryChart(state: ColumnTable, options: StateHistoryOptio
   const time = hasColumn(state, "time_us") ? numbers(state, "time_us") : null;
   const dur = hasColumn(state, "duration_us") ? numbers(state, "duration_us") : null;
   const kind = hasColumn(state, "kind") ? texts(state, "kind") : null;
-  const message = hasColumn(state, "message") ? texts(state, "message") : null;
-  const before = hasColumn(state, "state_before") ? texts(state, "state_before") : null;
-  const after = texts(state, "state_after");
-  const sname = hasColumn(state, "state_name_after") ? texts(state, "state_name_after") : null;
+  // Term columns are formatted only for the rows shown.
+  const termText = (col: string) => {
+    if (!hasColumn(state, col)) return null;
+    const read = cellReader(state, col, true);
+    const out = new Map(shown.map((i) => [i, read(i)]));
+    return (i: number) => out.get(i) ?? null;
+  };
+  const message = termText("message");
+  const before = termText("state_before");
+  const after = termText("state_after")!;
+  const sname = termText("state_name_after");
   const name = hasColumn(state, "name") ? texts(state, "name").find((v, i) => v != null && pid[i] === server) : undefined;
 
   // Lines of text per seq, within the data budget.
   const linesPerSeq = Math.max(4, Math.min(24, Math.floor((MAX_VALUES - shown.length) / Math.max(1, shown.length))));
   const t0 = time && shown.length ? time[shown[0]] : 0;
+  const diffs = shown.map((i) => (before ? textDiff(before(i) ?? "", after(i) ?? "") : null));
   const points = shown.map((i, k) => {
-    const d = before ? textDiff(before[i] ?? "", after[i] ?? "") : null;
+    const d = diffs[k];
     return {
       seq: seq[i],
       next_seq: k + 1 < shown.length ? seq[shown[k + 1]] : seq[i] + 1,
@@ -89,15 +97,15 @@ export function stateHistoryChart(state: ColumnTable, options: StateHistoryOptio
       duration_us: dur && dur[i] === dur[i] ? dur[i] : null,
       kind: kind?.[i] ?? "message",
       changed: d !== null,
-      message: clip(message?.[i] ?? "", 100),
+      message: clip(message?.(i) ?? "", 100),
     };
   });
   const lines = shown.flatMap((i, k) => {
     const p = points[k];
-    const d = before ? textDiff(before[i] ?? "", after[i] ?? "") : null;
+    const d = diffs[k];
     const head = `seq ${p.seq}${p.t_ms !== null ? ` at +${p.t_ms} ms` : ""}: ${p.kind} ${clip(p.message, 70)}${p.duration_us !== null ? ` (${formatUs(p.duration_us)})` : ""}`;
     const diffLines = d ? [`- ${clip(d.before, LINE_WIDTH)}`, `+ ${clip(d.after, LINE_WIDTH)}`] : ["(state unchanged)"];
-    const stateText = `${sname?.[i] ? `state ${sname[i]}, data ` : ""}${after[i] ?? ""}`;
+    const stateText = `${sname?.(i) ? `state ${sname(i)}, data ` : ""}${after(i) ?? ""}`;
     const body = wrap(stateText, LINE_WIDTH, Math.max(1, linesPerSeq - 1 - diffLines.length));
     const all = [
       { role: "header", text: head },

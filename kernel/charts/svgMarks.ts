@@ -1,18 +1,19 @@
 /**
  * Counting what a rendered chart drew: vega's SVG puts each mark in a group `<g class="mark-TYPE role-mark
- * NAME">` whose children are the items (paths for rects and symbols, lines for rules, text elements).
+ * NAME">` whose children are the items (paths for rects and symbols, lines for rules, text elements);
+ * an empty mark is a self-closing group.
  * Used by the tests, and handy for checking a chart without looking at it.
  */
 
 /** Items drawn per mark group: `{ "rect spans_marks": 2000, "rule arrows_marks": 12, … }`, summed over facets. */
 export function markItems(svg: string): Record<string, number> {
   const out: Record<string, number> = {};
-  const open = /<g class="mark-([a-z]+) role-mark([^"]*)"[^>]*>/g;
+  const open = /<g class="mark-([a-z]+) role-mark([^"]*)"[^>]*?(\/?)>/g;
   for (let m; (m = open.exec(svg)); ) {
-    const [type, rest] = [m[1], m[2].trim()];
+    const [type, rest, empty] = [m[1], m[2].trim(), m[3] === "/"];
     if (type === "group") continue;
     const end = svg.indexOf("</g>", open.lastIndex);
-    const body = svg.slice(open.lastIndex, end < 0 ? undefined : end);
+    const body = empty ? "" : svg.slice(open.lastIndex, end < 0 ? undefined : end);
     const items = (body.match(/<(path|line|text|rect|circle|image)\b/g) ?? []).length;
     const key = rest ? `${type} ${rest}` : type;
     out[key] = (out[key] ?? 0) + items;

@@ -56,4 +56,16 @@ describe("markItems", () => {
     expect(countMarks(svg, "text", "words")).toBe(3);
     expect(countMarks(svg, "symbol")).toBe(0);
   });
+
+  it("counts an empty mark (a self-closing group) as none", async () => {
+    const svg = await renderSvg({
+      ...baseSpec("empty"),
+      layer: [
+        { name: "none", data: { values: [] }, mark: "text", encoding: { x: { field: "x", type: "quantitative" }, text: { field: "t" } } },
+        { name: "one", data: { values: [{ x: 1, t: "q" }] }, mark: "text", encoding: { x: { field: "x", type: "quantitative" }, text: { field: "t" } } },
+      ],
+    });
+    expect(countMarks(svg, "text", "none")).toBe(0);
+    expect(countMarks(svg, "text", "one")).toBe(1);
+  });
 });
