@@ -98,7 +98,14 @@ defmodule LuminBridge do
       # The server owns the node's OS process from now on; this task is about to exit.
       Port.connect(port, Process.whereis(__MODULE__))
       Process.unlink(port)
-      attach!(node, true, port)
+      # A node we started and could not attach to would be left running by nobody: stop it.
+      try do
+        attach!(node, true, port)
+      catch
+        kind, reason ->
+          LocalNode.stop(port)
+          :erlang.raise(kind, reason, __STACKTRACE__)
+      end
     end)
     s
   end
