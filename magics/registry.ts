@@ -12,12 +12,16 @@ import { elixir, erlang } from "./eval";
 import { disarm, probe, probes } from "./probe";
 import { events } from "./events";
 import { apps, ets, info, state, top, tree } from "./snapshots";
+import { chart } from "./chart";
+import { explain } from "./explain";
+import { exportReport } from "./export";
 
 const MAGICS: MagicDeclaration[] = [
   lsmagic, time, html, markdown, svg,
   connect, nodes, disconnect, node, elixir, erlang,
   probe, probes, disarm, events,
   top, tree, apps, ets, state, info,
+  chart, explain, exportReport,
 ];
 
 export function allMagics(): readonly MagicDeclaration[] {

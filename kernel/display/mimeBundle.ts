@@ -5,6 +5,7 @@ import { plainText } from "./plainText";
 import { describeMeta, tableMeta } from "../tables/tableMeta";
 import { isTable, tableBundle } from "./tableBundle";
 import { isVegaLiteSpec, vegaBundle } from "./vegaBundle";
+import { recordChart, recordTable } from "../report/reportLog";
 
 /** An object with this method returns its own MIME bundle (the convention tslab and others share). */
 export const JUPYTER_DISPLAY = Symbol.for("Jupyter.display");
@@ -18,9 +19,14 @@ async function rawBundle(value: unknown): Promise<MimeBundle> {
   if (typeof own === "function") return own.call(value);
   if (isTable(value)) {
     const meta = tableMeta(value);
-    return tableBundle(value, meta ? describeMeta(meta) : undefined);
+    const bundle = tableBundle(value, meta ? describeMeta(meta) : undefined);
+    recordTable(String(bundle["text/html"]), meta ? describeMeta(meta).split("\n")[0] : undefined);
+    return bundle;
   }
-  if (isVegaLiteSpec(value)) return vegaBundle(value);
+  if (isVegaLiteSpec(value)) {
+    recordChart(value);
+    return vegaBundle(value);
+  }
   return { "text/plain": plainText(value) };
 }
 

@@ -5,6 +5,13 @@
 import { currentOutput } from "./currentOutput";
 import type { DisplayOptions } from "./cellIO";
 
+// Arquero (`aq`, `op`, `desc`) joins the scope in tsEvaluator.ts, imported by cells' own compiler so that its
+// types resolve there as an application's would.
+/** Analysis over probe tables (kernel/analysis) and the charts drawn from them (kernel/charts). */
+export { latencyTable, callTree, outliers, mailboxGrowth, correlateLogs, frequentSequences, explain } from "../analysis";
+export { latencyChart, timelineChart, sequenceChart, flameChart, treeChart, stateHistoryChart, metricsChart } from "../charts";
+export { toDanfo } from "../tables/toDanfo";
+
 /** Show a value in the cell's output (tables, charts, terms, anything); with `displayId`, update it later. */
 export function display(value: unknown, options?: DisplayOptions): void {
   currentOutput().display(value, options);

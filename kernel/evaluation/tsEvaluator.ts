@@ -64,7 +64,11 @@ export class TslabEvaluator implements TsEvaluator {
     if (this.preludeLoaded) return;
     this.preludeLoaded = true;
     const names = Object.keys(require(PRELUDE)).filter((n) => n !== "__esModule");
-    const ok = await executor.execute(`import { ${names.join(", ")} } from ${JSON.stringify(PRELUDE)};`);
+    const arquero = path.dirname(require.resolve("arquero/package.json"));
+    const ok = await executor.execute(
+      `import { ${names.join(", ")} } from ${JSON.stringify(PRELUDE)};\n` +
+        `import * as aq from ${JSON.stringify(arquero)};\nconst { op, desc, escape } = aq;`,
+    );
     if (!ok) process.stderr.write(`[elixirlumin] the cell prelude did not load: ${this.diagnostics.join("; ")}\n`);
     this.diagnostics = [];
     this.thrown = [];

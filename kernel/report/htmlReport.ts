@@ -1,0 +1,56 @@
+/**
+ * One self-contained HTML file: charts drawn by vega-embed (interactive: tooltips, brushes, sliders) and
+ * tables, with vega, vega-lite and vega-embed inlined from node_modules so the file opens with no network.
+ */
+import { readFileSync } from "node:fs";
+import type { ReportEntry } from "./reportLog";
+
+const LIBRARIES = ["vega/build/vega.min.js", "vega-lite/build/vega-lite.min.js", "vega-embed/build/vega-embed.min.js"];
+
+let scripts: string | undefined;
+/** The three UMD builds, read once. `</script` inside them is escaped so the page parses. */
+function inlineLibraries(): string {
+  scripts ??= LIBRARIES.map((p) => `<script>${readFileSync(require.resolve(p), "utf8").replace(/<\/script/gi, "<\\/script")}</script>`).join("\n");
+  return scripts;
+}
+
+const escapeHtml = (s: string) => s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
+/** JSON safe inside a <script> element. */
+const scriptJson = (v: unknown) => JSON.stringify(v).replace(/</g, "\\u003c");
+
+export function htmlReport(title: string, entries: readonly ReportEntry[]): string {
+  const charts: Record<string, unknown>[] = [];
+  const body = entries
+    .map((e) => {
+      if (e.kind === "table") return `<section class="table"><h2>${escapeHtml(e.title)}</h2>${e.html}</section>`;
+      charts.push(e.spec);
+      return `<section class="chart"><h2>${escapeHtml(e.title)}</h2><div class="vega" id="chart-${charts.length - 1}"></div></section>`;
+    })
+    .join("\n");
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>${escapeHtml(title)}</title>
+<style>
+  body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; padding: 0 1rem; color: #222; background: #fff; }
+  @media (prefers-color-scheme: dark) { body { color: #ddd; background: #1e1e1e; } table { border-color: #555; } }
+  h1 { font-size: 1.5rem; } h2 { font-size: 1.1rem; margin-top: 2rem; }
+  table { border-collapse: collapse; font-size: 0.85rem; } td, th { border: 1px solid #ccc; padding: 2px 6px; text-align: left; }
+  .generated { color: #777; font-size: 0.85rem; }
+</style>
+${inlineLibraries()}
+</head>
+<body>
+<h1>${escapeHtml(title)}</h1>
+<p class="generated">Exported by ElixirLumin on ${new Date().toISOString()} — ${charts.length} chart(s), ${entries.length - charts.length} table(s).</p>
+${body}
+<script>
+  const specs = ${scriptJson(charts)};
+  specs.forEach((spec, i) => vegaEmbed("#chart-" + i, spec, { actions: { export: true, source: false, compiled: false, editor: false } })
+    .catch((e) => { document.getElementById("chart-" + i).textContent = "This chart could not be drawn: " + e.message; console.error(e); }));
+</script>
+</body>
+</html>
+`;
+}

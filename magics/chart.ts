@@ -1,0 +1,46 @@
+/** %chart KIND TABLE: the common views of kernel/charts as one-line shortcuts. */
+import { MagicUsageError, type MagicDeclaration } from "./declaration";
+import { parsePositiveInt } from "./parser";
+import { resolveTable } from "./tableArgument";
+
+type Charts = typeof import("../kernel/charts");
+/** Each kind: the chart function, and the table kind it reads. The chart library loads on first use. */
+const KINDS = {
+  latency: { draw: (c: Charts, t: any) => c.latencyChart(t), reads: "calls" },
+  timeline: { draw: (c: Charts, t: any, max?: number) => c.timelineChart(t, max ? { maxSpans: max } : {}), reads: "calls" },
+  flame: { draw: (c: Charts, t: any) => c.flameChart(t), reads: "calls" },
+  sequence: { draw: (c: Charts, t: any, max?: number) => c.sequenceChart(t, max ? { maxMessages: max } : {}), reads: "messages" },
+  tree: { draw: (c: Charts, t: any) => c.treeChart(t), reads: "tree (%tree)" },
+  state: { draw: (c: Charts, t: any) => c.stateHistoryChart(t), reads: "state" },
+  metrics: { draw: (c: Charts, t: any) => c.metricsChart(t), reads: "metrics" },
+} as const;
+
+export const chart: MagicDeclaration = {
+  name: "chart",
+  kind: "line",
+  summary: "Draw a probe's table: latency, timeline, flame, sequence, tree, state or metrics.",
+  details: `TABLE is a probe's name (its events) or a TypeScript expression giving an Arquero table.
+The same charts are functions in every cell: latencyChart(t), timelineChart(t), flameChart(t),
+sequenceChart(t), treeChart(t), stateHistoryChart(t), metricsChart(t).
+
+${Object.entries(KINDS).map(([k, v]) => `  ${k.padEnd(9)} reads a ${v.reads} table`).join("\n")}
+
+Examples:
+  %chart latency prices
+  %chart timeline orders --max 500
+  %chart tree %tree`,
+  positionals: [
+    { name: "KIND", help: "the view", choices: Object.keys(KINDS) },
+    { name: "TABLE", help: "a probe's name, or a TypeScript expression giving a table", rest: true },
+  ],
+  flags: [{ name: "max", takes: "value", valueName: "N", help: "timeline: most spans drawn; sequence: most messages drawn" }],
+  showsResult: true,
+  async run({ args }, ctx) {
+    const kind = String(args.positionals.KIND) as keyof typeof KINDS;
+    const text = ((args.positionals.TABLE as string[]) ?? []).join(" ");
+    if (!text) throw new MagicUsageError("%chart: name the table to draw, e.g. %chart latency p1.");
+    const table = await resolveTable(text, "chart", ctx);
+    const max = typeof args.flags.max === "string" ? parsePositiveInt(args.flags.max, "--max") : undefined;
+    return KINDS[kind].draw(require("../kernel/charts") as Charts, table, max);
+  },
+};

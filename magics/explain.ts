@@ -1,0 +1,29 @@
+/** %explain TABLE: a table summarised in plain sentences (kernel/analysis/explain.ts). */
+import { MagicUsageError, type MagicDeclaration } from "./declaration";
+import { resolveTable } from "./tableArgument";
+
+export const explain: MagicDeclaration = {
+  name: "explain",
+  kind: "line",
+  summary: "Summarise a table in sentences: the slowest calls and where their time went, outliers, errors.",
+  details: `TABLE is a probe's name or a TypeScript expression giving an Arquero table (calls, messages, logs…).
+
+Examples:
+  %explain orders
+  const s = %explain calls.filter(d => d.duration_us > 1000)`,
+  positionals: [{ name: "TABLE", help: "a probe's name, or a TypeScript expression giving a table", rest: true }],
+  showsResult: true,
+  async run({ args }, ctx) {
+    const text = ((args.positionals.TABLE as string[]) ?? []).join(" ");
+    if (!text) throw new MagicUsageError("%explain: name the table to explain, e.g. %explain p1.");
+    const { explain: explainTable } = require("../kernel/analysis") as typeof import("../kernel/analysis");
+    const sentences = explainTable(await resolveTable(text, "explain", ctx));
+    return {
+      sentences,
+      [Symbol.for("Jupyter.display")]: () => ({
+        "text/plain": sentences.map((s) => `• ${s}`).join("\n"),
+        "text/markdown": sentences.map((s) => `- ${s}`).join("\n"),
+      }),
+    };
+  },
+};

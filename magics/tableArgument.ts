@@ -1,0 +1,21 @@
+/**
+ * The TABLE argument of %chart and %explain: a probe's name (its events, straight from the probe store, so a
+ * magic-only cell never waits for the TypeScript compiler) or else a TypeScript expression naming a table.
+ */
+import { MagicUsageError, type MagicContext } from "./declaration";
+import { beam } from "./beamContext";
+import { runNested } from "../kernel/evaluation/nestedRun";
+import { isTable } from "../kernel/display/tableBundle";
+
+export async function resolveTable(text: string, magic: string, ctx: MagicContext): Promise<any> {
+  const store = beam(ctx).probes;
+  if (store.get(text)) return store.table(text);
+  let value: unknown;
+  try {
+    value = await runNested(text, ctx);
+  } catch (e) {
+    throw new MagicUsageError(`%${magic}: ${text} is neither a probe (%probes lists them) nor a table in scope: ${(e as Error).message}`);
+  }
+  if (!isTable(value)) throw new MagicUsageError(`%${magic}: ${text} is not a table (it is ${value === null ? "null" : typeof value}); pass a probe's name or an Arquero table.`);
+  return value;
+}

@@ -1,0 +1,88 @@
+/**
+ * Every notebook the project ships, executed headless by nbconvert against the kernel (as CI and a reader
+ * would run them), with no error output and the outputs a reader relies on. Each notebook starts its own
+ * local BEAM node, which stops with its kernel.
+ */
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { ROOT, kernelspecDir } from "../support/jupyter";
+
+interface Output {
+  output_type: string;
+  name?: string;
+  text?: string | string[];
+  data?: Record<string, unknown>;
+  ename?: string;
+  evalue?: string;
+}
+interface Cell {
+  cell_type: string;
+  source: string | string[];
+  outputs?: Output[];
+}
+
+const join = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join("") : (v ?? ""));
+
+function execute(notebook: string): Promise<Cell[]> {
+  const spec = kernelspecDir();
+  const outDir = mkdtempSync(path.join(os.tmpdir(), "lumin-nb-"));
+  return new Promise((resolve, reject) => {
+    execFile(
+      "jupyter",
+      ["nbconvert", "--to", "notebook", "--execute", "--ExecutePreprocessor.kernel_name=elixirlumin", "--ExecutePreprocessor.timeout=180", "--output-dir", outDir, path.join(ROOT, notebook)],
+      { env: { ...process.env, JUPYTER_PATH: path.join(spec, "share", "jupyter") }, timeout: 480_000, maxBuffer: 16 * 1024 * 1024 },
+      (err, _out, stderr) => {
+        if (err) return reject(new Error(`nbconvert failed on ${notebook}:\n${stderr.slice(-4000)}`));
+        const file = path.join(outDir, path.basename(notebook));
+        resolve(JSON.parse(readFileSync(file, "utf8")).cells as Cell[]);
+      },
+    );
+  });
+}
+
+/** The outputs of the code cell whose source contains `marker`. */
+function outputsOf(cells: Cell[], marker: string): Output[] {
+  const cell = cells.find((c) => c.cell_type === "code" && join(c.source).includes(marker));
+  if (!cell) throw new Error(`no cell contains ${marker}`);
+  return cell.outputs ?? [];
+}
+const textOf = (outputs: Output[]) => outputs.map((o) => join(o.text) + join(o.data?.["text/plain"] as string | string[])).join("\n");
+const errorsIn = (cells: Cell[]) => cells.flatMap((c) => (c.outputs ?? []).filter((o) => o.output_type === "error").map((o) => `${o.ename}: ${o.evalue}\n--- in cell:\n${join(c.source)}`));
+
+/** What each notebook must show, beyond running without errors. */
+const CHECKS: Record<string, (cells: Cell[]) => void> = {
+  "notebooks/welcome.ipynb": (cells) => {
+    expect(textOf(outputsOf(cells, "greeting.toUpperCase()"))).toContain("HELLO FROM ELIXIRLUMIN");
+    expect(textOf(outputsOf(cells, "%node start"))).toMatch(/Attached to welcome@\S+ \(started by this kernel\)/);
+    expect(textOf(outputsOf(cells, "fibs.reduce"))).toContain("143");
+    // fib(12) makes 465 calls: every one is a row.
+    expect(textOf(outputsOf(cells, "const calls = %events fib"))).toMatch(/465 seen, 0 dropped/);
+    const chart = outputsOf(cells, "latencyChart(calls)").find((o) => o.data?.["application/vnd.vegalite.v5+json"]);
+    expect(chart?.data?.["image/svg+xml"]).toBeTruthy();
+  },
+  "notebooks/investigations/first-probe.ipynb": (cells) => {
+    expect(textOf(outputsOf(cells, "const prices = %events prices"))).toMatch(/prices: calls Shop\.Pricing\.price\/2 .* 30 seen, 0 dropped/);
+    expect(textOf(outputsOf(cells, "%probes"))).toMatch(/orders\s+\S+\s+calls\s+Shop\.Orders\.place\/2\s+ended\s+30/);
+  },
+};
+
+const notebooks = [
+  "notebooks/welcome.ipynb",
+  ...readdirSync(path.join(ROOT, "notebooks", "investigations"))
+    .filter((f) => f.endsWith(".ipynb") && !f.includes(".executed."))
+    .map((f) => `notebooks/investigations/${f}`),
+];
+
+describe.each(notebooks)("%s", (notebook) => {
+  it("runs headless from top to bottom with nbconvert, with the outputs a reader expects", async () => {
+    const cells = await execute(notebook);
+    expect(errorsIn(cells)).toEqual([]);
+    CHECKS[notebook]?.(cells);
+    // Notebooks stay small: outputs are bounded.
+    const size = JSON.stringify(cells).length;
+    expect(size).toBeLessThan(3_000_000);
+  }, 600_000);
+});
