@@ -2,15 +2,28 @@
  * One self-contained HTML file: charts drawn by vega-embed (interactive: tooltips, brushes, sliders) and
  * tables, with vega, vega-lite and vega-embed inlined from node_modules so the file opens with no network.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
 import type { ReportEntry } from "./reportLog";
 
-const LIBRARIES = ["vega/build/vega.min.js", "vega-lite/build/vega-lite.min.js", "vega-embed/build/vega-embed.min.js"];
+/** The UMD builds, by package. Their "exports" hide build/, so they are found along Node's search paths. */
+const LIBRARIES: [string, string][] = [["vega", "build/vega.min.js"], ["vega-lite", "build/vega-lite.min.js"], ["vega-embed", "build/vega-embed.min.js"]];
+
+function packageFile(pkg: string, file: string): string {
+  for (const dir of require.resolve.paths(pkg) ?? []) {
+    const candidate = path.join(dir, pkg, file);
+    if (existsSync(candidate)) return candidate;
+  }
+  throw new Error(`${pkg}/${file} is not installed; run npm ci`);
+}
 
 let scripts: string | undefined;
 /** The three UMD builds, read once. `</script` inside them is escaped so the page parses. */
 function inlineLibraries(): string {
-  scripts ??= LIBRARIES.map((p) => `<script>${readFileSync(require.resolve(p), "utf8").replace(/<\/script/gi, "<\\/script")}</script>`).join("\n");
+  scripts ??= LIBRARIES.map(([pkg, file]) => {
+    const source = readFileSync(packageFile(pkg, file), "utf8");
+    return `<script>${source.replace(/<\/script/gi, "<\\/script")}</script>`;
+  }).join("\n");
   return scripts;
 }
 
@@ -47,7 +60,7 @@ ${inlineLibraries()}
 ${body}
 <script>
   const specs = ${scriptJson(charts)};
-  specs.forEach((spec, i) => vegaEmbed("#chart-" + i, spec, { actions: { export: true, source: false, compiled: false, editor: false } })
+  specs.forEach((spec, i) => vegaEmbed("#chart-" + i, spec, { renderer: "svg", actions: { export: true, source: false, compiled: false, editor: false } })
     .catch((e) => { document.getElementById("chart-" + i).textContent = "This chart could not be drawn: " + e.message; console.error(e); }));
 </script>
 </body>
