@@ -7,15 +7,18 @@
 %%
 %% The kinds, and what each cannot do:
 %%
-%%   * `messages' (spec: `process' = "<0.12.0>", a registered name, or "new"): legacy message tracing
-%%     (send and 'receive', monotonic timestamps) of one process, or of every process spawned from now on.
+%%   * `messages' (spec: `process' = "<0.12.0>", a registered name, "app:NAME" or "new"): legacy message
+%%     tracing (send and 'receive', monotonic timestamps) of one process, of a running application's processes
+%%     (those whose group leader is its master, with set_on_spawn so what they spawn is traced too), or of
+%%     every process spawned from now on.
 %%     One row per message sent or received; OTP protocols are recognised: `call' ('$gen_call', its call_id
 %%     is the call's reference, aliases included), `reply' (a `{Tag, Reply}' whose tag matches a call seen
-%%     earlier, with the latency since that call), `cast', `EXIT', `DOWN', `system', else `info'. Limits: a
+%%     earlier by the same watched process, with the latency since that call), `cast', `EXIT', `DOWN',
+%%     `system', else `info'. Limits: a
 %%     received message does not say who sent it, so from_pid is known only when the message carries it
 %%     (calls, EXIT, DOWN, system, replies to calls seen); it is null otherwise. A process has one tracer:
 %%     a process already traced by anything (a call probe, :dbg, recon) is refused.
-%%   * `procs' (spec: optional `process'): the `procs' trace flag, giving spawn, exit, link, unlink, register
+%%   * `procs' (spec: optional `process', a pid, name or "app:NAME"): the `procs' trace flag, giving spawn, exit, link, unlink, register
 %%     and unregister rows (spawn rows name the spawned process's MFA, seen through proc_lib and gen). Without
 %%     a process it traces every process; with one, that process and its descendants: those alive at arm
 %%     (linked processes whose parent it is, recursively) and those spawned later (every new process is
@@ -27,8 +30,10 @@
 %%     and after and the reply, all exact. gen_statem: one row per event consumed or postponed, with the
 %%     state names before and after (exact) and the reply; the debug events carry no data, so data after
 %%     each event is read with a sys get_state request sent as the event is seen: under load it can already
-%%     include later events. A postponed event shows twice (postponed, then handled). A process that does
-%%     not answer sys within 1 s is refused.
+%%     include later events. A postponed event shows twice (postponed, then handled). Other processes that
+%%     answer sys (gen_event, proc_lib processes calling sys:handle_debug/4) report only the message that came
+%%     in: one row per message, with the state after it read the same way as gen_statem's data, and no reply
+%%     or duration. A process that does not answer sys within 1 s is refused.
 %%   * `telemetry' (spec: `prefixes', ["shop.orders.stop" | "[:shop, :orders, :stop]"]): telemetry:attach_many/4
 %%     on the named events. Despite the name, a prefix must be a FULL event name: :telemetry dispatches on
 %%     exact names, so `[:shop, :orders]' catches only events named exactly that. Refused when the node has no
@@ -40,7 +45,8 @@
 %%     reductions and io per second.
 %%
 %% Every kind counts its rows against the budgets (limit, time_ms, rate, buffer; mailbox and memory of the
-%% tracer for trace kinds, of the probe process for the others) and ends ONCE: it removes exactly what it
+%% tracer for trace kinds, of the probe process for the others) — and a watchdog process per probe enforces
+%% rate, mailbox and memory even when the probe is flooded (see "the watchdog" below) — and ends ONCE: it removes exactly what it
 %% set (its trace flags, only where the tracer is its own; its sys debug function; its telemetry or logger
 %% handler; the scheduler_wall_time flag it enabled), drains what was already under way, sends its last
 %% batch and its `ended' status. A watched process exiting ends the probe with why_ended `target_down'.
@@ -155,11 +161,20 @@ terminate(_Reason, S) ->
 %% ---- setting up, per kind -----------------------------------------------------------------------------
 
 setup(messages, Spec, S) ->
-    Tracee = resolve_process(maps:get(process, Spec, undefined), true),
-    refuse_ours(Tracee, S),
-    refuse_traced(Tracee),
-    Warn = [<<"every process spawned from now on is traced (send and receive): keep --limit low on a busy node">> || Tracee =:= new],
-    start_tracing(Tracee, ?MSG_FLAGS, S#{calls => #{}, checked => #{}, warnings := Warn});
+    S1 = S#{calls => #{}, checked => #{}},
+    case app_target(maps:get(process, Spec, undefined)) of
+        {app, App, Pids} ->
+            [refuse_traced(P) || P <- Pids],
+            %% set_on_spawn: the processes the application's processes spawn from now on are traced too.
+            start_tracing({app, App, Pids}, [set_on_spawn | ?MSG_FLAGS], S1);
+        none ->
+            Tracee = resolve_process(maps:get(process, Spec, undefined), true),
+            refuse_ours(Tracee, S),
+            refuse_traced(Tracee),
+            Warn = [<<"every process spawned from now on is traced (send and receive): keep --limit low on a busy node">>
+                    || Tracee =:= new],
+            start_tracing(Tracee, ?MSG_FLAGS, S1#{warnings := Warn})
+    end;
 setup(procs, Spec, S0) ->
     %% The names registered now: a process that exits before its first row is read still has its name.
     S = S0#{names := maps:from_list([{P, N} || N <- registered(), P <- [whereis(N)], is_pid(P)])},
@@ -168,9 +183,14 @@ setup(procs, Spec, S0) ->
             refuse_traced(all),
             start_tracing(all, ?PROC_FLAGS, S#{checked => #{}});
         P ->
-            Pid = resolve_process(P, false),
-            refuse_ours(Pid, S),
-            Members = family_of(Pid),
+            {Pid, Members} = case app_target(P) of
+                                 %% An application: its processes now, and those they spawn.
+                                 {app, _, [First | _] = Pids} -> {First, Pids};
+                                 none ->
+                                     Pid0 = resolve_process(P, false),
+                                     refuse_ours(Pid0, S),
+                                     {Pid0, family_of(Pid0)}
+                             end,
             refuse_traced(new),
             [refuse_traced(M) || M <- Members],
             Family = maps:from_list([{M, true} || M <- Members]),
@@ -186,9 +206,15 @@ setup(state, Spec, S = #{ref := Ref, off := Off, counter := C}) ->
         Err -> throw({error, io_lib:format("could not install a sys debug function in ~ts: ~0p", [pid_text(Pid), Err])})
     end,
     %% The state is read inside the process, after the function is installed: events it reports before this
-    %% message happened before the state we start from, and are left out.
+    %% message happened before the state we start from, and are left out. gen_event (and others) apply a
+    %% replace_state fun to each handler, not to the whole state: they are asked with a get_state request
+    %% whose answer comes in order with the events.
     Self = self(),
-    case catch sys:replace_state(Pid, fun(St) -> Self ! {'$lumin', state0, Ref, St}, St end, ?SYS_TIMEOUT) of
+    Replace = case lists:member(Behaviour, [gen_server, gen_statem]) of
+                  true -> catch sys:replace_state(Pid, fun(St) -> Self ! {'$lumin', state0, Ref, St}, St end, ?SYS_TIMEOUT);
+                  false -> Pid ! {system, {Self, {'$lumin_state0', Ref}}, get_state}, ok
+              end,
+    case Replace of
         {'EXIT', _} ->
             case catch sys:get_state(Pid, ?SYS_TIMEOUT) of
                 {'EXIT', Why} ->
@@ -199,7 +225,10 @@ setup(state, Spec, S = #{ref := Ref, off := Off, counter := C}) ->
         _ -> ok
     end,
     Warn = [<<"gen_statem: the debug events carry state names, not data; data after each event is read right after "
-              "it, so under load it may include later events">> || Behaviour =:= gen_statem],
+              "it, so under load it may include later events">> || Behaviour =:= gen_statem] ++
+           [fmt("~p: its debug events say which message came in, not what it returned; the state after each message "
+                "is read right after it (so under load it may include later messages), and the time it took is not "
+                "known", [Behaviour]) || Behaviour =/= gen_statem, Behaviour =/= gen_server],
     S#{tracee => Pid, pname => reg_name(Pid), mon => erlang:monitor(process, Pid), func_id => FuncId,
        behaviour => Behaviour, synced => false, cur => undefined, cur_name => undefined, pending => undefined,
        awaiting => queue:new(), seq => 0, warnings := Warn};
@@ -261,6 +290,26 @@ resolve_process(undefined, _) ->
     throw({error, "no process given: write a pid such as <0.123.0> or a registered name"});
 resolve_process(Other, _) ->
     throw({error, io_lib:format("~0p does not name a process: write a pid such as <0.123.0> or a registered name", [Other])}).
+
+%% "app:NAME": the processes of a running application (those whose group leader is its master), without
+%% the agent's. `none' when the text names no application.
+app_target(<<"app:", Name0/binary>>) ->
+    Name = string:trim(case Name0 of <<":", R/binary>> -> R; _ -> Name0 end),
+    App = case existing_atom(Name) of
+              undefined -> throw({error, ["no application named ", Name, " on ", atom_to_list(node())]});
+              A -> A
+          end,
+    case lists:keymember(App, 1, application:which_applications()) of
+        false -> throw({error, ["the application ", Name, " is not running on ", atom_to_list(node()),
+                                " (%apps lists the applications)"]});
+        true -> ok
+    end,
+    case [P || P <- erlang:processes(), application:get_application(P) =:= {ok, App},
+               not agent_process(P, #{})] of
+        [] -> throw({error, ["the application ", Name, " has no processes on ", atom_to_list(node())]});
+        Pids -> {app, App, Pids}
+    end;
+app_target(_) -> none.
 
 parse_pid(T) ->
     case catch list_to_pid(binary_to_list(T)) of
@@ -438,6 +487,11 @@ start_tracing(Tracee, Flags, S) ->
                 erlang:trace(Pid, true, How),
                 [catch erlang:trace(M, true, How) || M <- Members, M =/= Pid],
                 erlang:trace(new, true, How);
+            {app, _, Pids} ->
+                case [P || P <- Pids, (catch erlang:trace(P, true, How)) =:= 1] of
+                    [] -> erlang:error(badarg);
+                    _ -> ok
+                end;
             Pid -> erlang:trace(Pid, true, How)
         end
     catch error:badarg ->
@@ -500,6 +554,12 @@ event({'$lumin', drained}, S = #{state := ending}) ->
              end
     end;
 event({'$lumin', drain_timeout}, S = #{state := ending}) -> finalize(S);
+event({{'$lumin_state0', Ref}, Reply}, S = #{ref := Ref}) ->
+    %% A get_state request is answered with the state itself, or {error, {callback_failed, ...}}.
+    case Reply of
+        {error, {callback_failed, _, _}} -> end_probe(target_down, io_lib:format("~ts did not give its state: ~0P", [pid_text(maps:get(tracee, S)), Reply, 10]), S);
+        St -> event({'$lumin', state0, Ref, St}, S)
+    end;
 event({'$lumin', state0, Ref, St}, S = #{ref := Ref, behaviour := B}) ->
     case {B, St} of
         {gen_statem, {Name, Data}} -> S#{synced := true, cur_name := Name, cur := Data};
@@ -508,16 +568,13 @@ event({'$lumin', state0, Ref, St}, S = #{ref := Ref, behaviour := B}) ->
 event({'$lumin', sys, Ref, TS, Ev}, S = #{ref := Ref, synced := true, state := St, behaviour := B}) when St =/= ended ->
     case B of
         gen_statem -> sm_event(Ev, TS, S);
-        _ -> srv_event(Ev, TS, S)
+        gen_server -> srv_event(Ev, TS, S);
+        _ -> other_event(Ev, TS, S)
     end;
 event({{'$lumin_data', Ref}, Reply}, S = #{ref := Ref, awaiting := Q}) ->
     case queue:out(Q) of
         {{value, E}, Q1} ->
-            Data = case Reply of
-                       {_, D} -> {value, D};
-                       _ -> none
-                   end,
-            S1 = sm_row(E, Data, S#{awaiting := Q1}),
+            S1 = awaited_row(E, Reply, S#{awaiting := Q1}),
             case maps:get(drained, S1, false) andalso queue:is_empty(Q1) of
                 true -> finalize(S1);
                 false -> S1
@@ -551,7 +608,7 @@ message(Dir, Pid, To, Msg, TS, S0) ->
     case skip_ours(Pid, S0) of
         {true, S} -> S;
         {false, S} ->
-            {Proto, CallId, Latency, Peer, S1} = protocol(Dir, Msg, To, TS, S),
+            {Proto, CallId, Latency, Peer, S1} = protocol(Dir, Pid, Msg, To, TS, S),
             {From, {ToPid, ToName0}} =
                 case Dir of
                     send when Peer =/= undefined -> {Pid, {Peer, undefined}};
@@ -577,27 +634,29 @@ receiver(Name) when is_atom(Name) ->
 receiver({Name, Node}) when is_atom(Name), is_atom(Node) -> {fmt("~ts@~ts", [Name, Node]), Name};
 receiver(To) -> {To, undefined}.
 
-protocol(Dir, {'$gen_call', {From, Tag}, _}, To, TS, S = #{calls := Calls}) ->
+%% Calls waiting for their reply are keyed by the call's reference and the watched process that saw the call:
+%% when both sides are watched (app:NAME, new), each side pairs its own call and reply.
+protocol(Dir, Pid, {'$gen_call', {From, Tag}, _}, To, TS, S = #{calls := Calls}) ->
     case tag_key(Tag) of
         none -> {call, undefined, undefined, peer_of_call(Dir, From, To), S};
         Key ->
             Peer = peer_of_call(Dir, From, To),
             Calls1 = case map_size(Calls) >= ?MAX_CACHE of true -> #{}; false -> Calls end,
             {call, call_id(Key), undefined, case Dir of 'receive' -> From; send -> undefined end,
-             S#{calls := Calls1#{Key => {Dir, TS, Peer}}}}
+             S#{calls := Calls1#{{Key, Pid} => {Dir, TS, Peer}}}}
     end;
-protocol(_, {'$gen_cast', _}, _, _, S) -> {cast, undefined, undefined, undefined, S};
-protocol(_, {'EXIT', From, _}, _, _, S) -> {'EXIT', undefined, undefined, pid_or_undefined(From), S};
-protocol(_, {'DOWN', _, _, Obj, _}, _, _, S) -> {'DOWN', undefined, undefined, pid_or_undefined(Obj), S};
-protocol(_, {system, {From, _}, _}, _, _, S) -> {system, undefined, undefined, pid_or_undefined(From), S};
-protocol(Dir, {Tag, _}, _, TS, S = #{calls := Calls}) when is_reference(Tag); is_list(Tag) ->
+protocol(_, _, {'$gen_cast', _}, _, _, S) -> {cast, undefined, undefined, undefined, S};
+protocol(_, _, {'EXIT', From, _}, _, _, S) -> {'EXIT', undefined, undefined, pid_or_undefined(From), S};
+protocol(_, _, {'DOWN', _, _, Obj, _}, _, _, S) -> {'DOWN', undefined, undefined, pid_or_undefined(Obj), S};
+protocol(_, _, {system, {From, _}, _}, _, _, S) -> {system, undefined, undefined, pid_or_undefined(From), S};
+protocol(Dir, Pid, {Tag, _}, _, TS, S = #{calls := Calls}) when is_reference(Tag); is_list(Tag) ->
     Key = tag_key(Tag),
     case Calls of
-        #{Key := {CallDir, T0, Peer}} when CallDir =/= Dir ->
-            {reply, call_id(Key), (TS - T0) / 1000, Peer, S#{calls := maps:remove(Key, Calls)}};
+        #{{Key, Pid} := {CallDir, T0, Peer}} when CallDir =/= Dir ->
+            {reply, call_id(Key), (TS - T0) / 1000, Peer, S#{calls := maps:remove({Key, Pid}, Calls)}};
         _ -> {info, undefined, undefined, undefined, S}
     end;
-protocol(_, _, _, _, S) -> {info, undefined, undefined, undefined, S}.
+protocol(_, _, _, _, _, S) -> {info, undefined, undefined, undefined, S}.
 
 %% The other side of a call: the caller for a call received, the callee for a call sent.
 peer_of_call('receive', From, _) -> From;
@@ -727,6 +786,38 @@ srv_close(TS, Reply, NewState, S = #{pending := P, cur := Before, seq := Seq, tr
            opt_term(NewState), undefined, undefined, opt_term(Reply)],
     emit(Row, S#{pending := undefined, cur := After, seq := Seq + 1}).
 
+%% ---- state: other processes that answer sys (gen_event, proc_lib processes using sys:handle_debug) -------
+%% Their debug events say only which message came in ({in, Msg} or {in, Msg, From}). The state after it is
+%% asked of the process as the event is seen: its answer comes after it has handled that message.
+
+other_event(In, TS, S) when element(1, In) =:= in, tuple_size(In) =:= 2; element(1, In) =:= in, tuple_size(In) =:= 3 ->
+    {Kind, Msg} = case In of
+                      {in, M, _From} -> {call, M};
+                      {in, M} -> classify(M)
+                  end,
+    case take(S) of
+        {true, S1 = #{seq := Seq, awaiting := Q, tracee := Pid, ref := Ref}} ->
+            Pid ! {system, {self(), {'$lumin_data', Ref}}, get_state},
+            E = #{other => true, seq => Seq, time => TS, kind => Kind, msg => Msg},
+            check_limit(S1#{seq := Seq + 1, awaiting := queue:in(E, Q)});
+        {false, S1} -> S1
+    end;
+other_event(_, _, S) -> S.
+
+%% `Reply' is a get_state answer: the state itself (gen_statem: {StateName, Data}), or an error; none when the
+%% process went before answering.
+awaited_row(E, {error, {callback_failed, _, _}}, S) -> awaited_row(E, none, S);
+awaited_row(E = #{other := true}, none, S) -> other_row(E, none, S);
+awaited_row(E = #{other := true}, St, S) -> other_row(E, {value, St}, S);
+awaited_row(E, {_StateName, Data}, S) -> sm_row(E, {value, Data}, S);
+awaited_row(E, _, S) -> sm_row(E, none, S).
+
+other_row(#{seq := Seq, time := T0, kind := Kind, msg := Msg}, Data, S = #{cur := Before, tracee := Pid, pname := Name}) ->
+    Row = [node(), Pid, Name, Seq, us(T0, S), undefined, Kind, term(Msg), term(Before), opt_term(Data),
+           undefined, undefined, undefined],
+    Cur = case Data of {value, D} -> D; none -> Before end,
+    add_row(Row, S#{cur := Cur}).
+
 %% ---- state: gen_statem ---------------------------------------------------------------------------------
 
 sm_event({in, Event, StateName}, TS, S) ->
@@ -767,8 +858,8 @@ event_type(T) when is_atom(T) -> T;
 event_type(_) -> other.
 
 %% The watched process is gone: what it had started has no result, what waits for data gets none.
-target_gone(S = #{kind := state, behaviour := gen_statem, awaiting := Q}) ->
-    lists:foldl(fun(E, Acc) -> sm_row(E, none, Acc) end, S#{awaiting := queue:new(), pending := undefined},
+target_gone(S = #{kind := state, behaviour := B, awaiting := Q}) when B =/= gen_server ->
+    lists:foldl(fun(E, Acc) -> awaited_row(E, none, Acc) end, S#{awaiting := queue:new(), pending := undefined},
                 queue:to_list(Q));
 target_gone(S = #{kind := state, pending := P}) when P =/= undefined ->
     #{time := T0} = P,
@@ -1247,6 +1338,7 @@ fmt_mfa({M, F, A}) ->
 pid_text(P) when is_pid(P) -> list_to_binary(pid_to_list(P));
 pid_text(new) -> <<"new processes">>;
 pid_text(all) -> <<"all processes">>;
+pid_text({app, App, _}) -> fmt("the processes of ~p", [App]);
 pid_text(T) -> fmt("~0p", [T]).
 
 join(Items) -> lists:join(", ", Items).

@@ -108,9 +108,29 @@ inspect(self())`);
       expect(outReply.latency_us).toBeCloseTo(outReply.time_us - inCall.time_us, 0);
       expect(outReply.latency_us).toBeGreaterThan(inReply.latency_us);
     }
-    // The order of 150 units takes the 20–40 ms "manual review" before it reaches Inventory.
-    expect(otp[11].latency_us).toBeGreaterThan(20_000);
-    expect(otp[3].latency_us).toBeLessThan(20_000);
+    // The order of 150 units takes the 20–40 ms "manual review" before it calls Inventory: its caller waited
+    // at least that much longer than Orders itself waited for Inventory.
+    expect(otp[11].latency_us - otp[10].latency_us).toBeGreaterThan(20_000);
+  });
+  it("app:shop traces every process of the application: a call between two of them shows on both sides", async () => {
+    await ex(`Shop.Inventory.restock("app", 10)`);
+    await arm("%probe --messages app:shop --as msg3");
+    await ex(`Shop.Orders.place("app", 2)`);
+    const { rows, status } = await rowsOf("msg3");
+    expect(status).toMatchObject({ kind: "messages", target: "--messages app:shop", dropped: 0 });
+    const otp = rows.filter((r: any) => r.protocol === "call" || r.protocol === "reply").sort((a: any, b: any) => a.time_us - b.time_us);
+    const who = (r: any) => (r.event === "send" ? r.from_name : r.to_name);
+    expect(otp.map((r: any) => `${who(r)} ${r.event} ${r.protocol}`)).toEqual([
+      "Shop.Orders receive call",
+      "Shop.Orders send call",
+      "Shop.Inventory receive call",
+      "Shop.Inventory send reply",
+      "Shop.Orders receive reply",
+      "Shop.Orders send reply",
+    ]);
+    expect(new Set(otp.slice(1, 5).map((r: any) => r.call_id)).size).toBe(1);
+    expect(otp[5].call_id).toBe(otp[0].call_id);
+    expect(otp[2].from_name).toBe("Shop.Orders");
   });
 });
 
@@ -148,6 +168,65 @@ c = Shop.Inventory.stock("st_apple")
     }
     const times = rows.map((r: any) => r.time_us);
     expect(times).toEqual([...times].sort((a, b) => a - b));
+  });
+
+  it("a gen_statem: state names before and after, replies, and its data", async () => {
+    await ex(`defmodule LuminDoor do
+  @behaviour :gen_statem
+  def callback_mode, do: :state_functions
+  def init(n), do: {:ok, :locked, n}
+  def locked({:call, from}, {:unlock, code}, n), do: {:next_state, :open, n + code, [{:reply, from, :opened}]}
+  def locked(:cast, :knock, n), do: {:keep_state, n + 1}
+  def open(:cast, :lock, n), do: {:next_state, :locked, n * 2}
+  def open(:info, :wind, n), do: {:keep_state, n + 100}
+  def open({:call, from}, :status, n), do: {:keep_state_and_data, [{:reply, from, {:open, n}}]}
+end
+{:ok, _} = :gen_statem.start({:local, :lumin_door}, LuminDoor, 0, [])`);
+    await arm("%probe --state lumin_door --as st3");
+    await ex(`:gen_statem.cast(:lumin_door, :knock)
+:opened = :gen_statem.call(:lumin_door, {:unlock, 5})
+send(:lumin_door, :wind)
+{:open, 106} = :gen_statem.call(:lumin_door, :status)
+:gen_statem.cast(:lumin_door, :lock)
+{:locked, 212} = :sys.get_state(:lumin_door)`);
+    const { rows } = await rowsOf("st3");
+    expect(rows.map((r: any) => [r.seq, r.kind, r.message, r.state_name_before, r.state_name_after, r.reply])).toEqual([
+      [0, "cast", "knock", "locked", "locked", null],
+      [1, "call", ["unlock", 5], "locked", "open", "opened"],
+      [2, "info", "wind", "open", "open", null],
+      [3, "call", "status", "open", "open", ["open", 106]],
+      [4, "cast", "lock", "open", "locked", null],
+    ]);
+    // gen_statem's debug events carry no data: it is read right after each event, so it can already include
+    // the next ones (0 → 1 → 6 → 106 → 106 → 212 when the process is not ahead of the probe). It starts and
+    // ends exact, never goes back, and each row starts where the previous one ended.
+    const data = rows.map((r: any) => [r.state_before, r.state_after]);
+    expect(data[0][0]).toBe(0);
+    expect(data[4][1]).toBe(212);
+    for (let i = 1; i < 5; i++) expect(data[i][0]).toBe(data[i - 1][1]);
+    for (const [before, after] of data) expect([0, 1, 6, 106, 212].indexOf(after)).toBeGreaterThanOrEqual([0, 1, 6, 106, 212].indexOf(before));
+  });
+
+  it("a gen_event manager (a :sys process that is not a gen_server): each event with the state after it", async () => {
+    await ex(`defmodule LuminTally do
+  @behaviour :gen_event
+  def init(n), do: {:ok, n}
+  def handle_event(k, n), do: {:ok, n + k}
+  def handle_call(:get, n), do: {:ok, n, n}
+end
+{:ok, _} = :gen_event.start({:local, :lumin_tally})
+:ok = :gen_event.add_handler(:lumin_tally, LuminTally, 10)`);
+    await arm("%probe --state lumin_tally --as st4");
+    // One cell per event: the probe reads the state after each before the next comes (a cell takes milliseconds).
+    for (const step of [":gen_event.notify(:lumin_tally, 1)", ":gen_event.notify(:lumin_tally, 2)", "13 = :gen_event.call(:lumin_tally, LuminTally, :get)", ":gen_event.sync_notify(:lumin_tally, 4)"]) await ex(step);
+    const { rows } = await rowsOf("st4", ["message", "state_before", "state_after"]);
+    const handlers = (n: number) => `[{LuminTally, false, ${n}}]`;
+    expect(rows.map((r: any) => [r.seq, r.kind, r.message, r.state_before, r.state_after, r.duration_us, r.reply])).toEqual([
+      [0, "info", "{:notify, 1}", handlers(10), handlers(11), null, null],
+      [1, "info", "{:notify, 2}", handlers(11), handlers(13), null, null],
+      [2, "info", expect.stringMatching(/, \{:call, LuminTally, :get\}\}$/), handlers(13), handlers(13), null, null],
+      [3, "info", expect.stringMatching(/, \{:sync_notify, 4\}\}$/), handlers(13), handlers(17), null, null],
+    ]);
   });
 
   it("a process that does not answer :sys is refused with a clear message", async () => {
@@ -341,16 +420,25 @@ flood_t`);
     expect(target.eval("exit(whereis(lumin_flooder), kill)")).toBe("true");
   });
 
-  it("kernel death (SIGKILL) during a message probe leaves the target clean within 5 s", async () => {
+  it("kernel death (SIGKILL) during messages, procs, state, logs and metrics probes leaves the target clean within 5 s", async () => {
     const t = await k2.execute(`%%erlang
 register(lumin_sink2, spawn(fun Loop() -> receive _ -> Loop() end end)),
-register(lumin_ticker, spawn(fun T() -> lumin_sink2 ! tick, timer:sleep(5), T() end)).`);
-    expect(texts(t, "display_data")).toEqual(["true"]);
-    const r = await k2.execute("%probe --messages lumin_sink2 --as dying");
-    expect(r.messages.find((m) => m.msg_type === "error")).toBeUndefined();
-    await waitFor(async () => (await cellJson<number>(k2, `const dying_p = %probes
-console.log(JSON.stringify(dying_p.objects().find((p: any) => p.name === "dying").seen))`)) > 20, 10_000, "the probe to see messages");
-    expect(target.eval("erlang:trace_info(whereis(lumin_sink2), tracer)")).toMatch(/^\{tracer,<\d+\.\d+\.\d+>\}$/);
+register(lumin_ticker, spawn(fun T() -> lumin_sink2 ! tick, timer:sleep(5), T() end)),
+{ok, _} = gen_event:start({local, lumin_events}),
+ok.`);
+    expect(texts(t, "display_data")).toEqual(["ok"]);
+    for (const line of ["%probe --messages lumin_sink2 --as d1", "%probe --procs lumin_ticker --as d2", "%probe --state lumin_events --as d3", "%probe --logs warning --as d4", "%probe --metrics --every 100ms --as d5"]) {
+      const r = await k2.execute(line);
+      expect(r.messages.find((m) => m.msg_type === "error"), line).toBeUndefined();
+    }
+    await k2.execute(`%%erlang
+gen_event:notify(lumin_events, hello), logger:warning("before the kernel dies").`);
+    let seen: any[] = [];
+    await waitFor(async () => (seen = await cellJson<any[]>(k2, `const dying_p = %probes
+console.log(JSON.stringify(["d1", "d3", "d4", "d5"].map((n) => dying_p.objects().find((p: any) => p.name === n))))`)).every((p) => p.seen > 0), 10_000, "every probe to see events").catch((e) => {
+      throw new Error(`${e.message}: ${JSON.stringify(seen)}`);
+    });
+    expect(target.eval("{erlang:trace_info(whereis(lumin_sink2), tracer), lists:member(lumin_log_probe, logger:get_handler_ids())}")).toMatch(/^\{\{tracer,<\d+\.\d+\.\d+>\},true\}$/);
 
     const killedAt = Date.now();
     process.kill(k2.pid, "SIGKILL");
@@ -358,7 +446,10 @@ console.log(JSON.stringify(dying_p.objects().find((p: any) => p.name === "dying"
     await waitFor(() => (left = target.eval(LEFT_OVER)) === CLEAN, 5_000, "the target to be clean");
     expect(Date.now() - killedAt).toBeLessThan(5_000);
     expect(left).toBe(CLEAN);
-    // The target's own processes run on, untraced.
+    // No logger handler, no sys debug function, scheduler_wall_time off again; the target's processes run on.
+    expect(target.eval(`{lists:member(lumin_log_probe, logger:get_handler_ids()),
+      element(4, list_to_tuple(element(4, sys:get_status(lumin_events)))), erlang:statistics(scheduler_wall_time)}`)).toBe("{false,[],undefined}");
+    expect(target.eval("gen_event:sync_notify(lumin_events, after_death)")).toBe("ok");
     expect(target.eval("{is_process_alive(whereis(lumin_sink2)), is_process_alive(whereis(lumin_ticker))}")).toBe("{true,true}");
   });
 });
