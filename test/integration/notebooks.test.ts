@@ -67,6 +67,15 @@ const CHECKS: Record<string, (cells: Cell[]) => void> = {
     expect(textOf(outputsOf(cells, "const prices = %events prices"))).toMatch(/prices: calls Shop\.Pricing\.price\/2 .* 30 seen, 0 dropped/);
     expect(textOf(outputsOf(cells, "%probes"))).toMatch(/orders\s+\S+\s+calls\s+Shop\.Orders\.place\/2\s+ended\s+30/);
   },
+  "notebooks/investigations/latency-spike.ipynb": (cells) => {
+    // The planted slow path: the six bulk orders (qty > 100, one in fifty) are the strongest outliers.
+    const outliers = textOf(outputsOf(cells, "outliers(orders)"));
+    const quantities = [...outliers.matchAll(/\{:place, "apple", (\d+)\}/g)].map((m) => Number(m[1]));
+    expect(quantities.slice(0, 6).every((q) => q > 100)).toBe(true);
+    expect(quantities.slice(6).every((q) => q <= 100)).toBe(true);
+    expect(textOf(outputsOf(cells, "%explain all"))).toMatch(/Most time went to Shop\.Orders\.handle_call\/3/);
+    expect(textOf(outputsOf(cells, "%export"))).toMatch(/Wrote .*latency-spike\.html: \d+ chart\(s\)/);
+  },
 };
 
 const notebooks = [
