@@ -2,7 +2,7 @@
  * The documented, versioned schema of every table ElixirLumin produces.
  *
  * This file is the one place a table's columns are named. The agent's batch encoder
- * (elixir_agent/src/lumin_batch.erl), the kernel's batch decoder (kernel/beam/batchDecoder.ts), the
+ * (elixir_agent/src/lumin_columns.erl), the kernel's batch decoder (kernel/beam/batchDecoder.ts), the
  * chart and analysis library (kernel/charts, kernel/analysis) and the README's schema section all follow
  * it. Changing a column means bumping that table's `version`.
  *

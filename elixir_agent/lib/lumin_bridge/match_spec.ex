@@ -7,7 +7,7 @@ defmodule LuminBridge.MatchSpec do
   (`[id, _] when id > 10`) is translated here from Elixir's quoted form: there is no public Elixir API that
   turns a pattern into a match spec, so this covers patterns (variables, `_`, literals, lists with `|`,
   tuples, maps) and the guard expressions a match spec allows (comparisons, arithmetic, `and`/`or`/`not`,
-  type checks, `elem`, `hd`, `tl`, `length`, `map_size`, `byte_size`, `abs`).
+  type checks, `elem`, `tuple_size`, `hd`, `tl`, `length`, `map_size`, `byte_size`, `abs`).
   """
 
   @doc "Compile `text` for a node whose language is `:elixir` or `:erlang`."
@@ -37,7 +37,14 @@ defmodule LuminBridge.MatchSpec do
   # ---- Erlang -----------------------------------------------------------------------------------------
 
   defp erlang(text) do
-    source = ~c"fun(#{text}) -> true end."
+    # `[Id, _] when Id > 10` is the argument list and a guard: fun([Id, _]) when Id > 10 -> true end.
+    {args, guard} =
+      case String.split(text, ~r/\bwhen\b/, parts: 2) do
+        [args, guard] -> {args, " when " <> guard}
+        [args] -> {args, ""}
+      end
+
+    source = ~c"fun(#{args})#{guard} -> true end."
 
     with {:ok, tokens, _} <- :erl_scan.string(source),
          {:ok, [{:fun, _, {:clauses, clauses}}]} <- :erl_parse.parse_exprs(tokens),
@@ -149,6 +156,8 @@ defmodule LuminBridge.MatchSpec do
     do: {Map.fetch!(@ops, op), guard(a, vars), guard(b, vars)}
 
   defp guard({:elem, _, [t, i]}, vars) when is_integer(i), do: {:element, i + 1, guard(t, vars)}
+  # Match specs have no tuple_size/1; their size/1 answers the same for a tuple.
+  defp guard({:tuple_size, _, [t]}, vars), do: {:size, guard(t, vars)}
   defp guard({fun, _, args}, vars) when fun in @guard_funs and is_list(args),
     do: List.to_tuple([fun | Enum.map(args, &guard(&1, vars))])
 
