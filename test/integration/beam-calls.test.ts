@@ -140,6 +140,16 @@ describe("a plain erl node (no Elixir)", () => {
     expect(err).not.toContain("WRONGCOOKIE");
   });
 
+  it("asks for the cookie with a password prompt when no flag names one, and keeps it out of every output", async () => {
+    const r = await k.execute(`%connect ${target.node}`, { inputs: [target.cookie] });
+    expect(r.prompts).toEqual([{ prompt: expect.stringMatching(/cookie/i), password: true }]);
+    expect(stdout(r)).toMatch(/OTP \d+, no Elixir/);
+    expect(JSON.stringify(r.messages)).not.toContain(target.cookie);
+    const history = await k.request("history_request", { hist_access_type: "tail", n: 50, output: true, raw: true });
+    expect(JSON.stringify(history.reply.content)).not.toContain(target.cookie);
+    await k.execute("%disconnect");
+  });
+
   it("attaches, evaluates Erlang, and probes an OTP function", async () => {
     const r = await k.execute(`%connect ${target.node} --cookie-env LUMIN_TEST_COOKIE`);
     expect(stdout(r)).toMatch(/OTP \d+, no Elixir/);
