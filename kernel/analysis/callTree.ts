@@ -3,9 +3,13 @@
  * call whose span [start_us, start_us + duration_us] contains its own. Gives each call its parent, depth,
  * self time (duration minus the time of its direct children) and its stack in folded form (root;…;mfa),
  * the input of flame graphs and of "where did the time go".
+ *
+ * Stacks are interned: each distinct call path is one string, and the `stack` column (like `mfa`, `pid`
+ * and `node`) is dictionary-encoded, so a million calls with deep nesting cost a few distinct strings.
  */
 import { aq, type ColumnTable } from "./aq";
-import { groupCodes, hasColumn, mfaColumn, numbers, requireColumns, values } from "./columns";
+import { groupCodes, hasColumn, mfaLabel, numbers, requireColumns } from "./columns";
+import { DictColumn } from "../tables/columns";
 
 /**
  * Columns: [node,] id, parent_id, pid, mfa, depth, start_us, duration_us, self_us, stack.
@@ -19,11 +23,12 @@ export function callTree(calls: ColumnTable): ColumnTable {
   const n = calls.numRows();
   const withNode = hasColumn(calls, "node");
   const procs = groupCodes(calls, withNode ? ["node", "pid"] : ["pid"]);
+  const fns = groupCodes(calls, ["module", "function", "arity"]);
+  const labels = fns.keys[0].map((m, g) => mfaLabel(m, fns.keys[1][g], fns.keys[2][g]));
   const start = numbers(calls, "start_us");
   const dur = Float64Array.from(numbers(calls, "duration_us"));
   for (let i = 0; i < n; i++) if (dur[i] !== dur[i]) dur[i] = 0;
   const givenDepth = hasColumn(calls, "depth") ? numbers(calls, "depth") : null;
-  const mfa = mfaColumn(calls);
 
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
@@ -36,7 +41,10 @@ export function callTree(calls: ColumnTable): ColumnTable {
   const parent = new Int32Array(n).fill(-1);
   const depth = new Int32Array(n);
   const childTime = new Float64Array(n);
-  const stack = new Array<string>(n);
+  // Call paths, interned: path id per row; a path is (parent path, function).
+  const path = new Int32Array(n);
+  const pathIds = new Map<number, number>();
+  const pathText: string[] = [];
   const open: number[] = [];
   let proc = -1;
   for (let k = 0; k < n; k++) {
@@ -51,25 +59,50 @@ export function callTree(calls: ColumnTable): ColumnTable {
     parent[i] = p;
     depth[i] = open.length;
     if (p >= 0) childTime[p] += dur[i];
-    stack[i] = p >= 0 ? `${stack[p]};${mfa[i]}` : mfa[i];
+    const fn = fns.codes[i];
+    const key = (p >= 0 ? path[p] + 1 : 0) * fns.count + fn;
+    let id = pathIds.get(key);
+    if (id === undefined) {
+      pathIds.set(key, (id = pathText.length));
+      pathText.push(p >= 0 ? `${pathText[path[p]]};${labels[fn]}` : labels[fn]);
+    }
+    path[i] = id;
     open.push(i);
   }
 
-  const ids = Array.from(order);
-  const cols: Record<string, unknown[]> = {};
-  if (withNode) {
-    const node = values(calls, "node");
-    cols.node = ids.map((i) => node[i]);
+  // Output columns in tree order, filled in one pass (typed arrays; dictionary codes for the text columns).
+  const id = new Int32Array(n);
+  const parentId = new Array<number | null>(n);
+  const procCode = new Uint32Array(n);
+  const fnCode = new Uint32Array(n);
+  const pathCode = new Uint32Array(n);
+  const depthOut = new Int32Array(n);
+  const startOut = new Float64Array(n);
+  const durOut = new Float64Array(n);
+  const selfOut = new Float64Array(n);
+  for (let k = 0; k < n; k++) {
+    const i = order[k];
+    id[k] = i;
+    parentId[k] = parent[i] >= 0 ? parent[i] : null;
+    procCode[k] = procs.codes[i];
+    fnCode[k] = fns.codes[i];
+    pathCode[k] = path[i];
+    depthOut[k] = depth[i];
+    startOut[k] = start[i];
+    durOut[k] = dur[i];
+    const self = dur[i] - childTime[i];
+    selfOut[k] = self > 0 ? self : 0;
   }
-  const pid = values(calls, "pid");
-  cols.id = ids;
-  cols.parent_id = ids.map((i) => (parent[i] >= 0 ? parent[i] : null));
-  cols.pid = ids.map((i) => pid[i]);
-  cols.mfa = ids.map((i) => mfa[i]);
-  cols.depth = ids.map((i) => depth[i]);
-  cols.start_us = ids.map((i) => start[i]);
-  cols.duration_us = ids.map((i) => dur[i]);
-  cols.self_us = ids.map((i) => Math.max(0, dur[i] - childTime[i]));
-  cols.stack = ids.map((i) => stack[i]);
-  return aq.table(cols);
+  const cols: Record<string, unknown> = {};
+  if (withNode) cols.node = new DictColumn(procs.keys[0], procCode);
+  cols.id = id;
+  cols.parent_id = parentId;
+  cols.pid = new DictColumn(procs.keys[withNode ? 1 : 0], procCode);
+  cols.mfa = new DictColumn(labels, fnCode);
+  cols.depth = depthOut;
+  cols.start_us = startOut;
+  cols.duration_us = durOut;
+  cols.self_us = selfOut;
+  cols.stack = new DictColumn(pathText, pathCode);
+  return aq.table(cols as never);
 }

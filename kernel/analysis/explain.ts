@@ -9,7 +9,7 @@ import { callTree } from "./callTree";
 import { hasColumn, mfaColumn, numbers, rowNumbers, texts, values } from "./columns";
 import { latencyTable } from "./latency";
 import { outliers } from "./outliers";
-import { formatUs } from "./stats";
+import { formatUs, topPositions } from "./stats";
 import { tableMeta } from "../tables/tableMeta";
 
 const LEVELS = ["emergency", "alert", "critical", "error", "warning", "notice", "info", "debug"];
@@ -60,14 +60,15 @@ function explainCalls(calls: ColumnTable): string[] {
   }
 
   // The calls worth a closer look, and the call tree of just their processes.
-  const slowest = Array.from({ length: n }, (_, i) => i)
+  const slowest = topPositions(dur, 3)
     .filter((i) => dur[i] === dur[i])
-    .sort((a, b) => dur[b] - dur[a] || a - b)
-    .slice(0, 3);
+    .sort((a, b) => dur[b] - dur[a] || a - b);
   const outcome = hasColumn(calls, "outcome") ? texts(calls, "outcome") : null;
-  const raised = outcome ? Array.from({ length: n }, (_, i) => i).filter((i) => outcome[i] === "exception") : [];
+  const raised: number[] = [];
+  if (outcome) for (let i = 0; i < n; i++) if (outcome[i] === "exception") raised.push(i);
   const focus = new Set([...slowest, ...raised.slice(0, 3)].map((i) => pid[i]));
-  const inFocus = Array.from({ length: n }, (_, i) => i).filter((i) => focus.has(pid[i]));
+  const inFocus: number[] = [];
+  for (let i = 0; i < n; i++) if (focus.has(pid[i])) inFocus.push(i);
   const sub = calls.ungroup().reify(Array.from(rowNumbers(calls, inFocus)));
   const tree = callTree(sub);
   const treeId = Array.from(values<number>(tree, "id")).map((id) => inFocus[id]);

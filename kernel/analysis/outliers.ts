@@ -8,7 +8,7 @@
  */
 import { aq, type ColumnTable } from "./aq";
 import { groupCodes, groupPositions, mfaLabel, numbers, requireColumns, rowNumbers } from "./columns";
-import { medianSorted } from "./stats";
+import { medianInPlace } from "./stats";
 
 export interface OutlierOptions {
   /** |score| above which a call is an outlier (3.5, Iglewicz and Hoaglin's recommendation). */
@@ -31,14 +31,20 @@ export function outliers(calls: ColumnTable, options: OutlierOptions = {}): Colu
   const { offsets, positions } = groupPositions(groups);
 
   const hits: { pos: number; g: number; median: number; score: number }[] = [];
+  const xs = new Float64Array(positions.length);
+  const dev = new Float64Array(positions.length);
   for (let g = 0; g < groups.count; g++) {
-    const xs = Float64Array.from(positions.subarray(offsets[g], offsets[g + 1]), (p) => durations[p]).filter((d) => d === d);
-    if (xs.length < 3) continue;
-    xs.sort();
-    const median = medianSorted(xs);
-    const dev = xs.map((d) => Math.abs(d - median)).sort();
-    let scale = medianSorted(dev) / 0.6745;
-    if (!(scale > 0)) scale = (1.2533 * dev.reduce((a, b) => a + b, 0)) / dev.length;
+    let m = 0;
+    for (let k = offsets[g]; k < offsets[g + 1]; k++) {
+      const d = durations[positions[k]];
+      if (d === d) xs[m++] = d;
+    }
+    if (m < 3) continue;
+    const median = medianInPlace(xs.subarray(0, m));
+    let sumDev = 0;
+    for (let k = 0; k < m; k++) sumDev += dev[k] = Math.abs(xs[k] - median);
+    let scale = medianInPlace(dev.subarray(0, m)) / 0.6745;
+    if (!(scale > 0)) scale = (1.2533 * sumDev) / m;
     if (!(scale > 0)) continue;
     for (let k = offsets[g]; k < offsets[g + 1]; k++) {
       const p = positions[k];

@@ -118,3 +118,40 @@ export function percentilesInPlace(a: Float64Array, ps: readonly number[]): numb
     return a[k];
   });
 }
+
+/** The median of unsorted values (no NaN), by selection; reorders `a`. */
+export function medianInPlace(a: Float64Array): number {
+  const n = a.length;
+  if (n === 0) return NaN;
+  const h = n >> 1;
+  selectInPlace(a, h);
+  if (n % 2) return a[h];
+  // a[0…h-1] ≤ a[h]: the other middle value is the largest of them
+  let lower = a[0];
+  for (let i = 1; i < h; i++) if (a[i] > lower) lower = a[i];
+  return (lower + a[h]) / 2;
+}
+
+/**
+ * Positions of the `k` largest scores (NaN counts as smallest), in ascending position order, ties broken
+ * by position. Linear time: a selection finds the threshold, no full sort.
+ */
+export function topPositions(score: ArrayLike<number>, k: number): number[] {
+  const n = score.length;
+  if (n <= k) return Array.from({ length: n }, (_, i) => i);
+  if (k <= 0) return [];
+  const copy = new Float64Array(n);
+  for (let i = 0; i < n; i++) copy[i] = score[i] === score[i] ? score[i] : -Infinity;
+  const kth = n - k;
+  selectInPlace(copy, kth);
+  const threshold = copy[kth];
+  let above = 0;
+  for (let i = 0; i < n; i++) if ((score[i] === score[i] ? score[i] : -Infinity) > threshold) above++;
+  let ties = k - above;
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const v = score[i] === score[i] ? score[i] : -Infinity;
+    if (v > threshold || (v === threshold && ties-- > 0)) out.push(i);
+  }
+  return out;
+}

@@ -3,7 +3,9 @@
  * embeds at most MAX_VALUES data values. These helpers pick which rows to keep (the largest, or evenly
  * spaced ones), say so in a subtitle line, and turn cell values (terms, NaN) into plain JSON.
  */
-import { selectInPlace } from "../analysis/stats";
+import { topPositions } from "../analysis/stats";
+
+export { topPositions };
 
 /** The most data values one chart embeds. */
 export const MAX_VALUES = 5000;
@@ -14,29 +16,6 @@ export function evenPositions(n: number, k: number): number[] {
   if (k <= 0) return [];
   if (k === 1) return [0];
   return Array.from({ length: k }, (_, i) => Math.round((i * (n - 1)) / (k - 1)));
-}
-
-/**
- * Positions of the `k` largest scores (NaN counts as smallest), in ascending position order, ties broken
- * by position. Linear time: a selection finds the threshold, no full sort.
- */
-export function topPositions(score: ArrayLike<number>, k: number): number[] {
-  const n = score.length;
-  if (n <= k) return Array.from({ length: n }, (_, i) => i);
-  if (k <= 0) return [];
-  const copy = Float64Array.from(score, (v) => (v === v ? v : -Infinity));
-  const kth = n - k;
-  selectInPlace(copy, kth);
-  const threshold = copy[kth];
-  let above = 0;
-  for (let i = 0; i < n; i++) if ((score[i] === score[i] ? score[i] : -Infinity) > threshold) above++;
-  let ties = k - above;
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const v = score[i] === score[i] ? score[i] : -Infinity;
-    if (v > threshold || (v === threshold && ties-- > 0)) out.push(i);
-  }
-  return out;
 }
 
 /** "showing the 2,000 longest of 1,000,000 calls" when rows were left out, else undefined. */

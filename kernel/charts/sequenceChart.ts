@@ -37,7 +37,7 @@ export function sequenceChart(messages: ColumnTable, options: SequenceOptions = 
   // Only the earliest rows can make the first `max` arrows (a receive follows its send closely): read
   // and pair at most 4 × max rows, so a huge table costs no more than a small one.
   const window = Math.min(n, 4 * max);
-  const order = topPositions(Float64Array.from(time, (t) => -t), window).sort((a, b) => time[a] - time[b] || a - b);
+  const order = topPositions(time.map((t) => -t), window).sort((a, b) => time[a] - time[b] || a - b);
   const read = (name: string) => (hasColumn(messages, name) ? cellReader(messages, name, true) : null);
   const column = (name: string) => {
     const r = read(name);
