@@ -15,6 +15,9 @@ import { TslabEvaluator } from "./evaluation/tsEvaluator";
 import { HistoryStore } from "./history/historyStore";
 import { kernelInfo } from "./kernelInfo";
 import { registerServices } from "./serviceSetup";
+import { registerProbesTarget } from "./comms/probesTarget";
+import type { Request } from "./wire/threadMessages";
+import type { BeamSession } from "./beam/session";
 
 export function startKernel(connectionFile: string): void {
   const link = new WireLink({ connectionFile, kernelInfo: kernelInfo() });
@@ -22,13 +25,24 @@ export function startKernel(connectionFile: string): void {
   const services = new ServiceRegistry();
   services.register("comms", () => comms);
   registerServices(services);
+  registerProbesTarget(comms, () => services.get<BeamSession>("beam"));
   const dispatcher = new Dispatcher({ link, ts: new TslabEvaluator(process.cwd()), services, history: new HistoryStore(), comms, stdin: new StdinBroker(link) });
 
   (globalThis as { __lumin_magic__?: unknown }).__lumin_magic__ = magicFromTypeScript;
   captureConsole();
 
+  // Comm messages go out on iopub under the latest request: the one that caused them, or (for a comm's
+  // later messages, such as live probe statuses) the one running when they happen.
+  let latest: Request["header"] | undefined;
+  comms.setSender((msgType, content) => {
+    if (latest) link.publish(msgType, content, latest);
+  });
+
   // One request at a time, in order: the wire thread sends the next only after `done`.
-  link.on("request", (req) => void dispatcher.handle(req));
+  link.on("request", (req) => {
+    latest = req.header;
+    void dispatcher.handle(req);
+  });
   // SIGINT comes from the wire thread on interrupt_request; a cell in a busy loop is broken by breakOnSigint.
   process.on("SIGINT", () => dispatcher.interrupt());
   let exiting = false;

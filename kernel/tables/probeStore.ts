@@ -26,6 +26,7 @@ type StatusListener = (status: ProbeStatusEvent) => void;
 export class ProbeStore {
   private readonly probes = new Map<string, ProbeRecord>();
   private readonly listeners = new Map<string, Set<StatusListener>>();
+  private readonly everyStatus = new Set<StatusListener>();
   private counter = 0;
 
   nextName(): string {
@@ -51,6 +52,7 @@ export class ProbeStore {
     if (!p) return;
     p.status = status;
     for (const l of this.listeners.get(status.name) ?? []) l(status);
+    for (const l of this.everyStatus) l(status);
   }
 
   onBatch(name: string, bytes: Uint8Array): void {
@@ -75,6 +77,12 @@ export class ProbeStore {
     if (!set) this.listeners.set(name, (set = new Set()));
     set.add(listener);
     return () => set!.delete(listener);
+  }
+
+  /** Every probe's statuses, as they arrive (the probes comm target uses it). */
+  listenAll(listener: StatusListener): () => void {
+    this.everyStatus.add(listener);
+    return () => this.everyStatus.delete(listener);
   }
 
   /** Resolves when the probe has ended, or after `timeoutMs`, or when `signal` aborts. */

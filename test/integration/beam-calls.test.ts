@@ -83,6 +83,20 @@ console.log(JSON.stringify(ex.objects().map((o: any) => ({ outcome: o.outcome, c
     expect(rows).toEqual([expect.objectContaining({ name: "prices", state: "ended", seen: 37, dropped: 0, why_ended: "disarmed" })]);
   });
 
+  it("streams probe statuses to a frontend over the elixirlumin.probes comm, which can also disarm", async () => {
+    await k.comms(); // forget earlier comm traffic
+    await k.send({ op: "request", type: "comm_open", content: { comm_id: "probes-1", target_name: "elixirlumin.probes", data: {} }, no_reply: true });
+    await k.execute("%probe Shop.Pricing.unit_price/1 --as via_comm");
+    await k.execute('%%elixir\nfor i <- 1..5, do: Shop.Pricing.unit_price("i#{i}")');
+    await k.send({ op: "request", type: "comm_msg", content: { comm_id: "probes-1", data: { action: "disarm", name: "via_comm" } }, no_reply: true });
+    const data = (await k.comms(2)).messages.filter((m) => m.content.comm_id === "probes-1").map((m) => m.content.data);
+    expect(data[0]).toMatchObject({ event: "probes" });
+    expect(data).toContainEqual({ event: "disarmed", name: "via_comm" });
+    const statuses = data.filter((d) => d.event === "status" && d.probe.name === "via_comm").map((d) => d.probe);
+    expect(statuses[0]).toMatchObject({ state: "armed" });
+    expect(statuses.at(-1)).toMatchObject({ state: "ended", why_ended: "disarmed", seen: 5 });
+  });
+
   it("answers bad input with clear errors and creates no atom on the node", async () => {
     const atoms = async () => cellJson<number>(k, "const atoms1 = %erlang erlang:system_info(atom_count).\nconsole.log(JSON.stringify(atoms1))");
     // Each run names things that exist nowhere yet; the first run also loads whatever code error paths use.

@@ -76,6 +76,11 @@ export class KernelClient {
     return this.send<{ reply: { msg_type: string; content: Record<string, any> }; messages: Message[] }>({ op: "request", type, content, channel, collect });
   }
 
+  /** Comm messages seen on iopub since the last call (waiting `wait` seconds for more). */
+  comms(wait = 0) {
+    return this.send<{ messages: Message[] }>({ op: "comms", wait });
+  }
+
   badSignature() {
     return this.send<{ answered: boolean }>({ op: "bad_signature" });
   }

@@ -8,6 +8,8 @@ from jupyter_client.session import Session
 
 km = None
 kc = None
+# Every comm message seen on iopub, whatever its parent: a comm's messages follow its own life, not a request's.
+comm_log = []
 
 
 def collect(msg_id, timeout):
@@ -19,6 +21,8 @@ def collect(msg_id, timeout):
             m = kc.get_iopub_msg(timeout=max(0.1, deadline - time.time()))
         except Exception:
             break
+        if m["msg_type"] in ("comm_open", "comm_msg", "comm_close"):
+            comm_log.append({"msg_type": m["msg_type"], "content": m["content"]})
         if m["parent_header"].get("msg_id") != msg_id:
             continue
         out.append({"msg_type": m["msg_type"], "content": m["content"]})
@@ -106,12 +110,27 @@ def shutdown(cmd):
     return {}
 
 
+def comms(cmd):
+    """The comm messages seen so far (waiting `wait` seconds for more on iopub), then forget them."""
+    deadline = time.time() + cmd.get("wait", 0)
+    while time.time() < deadline:
+        try:
+            m = kc.get_iopub_msg(timeout=max(0.05, deadline - time.time()))
+        except Exception:
+            break
+        if m["msg_type"] in ("comm_open", "comm_msg", "comm_close"):
+            comm_log.append({"msg_type": m["msg_type"], "content": m["content"]})
+    out = list(comm_log)
+    comm_log.clear()
+    return {"messages": out}
+
+
 def alive(cmd):
     return {"alive": km.is_alive()}
 
 
 OPS = {"start": start, "execute": execute, "request": request, "bad_signature": bad_signature,
-       "restart": restart, "shutdown": shutdown, "alive": alive}
+       "restart": restart, "shutdown": shutdown, "alive": alive, "comms": comms}
 
 for line in sys.stdin:
     cmd = json.loads(line)
