@@ -22,6 +22,11 @@ export function updateDisplay(displayId: string, value: unknown): void {
   currentOutput().updateDisplay(displayId, value);
 }
 
+/** Clear this cell's output (`wait`: only when the next output arrives, to avoid flicker). */
+export function clearOutput(wait = false): void {
+  currentOutput().clearOutput(wait);
+}
+
 /** Ask the user for a line of text (`{ password: true }` hides what they type). */
 export function input(prompt = "", options?: { password?: boolean }): Promise<string> {
   return currentOutput().input(prompt, options);

@@ -2,6 +2,9 @@
  * The kernel through a real Jupyter client (jupyter_client): every message type of the protocol, the way a
  * frontend uses them. One kernel serves the file; each test uses names of its own.
  */
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ofType, startKernel, stdout, texts, type KernelClient } from "../support/jupyter";
 
@@ -117,6 +120,27 @@ describe("display", () => {
     expect(ofType(r, "display_data")[0].content.transient.display_id).toBe("dG");
     const [update] = ofType(r, "update_display_data");
     expect(update.content.data["text/plain"]).toBe("'second'");
+  });
+
+  it("clears the cell's output on request", async () => {
+    const r = await k.execute('display("before")\nclearOutput(true)\ndisplay("after")');
+    expect(r.messages.map((m) => m.msg_type)).toEqual(["status", "execute_input", "display_data", "clear_output", "display_data", "status"]);
+    expect(ofType(r, "clear_output")[0].content).toEqual({ wait: true });
+  });
+
+  it("imports an npm package installed next to the notebook", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "lumin-npm-"));
+    mkdirSync(path.join(dir, "node_modules", "lumin-greeter"), { recursive: true });
+    writeFileSync(path.join(dir, "node_modules", "lumin-greeter", "package.json"), JSON.stringify({ name: "lumin-greeter", version: "1.0.0", main: "index.js", types: "index.d.ts" }));
+    writeFileSync(path.join(dir, "node_modules", "lumin-greeter", "index.js"), "exports.greet = (who) => `hello, ${who}`;\n");
+    writeFileSync(path.join(dir, "node_modules", "lumin-greeter", "index.d.ts"), "export declare function greet(who: string): string;\n");
+    const k2 = await startKernel({ cwd: dir });
+    try {
+      const r = await k2.execute('import { greet } from "lumin-greeter";\ngreet("BEAM")');
+      expect(texts(r, "execute_result")).toEqual(["'hello, BEAM'"]);
+    } finally {
+      await k2.shutdown();
+    }
   });
 
   it("honours an object's own Jupyter.display bundle", async () => {
