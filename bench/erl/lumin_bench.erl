@@ -1,0 +1,139 @@
+%% @doc Benchmark-only code loaded into the node the benchmark starts (never shipped): the traced function,
+%% the tight loop that calls it, the flood of messages, 100,000 idle processes for %top, and the "raw
+%% ceilings" — a trivial tracer on the same node that receives exactly the trace messages ElixirLumin's
+%% probes ask for (same flags, same match-spec bodies) and only counts them.
+-module(lumin_bench).
+-export([work/1, timed_loop/1, raw_calls/2,
+         start_sink/1, stop_sink/1, flood/2, raw_messages/2,
+         spawn_idle/1, stop_idle/0, os_pid/0]).
+
+%% The same flags and match-spec bodies as lumin_calls (?FLAGS, do_arm/3) and lumin_probe_kinds (?MSG_FLAGS).
+-define(CALL_FLAGS, [call, arity, monotonic_timestamp]).
+-define(MSG_FLAGS, [send, 'receive', monotonic_timestamp]).
+
+os_pid() -> list_to_integer(os:getpid()).
+
+%% ---- calls ------------------------------------------------------------------------------------------------
+
+%% The traced function: trivial, so the figures measure tracing, not work.
+work(X) -> X + 1.
+
+loop(0, Acc) -> Acc;
+loop(N, Acc) -> loop(N - 1, ?MODULE:work(Acc)).
+
+%% Call work/1 N times in a fresh process (so a probe tracing `all` processes traces it); #{loop_us}: the
+%% loop's own time, measured inside that process.
+timed_loop(N) ->
+    {Pid, Ref} = loop_process(N),
+    Pid ! go,
+    receive {Ref, LoopUs} -> #{loop_us => LoopUs} after 120000 -> exit(Pid, kill), error(timeout) end.
+
+loop_process(N) ->
+    Parent = self(),
+    Ref = make_ref(),
+    Pid = spawn(fun() ->
+                        receive go -> ok end,
+                        T0 = erlang:monotonic_time(microsecond),
+                        _ = loop(N, 0),
+                        Parent ! {Ref, erlang:monotonic_time(microsecond) - T0}
+                end),
+    {Pid, Ref}.
+
+%% The raw ceiling for call probes: work/1 traced with the body lumin_calls uses (exception_trace, plus the
+%% whole call as the message with --args), call/arity/monotonic_timestamp on the looping process, and a
+%% trivial tracer that counts the call and return_from messages. #{total_us}: from the loop's start until
+%% the tracer has counted all 2N messages; #{loop_us}: the loop's own time.
+raw_calls(N, Args) ->
+    Self = self(),
+    Body = [{exception_trace} | [{message, '$_'} || Args]],
+    Tracer = spawn(fun() -> count(2 * N, Self) end),
+    {Pid, Ref} = loop_process(N),
+    MFA = {?MODULE, work, 1},
+    1 = erlang:trace_pattern(MFA, [{'_', [], Body}], [local]),
+    1 = erlang:trace(Pid, true, [{tracer, Tracer} | ?CALL_FLAGS]),
+    T0 = erlang:monotonic_time(microsecond),
+    Pid ! go,
+    try
+        LoopUs = receive {Ref, L} -> L after 120000 -> error(loop_timeout) end,
+        T1 = receive {counted, Tracer, T} -> T after 120000 -> error(tracer_timeout) end,
+        #{loop_us => LoopUs, total_us => T1 - T0}
+    after
+        erlang:trace_pattern(MFA, false, [local]),
+        exit(Tracer, kill)
+    end.
+
+%% A trivial tracer: count messages, tell Parent when `N' have arrived (with the time, in µs).
+count(N, Parent) -> count(N, 0, Parent).
+count(N, N, Parent) ->
+    Parent ! {counted, self(), erlang:monotonic_time(microsecond)},
+    receive stop -> ok end;
+count(N, C, Parent) ->
+    receive _ -> count(N, C + 1, Parent) end.
+
+%% ---- messages ----------------------------------------------------------------------------------------------
+
+%% A registered process that receives anything and does nothing with it.
+start_sink(Name) ->
+    Pid = spawn(fun sink/0),
+    true = register(Name, Pid),
+    Pid.
+
+stop_sink(Name) ->
+    case whereis(Name) of
+        undefined -> ok;
+        Pid -> exit(Pid, kill), ok
+    end.
+
+sink() -> receive _ -> sink() end.
+
+%% A fresh process sends N small messages to the sink as fast as it can; #{send_us}: its own time.
+flood(Name, N) ->
+    Sink = whereis(Name),
+    Parent = self(),
+    Ref = make_ref(),
+    spawn(fun() ->
+                  T0 = erlang:monotonic_time(microsecond),
+                  send_n(Sink, N),
+                  Parent ! {Ref, erlang:monotonic_time(microsecond) - T0}
+          end),
+    receive {Ref, Us} -> #{send_us => Us} after 120000 -> error(timeout) end.
+
+send_n(_, 0) -> ok;
+send_n(Sink, N) -> Sink ! {flood, N}, send_n(Sink, N - 1).
+
+%% The raw ceiling for message probes: the sink traced with the flags lumin_probe_kinds uses (send, receive,
+%% monotonic timestamps) to a trivial counting tracer. #{total_us}: from the flood's start until the tracer
+%% has counted the N receive messages.
+raw_messages(Name, N) ->
+    Self = self(),
+    Sink = whereis(Name),
+    Tracer = spawn(fun() -> count(N, Self) end),
+    1 = erlang:trace(Sink, true, [{tracer, Tracer} | ?MSG_FLAGS]),
+    T0 = erlang:monotonic_time(microsecond),
+    try
+        #{send_us := SendUs} = flood(Name, N),
+        T1 = receive {counted, Tracer, T} -> T after 120000 -> error(tracer_timeout) end,
+        #{send_us => SendUs, total_us => T1 - T0}
+    after
+        catch erlang:trace(Sink, false, ?MSG_FLAGS),
+        exit(Tracer, kill)
+    end.
+
+%% ---- many processes, for %top --------------------------------------------------------------------------------
+
+%% N idle processes (each waits for `stop'), under a registered holder; returns the node's process count.
+spawn_idle(N) ->
+    Parent = self(),
+    Holder = spawn(fun() ->
+                           Pids = [spawn(fun() -> receive stop -> ok end end) || _ <- lists:seq(1, N)],
+                           Parent ! {self(), ready},
+                           receive stop -> [P ! stop || P <- Pids], ok end
+                   end),
+    true = register(lumin_bench_idle, Holder),
+    receive {Holder, ready} -> erlang:system_info(process_count) after 120000 -> error(timeout) end.
+
+stop_idle() ->
+    case whereis(lumin_bench_idle) of
+        undefined -> ok;
+        H -> H ! stop, ok
+    end.
