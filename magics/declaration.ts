@@ -32,6 +32,8 @@ export interface PositionalSpec {
   readonly optional?: boolean;
   /** Takes all the remaining words (at most one positional, the last). */
   readonly rest?: boolean;
+  /** With `rest`: once it starts, the words are its own, options included (code such as `fn x -> x end`). */
+  readonly raw?: boolean;
   readonly choices?: readonly string[];
 }
 

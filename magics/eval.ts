@@ -20,7 +20,7 @@ Examples:
   ${example}
 
   const x = %${language} ${example}`,
-    positionals: [{ name: "CODE", help: "code to evaluate (line form)", rest: true, optional: true }],
+    positionals: [{ name: "CODE", help: "code to evaluate (line form), taken as written", rest: true, raw: true, optional: true }],
     flags: [NODE_FLAG],
     showsResult: false,
     async run(call, ctx) {

@@ -86,8 +86,14 @@ export function parseArgs(decl: MagicDeclaration, argText: string): MagicArgs {
     else flags[spec.name] = value;
   };
 
+  const positionalSpecs = decl.positionals ?? [];
+  const rawAt = positionalSpecs.findIndex((p) => p.rest && p.raw);
   for (let i = 0; i < words.length; i++) {
     const word = words[i];
+    if (rawAt >= 0 && free.length >= rawAt && !word.startsWith("--")) {
+      free.push(...words.slice(i));
+      break;
+    }
     const isFlag = word.startsWith("-") && word.length > 1 && !/^-\d/.test(word);
     if (!isFlag || word === "--") {
       if (word === "--") free.push(...words.slice(i + 1));

@@ -63,20 +63,24 @@ function charlist(l: List): string | undefined {
 
 export function formatTerm(t: ErlTerm, syntax: Syntax, limits: FormatLimits = DEFAULT_LIMITS, depth = 0): string {
   const f = (x: ErlTerm) => formatTerm(x, syntax, limits, depth + 1);
+  // Elixir's inspect separates elements with ", ", Erlang's ~p with ",".
+  const items = <T>(list: T[], g: (x: T) => string, max: number) => itemsJoined(list, g, max, syntax === "elixir" ? ", " : ",");
   if (depth > limits.depth) return "...";
   if (typeof t === "number" || typeof t === "bigint") return String(t);
   if (t instanceof ErlFloat) {
-    const s = String(t.value);
+    const s = String(t.value).replace("e+", "e");
     return /[.eE]|Infinity|NaN/.test(s) ? (/e/.test(s) && !s.includes(".") ? s.replace("e", ".0e") : s) : `${s}.0`;
   }
   if (t instanceof Atom) return atomText(t.name, syntax);
   if (t instanceof Uint8Array) {
     const s = printable(t);
     if (s !== undefined) return syntax === "elixir" ? quote(s, limits.chars) : `<<${quote(s, limits.chars)}>>`;
-    const shown = Array.from(t.subarray(0, limits.items)).join(", ");
-    return `<<${shown}${t.length > limits.items ? ", ..." : ""}>>`;
+    return `<<${items(Array.from(t), String, limits.items)}>>`;
   }
-  if (t instanceof BitBinary) return `<<${Array.from(t.bytes.subarray(0, limits.items)).join(", ")}:${t.bitsInLastByte}>>`;
+  if (t instanceof BitBinary) {
+    const last = t.bytes[t.bytes.length - 1] >> (8 - t.bitsInLastByte);
+    return `<<${items([...Array.from(t.bytes.subarray(0, -1), String), syntax === "elixir" ? `${last}::size(${t.bitsInLastByte})` : `${last}:${t.bitsInLastByte}`], (x) => x, limits.items)}>>`;
+  }
   if (t instanceof Tuple) {
     if (syntax === "elixir" && isCut(t)) return `#cut<${t.elements[1]} bytes: ${f(t.elements[2])}>`;
     return `{${items(t.elements, f, limits.items)}}`;
@@ -87,7 +91,7 @@ export function formatTerm(t: ErlTerm, syntax: Syntax, limits: FormatLimits = DE
     if (syntax === "elixir" && isKeyword(t)) {
       return `[${items(t.elements, (e) => keywordPair(e as Tuple, f), limits.items)}]`;
     }
-    const improper = t.tail instanceof List && t.tail.elements.length === 0 ? "" : ` | ${f(t.tail)}`;
+    const improper = t.tail instanceof List && t.tail.elements.length === 0 ? "" : `${syntax === "elixir" ? " | " : "|"}${f(t.tail)}`;
     return `[${items(t.elements, f, limits.items)}${improper}]`;
   }
   if (t instanceof ErlMap) return formatMap(t, syntax, f, limits);
@@ -110,15 +114,18 @@ function keywordPair(t: Tuple, f: (x: ErlTerm) => string): string {
   return `${(t.elements[0] as Atom).name}: ${f(t.elements[1])}`;
 }
 
-function items<T>(list: T[], f: (x: T) => string, max: number): string {
-  const shown = list.slice(0, max).map(f).join(", ");
-  return list.length > max ? `${shown}, ...` : shown;
+function itemsJoined<T>(list: T[], f: (x: T) => string, max: number, sep: string): string {
+  const shown = list.slice(0, max).map(f).join(sep);
+  return list.length > max ? `${shown}${sep}...` : shown;
 }
 
 function formatMap(m: ErlMap, syntax: Syntax, f: (x: ErlTerm) => string, limits: FormatLimits): string {
+  const items = <T>(list: T[], g: (x: T) => string, max: number) => itemsJoined(list, g, max, syntax === "elixir" ? ", " : ",");
   if (syntax === "erlang") return `#{${items(m.entries, ([k, v]) => `${f(k)} => ${f(v)}`, limits.items)}}`;
   const struct = m.get("__struct__");
-  const entries = struct ? m.entries.filter(([k]) => !(k instanceof Atom && k.name === "__struct__")) : m.entries;
+  // As Elixir's inspect: a struct's __struct__ becomes its name, and an exception's __exception__ is hidden.
+  const hidden = (k: ErlTerm) => k instanceof Atom && (k.name === "__struct__" || k.name === "__exception__");
+  const entries = struct ? m.entries.filter(([k]) => !hidden(k)) : m.entries;
   const body = items(entries, ([k, v]) => (k instanceof Atom && ELIXIR_PLAIN_ATOM.test(k.name) ? `${k.name}: ${f(v)}` : `${f(k)} => ${f(v)}`), limits.items);
   return struct instanceof Atom ? `%${atomText(struct.name, "elixir")}{${body}}` : `%{${body}}`;
 }

@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { parseArgs, parseDuration, parseRate, splitWords } from "../../magics/parser";
 import { probe, probeSpec } from "../../magics/probe";
+import { elixir } from "../../magics/eval";
 import { MagicUsageError } from "../../magics/declaration";
 import { helpText, usage } from "../../magics/help";
 import { parseMagicLine, rewriteMagics } from "../../kernel/evaluation/cellSource";
@@ -24,6 +25,11 @@ describe("parseArgs", () => {
   it("names an unknown flag and suggests the closest one", () => {
     expect(() => parseArgs(probe, "Shop.Pricing.price/2 --limt 5")).toThrow(MagicUsageError);
     expect(() => parseArgs(probe, "Shop.Pricing.price/2 --limt 5")).toThrow(/--limt.*--limit/s);
+  });
+  it("leaves code after a raw rest positional alone, options and arrows included", () => {
+    const a = parseArgs(elixir, "--node a@b Enum.map([1], fn x -> x end) -- [1]");
+    expect(a.flags.node).toBe("a@b");
+    expect((a.positionals.CODE as string[]).join(" ")).toBe("Enum.map([1], fn x -> x end) -- [1]");
   });
   it("rejects a value outside a flag's choices", () => {
     expect(() => parseArgs(probe, "--logs=loud")).toThrow(/loud/);
