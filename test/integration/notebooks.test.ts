@@ -76,6 +76,27 @@ const CHECKS: Record<string, (cells: Cell[]) => void> = {
     expect(textOf(outputsOf(cells, "%explain all"))).toMatch(/Most time went to Shop\.Orders\.handle_call\/3/);
     expect(textOf(outputsOf(cells, "%export"))).toMatch(/Wrote .*latency-spike\.html: \d+ chart\(s\)/);
   },
+  "notebooks/investigations/messages.ipynb": (cells) => {
+    const chart = outputsOf(cells, "sequenceChart(msgs").find((o) => o.data?.["application/vnd.vegalite.v5+json"]);
+    expect(chart?.data?.["image/svg+xml"]).toBeTruthy();
+    expect(textOf(outputsOf(cells, "const msgs = %events orders_msgs"))).toMatch(/call/);
+  },
+  "notebooks/investigations/processes.ipynb": (cells) => {
+    // Shop.Flaky crashed three times: three exits, each with the reason it crashed with.
+    const exits = textOf(outputsOf(cells, 'd.event === "exit"'));
+    expect(exits.match(/Shop\.Flaky\s+\{%RuntimeError\{message: "crashed on pur/g)?.length).toBe(3);
+    expect(exits).toMatch(/^3 rows$/m);
+    expect(outputsOf(cells, "treeChart(tree").some((o) => o.data?.["image/svg+xml"])).toBe(true);
+  },
+  "notebooks/investigations/genserver-state.ipynb": (cells) => {
+    expect(textOf(outputsOf(cells, "const inv = %events inventory"))).toMatch(/restock/);
+    expect(outputsOf(cells, "stateHistoryChart(inv)").some((o) => o.data?.["application/vnd.vegalite.v5+json"])).toBe(true);
+  },
+  "notebooks/investigations/logs-and-metrics.ipynb": (cells) => {
+    expect(textOf(outputsOf(cells, "const logs = %events warnings"))).toMatch(/warning/);
+    expect(outputsOf(cells, "metricsChart(vitals").some((o) => o.data?.["image/svg+xml"])).toBe(true);
+    expect(textOf(outputsOf(cells, "placed_refused"))).toMatch(/telemetry/);
+  },
 };
 
 const notebooks = [
