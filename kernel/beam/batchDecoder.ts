@@ -8,8 +8,8 @@ import { ConstColumn, DictColumn, TermColumn } from "../tables/columns";
 
 export type RawColumn =
   | { type: "f64"; data: Float64Array }
-  | { type: "i32"; data: Int32Array }
-  | { type: "dict"; values: unknown[]; indexes: Uint32Array }
+  | { type: "i32"; data: Int8Array | Int16Array | Int32Array }
+  | { type: "dict"; values: unknown[]; indexes: Uint8Array | Uint16Array | Uint32Array }
   | { type: "terms"; offsets: Uint32Array; data: Uint8Array }
   | { type: "const"; value: unknown };
 
@@ -70,26 +70,76 @@ export function decodeBatch(bytes: Uint8Array): DecodedBatch {
   };
 }
 
-type ArqueroColumn = Float64Array | Int32Array | DictColumn | TermColumn | ConstColumn<unknown> | unknown[];
+type IntArray = Int8Array | Int16Array | Int32Array;
+type IndexArray = Uint8Array | Uint16Array | Uint32Array;
+export type ArqueroColumn = Float64Array | IntArray | DictColumn | TermColumn | ConstColumn<unknown>;
 
-/** One Arquero column per name, concatenating the batches in order. */
+/** The smallest integer array that holds every value of `a` (arity and depth fit in a byte). */
+function narrowInts(a: Int32Array): IntArray {
+  let lo = 0;
+  let hi = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] < lo) lo = a[i];
+    else if (a[i] > hi) hi = a[i];
+  }
+  if (lo >= -128 && hi <= 127) return Int8Array.from(a);
+  if (lo >= -32768 && hi <= 32767) return Int16Array.from(a);
+  return a;
+}
+
+/** Dictionary indexes in as few bytes as the dictionary's size allows. */
+function indexArray(size: number, length: number): IndexArray {
+  return size <= 256 ? new Uint8Array(length) : size <= 65536 ? new Uint16Array(length) : new Uint32Array(length);
+}
+
+/**
+ * Merged columns seen as one batch again, so a probe's table can be merged once and grown with later batches
+ * (kernel/tables/probeStore.ts keeps only this, not every batch beside it).
+ */
+export function columnsAsBatch(columns: Record<string, ArqueroColumn>, count: number, kind: string): DecodedBatch {
+  const raw = new Map<string, RawColumn>();
+  for (const [name, c] of Object.entries(columns)) {
+    if (c instanceof Float64Array) raw.set(name, { type: "f64", data: c });
+    else if (c instanceof Int8Array || c instanceof Int16Array || c instanceof Int32Array) raw.set(name, { type: "i32", data: c });
+    else if (c instanceof DictColumn) raw.set(name, { type: "dict", values: [...c.values], indexes: c.indexes });
+    else if (c instanceof TermColumn) raw.set(name, { type: "terms", offsets: c.offsets, data: c.data });
+    else raw.set(name, { type: "const", value: c.value });
+  }
+  return { kind, count, dropped: 0, columns: raw };
+}
+
+/**
+ * One Arquero column per name, concatenating the batches in order, each stored as compactly as its content
+ * allows: integers and dictionary indexes narrowed, a column that is null or one value throughout constant,
+ * term bytes copied out of the frames they arrived in (so the frames can go).
+ */
 export function mergeColumns(batches: DecodedBatch[], names: string[], syntax: Syntax): Record<string, ArqueroColumn> {
   const total = batches.reduce((n, b) => n + b.count, 0);
   const out: Record<string, ArqueroColumn> = {};
   for (const name of names) {
     const parts = batches.map((b) => b.columns.get(name));
-    const kind = parts.find((p) => p)?.type;
+    // A column merged earlier may have become constant (all null so far); later batches decide its kind.
+    const kind = (parts.find((p) => p && p.type !== "const") ?? parts.find((p) => p))?.type;
     if (!kind) {
       out[name] = new ConstColumn(null, total);
-    } else if (kind === "f64" || kind === "i32") {
-      const arr = kind === "f64" ? new Float64Array(total) : new Int32Array(total);
+    } else if (kind === "f64") {
+      const arr = new Float64Array(total);
       let at = 0;
       batches.forEach((b, i) => {
         const p = parts[i];
-        if (p && (p.type === "f64" || p.type === "i32")) arr.set(p.data as never, at);
+        if (p?.type === "f64") arr.set(p.data, at);
         at += b.count;
       });
       out[name] = arr;
+    } else if (kind === "i32") {
+      const arr = new Int32Array(total);
+      let at = 0;
+      batches.forEach((b, i) => {
+        const p = parts[i];
+        if (p?.type === "i32") arr.set(p.data, at);
+        at += b.count;
+      });
+      out[name] = narrowInts(arr);
     } else if (kind === "terms") {
       const offsets = new Uint32Array(total + 1);
       const datas: Uint8Array[] = [];
@@ -104,7 +154,8 @@ export function mergeColumns(batches: DecodedBatch[], names: string[], syntax: S
         } else for (let r = 0; r < b.count; r++) offsets[row + r + 1] = base;
         row += b.count;
       });
-      out[name] = new TermColumn(offsets, Buffer.concat(datas), syntax);
+      // No bytes at all: every row is null.
+      out[name] = base === 0 ? new ConstColumn(null, total) : new TermColumn(offsets, Uint8Array.from(Buffer.concat(datas)), syntax);
     } else {
       // dict and const: one dictionary across batches.
       const values: unknown[] = [];
@@ -117,17 +168,22 @@ export function mergeColumns(batches: DecodedBatch[], names: string[], syntax: S
         }
         return id;
       };
-      const indexes = new Uint32Array(total);
+      const ids = new Uint32Array(total);
       let row = 0;
       batches.forEach((b, i) => {
         const p = parts[i];
         if (p?.type === "dict") {
           const remap = p.values.map(idOf);
-          for (let r = 0; r < b.count; r++) indexes[row + r] = remap[p.indexes[r]];
-        } else indexes.fill(idOf(p?.type === "const" ? p.value : null), row, row + b.count);
+          for (let r = 0; r < b.count; r++) ids[row + r] = remap[p.indexes[r]];
+        } else ids.fill(idOf(p?.type === "const" ? p.value : null), row, row + b.count);
         row += b.count;
       });
-      out[name] = values.length === 1 ? new ConstColumn(values[0], total) : new DictColumn(values, indexes);
+      if (values.length === 1) out[name] = new ConstColumn(values[0], total);
+      else {
+        const indexes = indexArray(values.length, total);
+        indexes.set(ids);
+        out[name] = new DictColumn(values, indexes);
+      }
     }
   }
   return out;

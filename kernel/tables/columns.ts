@@ -20,7 +20,7 @@ abstract class LazyColumn<T> {
 export class DictColumn<T = unknown> extends LazyColumn<T> {
   constructor(
     readonly values: readonly T[],
-    readonly indexes: Uint32Array,
+    readonly indexes: Uint8Array | Uint16Array | Uint32Array,
   ) {
     super();
   }

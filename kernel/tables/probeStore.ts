@@ -2,7 +2,7 @@
  * What the kernel keeps of each probe: its latest status and the batches it shipped. `table(name)` turns the
  * batches into one Arquero table in the probe kind's schema (kernel/tables/schemas.ts), with its metadata.
  */
-import { decodeBatch, mergeColumns, type DecodedBatch } from "../beam/batchDecoder";
+import { columnsAsBatch, decodeBatch, mergeColumns, type DecodedBatch } from "../beam/batchDecoder";
 import type { Syntax } from "../beam/termFormat";
 import type { ProbeKind, ProbeStatusEvent } from "../beam/protocol";
 import { SCHEMAS, columnNames, type TableKind } from "./schemas";
@@ -61,6 +61,18 @@ export class ProbeStore {
     const batch = decodeBatch(bytes);
     p.batches.push(batch);
     p.droppedInBatches += batch.dropped;
+    // Batches are merged into one compact set of columns as they pile up, so a long probe holds its rows
+    // once, narrowly stored, and not batch by batch beside the frames they came in.
+    if (p.batches.length >= 16) this.compact(p);
+  }
+
+  /** Merge a probe's batches into one; returns its columns, in the kind's schema. */
+  private compact(p: ProbeRecord): ReturnType<typeof mergeColumns> {
+    const names = columnNames(p.kind as TableKind);
+    const count = p.batches.reduce((n, b) => n + b.count, 0);
+    const columns = mergeColumns(p.batches, names, p.syntax);
+    p.batches = [columnsAsBatch(columns, count, p.kind)];
+    return columns;
   }
 
   /** Every probe on `node` has ended (the node went away). */
@@ -108,7 +120,7 @@ export class ProbeStore {
     if (!p) throw new Error(`there is no probe named ${name} (%probes lists them)`);
     const aq = await import("arquero");
     const names = columnNames(p.kind as TableKind);
-    const table = aq.table(mergeColumns(p.batches, names, p.syntax) as never, names);
+    const table = aq.table(this.compact(p) as never, names);
     setTableMeta(table, {
       probe: p.name,
       kind: p.kind,
