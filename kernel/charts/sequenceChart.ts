@@ -20,6 +20,9 @@ export const PROTOCOLS = ["call", "reply", "cast", "info", "EXIT", "DOWN", "syst
 interface Arrow {
   from: number;
   to: number;
+  /** Rows are messages in order (time gaps between bursts would leave the diagram mostly empty). */
+  seq: number;
+  seq2: number;
   t_ms: number;
   t2_ms: number;
   protocol: string;
@@ -95,7 +98,7 @@ export function sequenceChart(messages: ColumnTable, options: SequenceOptions = 
     return l;
   };
   const t0 = shown.length ? time[shown[0]] : 0;
-  const arrows: Arrow[] = shown.map((i) => {
+  const arrows: Arrow[] = shown.map((i, at) => {
     const a = lane(from(i), fromName?.(i) ?? null);
     const b = lane(to(i), toName?.(i) ?? null);
     const r = receiveOf.get(i);
@@ -106,6 +109,8 @@ export function sequenceChart(messages: ColumnTable, options: SequenceOptions = 
     return {
       from: a,
       to: b,
+      seq: at,
+      seq2: r === undefined ? at : at + 0.4,
       t_ms: r3((time[i] - t0) / 1000),
       t2_ms: r3((time[r ?? i] - t0) / 1000),
       protocol: p,
@@ -115,8 +120,7 @@ export function sequenceChart(messages: ColumnTable, options: SequenceOptions = 
       self: a === b,
     };
   });
-  const end = arrows.reduce((m, a) => Math.max(m, a.t2_ms), 0);
-  const lifelines = lanes.map((p, l) => ({ lane: l, name: label.get(p) ?? p, pid: p, t_ms: 0, t2_ms: end }));
+  const lifelines = lanes.map((p, l) => ({ lane: l, name: label.get(p) ?? p, pid: p, seq: -0.5, seq2: arrows.length - 0.5 }));
   const laneNames = lifelines.map((l) => (l.name === l.pid ? l.pid : `${l.name} ${l.pid}`));
 
   const x = {
@@ -126,7 +130,13 @@ export function sequenceChart(messages: ColumnTable, options: SequenceOptions = 
     scale: { domain: [-0.5, Math.max(0.5, lanes.length - 0.5)], nice: false, zero: false },
     axis: { orient: "top", values: lanes.map((_, l) => l), labelExpr: `${JSON.stringify(laneNames)}[datum.value]`, grid: false, labelAngle: 0 },
   };
-  const y = { field: "t_ms", type: "quantitative", title: "time since first message (ms)", scale: { reverse: true, nice: false } };
+  const y = {
+    field: "seq",
+    type: "quantitative",
+    title: "messages in order (the tooltip gives the time)",
+    scale: { reverse: true, nice: false, domain: [-0.5, Math.max(0.5, arrows.length - 0.5)] },
+    axis: { labels: false, ticks: false, grid: false },
+  };
   const color = { field: "protocol", type: "nominal", title: "protocol", scale: { domain: PROTOCOLS, range: CATEGORY.slice(0, PROTOCOLS.length) } };
   return {
     ...baseSpec("Message sequence", [
@@ -142,7 +152,7 @@ export function sequenceChart(messages: ColumnTable, options: SequenceOptions = 
         name: "lifelines",
         data: { values: lifelines },
         mark: { type: "rule", strokeDash: [4, 4], opacity: 0.6 },
-        encoding: { x: { ...x, field: "lane" }, y, y2: { field: "t2_ms" } },
+        encoding: { x: { ...x, field: "lane" }, y, y2: { field: "seq2" } },
       },
       {
         name: "arrows",
@@ -153,12 +163,13 @@ export function sequenceChart(messages: ColumnTable, options: SequenceOptions = 
           x,
           x2: { field: "x2" },
           y,
-          y2: { field: "t2_ms" },
+          y2: { field: "seq2" },
           color,
           tooltip: [
             { field: "label", title: "protocol" },
             { field: "message", title: "message" },
-            { field: "t_ms", title: "sent (ms)" },
+            { field: "t_ms", title: "sent (ms after the first message)" },
+            { field: "t2_ms", title: "received (ms)" },
           ],
         },
       },
@@ -168,7 +179,7 @@ export function sequenceChart(messages: ColumnTable, options: SequenceOptions = 
         mark: { type: "point", filled: true, size: 60, opacity: 1 },
         encoding: {
           x: { ...x, field: "to" },
-          y: { ...y, field: "t2_ms" },
+          y: { ...y, field: "seq2" },
           color,
           shape: { field: "dir", type: "nominal", scale: { domain: ["right", "left"], range: ["triangle-right", "triangle-left"] }, legend: null },
         },
