@@ -4,18 +4,14 @@
  * whose call counts the test controls, and checking the rows a user would look at.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ErlNode, attachedNode, cellError, cellJson, checkerRun, uniqueName, waitFor } from "../support/beam";
+import { ErlNode, attachedNode, cellError, cellJson, checkerRun, startShopKernel, uniqueName, waitFor } from "../support/beam";
 import { startKernel, stdout, texts, type KernelClient } from "../support/jupyter";
-
-const SHOP = "notebooks/apps/shop";
 
 describe("the sample app, started by %node start --app", () => {
   let k: KernelClient;
 
   beforeAll(async () => {
-    k = await startKernel();
-    const r = await k.execute(`%node start ${uniqueName("shop")} --app ${SHOP}`, { timeout: 120 });
-    expect(stdout(r)).toMatch(/Attached to shop_\w+@\S+ \(started by this kernel\): OTP \d+, Elixir 1\.\d+/);
+    k = await startShopKernel(uniqueName("shop"));
   }, 180_000);
   afterAll(async () => {
     await k?.shutdown();

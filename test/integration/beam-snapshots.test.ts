@@ -3,19 +3,14 @@
  * %ets, %state, %info — each against a state of the node the test set up, asserted exactly.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startKernel, stdout, texts, type KernelClient } from "../support/jupyter";
-import { cellError, cellJson, uniqueName } from "../support/beam";
+import { type KernelClient } from "../support/jupyter";
+import { cellError, cellJson, uniqueName, elixirCell, startShopKernel } from "../support/beam";
 
 let k: KernelClient;
 const SHOP = uniqueName("snaps");
 
 /** Run a %%elixir cell on the shop node; its result as the node's inspect text. */
-async function ex(code: string): Promise<string> {
-  const r = await k.execute(`%%elixir\n${code}`, { timeout: 60 });
-  const err = r.messages.find((m) => m.msg_type === "error");
-  if (err) throw new Error(`elixir cell failed: ${err.content.evalue}\n${code}`);
-  return texts(r, "display_data").join("");
-}
+const ex = (code: string) => elixirCell(k, code);
 
 /** The rows of a snapshot magic's table. */
 let cells = 0;
@@ -27,9 +22,7 @@ function rowsOf(magic: string): Promise<any[]> {
 const pidOf = (inspected: string) => inspected.replace(/^"?#PID(<[\d.]+>)"?$/, "$1");
 
 beforeAll(async () => {
-  k = await startKernel();
-  const r = await k.execute(`%node start ${SHOP} --app notebooks/apps/shop`, { timeout: 180 });
-  expect(stdout(r), JSON.stringify(r.messages.map((m) => m.content))).toContain(`Attached to ${SHOP}@`);
+  k = await startShopKernel(SHOP);
 }, 200_000);
 
 afterAll(async () => {

@@ -6,8 +6,7 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import os from "node:os";
-import type { KernelClient } from "./jupyter";
-import { stdout } from "./jupyter";
+import { startKernel, stdout, texts, type KernelClient } from "./jupyter";
 
 export const HOST = os.hostname().split(".")[0];
 
@@ -120,4 +119,26 @@ export async function cellError(k: KernelClient, code: string): Promise<string> 
 /** The name of the node the kernel is attached to, from inside the kernel. */
 export async function attachedNode(k: KernelClient): Promise<string> {
   return cellJson<string>(k, "const nodeName1 = %erlang node()\nconsole.log(JSON.stringify(String(nodeName1)))");
+}
+
+/** The sample Mix app the tests probe. */
+export const SHOP_APP = "notebooks/apps/shop";
+
+/** A kernel attached to the sample app on a node it starts (named `name`); fails loudly when it cannot. */
+export async function startShopKernel(name: string): Promise<KernelClient> {
+  const k = await startKernel();
+  const r = await k.execute(`%node start ${name} --app ${SHOP_APP}`, { timeout: 180 });
+  if (!stdout(r).includes(`Attached to ${name}@`)) {
+    await k.shutdown();
+    throw new Error(`%node start ${name} failed: ${JSON.stringify(r.messages.map((m) => m.content))}`);
+  }
+  return k;
+}
+
+/** Run a %%elixir cell; its result as the node's inspect text (throws with the cell's error). */
+export async function elixirCell(k: KernelClient, code: string): Promise<string> {
+  const r = await k.execute(`%%elixir\n${code}`, { timeout: 60 });
+  const err = r.messages.find((m) => m.msg_type === "error");
+  if (err) throw new Error(`elixir cell failed: ${err.content.evalue}\n${code}`);
+  return texts(r, "display_data").join("");
 }
