@@ -19,8 +19,8 @@ Examples:
   async run({ args }, ctx) {
     const name = String(args.positionals.NAME);
     const session = beam(ctx);
-    if (!session.probes.get(name)) throw new MagicUsageError(`%events: there is no probe named ${name} (%probes lists them).`);
-    if (args.flags.wait !== undefined) {
+    if (!session.probes.has(name)) throw new MagicUsageError(`%events: there is no probe named ${name} (%probes lists them; %capture load reads a saved one).`);
+    if (args.flags.wait !== undefined && session.probes.get(name)) {
       const timeout = typeof args.flags.wait === "string" ? parseDuration(args.flags.wait, "--wait") : 60_000;
       await session.probes.waitForEnd(name, timeout, ctx.signal);
     }

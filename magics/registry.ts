@@ -15,13 +15,14 @@ import { apps, ets, info, state, top, tree } from "./snapshots";
 import { chart } from "./chart";
 import { explain } from "./explain";
 import { exportReport } from "./export";
+import { capture } from "./capture";
 
 const MAGICS: MagicDeclaration[] = [
   lsmagic, time, html, markdown, svg,
   connect, nodes, disconnect, node, elixir, erlang,
   probe, probes, disarm, events,
   top, tree, apps, ets, state, info,
-  chart, explain, exportReport,
+  chart, explain, exportReport, capture,
 ];
 
 export function allMagics(): readonly MagicDeclaration[] {

@@ -9,7 +9,7 @@ import { isTable } from "../kernel/display/tableBundle";
 
 export async function resolveTable(text: string, magic: string, ctx: MagicContext): Promise<any> {
   const store = beam(ctx).probes;
-  if (store.get(text)) return store.table(text);
+  if (store.has(text)) return store.table(text);
   let value: unknown;
   try {
     value = await runNested(text, ctx);

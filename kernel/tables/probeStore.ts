@@ -27,6 +27,8 @@ export class ProbeStore {
   private readonly probes = new Map<string, ProbeRecord>();
   private readonly listeners = new Map<string, Set<StatusListener>>();
   private readonly everyStatus = new Set<StatusListener>();
+  /** Tables read back from capture files (%capture load), by name: probes of an earlier run. */
+  private readonly captures = new Map<string, object>();
   private counter = 0;
 
   nextName(): string {
@@ -114,8 +116,19 @@ export class ProbeStore {
     });
   }
 
+  addCapture(name: string, table: object): void {
+    this.captures.set(name, table);
+  }
+
+  /** Is there a probe or a loaded capture by this name? */
+  has(name: string): boolean {
+    return this.probes.has(name) || this.captures.has(name);
+  }
+
   /** The probe's events as one Arquero table, in its kind's schema, with metadata. */
   async table(name: string): Promise<object> {
+    const captured = this.captures.get(name);
+    if (captured && !this.probes.has(name)) return captured;
     const p = this.probes.get(name);
     if (!p) throw new Error(`there is no probe named ${name} (%probes lists them)`);
     const aq = await import("arquero");

@@ -5,7 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErlNode, attachedNode, cellError, cellJson, checkerRun, startShopKernel, uniqueName, waitFor } from "../support/beam";
-import { startKernel, stdout, texts, type KernelClient } from "../support/jupyter";
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { ofType, startKernel, stdout, texts, type KernelClient } from "../support/jupyter";
 
 describe("the sample app, started by %node start --app", () => {
   let k: KernelClient;
@@ -45,6 +48,24 @@ console.log(JSON.stringify({
       outcomes: ["return"],
     });
     expect(rows.minDuration).toBeGreaterThan(0);
+  });
+
+  it("saves a probe's table as an Arrow capture that a kernel with no node reads back, terms and metadata included", async () => {
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), "lumin-capture-")), "prices.arrow");
+    const saved = await k.execute(`%capture save prices ${file}`);
+    expect(stdout(saved)).toMatch(/Saved 37 rows of prices/);
+    const offline = await startKernel();
+    try {
+      const r = await cellJson(offline, `const c = %capture load ${file} --as prices
+console.log(JSON.stringify({ n: c.numRows(), first: c.orderby("start_us").get("result", 0).value, text: String(c.get("result", 0)) }))`);
+      expect(r).toMatchObject({ n: 37, first: 45 });
+      const events = await offline.execute("%events prices");
+      expect(texts(events, "execute_result")[0]).toMatch(/prices: calls Shop\.Pricing\.price\/2 on shop_\S+ — 37 seen, 0 dropped/);
+      const chart = await offline.execute("%chart latency prices");
+      expect(ofType(chart, "execute_result")[0].content.data["image/svg+xml"]).toBeTruthy();
+    } finally {
+      await offline.shutdown();
+    }
   });
 
   it("filters on the node with --match, and keeps arguments with --args", async () => {
