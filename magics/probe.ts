@@ -21,7 +21,7 @@ const KIND_FLAGS: { flag: string; kind: ProbeKind }[] = [
 
 const LOG_LEVELS = ["emergency", "alert", "critical", "error", "warning", "notice", "info", "debug"];
 /** Kinds whose flag takes an optional value. */
-const OPTIONAL_VALUE = new Set<ProbeKind>(["procs", "logs"]);
+const OPTIONAL_VALUE = new Set<ProbeKind>(["messages", "procs", "logs"]);
 
 export const probe: MagicDeclaration = {
   name: "probe",
@@ -47,7 +47,8 @@ Examples:
     { name: "for", takes: "value", valueName: "DURATION", help: "stop after this long (default 60s)" },
     { name: "rate", takes: "value", valueName: "N/s", help: "stop if events come faster (default 10000/s)" },
     { name: "as", takes: "value", valueName: "NAME", help: "the probe's name (default p1, p2, …)" },
-    { name: "messages", takes: "value", valueName: "TARGET", help: "messages sent and received by a pid, a registered name, an application's processes (app:NAME), or new processes (new)" },
+    { name: "messages", takes: "optional", valueName: "TARGET", help: "messages sent and received by a pid, a registered name, an application's processes (app:NAME), or new processes (new, or --new)" },
+    { name: "new", takes: "none", help: "with --messages or --procs: watch the processes spawned from now on" },
     { name: "procs", takes: "optional", valueName: "TARGET", help: "process lifecycle: spawn, exit, link, register… (all processes, or a pid/name/app:NAME)" },
     { name: "state", takes: "value", valueName: "NAME|PID", help: "each message a GenServer/gen_statem handles, with its state before and after" },
     { name: "telemetry", takes: "value", valueName: "PREFIX", help: "telemetry events under this prefix (e.g. my_app.repo); repeatable", repeatable: true },
@@ -99,6 +100,12 @@ export function probeSpec(mfaText: string | undefined, flags: Flags): { kind: Pr
   // after the flag arrives as the positional; these kinds take no function, so it is the flag's value.
   if (value === true && mfaText && OPTIONAL_VALUE.has(kind)) [value, mfaText] = [mfaText, undefined];
   if (mfaText) throw new MagicUsageError(`%probe: --${flag} probes take no function name; "${mfaText}" is extra.`);
+  if (flags.new === true) {
+    if (kind !== "messages" && kind !== "procs") throw new MagicUsageError(`%probe: --new applies to --messages and --procs, not --${flag}.`);
+    if (typeof value === "string" && value !== "new") throw new MagicUsageError(`%probe: --new watches new processes; it cannot be combined with a target ("${value}").`);
+    value = "new";
+  }
+  if (kind === "messages" && value === true) throw new MagicUsageError("%probe: --messages needs a target: a pid, a registered name, app:NAME, or --new.");
   if (kind === "logs" && typeof value === "string" && !LOG_LEVELS.includes(value)) {
     throw new MagicUsageError(`%probe: --logs takes a level, one of ${LOG_LEVELS.join(", ")}, not "${value}".`);
   }

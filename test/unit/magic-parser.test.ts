@@ -50,6 +50,13 @@ describe("probe specs", () => {
       expect(spec).toMatchObject({ module, function: fn, arity });
     }
   });
+  it("takes a message probe's target after the flag, or --new for new processes", () => {
+    expect(probeSpec("Shop.Inventory", parseArgs(probe, "--messages Shop.Inventory").flags).spec).toMatchObject({ process: "Shop.Inventory" });
+    const args = parseArgs(probe, "--messages --new");
+    expect(probeSpec(args.positionals.MFA as string | undefined, args.flags).spec).toMatchObject({ process: "new" });
+    expect(() => probeSpec(undefined, parseArgs(probe, "--messages").flags)).toThrow(/needs a target/);
+    expect(() => probeSpec(undefined, parseArgs(probe, "--logs --new").flags)).toThrow(/--new applies to --messages and --procs/);
+  });
   it("applies the budgets given", () => {
     expect(probeSpec("lists:seq/2", { limit: "100", for: "2s", rate: "50/s" }).spec).toMatchObject({ limit: 100, time_ms: 2000, rate: 50 });
   });
