@@ -18,12 +18,24 @@
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
 
 -define(FLAGS, [call, arity, monotonic_timestamp]).
--define(COLUMNS(Node),
-        [{node, {const, Node}}, {pid, dict}, {process, dict}, {module, dict}, {function, dict},
-         {arity, i32}, {depth, i32}, {start_us, f64}, {duration_us, f64}, {outcome, dict},
-         {result, terms}, {exception_class, dict}, {exception_reason, terms}, {args, terms}]).
-%% How long a probe that stopped counting waits for the returns of calls already under way.
+%% The columns of a batch (the `calls' table): node, pid, process, module, function, arity, depth, start_us,
+%% duration_us, outcome, result, exception_class, exception_reason, args — built by encode/4.
+%% How long a probe that stopped counting waits at most for the returns of calls already under way (it ends
+%% as soon as the tracer has handed on everything traced before it stopped and no counted call is open).
 -define(DRAIN_MS, 500).
+
+%% The per-message state of a probe, kept in the collector's process dictionary under the probe's id (an
+%% integer; the stack of calls under way of each traced process is kept there too, under its pid), so that
+%% a trace message costs a lookup and an update of a small tuple, not of the collector's state maps.
+%%   seen: calls counted; limit: the count budget; end_ts: calls made after it are not counted (infinity
+%%   while armed); open: counted calls whose return has not come yet; rows/n: completed calls not yet sent
+%%   (newest first); buffer: the buffer budget; dropped/unsent: rows dropped in all / not yet reported in a
+%%   batch; full: the buffer budget was hit.
+-record(hot, {seen = 0, limit, end_ts = infinity, open = 0, rows = [], n = 0, buffer, dropped = 0, unsent = 0,
+              full = false}).
+%% A value whose external format is small for sure: kept as it is, without measuring it.
+-define(SMALL(V), (is_atom(V) orelse is_float(V) orelse is_pid(V) orelse
+                   (is_integer(V) andalso V >= -16#80000000 andalso V =< 16#7fffffff))).
 
 %% ---- API -------------------------------------------------------------------------------------------
 
@@ -51,7 +63,7 @@ init({Report, Owner}) ->
     process_flag(trap_exit, true),
     erlang:send_after(lumin_budget:tick_ms(), self(), tick),
     {ok, #{report => Report, owner => Owner, tracer => undefined, watchdog => undefined, probes => #{}, routes => #{},
-           stacks => #{}, names => #{}, offset_ns => erlang:time_offset(nanosecond)}}.
+           ids => #{}, next_id => 1, names => #{}, offset_ns => erlang:time_offset(nanosecond)}}.
 
 handle_call({arm, Name, Spec}, _From, S) ->
     case catch do_arm(Name, Spec, S) of
@@ -60,13 +72,13 @@ handle_call({arm, Name, Spec}, _From, S) ->
         Other -> {reply, {error, iolist_to_binary(io_lib:format("could not arm the probe: ~0p", [Other]))}, S}
     end;
 %% A disarmed probe stops counting now and drains: calls already made are still on their way through the
-%% tracer, and become rows before the probe ends (on a tick, after ?DRAIN_MS).
+%% tracer, and become rows before the probe ends (see end_probe/5).
 handle_call({disarm, all}, _From, S = #{probes := Ps}) ->
     S1 = maps:fold(fun(N, _, Acc) -> end_probe(N, disarmed, <<"disarmed by the user">>, Acc) end, S, Ps),
-    {reply, ok, hurry_tracer(S1)};
+    {reply, ok, S1};
 handle_call({disarm, Name}, _From, S = #{probes := Ps}) ->
     case Ps of
-        #{Name := _} -> {reply, ok, hurry_tracer(end_probe(Name, disarmed, <<"disarmed by the user">>, S))};
+        #{Name := _} -> {reply, ok, end_probe(Name, disarmed, <<"disarmed by the user">>, S)};
         _ -> {reply, ok, S}
     end;
 handle_call(list, _From, S = #{probes := Ps}) ->
@@ -74,8 +86,10 @@ handle_call(list, _From, S = #{probes := Ps}) ->
 
 handle_cast(_, S) -> {noreply, S}.
 
-handle_info({'$lumin', chunk, Msgs}, S) ->
-    {noreply, after_chunk(lists:foldr(fun handle_trace/2, S, Msgs))};
+handle_info({'$lumin', chunk, Msgs}, S = #{routes := Routes}) ->
+    %% The tracer hands a chunk on newest first.
+    trace_all(lists:reverse(Msgs), Routes),
+    {noreply, after_chunk(S)};
 handle_info({lumin_ack, Name}, S = #{probes := Ps}) ->
     case Ps of
         #{Name := P = #{in_flight := F}} -> {noreply, S#{probes := Ps#{Name := P#{in_flight := max(0, F - 1)}}}};
@@ -86,6 +100,19 @@ handle_info(tick, S) ->
     {noreply, tick(S)};
 handle_info({'$lumin', watchdog_end, Name, Why, Detail, Ts}, S) ->
     {noreply, end_probe(Name, Why, Detail, Ts, S)};
+handle_info({trace_delivered, all, Ref}, S = #{tracer := T}) ->
+    %% Every trace message made before the probe ended is in the tracer's mailbox: have it hand on what it
+    %% holds, then the marker.
+    case is_pid(T) of
+        true -> lumin_tracer:mark(T, Ref);
+        false -> self() ! {'$lumin', marker, Ref}
+    end,
+    {noreply, S};
+handle_info({'$lumin', marker, Ref}, S = #{probes := Ps}) ->
+    {noreply, maps:fold(fun(Name, P = #{state := draining, drain_ref := R}, Acc) when R =:= Ref ->
+                                 drained(Name, Acc#{probes := (maps:get(probes, Acc))#{Name := P#{marked := true}}});
+                            (_, _, Acc) -> Acc
+                         end, S, Ps)};
 handle_info({'$lumin', tracer_stopped, _}, S) ->
     {noreply, S};
 handle_info(_, S) ->
@@ -103,14 +130,14 @@ terminate(_Reason, S = #{probes := Ps}) ->
 
 %% ---- arming -----------------------------------------------------------------------------------------
 
-do_arm(Name, Spec, S = #{probes := Ps, routes := Routes}) ->
+do_arm(Name, Spec, S = #{probes := Ps, routes := Routes, ids := Ids, next_id := Id}) ->
     case Ps of
         #{Name := #{state := St}} when St =/= ended -> throw({error, ["a probe named ", Name, " is already armed; pick another name with --as"]});
         _ -> ok
     end,
     Mod = resolve_module(maps:get(module, Spec), maps:get(load, Spec, true)),
     MFAs = resolve_functions(Mod, maps:get(function, Spec), maps:get(arity, Spec, undefined)),
-    [refuse_if_traced(MFA, Routes) || MFA <- MFAs],
+    [refuse_if_traced(MFA, Routes, Ids) || MFA <- MFAs],
     S1 = ensure_tracing(S),
     Args = maps:get(args, Spec, false) =:= true,
     Body = [{exception_trace} | [{message, '$_'} || Args]],
@@ -125,13 +152,13 @@ do_arm(Name, Spec, S = #{probes := Ps, routes := Routes}) ->
     end,
     Budget = lumin_budget:resolve(Spec),
     Now = erlang:monotonic_time(millisecond),
-    P = #{name => Name, target => maps:get(target, Spec, fmt_mfa(hd(MFAs))), kind => calls,
-          mfas => Set, budget => Budget, state => armed, seen => 0, dropped => 0, dropped_unsent => 0,
-          rows => lumin_columns:new(?COLUMNS(node())), in_flight => 0, armed_at => Now,
-          last_tick => Now, tick_seen => 0, rate => 0.0, why => undefined, detail => undefined,
-          drain_until => undefined, args => Args},
-    Routes1 = lists:foldl(fun(MFA, R) -> R#{MFA => Name} end, Routes, Set),
-    S2 = S1#{probes := Ps#{Name => P}, routes := Routes1},
+    P = #{name => Name, id => Id, target => maps:get(target, Spec, fmt_mfa(hd(MFAs))), kind => calls,
+          mfas => Set, budget => Budget, state => armed, seen => 0, dropped => 0, in_flight => 0, armed_at => Now,
+          last_tick => Now, last_seen => 0, rate => 0.0, why => undefined, detail => undefined,
+          drain_until => undefined, drain_ref => undefined, marked => false, args => Args},
+    put(Id, #hot{limit = maps:get(limit, Budget), buffer = maps:get(buffer, Budget)}),
+    Routes1 = lists:foldl(fun(MFA, R) -> R#{MFA => Id} end, Routes, Set),
+    S2 = S1#{probes := Ps#{Name => P}, routes := Routes1, ids := Ids#{Id => Name}, next_id := Id + 1},
     lumin_watchdog:armed(maps:get(watchdog, S2), Name, Set, Budget),
     status(P, S2),
     Warnings = [W || MFA <- Set, W <- [tail_warning(MFA)], W =/= none],
@@ -188,9 +215,9 @@ no_function(M, FunBin, Arity, Fns) ->
     What = case Arity of undefined -> FunBin; _ -> io_lib:format("~ts/~b", [FunBin, Arity]) end,
     throw({error, [fmt_mod(M), " has no function ", What, Hint]}).
 
-refuse_if_traced(MFA, Routes) ->
+refuse_if_traced(MFA, Routes, Ids) ->
     case Routes of
-        #{MFA := Other} -> throw({error, [fmt_mfa(MFA), " is already probed by ", Other, "; disarm it first"]});
+        #{MFA := Other} -> throw({error, [fmt_mfa(MFA), " is already probed by ", maps:get(Other, Ids), "; disarm it first"]});
         _ -> ok
     end,
     case erlang:trace_info(MFA, traced) of
@@ -230,7 +257,8 @@ stop_tracing(S = #{tracer := Tracer, watchdog := Watchdog}) ->
     end,
     unlink(Tracer),
     lumin_tracer:stop(Tracer),
-    S#{tracer := undefined, watchdog := undefined, stacks := #{}}.
+    [erase(K) || {K, _} <- get(), is_pid(K)],
+    S#{tracer := undefined, watchdog := undefined}.
 
 name_suffix(P) ->
     case erlang:process_info(P, registered_name) of
@@ -268,89 +296,132 @@ tail_expr({'receive', _, Cs, _, After}, F, A) ->
 tail_expr(_, _, _) -> false.
 
 %% ---- the collector's work -----------------------------------------------------------------------------
+%% Per trace message: a lookup of the route, a push or pop on the process's stack and an update of the
+%% probe's #hot{} tuple, all in the process dictionary. A completed call becomes a row tuple; rows become
+%% columns in bulk when a batch is sent (encode/4).
 
-handle_trace({trace_ts, Pid, call, MFA, TS}, S) -> on_call(Pid, MFA, undefined, TS, S);
-handle_trace({trace_ts, Pid, call, MFA, Args, TS}, S) -> on_call(Pid, MFA, Args, TS, S);
-handle_trace({trace_ts, Pid, return_from, MFA, Result, TS}, S) -> on_return(Pid, MFA, return, Result, TS, S);
-handle_trace({trace_ts, Pid, exception_from, MFA, {Class, Reason}, TS}, S) -> on_return(Pid, MFA, {exception, Class}, Reason, TS, S);
-handle_trace(_, S) -> S.
+trace_all([M | Ms], Routes) -> trace(M, Routes), trace_all(Ms, Routes);
+trace_all([], _) -> ok.
 
-on_call(Pid, MFA, Args, TS, S = #{routes := Routes, probes := Ps, stacks := Stacks}) ->
+trace({trace_ts, Pid, call, MFA, TS}, Routes) -> on_call(Pid, MFA, undefined, TS, Routes);
+trace({trace_ts, Pid, call, MFA, Args, TS}, Routes) -> on_call(Pid, MFA, Args, TS, Routes);
+trace({trace_ts, Pid, return_from, MFA, Result, TS}, _) -> on_return(Pid, MFA, return, Result, TS);
+trace({trace_ts, Pid, exception_from, MFA, {Class, Reason}, TS}, _) -> on_return(Pid, MFA, Class, Reason, TS);
+trace(_, _) -> ok.
+
+%% A frame: {MFA, Id, Counted, Args, Start, Depth}.
+on_call(Pid, MFA, Args, TS, Routes) ->
     case Routes of
-        #{MFA := Name} ->
-            P = #{state := St, seen := Seen, budget := #{limit := Limit}} = maps:get(Name, Ps),
+        #{MFA := Id} ->
+            Stack = case get(Pid) of
+                        undefined -> [];
+                        St -> St
+                    end,
+            Depth = case Stack of
+                        [] -> 0;
+                        [{_, _, _, _, _, D} | _] -> D + 1
+                    end,
             %% A call made while armed counts even when its trace message arrives after the probe ended
             %% (the tracer hands messages on in chunks): it is the call's time that decides.
-            Counted = Seen < Limit andalso (St =:= armed orelse (St =:= draining andalso TS =< maps:get(ended_ts, P))),
-            Stack = maps:get(Pid, Stacks, []),
-            Frame = {MFA, Name, Counted, Args, TS, length(Stack)},
-            P1 = case Counted of
-                     true -> P#{seen := Seen + 1, tick_seen := maps:get(tick_seen, P) + 1};
-                     false -> P
-                 end,
-            S#{probes := Ps#{Name := P1}, stacks := Stacks#{Pid => [Frame | Stack]}};
-        _ -> S
+            case get(Id) of
+                H = #hot{seen = Seen, limit = L, end_ts = E, open = O} when Seen < L, TS =< E ->
+                    put(Id, H#hot{seen = Seen + 1, open = O + 1}),
+                    put(Pid, [{MFA, Id, true, Args, TS, Depth} | Stack]);
+                _ ->
+                    put(Pid, [{MFA, Id, false, undefined, TS, Depth} | Stack])
+            end;
+        _ -> ok
     end.
 
-on_return(Pid, MFA, Outcome, Value, TS, S = #{stacks := Stacks}) ->
-    case pop(MFA, maps:get(Pid, Stacks, [])) of
-        {{_, Name, true, Args, Start, Depth}, Rest} ->
-            S1 = S#{stacks := put_stack(Pid, Rest, Stacks)},
-            add_row(Name, Pid, MFA, Depth, Start, TS, Outcome, Value, Args, S1);
-        {_, Rest} -> S#{stacks := put_stack(Pid, Rest, Stacks)};
-        none -> S
+on_return(Pid, MFA, Outcome, Value, TS) ->
+    case get(Pid) of
+        undefined -> ok;
+        Stack ->
+            case pop(MFA, Stack) of
+                {{_, Id, Counted, Args, Start, Depth}, Rest} ->
+                    _ = case Rest of
+                            [] -> erase(Pid);
+                            _ -> put(Pid, Rest)
+                        end,
+                    case Counted of
+                        true -> row(Id, {Pid, MFA, Depth, Start, TS, Outcome, cut(Value), cut_args(Args)});
+                        false -> ok
+                    end;
+                none -> ok
+            end
     end.
-
-put_stack(Pid, [], Stacks) -> maps:remove(Pid, Stacks);
-put_stack(Pid, Rest, Stacks) -> Stacks#{Pid => Rest}.
 
 %% The frame for this MFA; frames above it were unwound without a message (should not happen with
-%% exception_trace, but a process traced mid-call can return from a call we never saw).
+%% exception_trace, but a process traced mid-call can return from a call we never saw). A counted call
+%% unwound so is no longer open.
 pop(MFA, [F | Rest]) when element(1, F) =:= MFA -> {F, Rest};
-pop(MFA, [_ | Rest]) -> pop(MFA, Rest);
-pop(_, []) -> none.
-
-add_row(Name, Pid, {M, F, A}, Depth, Start, End, Outcome, Value, Args, S = #{probes := Ps, offset_ns := Off}) ->
-    P = #{rows := Rows, budget := #{buffer := Buffer}} = maps:get(Name, Ps),
-    case lumin_columns:count(Rows) >= Buffer of
-        true ->
-            P1 = P#{dropped := maps:get(dropped, P) + 1, dropped_unsent := maps:get(dropped_unsent, P) + 1},
-            P2 = case maps:get(state, P1) of
-                     armed -> mark_end(P1, buffer, io_lib:format("~b rows waited on the node for the kernel (buffer budget)", [Buffer]));
-                     _ -> P1
-                 end,
-            S#{probes := Ps#{Name := P2}};
-        false ->
-            {ProcName, S1} = proc_name(Pid, S),
-            {Result, Class, Reason, OutcomeName} =
-                case Outcome of
-                    return -> {Value, undefined, undefined, return};
-                    {exception, C} -> {undefined, C, Value, exception}
-                end,
-            Row = [node(), Pid, ProcName, M, F, A, Depth, (Start + Off) / 1000, (End - Start) / 1000,
-                   OutcomeName, Result, Class, Reason, Args],
-            S1#{probes := Ps#{Name := P#{rows := lumin_columns:add(Row, Rows)}}}
+pop(MFA, Stack) ->
+    case lists:keymember(MFA, 1, Stack) of
+        true -> unwind(MFA, Stack);
+        false -> none
     end.
 
-proc_name(Pid, S = #{names := Names}) ->
-    case Names of
-        #{Pid := N} -> {N, S};
-        _ ->
-            N = case erlang:process_info(Pid, registered_name) of
-                    {registered_name, R} -> R;
-                    _ -> undefined
-                end,
-            {N, S#{names := Names#{Pid => N}}}
+unwind(MFA, [F | Rest]) when element(1, F) =:= MFA -> {F, Rest};
+unwind(MFA, [{_, Id, true, _, _, _} | Rest]) ->
+    case get(Id) of
+        H = #hot{open = O} -> put(Id, H#hot{open = O - 1});
+        undefined -> ok
+    end,
+    unwind(MFA, Rest);
+unwind(MFA, [_ | Rest]) -> unwind(MFA, Rest).
+
+%% A completed call: a row, unless the rows waiting for the kernel already fill the buffer budget.
+row(Id, Row) ->
+    case get(Id) of
+        undefined -> ok;
+        H = #hot{n = N, buffer = B, open = O, dropped = D, unsent = U} when N >= B ->
+            put(Id, H#hot{open = O - 1, dropped = D + 1, unsent = U + 1, full = true});
+        H = #hot{n = N, rows = Rows, open = O} ->
+            put(Id, H#hot{open = O - 1, n = N + 1, rows = [Row | Rows]})
     end.
 
-%% After a chunk: probes that reached their count limit stop counting and start draining.
+%% Terms are cut when the row is made, so what waits on the node is small.
+cut(V) when ?SMALL(V) -> V;
+cut(V) -> lumin_columns:cut_term(V).
+
+cut_args(undefined) -> undefined;
+cut_args([A] = V) when ?SMALL(A) -> V;
+cut_args(V) -> lumin_columns:cut_term(V).
+
+%% After a chunk: probes that reached their count limit (or filled their buffer) stop counting and start
+%% draining; a batch goes as soon as enough rows wait; a draining probe whose marker came ends once no
+%% counted call is open.
 after_chunk(S = #{probes := Ps}) ->
-    maps:fold(fun(Name, #{state := armed, seen := Seen, budget := #{limit := L}}, Acc) when Seen >= L ->
-                      end_probe(Name, limit, io_lib:format("count budget of ~b calls reached", [L]), Acc);
-                 (Name, #{state := armed, why := Why, detail := D}, Acc) when Why =/= undefined ->
-                      end_probe(Name, Why, D, Acc);
-                 (_, _, Acc) -> Acc
-              end, S, Ps).
+    maps:fold(fun after_chunk/3, S, Ps).
+
+after_chunk(Name, #{state := armed, id := Id, budget := #{limit := L, buffer := B}}, S) ->
+    case get(Id) of
+        #hot{seen = Seen} when Seen >= L ->
+            end_probe(Name, limit, io_lib:format("count budget of ~b calls reached", [L]), S);
+        #hot{full = true} ->
+            end_probe(Name, buffer, io_lib:format("~b rows waited on the node for the kernel (buffer budget)", [B]), S);
+        #hot{n = N} -> flush_if_big(Name, N, S)
+    end;
+after_chunk(Name, #{state := draining, marked := true}, S) ->
+    drained(Name, S);
+after_chunk(Name, #{state := draining, id := Id}, S) ->
+    #hot{n = N} = get(Id),
+    flush_if_big(Name, N, S);
+after_chunk(_, _, S) -> S.
+
+flush_if_big(Name, N, S) ->
+    case N >= lumin_budget:batch_rows() of
+        true -> flush(Name, S, false);
+        false -> S
+    end.
+
+%% A draining probe whose marker came: it ends when no counted call is still open (else at ?DRAIN_MS).
+drained(Name, S = #{probes := Ps}) ->
+    #{id := Id} = maps:get(Name, Ps),
+    case get(Id) of
+        #hot{open = O} when O =< 0 -> finalize(Name, S);
+        #hot{n = N} -> flush_if_big(Name, N, S)
+    end.
 
 mark_end(P, Why, Detail) -> P#{why := Why, detail := iolist_to_binary(Detail)}.
 
@@ -358,16 +429,21 @@ mark_end(P, Why, Detail) -> P#{why := Why, detail := iolist_to_binary(Detail)}.
 end_probe(Name, Why, Detail, S) ->
     end_probe(Name, Why, Detail, erlang:monotonic_time(nanosecond), S).
 
-%% `EndTs': calls that started before it still count (their messages may still be on their way).
-end_probe(Name, Why, Detail, EndTs, S = #{probes := Ps, routes := Routes, watchdog := Watchdog}) ->
+%% `EndTs': calls that started before it still count (their messages may still be on their way). The probe
+%% ends once everything traced until now has reached the collector: trace_delivered(all) says when it is all
+%% in the tracer's mailbox, the tracer then hands on what it holds and a marker (see handle_info/2).
+end_probe(Name, Why, Detail, EndTs, S = #{probes := Ps, watchdog := Watchdog}) ->
     case maps:get(Name, Ps) of
-        P = #{state := armed, mfas := MFAs} ->
+        P = #{state := armed, mfas := MFAs, id := Id} ->
             [erlang:trace_pattern(MFA, false, [local]) || MFA <- MFAs],
             is_pid(Watchdog) andalso lumin_watchdog:ended(Watchdog, Name),
+            H = get(Id),
+            put(Id, H#hot{end_ts = EndTs}),
+            Ref = erlang:trace_delivered(all),
             P1 = (mark_end(P, Why, Detail))#{state := draining, drain_until := erlang:monotonic_time(millisecond) + ?DRAIN_MS,
-                                              ended_ts => EndTs},
+                                              drain_ref := Ref, marked := false},
             status(P1, S),
-            S#{probes := Ps#{Name := P1}, routes := Routes};
+            S#{probes := Ps#{Name := P1}};
         _ -> S
     end.
 
@@ -379,9 +455,11 @@ tick(S0 = #{probes := Ps0}) ->
 
 tick_probe(Name, Now, S = #{probes := Ps}) ->
     case maps:get(Name, Ps) of
-        P = #{state := armed, budget := #{rate := MaxRate, time_ms := MaxT}, armed_at := At, last_tick := Last, tick_seen := TS} ->
-            Rate = TS * 1000 / max(1, Now - Last),
-            P1 = P#{rate := Rate, tick_seen := 0, last_tick := Now},
+        P = #{state := armed, id := Id, budget := #{rate := MaxRate, time_ms := MaxT}, armed_at := At, last_tick := Last,
+              last_seen := LastSeen} ->
+            #hot{seen = Seen} = get(Id),
+            Rate = (Seen - LastSeen) * 1000 / max(1, Now - Last),
+            P1 = P#{rate := Rate, last_seen := Seen, last_tick := Now},
             S1 = flush(Name, S#{probes := Ps#{Name := P1}}, false),
             if
                 Rate > MaxRate ->
@@ -412,29 +490,76 @@ watch_tracer(S = #{tracer := T, probes := Ps}) ->
         _ -> S
     end.
 
-%% Have the tracer hand on what it holds now, rather than at its next tick.
-hurry_tracer(S = #{tracer := T}) when is_pid(T) -> lumin_tracer:hurry(T), S;
-hurry_tracer(S) -> S.
-
 %% Send the rows gathered so far, unless too many batches are still unacknowledged (then they wait, up to
 %% the buffer budget). `Force' sends regardless: a probe's last batch always goes.
 flush(Name, S = #{probes := Ps, report := Report}, Force) ->
-    P = #{rows := Rows, in_flight := F, dropped_unsent := D} = maps:get(Name, Ps),
-    N = lumin_columns:count(Rows),
+    P = #{id := Id, in_flight := F} = maps:get(Name, Ps),
+    H = #hot{rows = Rows, n = N, unsent = D} = get(Id),
     case (N > 0 orelse (Force andalso D > 0)) andalso (Force orelse F < lumin_budget:max_batches_in_flight()) of
         true ->
-            Batch = lumin_columns:encode(calls, D, Rows),
+            put(Id, H#hot{rows = [], n = 0, unsent = 0}),
+            {Batch, S1} = encode(lists:reverse(Rows), N, D, S),
             Report ! {lumin_event, probe_batch, #{name => Name, node => node(), kind => calls, batch => Batch, from => self()}},
-            S#{probes := Ps#{Name := P#{rows := lumin_columns:new(?COLUMNS(node())), in_flight := F + 1, dropped_unsent := 0}}};
+            S1#{probes := Ps#{Name := P#{in_flight := F + 1}}};
         false -> S
     end.
 
+%% Rows ({Pid, MFA, Depth, Start, End, Outcome, Value, Args}, oldest first) as a batch, column by column.
+encode(Rows, N, Dropped, S = #{names := Names0, offset_ns := Off}) ->
+    PidCol = {dict, Pids, PidIdx} = lumin_columns:column(dict, [Pid || {Pid, _, _, _, _, _, _, _} <- Rows]),
+    {ProcNames, Names} = lists:mapfoldl(fun proc_name/2, Names0, Pids),
+    %% The process column: each row's pid index, mapped to its name's index.
+    {dict, NameVals, NameIdx} = lumin_columns:column(dict, ProcNames),
+    ByPid = list_to_tuple([I || <<I:32/little>> <= NameIdx]),
+    Cols = #{node => {const, node()},
+             pid => PidCol,
+             process => {dict, NameVals, << <<(element(I + 1, ByPid)):32/little>> || <<I:32/little>> <= PidIdx >>},
+             module => lumin_columns:column(dict, [M || {_, {M, _, _}, _, _, _, _, _, _} <- Rows]),
+             function => lumin_columns:column(dict, [F || {_, {_, F, _}, _, _, _, _, _, _} <- Rows]),
+             arity => {i32, << <<A:32/signed-little>> || {_, {_, _, A}, _, _, _, _, _, _} <- Rows >>},
+             depth => {i32, << <<D:32/signed-little>> || {_, _, D, _, _, _, _, _} <- Rows >>},
+             start_us => {f64, << <<((T0 + Off) / 1000):64/float-little>> || {_, _, _, T0, _, _, _, _} <- Rows >>},
+             duration_us => {f64, << <<((T1 - T0) / 1000):64/float-little>> || {_, _, _, T0, T1, _, _, _} <- Rows >>},
+             outcome => lumin_columns:column(dict, [outcome(O) || {_, _, _, _, _, O, _, _} <- Rows]),
+             result => lumin_columns:column(cut_terms, [result(O, V) || {_, _, _, _, _, O, V, _} <- Rows]),
+             exception_class => lumin_columns:column(dict, [class(O) || {_, _, _, _, _, O, _, _} <- Rows]),
+             exception_reason => lumin_columns:column(cut_terms, [reason(O, V) || {_, _, _, _, _, O, V, _} <- Rows]),
+             args => lumin_columns:column(cut_terms, [A || {_, _, _, _, _, _, _, A} <- Rows])},
+    {lumin_columns:batch(calls, N, Dropped, Cols), S#{names := Names}}.
+
+outcome(return) -> return;
+outcome(_) -> exception.
+
+result(return, V) -> V;
+result(_, _) -> undefined.
+
+class(return) -> undefined;
+class(C) -> C.
+
+reason(return, _) -> undefined;
+reason(_, V) -> V.
+
+proc_name(Pid, Names) ->
+    case Names of
+        #{Pid := N} -> {N, Names};
+        _ ->
+            N = case erlang:process_info(Pid, registered_name) of
+                    {registered_name, R} -> R;
+                    _ -> undefined
+                end,
+            {N, Names#{Pid => N}}
+    end.
+
+%% The last batch, then `ended'. What the probe counted stays in its summary.
 finalize(Name, S) ->
-    S1 = #{probes := Ps, routes := Routes} = flush(Name, S, true),
-    P = maps:get(Name, Ps),
-    P1 = P#{state := ended},
+    S1 = #{probes := Ps, routes := Routes, ids := Ids} = flush(Name, S, true),
+    P = #{id := Id} = maps:get(Name, Ps),
+    {Seen, Dropped} = counts(P),
+    erase(Id),
+    P1 = P#{state := ended, seen := Seen, dropped := Dropped},
     status(P1, S1),
-    S1#{probes := Ps#{Name := P1}, routes := maps:filter(fun(_, N) -> N =/= Name end, Routes)}.
+    maybe_stop_tracing(S1#{probes := Ps#{Name := P1}, routes := maps:filter(fun(_, I) -> I =/= Id end, Routes),
+                           ids := maps:remove(Id, Ids)}).
 
 finalize_all(S = #{probes := Ps}) ->
     S1 = maps:fold(fun(N, #{state := draining}, Acc) -> finalize(N, Acc); (_, _, Acc) -> Acc end, S, Ps),
@@ -446,12 +571,21 @@ maybe_stop_tracing(S = #{probes := Ps}) ->
         _ -> S
     end.
 
+%% {Seen, Dropped}: live in the process dictionary until the probe has ended.
+counts(#{state := ended, seen := Seen, dropped := D}) -> {Seen, D};
+counts(#{id := Id, seen := Seen0, dropped := D0}) ->
+    case get(Id) of
+        #hot{seen = Seen, dropped = D} -> {Seen, D};
+        undefined -> {Seen0, D0}
+    end.
+
 %% ---- reporting ----------------------------------------------------------------------------------------
 
 status(P, #{report := Report}) ->
     Report ! {lumin_event, probe_status, summary(P)}.
 
-summary(#{name := Name, target := Target, state := St, seen := Seen, dropped := D, rate := R, why := Why, detail := Det}) ->
+summary(P = #{name := Name, target := Target, state := St, rate := R, why := Why, detail := Det}) ->
+    {Seen, D} = counts(P),
     #{name => Name, node => atom_to_binary(node(), utf8), kind => calls, target => iolist_to_binary(Target),
       state => case St of draining -> ending; _ -> St end,
       seen => Seen, dropped => D, rate => R, why_ended => Why, detail => Det}.

@@ -1,66 +1,118 @@
-%% @doc Builds a columnar batch (see kernel/beam/protocol.ts) row by row, without a term per event on the
-%% kernel side: numbers go into little-endian binaries, repeated values into dictionaries, terms into one
-%% binary of concatenated external-format terms with offsets.
+%% @doc Builds a columnar batch (see kernel/beam/protocol.ts) without a term per event on the kernel side:
+%% numbers go into little-endian binaries, repeated values into dictionaries, terms into one binary of
+%% concatenated external-format terms with offsets.
+%%
+%% Rows are taken one at a time (add/2 only conses the row) and turned into columns in bulk, a few hundred
+%% rows at a time, column by column: that keeps the per-event cost of a probe small, and what is held on the
+%% node between batches compact (binaries, not terms). column/2 and batch/4 build a batch from whole columns
+%% at once, for a caller that keeps its rows in its own shape (lumin_calls).
 -module(lumin_columns).
 -export([new/1, add/2, count/1, encode/3, cut_term/1]).
+-export([column/2, batch/4]).
 
 -type kind() :: f64 | i32 | dict | terms | {const, term()}.
--opaque builder() :: {non_neg_integer(), [{atom(), kind(), term()}]}.
+-opaque builder() :: {non_neg_integer(), [{atom(), kind()}], [[term()]], non_neg_integer(), [term()]}.
 -export_type([builder/0]).
+
+%% Rows held as they came, before they are folded into the columns.
+-define(PENDING, 512).
 
 %% @doc A builder for columns given as [{Name, Kind}], in the order rows list their values.
 -spec new([{atom(), kind()}]) -> builder().
 new(Columns) ->
-    {0, [{Name, Kind, empty(Kind)} || {Name, Kind} <- Columns]}.
+    {0, Columns, [], 0, [empty(Kind) || {_, Kind} <- Columns]}.
 
 empty(f64) -> <<>>;
 empty(i32) -> <<>>;
 empty(dict) -> {#{}, 0, <<>>};
-empty(terms) -> {<<0:32/little>>, [], 0};
+empty(terms) -> {<<0:32/little>>, <<>>, 0};
 empty({const, _}) -> none.
 
-%% @doc Add one row: a list of values in column order (`undefined' is null).
+%% @doc Add one row: a list of values in column order (`undefined' is null; `{lumin_raw, Bin}' in a terms
+%% column is a term already in external format).
 -spec add([term()], builder()) -> builder().
-add(Values, {N, Cols}) ->
-    {N + 1, add_values(Values, Cols)}.
-
-add_values([V | Vs], [{Name, Kind, Acc} | Cs]) ->
-    [{Name, Kind, put(Kind, V, Acc)} | add_values(Vs, Cs)];
-add_values([], []) -> [].
-
-put(f64, V, Acc) when is_number(V) -> <<Acc/binary, (float(V)):64/float-little>>;
-put(f64, _, Acc) -> <<Acc/binary, 0:64/float-little>>;
-put(i32, V, Acc) when is_integer(V) -> <<Acc/binary, V:32/signed-little>>;
-put(i32, _, Acc) -> <<Acc/binary, 0:32/signed-little>>;
-put(dict, V, {Map, Next, Idx}) ->
-    case Map of
-        #{V := I} -> {Map, Next, <<Idx/binary, I:32/little>>};
-        _ -> {Map#{V => Next}, Next + 1, <<Idx/binary, Next:32/little>>}
-    end;
-put(terms, undefined, {Offsets, Data, Off}) ->
-    {<<Offsets/binary, Off:32/little>>, Data, Off};
-put(terms, {lumin_raw, Bin}, {Offsets, Data, Off}) ->
-    Off1 = Off + byte_size(Bin),
-    {<<Offsets/binary, Off1:32/little>>, [Data | Bin], Off1};
-put(terms, V, Acc) ->
-    put(terms, {lumin_raw, term_to_binary(cut_term(V))}, Acc);
-put({const, _}, _, none) -> none.
+add(Row, {N, Specs, Pending, NP, Accs}) when NP >= ?PENDING ->
+    {N + 1, Specs, [Row], 1, fold(Specs, Pending, Accs)};
+add(Row, {N, Specs, Pending, NP, Accs}) ->
+    {N + 1, Specs, [Row | Pending], NP + 1, Accs}.
 
 -spec count(builder()) -> non_neg_integer().
-count({N, _}) -> N.
+count({N, _, _, _, _}) -> N.
 
 %% @doc The batch as external format, ready to send: #{kind, count, dropped, columns}.
 -spec encode(atom(), non_neg_integer(), builder()) -> binary().
-encode(Kind, Dropped, {N, Cols}) ->
-    Columns = maps:from_list([{Name, finish(K, Acc)} || {Name, K, Acc} <- Cols]),
-    term_to_binary(#{kind => Kind, count => N, dropped => Dropped, columns => Columns}).
+encode(Kind, Dropped, {N, Specs, Pending, _, Accs}) ->
+    Accs1 = fold(Specs, Pending, Accs),
+    batch(Kind, N, Dropped, maps:from_list([{Name, finish(K, Acc)} || {{Name, K}, Acc} <- lists:zip(Specs, Accs1)])).
+
+%% @doc A whole column, finished, from its values in row order. `cut_terms': a terms column whose values
+%% were cut_term/1'd already.
+-spec column(kind() | cut_terms, [term()]) -> term().
+column(cut_terms, Values) -> finish(terms, terms(Values, <<0:32/little>>, <<>>, 0, false));
+column(Kind, Values) -> finish(Kind, put_all(Kind, Values, empty(Kind))).
+
+%% @doc A batch of `Count' rows from finished columns (#{Name => column/2}).
+-spec batch(atom(), non_neg_integer(), non_neg_integer(), #{atom() => term()}) -> binary().
+batch(Kind, Count, Dropped, Columns) ->
+    term_to_binary(#{kind => Kind, count => Count, dropped => Dropped, columns => Columns}).
+
+%% Pending rows (newest first) into the columns, column by column.
+fold(_, [], Accs) -> Accs;
+fold(Specs, Pending, Accs) -> fold_cols(Specs, lists:reverse(Pending), Accs).
+
+fold_cols([{_, Kind} | Ks], Rows, [Acc | As]) ->
+    Acc1 = put_all(Kind, [V || [V | _] <- Rows], Acc),
+    [Acc1 | fold_cols(Ks, [T || [_ | T] <- Rows], As)];
+fold_cols([], _, []) -> [].
+
+put_all(f64, Vs, Bin) -> f64s(Vs, Bin);
+put_all(i32, Vs, Bin) -> i32s(Vs, Bin);
+put_all(dict, Vs, {Map, Next, Idx}) -> dict(Vs, make_ref(), 0, Map, Next, Idx);
+put_all(terms, Vs, {Offsets, Data, Off}) -> terms(Vs, Offsets, Data, Off, true);
+put_all({const, _}, _, none) -> none.
+
+f64s([V | Vs], B) when is_number(V) -> f64s(Vs, <<B/binary, V:64/float-little>>);
+f64s([_ | Vs], B) -> f64s(Vs, <<B/binary, 0:64/float-little>>);
+f64s([], B) -> B.
+
+i32s([V | Vs], B) when is_integer(V) -> i32s(Vs, <<B/binary, V:32/signed-little>>);
+i32s([_ | Vs], B) -> i32s(Vs, <<B/binary, 0:32/signed-little>>);
+i32s([], B) -> B.
+
+%% `Prev' and `PrevI': the last value and its index (runs of one value are the common case).
+dict([V | Vs], V, I, Map, Next, Idx) -> dict(Vs, V, I, Map, Next, <<Idx/binary, I:32/little>>);
+dict([V | Vs], _, _, Map, Next, Idx) ->
+    case Map of
+        #{V := I} -> dict(Vs, V, I, Map, Next, <<Idx/binary, I:32/little>>);
+        _ -> dict(Vs, V, Next, Map#{V => Next}, Next + 1, <<Idx/binary, Next:32/little>>)
+    end;
+dict([], _, _, Map, Next, Idx) -> {Map, Next, Idx}.
+
+%% `Cut': whether values still have to be cut (cut_term/1) before they are encoded.
+terms([undefined | Vs], Offsets, Data, Off, Cut) ->
+    terms(Vs, <<Offsets/binary, Off:32/little>>, Data, Off, Cut);
+terms([V | Vs], Offsets, Data, Off, Cut) when is_integer(V), V >= 0, V =< 255 ->
+    terms(Vs, <<Offsets/binary, (Off + 3):32/little>>, <<Data/binary, 131, 97, V>>, Off + 3, Cut);
+terms([V | Vs], Offsets, Data, Off, Cut) when is_integer(V), V >= -16#80000000, V =< 16#7fffffff ->
+    terms(Vs, <<Offsets/binary, (Off + 6):32/little>>, <<Data/binary, 131, 98, V:32/signed>>, Off + 6, Cut);
+terms([{lumin_raw, Bin} | Vs], Offsets, Data, Off, Cut) when is_binary(Bin) ->
+    Off1 = Off + byte_size(Bin),
+    terms(Vs, <<Offsets/binary, Off1:32/little>>, <<Data/binary, Bin/binary>>, Off1, Cut);
+terms([V | Vs], Offsets, Data, Off, Cut) ->
+    Bin = case Cut of
+              true -> term_to_binary(cut_term(V));
+              false -> term_to_binary(V)
+          end,
+    Off1 = Off + byte_size(Bin),
+    terms(Vs, <<Offsets/binary, Off1:32/little>>, <<Data/binary, Bin/binary>>, Off1, Cut);
+terms([], Offsets, Data, Off, _) -> {Offsets, Data, Off}.
 
 finish(f64, Bin) -> {f64, Bin};
 finish(i32, Bin) -> {i32, Bin};
 finish(dict, {Map, _, Idx}) ->
     Values = [V || {V, _} <- lists:keysort(2, maps:to_list(Map))],
     {dict, Values, Idx};
-finish(terms, {Offsets, Data, _}) -> {terms, Offsets, iolist_to_binary(Data)};
+finish(terms, {Offsets, Data, _}) -> {terms, Offsets, Data};
 finish({const, V}, none) -> {const, V}.
 
 %% @doc A term small enough to keep, or `{lumin_cut, Bytes, Prefix}' where Prefix shows its start.

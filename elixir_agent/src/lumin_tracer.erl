@@ -2,7 +2,7 @@
 %% accumulate, hand the chunk to the collector — because the BEAM gives a tracer no backpressure. Its mailbox
 %% and memory are watched from outside, by the collector (a tick message of its own would wait behind a flood).
 -module(lumin_tracer).
--export([start/2, stop/1, hurry/1, init/2]).
+-export([start/2, stop/1, hurry/1, mark/2, init/2]).
 
 -define(CHUNK, 2000).
 
@@ -15,6 +15,10 @@ stop(Tracer) -> Tracer ! {'$lumin', stop}, ok.
 
 %% @doc Hand on what it holds now (a probe is ending and wants its last calls).
 hurry(Tracer) -> Tracer ! {'$lumin', hand_on}, ok.
+
+%% @doc Hand on what it holds now, then `{'$lumin', marker, Tag}': once the collector has that, it has every
+%% trace message the tracer had taken when this request reached it.
+mark(Tracer, Tag) -> Tracer ! {'$lumin', hand_on, Tag}, ok.
 
 init(Collector, Counter) ->
     erlang:monitor(process, Collector),
@@ -30,6 +34,10 @@ loop(CC, Acc, N) ->
             loop(CC, [], 0);
         {'$lumin', hand_on} ->
             hand_on(CC, Acc, N),
+            loop(CC, [], 0);
+        {'$lumin', hand_on, Tag} ->
+            hand_on(CC, Acc, N),
+            element(1, CC) ! {'$lumin', marker, Tag},
             loop(CC, [], 0);
         {'$lumin', stop} ->
             hand_on(CC, Acc, N),
