@@ -23,6 +23,9 @@
 %% How long a probe that stopped counting waits at most for the returns of calls already under way (it ends
 %% as soon as the tracer has handed on everything traced before it stopped and no counted call is open).
 -define(DRAIN_MS, 500).
+%% The collector's least heap while it traces, in words (1.6 MB on a 64-bit node): fewer collections of a
+%% heap that holds the rows of a batch. Back to the node's default when tracing stops.
+-define(TRACING_HEAP, 200000).
 
 %% The per-message state of a probe, kept in the collector's process dictionary under the probe's id (an
 %% integer; the stack of calls under way of each traced process is kept there too, under its pid), so that
@@ -61,6 +64,8 @@ stop(Pid) -> gen_server:stop(Pid, normal, 30000).
 
 init({Report, Owner}) ->
     process_flag(trap_exit, true),
+    %% Chunks waiting in the mailbox are not copied by each garbage collection.
+    process_flag(message_queue_data, off_heap),
     erlang:send_after(lumin_budget:tick_ms(), self(), tick),
     {ok, #{report => Report, owner => Owner, tracer => undefined, watchdog => undefined, probes => #{}, routes => #{},
            ids => #{}, next_id => 1, names => #{}, offset_ns => erlang:time_offset(nanosecond)}}.
@@ -241,6 +246,7 @@ ensure_tracing(S = #{owner := Owner}) ->
     Tracer = lumin_tracer:start(self(), Counter),
     link(Tracer),
     Watchdog = lumin_watchdog:start(self(), Tracer, Counter),
+    process_flag(min_heap_size, ?TRACING_HEAP),
     erlang:trace(all, true, [{tracer, Tracer} | ?FLAGS]),
     %% Our own processes are never traced: a probe on a function the agent uses must not feed itself.
     [catch erlang:trace(P, false, ?FLAGS) || P <- [self(), Tracer, Owner]],
@@ -258,6 +264,9 @@ stop_tracing(S = #{tracer := Tracer, watchdog := Watchdog}) ->
     unlink(Tracer),
     lumin_tracer:stop(Tracer),
     [erase(K) || {K, _} <- get(), is_pid(K)],
+    {min_heap_size, Default} = erlang:system_info(min_heap_size),
+    process_flag(min_heap_size, Default),
+    erlang:garbage_collect(),
     S#{tracer := undefined, watchdog := undefined}.
 
 name_suffix(P) ->
@@ -300,8 +309,37 @@ tail_expr(_, _, _) -> false.
 %% probe's #hot{} tuple, all in the process dictionary. A completed call becomes a row tuple; rows become
 %% columns in bulk when a batch is sent (encode/4).
 
+%% A call followed at once by its return (a call that made no traced call; most are) becomes a row without
+%% touching the process's stack.
+trace_all([{trace_ts, Pid, call, MFA, T0}, {trace_ts, Pid, return_from, MFA, Result, T1} | Ms], Routes) ->
+    leaf(Pid, MFA, undefined, T0, return, Result, T1, Routes),
+    trace_all(Ms, Routes);
+trace_all([{trace_ts, Pid, call, MFA, Args, T0}, {trace_ts, Pid, return_from, MFA, Result, T1} | Ms], Routes) ->
+    leaf(Pid, MFA, Args, T0, return, Result, T1, Routes),
+    trace_all(Ms, Routes);
+trace_all([{trace_ts, Pid, call, MFA, T0}, {trace_ts, Pid, exception_from, MFA, {Class, Reason}, T1} | Ms], Routes) ->
+    leaf(Pid, MFA, undefined, T0, Class, Reason, T1, Routes),
+    trace_all(Ms, Routes);
+trace_all([{trace_ts, Pid, call, MFA, Args, T0}, {trace_ts, Pid, exception_from, MFA, {Class, Reason}, T1} | Ms], Routes) ->
+    leaf(Pid, MFA, Args, T0, Class, Reason, T1, Routes),
+    trace_all(Ms, Routes);
 trace_all([M | Ms], Routes) -> trace(M, Routes), trace_all(Ms, Routes);
 trace_all([], _) -> ok.
+
+leaf(Pid, MFA, Args, T0, Outcome, Value, T1, Routes) ->
+    case Routes of
+        #{MFA := Id} ->
+            case get(Id) of
+                H = #hot{seen = Seen, limit = L, end_ts = E} when Seen < L, T0 =< E ->
+                    Depth = case get(Pid) of
+                                undefined -> 0;
+                                [{_, _, _, _, _, D} | _] -> D + 1
+                            end,
+                    add_row(Id, H#hot{seen = Seen + 1}, {Pid, MFA, Depth, T0, T1, Outcome, cut(Value), cut_args(Args)});
+                _ -> ok
+            end;
+        _ -> ok
+    end.
 
 trace({trace_ts, Pid, call, MFA, TS}, Routes) -> on_call(Pid, MFA, undefined, TS, Routes);
 trace({trace_ts, Pid, call, MFA, Args, TS}, Routes) -> on_call(Pid, MFA, Args, TS, Routes);
@@ -370,15 +408,18 @@ unwind(MFA, [{_, Id, true, _, _, _} | Rest]) ->
     unwind(MFA, Rest);
 unwind(MFA, [_ | Rest]) -> unwind(MFA, Rest).
 
-%% A completed call: a row, unless the rows waiting for the kernel already fill the buffer budget.
+%% A completed call whose call was counted when it came: a row.
 row(Id, Row) ->
     case get(Id) of
         undefined -> ok;
-        H = #hot{n = N, buffer = B, open = O, dropped = D, unsent = U} when N >= B ->
-            put(Id, H#hot{open = O - 1, dropped = D + 1, unsent = U + 1, full = true});
-        H = #hot{n = N, rows = Rows, open = O} ->
-            put(Id, H#hot{open = O - 1, n = N + 1, rows = [Row | Rows]})
+        H = #hot{open = O} -> add_row(Id, H#hot{open = O - 1}, Row)
     end.
+
+%% A row, unless the rows waiting for the kernel already fill the buffer budget.
+add_row(Id, H = #hot{n = N, buffer = B, dropped = D, unsent = U}, _) when N >= B ->
+    put(Id, H#hot{dropped = D + 1, unsent = U + 1, full = true});
+add_row(Id, H = #hot{n = N, rows = Rows}, Row) ->
+    put(Id, H#hot{n = N + 1, rows = [Row | Rows]}).
 
 %% Terms are cut when the row is made, so what waits on the node is small.
 cut(V) when ?SMALL(V) -> V;
@@ -504,40 +545,67 @@ flush(Name, S = #{probes := Ps, report := Report}, Force) ->
         false -> S
     end.
 
-%% Rows ({Pid, MFA, Depth, Start, End, Outcome, Value, Args}, oldest first) as a batch, column by column.
+%% Rows ({Pid, MFA, Depth, Start, End, Outcome, Value, Args}, oldest first) as a batch, column by column,
+%% each column one binary comprehension over the rows (no garbage per row): pids, MFAs and outcomes index
+%% the few distinct values found first; process, module, function, arity, outcome and exception_class are
+%% derived from those.
 encode(Rows, N, Dropped, S = #{names := Names0, offset_ns := Off}) ->
-    PidCol = {dict, Pids, PidIdx} = lumin_columns:column(dict, [Pid || {Pid, _, _, _, _, _, _, _} <- Rows]),
+    {Pids, PidIdx} = dict_by(1, Rows),
+    {MFAs, MfaIdx} = dict_by(2, Rows),
+    {Outcomes, OIdx} = dict_by(6, Rows),
     {ProcNames, Names} = lists:mapfoldl(fun proc_name/2, Names0, Pids),
-    %% The process column: each row's pid index, mapped to its name's index.
-    {dict, NameVals, NameIdx} = lumin_columns:column(dict, ProcNames),
-    ByPid = list_to_tuple([I || <<I:32/little>> <= NameIdx]),
     Cols = #{node => {const, node()},
-             pid => PidCol,
-             process => {dict, NameVals, << <<(element(I + 1, ByPid)):32/little>> || <<I:32/little>> <= PidIdx >>},
-             module => lumin_columns:column(dict, [M || {_, {M, _, _}, _, _, _, _, _, _} <- Rows]),
-             function => lumin_columns:column(dict, [F || {_, {_, F, _}, _, _, _, _, _, _} <- Rows]),
-             arity => {i32, << <<A:32/signed-little>> || {_, {_, _, A}, _, _, _, _, _, _} <- Rows >>},
+             pid => {dict, Pids, PidIdx},
+             process => derive(ProcNames, PidIdx),
+             module => derive([M || {M, _, _} <- MFAs], MfaIdx),
+             function => derive([F || {_, F, _} <- MFAs], MfaIdx),
+             arity => {i32, by_index(list_to_tuple([A || {_, _, A} <- MFAs]), MfaIdx)},
              depth => {i32, << <<D:32/signed-little>> || {_, _, D, _, _, _, _, _} <- Rows >>},
              start_us => {f64, << <<((T0 + Off) / 1000):64/float-little>> || {_, _, _, T0, _, _, _, _} <- Rows >>},
              duration_us => {f64, << <<((T1 - T0) / 1000):64/float-little>> || {_, _, _, T0, T1, _, _, _} <- Rows >>},
-             outcome => lumin_columns:column(dict, [outcome(O) || {_, _, _, _, _, O, _, _} <- Rows]),
-             result => lumin_columns:column(cut_terms, [result(O, V) || {_, _, _, _, _, O, V, _} <- Rows]),
-             exception_class => lumin_columns:column(dict, [class(O) || {_, _, _, _, _, O, _, _} <- Rows]),
-             exception_reason => lumin_columns:column(cut_terms, [reason(O, V) || {_, _, _, _, _, O, V, _} <- Rows]),
-             args => lumin_columns:column(cut_terms, [A || {_, _, _, _, _, _, _, A} <- Rows])},
+             outcome => derive([outcome(O) || O <- Outcomes], OIdx),
+             result => terms([case O of return -> V; _ -> undefined end || {_, _, _, _, _, O, V, _} <- Rows]),
+             exception_class => derive([class(O) || O <- Outcomes], OIdx),
+             exception_reason => terms([case O of return -> undefined; _ -> V end || {_, _, _, _, _, O, V, _} <- Rows]),
+             args => terms([A || {_, _, _, _, _, _, _, A} <- Rows])},
     {lumin_columns:batch(calls, N, Dropped, Cols), S#{names := Names}}.
+
+%% A dictionary of element `Pos' of the rows: {Values in index order, each row's index as a binary}.
+dict_by(Pos, Rows) ->
+    Map = distinct(Pos, Rows, make_ref(), #{}),
+    Values = [V || {V, _} <- lists:keysort(2, maps:to_list(Map))],
+    Idx = case Values of
+              [_] -> <<0:(32 * length(Rows))>>;
+              _ -> << <<(map_get(element(Pos, R), Map)):32/little>> || R <- Rows >>
+          end,
+    {Values, Idx}.
+
+distinct(Pos, [R | Rs], Prev, Map) ->
+    case element(Pos, R) of
+        Prev -> distinct(Pos, Rs, Prev, Map);
+        V when is_map_key(V, Map) -> distinct(Pos, Rs, V, Map);
+        V -> distinct(Pos, Rs, V, Map#{V => map_size(Map)})
+    end;
+distinct(_, [], _, Map) -> Map.
+
+%% A dictionary column of a value derived from each of a few distinct keys, given each row's key index.
+derive(PerKey, KeyIdx) ->
+    {dict, Values, Idx} = lumin_columns:column(dict, PerKey),
+    case Idx =:= << <<I:32/little>> || I <- lists:seq(0, length(PerKey) - 1) >> of
+        true -> {dict, Values, KeyIdx};
+        false -> {dict, Values, by_index(list_to_tuple([I || <<I:32/little>> <= Idx]), KeyIdx)}
+    end.
+
+by_index(T, KeyIdx) -> << <<(element(I + 1, T)):32/signed-little>> || <<I:32/little>> <= KeyIdx >>.
+
+%% A terms column; its values were cut when their rows were made.
+terms(Values) -> lumin_columns:column(cut_terms, Values).
 
 outcome(return) -> return;
 outcome(_) -> exception.
 
-result(return, V) -> V;
-result(_, _) -> undefined.
-
 class(return) -> undefined;
 class(C) -> C.
-
-reason(return, _) -> undefined;
-reason(_, V) -> V.
 
 proc_name(Pid, Names) ->
     case Names of

@@ -11,7 +11,7 @@
 -export([column/2, batch/4]).
 
 -type kind() :: f64 | i32 | dict | terms | {const, term()}.
--opaque builder() :: {non_neg_integer(), [{atom(), kind()}], [[term()]], non_neg_integer(), [term()]}.
+-opaque builder() :: {non_neg_integer(), [{atom(), kind()}], [tuple()], non_neg_integer(), [term()]}.
 -export_type([builder/0]).
 
 %% Rows held as they came, before they are folded into the columns.
@@ -32,9 +32,9 @@ empty({const, _}) -> none.
 %% column is a term already in external format).
 -spec add([term()], builder()) -> builder().
 add(Row, {N, Specs, Pending, NP, Accs}) when NP >= ?PENDING ->
-    {N + 1, Specs, [Row], 1, fold(Specs, Pending, Accs)};
+    {N + 1, Specs, [list_to_tuple(Row)], 1, fold(Specs, Pending, Accs)};
 add(Row, {N, Specs, Pending, NP, Accs}) ->
-    {N + 1, Specs, [Row | Pending], NP + 1, Accs}.
+    {N + 1, Specs, [list_to_tuple(Row) | Pending], NP + 1, Accs}.
 
 -spec count(builder()) -> non_neg_integer().
 count({N, _, _, _, _}) -> N.
@@ -48,7 +48,11 @@ encode(Kind, Dropped, {N, Specs, Pending, _, Accs}) ->
 %% @doc A whole column, finished, from its values in row order. `cut_terms': a terms column whose values
 %% were cut_term/1'd already.
 -spec column(kind() | cut_terms, [term()]) -> term().
-column(cut_terms, Values) -> finish(terms, terms(Values, <<0:32/little>>, <<>>, 0, false));
+column(cut_terms, Values) ->
+    case all_undefined(Values, 0) of
+        false -> finish(terms, terms(Values, <<0:32/little>>, <<>>, 0, false));
+        N -> {terms, <<0:(32 * (N + 1))>>, <<>>}
+    end;
 column(Kind, Values) -> finish(Kind, put_all(Kind, Values, empty(Kind))).
 
 %% @doc A batch of `Count' rows from finished columns (#{Name => column/2}).
@@ -56,14 +60,40 @@ column(Kind, Values) -> finish(Kind, put_all(Kind, Values, empty(Kind))).
 batch(Kind, Count, Dropped, Columns) ->
     term_to_binary(#{kind => Kind, count => Count, dropped => Dropped, columns => Columns}).
 
-%% Pending rows (newest first) into the columns, column by column.
+%% Pending rows (tuples, newest first) into the columns, column by column: numbers and dictionary indexes
+%% in one binary comprehension over the rows each.
 fold(_, [], Accs) -> Accs;
-fold(Specs, Pending, Accs) -> fold_cols(Specs, lists:reverse(Pending), Accs).
+fold(Specs, Pending, Accs) -> fold_cols(Specs, 1, lists:reverse(Pending), Accs).
 
-fold_cols([{_, Kind} | Ks], Rows, [Acc | As]) ->
-    Acc1 = put_all(Kind, [V || [V | _] <- Rows], Acc),
-    [Acc1 | fold_cols(Ks, [T || [_ | T] <- Rows], As)];
-fold_cols([], _, []) -> [].
+fold_cols([{_, Kind} | Ks], K, Rows, [Acc | As]) ->
+    [col(Kind, K, Rows, Acc) | fold_cols(Ks, K + 1, Rows, As)];
+fold_cols([], _, _, []) -> [].
+
+col(f64, K, Rows, Bin) ->
+    <<Bin/binary, (<< <<(num(element(K, R))):64/float-little>> || R <- Rows >>)/binary>>;
+col(i32, K, Rows, Bin) ->
+    <<Bin/binary, (<< <<(int(element(K, R))):32/signed-little>> || R <- Rows >>)/binary>>;
+col(dict, K, Rows, {Map, Next, Idx}) ->
+    {Map1, Next1} = distinct(K, Rows, make_ref(), Map, Next),
+    {Map1, Next1, <<Idx/binary, (<< <<(map_get(element(K, R), Map1)):32/little>> || R <- Rows >>)/binary>>};
+col(terms, K, Rows, {Offsets, Data, Off}) ->
+    terms([element(K, R) || R <- Rows], Offsets, Data, Off, true);
+col({const, _}, _, _, none) -> none.
+
+num(V) when is_number(V) -> V;
+num(_) -> 0.
+
+int(V) when is_integer(V) -> V;
+int(_) -> 0.
+
+%% The dictionary with the values of column `K' added (`Prev': the last value seen, already in it).
+distinct(K, [R | Rs], Prev, Map, Next) ->
+    case element(K, R) of
+        Prev -> distinct(K, Rs, Prev, Map, Next);
+        V when is_map_key(V, Map) -> distinct(K, Rs, V, Map, Next);
+        V -> distinct(K, Rs, V, Map#{V => Next}, Next + 1)
+    end;
+distinct(_, [], _, Map, Next) -> {Map, Next}.
 
 put_all(f64, Vs, Bin) -> f64s(Vs, Bin);
 put_all(i32, Vs, Bin) -> i32s(Vs, Bin);
@@ -106,6 +136,11 @@ terms([V | Vs], Offsets, Data, Off, Cut) ->
     Off1 = Off + byte_size(Bin),
     terms(Vs, <<Offsets/binary, Off1:32/little>>, <<Data/binary, Bin/binary>>, Off1, Cut);
 terms([], Offsets, Data, Off, _) -> {Offsets, Data, Off}.
+
+%% The number of values when all are `undefined' (a column of nulls), else false.
+all_undefined([undefined | Vs], N) -> all_undefined(Vs, N + 1);
+all_undefined([], N) -> N;
+all_undefined(_, _) -> false.
 
 finish(f64, Bin) -> {f64, Bin};
 finish(i32, Bin) -> {i32, Bin};

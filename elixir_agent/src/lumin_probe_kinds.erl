@@ -73,6 +73,8 @@
 %% How long an ending probe waits for what is under way (tracer chunks, handler messages) before its last batch.
 -define(DRAIN_MS, 500).
 -define(SYS_TIMEOUT, 1000).
+%% The least heap of a trace kind's probe while armed, in words (1.6 MB on a 64-bit node).
+-define(TRACING_HEAP, 200000).
 %% Mailbox and memory are also checked every this many events, not only on ticks.
 -define(CHECK_EVERY, 1024).
 %% Caches (names, outstanding calls, families) are cleared past this size.
@@ -117,6 +119,11 @@ stop(Pid) ->
 
 init({Kind, Name, Spec, Report, Owner}) ->
     process_flag(trap_exit, true),
+    %% Events waiting in the mailbox are not copied by each garbage collection; a trace kind also starts with
+    %% room for a chunk of trace messages and the rows made of it (fewer collections under a flood), and
+    %% gives that room back when it has ended (release/1).
+    process_flag(message_queue_data, off_heap),
+    _ = [process_flag(min_heap_size, ?TRACING_HEAP) || Kind =:= messages orelse Kind =:= procs],
     Now = erlang:monotonic_time(millisecond),
     S0 = #{kind => Kind, name => Name, report => Report, owner => Owner, target => target_text(Kind, Spec),
            budget => lumin_budget:resolve(budget_spec(Spec)), state => armed, seen => 0, dropped => 0,
@@ -983,7 +990,10 @@ tick(S = #{state := armed, budget := #{rate := MaxRate, time_ms := MaxT}, armed_
     S1 = flush(S#{rate := Rate, tick_seen := 0, last_tick := Now}, false),
     if
         Rate > MaxRate ->
-            end_probe(rate, io_lib:format("rate budget of ~b ~ts/s exceeded (~b/s)", [round(MaxRate), noun(K), round(Rate)]), S1);
+            %% As when the watchdog sees it first: what was queued when the rate budget ran out is dropped,
+            %% counted, whichever of the two noticed.
+            end_probe(rate, io_lib:format("rate budget of ~b ~ts/s exceeded (~b/s)", [round(MaxRate), noun(K), round(Rate)]),
+                      S1#{flooded => true});
         Now - At >= MaxT ->
             end_probe(time, io_lib:format("time budget of ~.1f s spent", [MaxT / 1000]), S1);
         true ->
@@ -1071,10 +1081,15 @@ finalize(S0) ->
     report_status(S1),
     release(S1).
 
-release(S = #{kind := messages}) -> S#{calls := #{}, checked := #{}, names := #{}};
-release(S = #{kind := procs}) -> maps:without([family, checked], S#{names := #{}});
+release(S = #{kind := messages}) -> small_heap(), S#{calls := #{}, checked := #{}, names := #{}};
+release(S = #{kind := procs}) -> small_heap(), maps:without([family, checked], S#{names := #{}});
 release(S = #{kind := state}) -> S#{cur := undefined, names := #{}};
 release(S) -> S.
+
+small_heap() ->
+    {min_heap_size, Default} = erlang:system_info(min_heap_size),
+    process_flag(min_heap_size, Default),
+    erlang:garbage_collect().
 
 %% Synchronous end (disarm, stop): handle this probe's own messages until it has ended.
 drain_now(S) -> drain_now(S, erlang:monotonic_time(millisecond) + ?DRAIN_MS).
