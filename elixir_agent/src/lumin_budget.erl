@@ -52,4 +52,4 @@ max_term_bytes() -> 4096.
 %% @doc Batches sent to the bridge and not yet acknowledged, past which events are dropped and counted.
 max_batches_in_flight() -> 16.
 %% @doc Rows per batch at most.
-batch_rows() -> 20000.
+batch_rows() -> 5000.

@@ -28,13 +28,14 @@ empty(dict) -> {#{}, 0, <<>>};
 empty(terms) -> {<<0:32/little>>, <<>>, 0};
 empty({const, _}) -> none.
 
-%% @doc Add one row: a list of values in column order (`undefined' is null; `{lumin_raw, Bin}' in a terms
-%% column is a term already in external format).
--spec add([term()], builder()) -> builder().
+%% @doc Add one row: a list (or a tuple) of values in column order (`undefined' is null; `{lumin_raw, Bin}'
+%% in a terms column is a term already in external format).
+-spec add([term()] | tuple(), builder()) -> builder().
+add(Row, B) when is_list(Row) -> add(list_to_tuple(Row), B);
 add(Row, {N, Specs, Pending, NP, Accs}) when NP >= ?PENDING ->
-    {N + 1, Specs, [list_to_tuple(Row)], 1, fold(Specs, Pending, Accs)};
+    {N + 1, Specs, [Row], 1, fold(Specs, Pending, Accs)};
 add(Row, {N, Specs, Pending, NP, Accs}) ->
-    {N + 1, Specs, [list_to_tuple(Row) | Pending], NP + 1, Accs}.
+    {N + 1, Specs, [Row | Pending], NP + 1, Accs}.
 
 -spec count(builder()) -> non_neg_integer().
 count({N, _, _, _, _}) -> N.
@@ -73,9 +74,15 @@ col(f64, K, Rows, Bin) ->
     <<Bin/binary, (<< <<(num(element(K, R))):64/float-little>> || R <- Rows >>)/binary>>;
 col(i32, K, Rows, Bin) ->
     <<Bin/binary, (<< <<(int(element(K, R))):32/signed-little>> || R <- Rows >>)/binary>>;
-col(dict, K, Rows, {Map, Next, Idx}) ->
-    {Map1, Next1} = distinct(K, Rows, make_ref(), Map, Next),
-    {Map1, Next1, <<Idx/binary, (<< <<(map_get(element(K, R), Map1)):32/little>> || R <- Rows >>)/binary>>};
+col(dict, K, Rows = [R1 | _], {Map, Next, Idx}) ->
+    V1 = element(K, R1),
+    case distinct(K, Rows, V1, Map, Next, true) of
+        {Map1, Next1, true} ->
+            %% One value in all these rows (the common case): its index, repeated.
+            {Map1, Next1, <<Idx/binary, (binary:copy(<<(map_get(V1, Map1)):32/little>>, length(Rows)))/binary>>};
+        {Map1, Next1, false} ->
+            {Map1, Next1, <<Idx/binary, (<< <<(map_get(element(K, R), Map1)):32/little>> || R <- Rows >>)/binary>>}
+    end;
 col(terms, K, Rows, {Offsets, Data, Off}) ->
     terms([element(K, R) || R <- Rows], Offsets, Data, Off, true);
 col({const, _}, _, _, none) -> none.
@@ -86,14 +93,16 @@ num(_) -> 0.
 int(V) when is_integer(V) -> V;
 int(_) -> 0.
 
-%% The dictionary with the values of column `K' added (`Prev': the last value seen, already in it).
-distinct(K, [R | Rs], Prev, Map, Next) ->
+%% The dictionary with the values of column `K' added, and whether they were all one value (`Prev': the
+%% last value seen; the first row's value to begin with, added if new).
+distinct(K, Rows, Prev, Map, Next, One) when not is_map_key(Prev, Map) ->
+    distinct(K, Rows, Prev, Map#{Prev => Next}, Next + 1, One);
+distinct(K, [R | Rs], Prev, Map, Next, One) ->
     case element(K, R) of
-        Prev -> distinct(K, Rs, Prev, Map, Next);
-        V when is_map_key(V, Map) -> distinct(K, Rs, V, Map, Next);
-        V -> distinct(K, Rs, V, Map#{V => Next}, Next + 1)
+        Prev -> distinct(K, Rs, Prev, Map, Next, One);
+        V -> distinct(K, Rs, V, Map, Next, false)
     end;
-distinct(_, [], _, Map, Next) -> {Map, Next}.
+distinct(_, [], _, Map, Next, One) -> {Map, Next, One}.
 
 put_all(f64, Vs, Bin) -> f64s(Vs, Bin);
 put_all(i32, Vs, Bin) -> i32s(Vs, Bin);

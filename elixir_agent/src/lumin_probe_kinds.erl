@@ -627,8 +627,8 @@ message(Dir, Pid, To, Msg, TS, S0) ->
                                undefined -> name_of(ToPid, S2);
                                _ -> {ToName0, S2}
                            end,
-            Row = [node(), us(TS, S3), Dir, From, FromName, ToPid, ToName, Proto, CallId, Latency, term(Msg),
-                   min(erts_debug:flat_size(Msg), 16#7fffffff)],
+            Row = {node(), us(TS, S3), Dir, From, FromName, ToPid, ToName, Proto, CallId, Latency, term(Msg),
+                   min(erts_debug:flat_size(Msg), 16#7fffffff)},
             emit(Row, S3)
     end.
 
@@ -950,11 +950,20 @@ take(S = #{state := St, seen := Seen, budget := #{limit := L}, tick_seen := TS})
     {true, S#{seen := Seen + 1, tick_seen := TS + 1}};
 take(S) -> {false, S}.
 
-emit(Row, S0) ->
-    case take(S0) of
-        {true, S} -> check_limit(add_row(Row, S));
-        {false, S} -> S
-    end.
+%% take/1 and add_row/2 in one update of the state (the common path, once per event).
+emit(Row, S = #{state := St, seen := Seen, budget := #{limit := L, buffer := Buffer}, tick_seen := TS, rows := Rows})
+  when St =/= ended, Seen < L ->
+    case lumin_columns:count(Rows) >= Buffer of
+        true -> check_limit(add_row(Row, S#{seen := Seen + 1, tick_seen := TS + 1}));
+        false ->
+            Rows1 = lumin_columns:add(Row, Rows),
+            S1 = S#{seen := Seen + 1, tick_seen := TS + 1, rows := Rows1},
+            check_limit(case lumin_columns:count(Rows1) >= lumin_budget:batch_rows() of
+                            true -> flush(S1, false);
+                            false -> S1
+                        end)
+    end;
+emit(_, S) -> S.
 
 add_row(Row, S = #{rows := Rows, budget := #{buffer := Buffer}}) ->
     case lumin_columns:count(Rows) >= Buffer of

@@ -1,0 +1,190 @@
+defmodule LuminCallsTest do
+  # Call probes run in this test node; the test process is both the agent (the collector's owner) and the
+  # bridge (its Report): it acknowledges batches and decodes them as the kernel would. The owner is never
+  # traced, so the traced calls are made by spawned processes.
+  use ExUnit.Case, async: false
+
+  @columns ~w(node pid process module function arity depth start_us duration_us outcome result exception_class
+              exception_reason args)a
+
+  defmodule Target do
+    def leaf(x), do: x + 1
+    def nest(0), do: 0
+    def nest(n), do: 1 + nest(n - 1)
+    def boom(x), do: raise(ArgumentError, "boom #{x}")
+    def slow(ms), do: (Process.sleep(ms); :done)
+    def big(n), do: String.duplicate("x", n)
+  end
+
+  @mod "Elixir.LuminCallsTest.Target"
+
+  setup do
+    {:ok, c} = :lumin_calls.start_link(self(), self())
+    # The collector is linked to the test process and cleans up when it goes; stop it first when it is still there.
+    on_exit(fn ->
+      try do
+        :lumin_calls.stop(c)
+      catch
+        :exit, _ -> :ok
+      end
+
+      assert :erlang.trace_info(:new, :tracer) == {:tracer, []}
+    end)
+    %{c: c}
+  end
+
+  defp arm(c, name, function, opts \\ %{}) do
+    spec = Map.merge(%{module: @mod, function: function, limit: 100_000, rate: 100_000_000, time_ms: 60_000}, opts)
+    {:ok, _} = :lumin_calls.arm(c, name, spec)
+    assert_receive {:lumin_event, :probe_status, %{name: ^name, state: :armed}}
+  end
+
+  defp run(fun) do
+    {pid, ref} = spawn_monitor(fun)
+    assert_receive {:DOWN, ^ref, :process, ^pid, _}, 10_000
+    pid
+  end
+
+  test "every call is one row: exact count under the limit, results, durations, depth of nested calls", %{c: c} do
+    arm(c, "leaf", "leaf", %{limit: 10_000})
+    pid = run(fn -> for i <- 1..12_000, do: Target.leaf(i) end)
+    {rows, status} = collect("leaf")
+    assert %{state: :ended, why_ended: :limit, seen: 10_000, dropped: 0} = status
+    assert length(rows) == 10_000
+    assert Enum.map(rows, & &1.result) == Enum.map(1..10_000, &(&1 + 1))
+    assert Enum.all?(rows, &(&1.pid == pid and &1.depth == 0 and &1.outcome == :return and &1.duration_us >= 0))
+    assert Enum.all?(rows, &(&1.module == LuminCallsTest.Target and &1.function == :leaf and &1.arity == 1))
+    assert Enum.all?(rows, &(&1.args == nil and &1.exception_class == nil and &1.exception_reason == nil))
+    starts = Enum.map(rows, & &1.start_us)
+    assert starts == Enum.sort(starts)
+
+    arm(c, "nest", "nest")
+    run(fn -> Target.nest(3) end)
+    {rows, _} = collect("nest", disarm: c)
+    # Rows come as calls return: the innermost first.
+    assert Enum.map(rows, &{&1.depth, &1.result}) == [{3, 0}, {2, 1}, {1, 2}, {0, 3}]
+  end
+
+  test "exceptions keep their class and reason; --args keeps the arguments, a huge one cut", %{c: c} do
+    arm(c, "boom", "boom", %{args: true})
+    run(fn -> for i <- 1..3, do: catch_error(Target.boom(i)) end)
+    {rows, _} = collect("boom", disarm: c)
+    assert Enum.map(rows, & &1.args) == [[1], [2], [3]]
+    assert Enum.all?(rows, &(&1.outcome == :exception and &1.exception_class == :error and &1.result == nil))
+    assert %ArgumentError{message: "boom 1"} = hd(rows).exception_reason
+
+    arm(c, "big", "big", %{args: true})
+    run(fn -> Target.big(100_000) end)
+    {[row], _} = collect("big", disarm: c)
+    assert {:lumin_cut, size, _} = row.result
+    assert size > 100_000
+    assert row.args == [100_000]
+  end
+
+  test "a probe ends as soon as its last calls are in, not after a fixed wait", %{c: c} do
+    arm(c, "quick", "leaf", %{limit: 1000})
+    t0 = System.monotonic_time(:millisecond)
+    run(fn -> for i <- 1..1000, do: Target.leaf(i) end)
+    {rows, %{why_ended: :limit}} = collect("quick")
+    assert length(rows) == 1000
+    # The drain waits up to 500 ms for open calls; none is open here.
+    assert System.monotonic_time(:millisecond) - t0 < 400
+  end
+
+  test "a call under way when the probe is disarmed still becomes a row", %{c: c} do
+    arm(c, "slow", "slow")
+    parent = self()
+    spawn(fn -> send(parent, {:slow, Target.slow(150)}) end)
+    Process.sleep(30)
+    :ok = :lumin_calls.disarm(c, "slow")
+    {rows, status} = collect("slow")
+    assert_receive {:slow, :done}, 1000
+    assert %{why_ended: :disarmed, seen: 1} = status
+    assert [%{result: :done, duration_us: d}] = rows
+    assert d >= 150_000
+  end
+
+  test "the buffer budget drops rows, counted, and ends the probe", %{c: c} do
+    # Unacknowledged batches keep rows waiting on the node: past the buffer budget they are dropped.
+    arm(c, "buf", "leaf", %{buffer: 100})
+    run(fn -> for i <- 1..20_000, do: Target.leaf(i) end)
+    {rows, status, dropped} = collect_no_ack("buf")
+    assert %{why_ended: :buffer, state: :ended} = status
+    assert dropped > 0 and status.dropped == dropped
+    assert length(rows) + dropped == status.seen
+  end
+
+  # ---- helpers ------------------------------------------------------------------------------------------
+
+  defp collect(name, opts \\ []) do
+    if c = opts[:disarm] do
+      Process.sleep(20)
+      :ok = :lumin_calls.disarm(c, name)
+    end
+
+    collect_loop(name, [])
+  end
+
+  defp collect_loop(name, acc) do
+    receive do
+      {:lumin_event, :probe_batch, %{name: ^name, kind: :calls, batch: batch, from: from}} ->
+        send(from, {:lumin_ack, name})
+        {rows, 0} = decode(batch)
+        collect_loop(name, [rows | acc])
+
+      {:lumin_event, :probe_status, %{name: ^name, state: :ended} = status} ->
+        {acc |> Enum.reverse() |> Enum.concat(), status}
+
+      {:lumin_event, :probe_status, %{name: ^name}} ->
+        collect_loop(name, acc)
+    after
+      5000 -> flunk("probe #{name} did not end")
+    end
+  end
+
+  # Without acknowledging any batch until the probe has ended.
+  defp collect_no_ack(name, acc \\ [], dropped \\ 0) do
+    receive do
+      {:lumin_event, :probe_batch, %{name: ^name, batch: batch}} ->
+        {rows, d} = decode(batch)
+        collect_no_ack(name, [rows | acc], dropped + d)
+
+      {:lumin_event, :probe_status, %{name: ^name, state: :ended} = status} ->
+        {acc |> Enum.reverse() |> Enum.concat(), status, dropped}
+
+      {:lumin_event, :probe_status, %{name: ^name}} ->
+        collect_no_ack(name, acc, dropped)
+    after
+      5000 -> flunk("probe #{name} did not end")
+    end
+  end
+
+  defp decode(batch) do
+    %{kind: :calls, count: n, dropped: dropped, columns: columns} = :erlang.binary_to_term(batch)
+    assert Enum.sort(Map.keys(columns)) == Enum.sort(@columns)
+    decoded = Map.new(columns, fn {name, col} -> {name, List.to_tuple(column(col, n))} end)
+    assert Enum.all?(decoded, fn {_, v} -> tuple_size(v) == n end)
+    {for(i <- 0..(n - 1)//1, do: Map.new(decoded, fn {k, v} -> {k, elem(v, i)} end)), dropped}
+  end
+
+  defp column({:f64, bin}, _), do: for(<<x::float-little-64 <- bin>>, do: x)
+  defp column({:i32, bin}, _), do: for(<<x::signed-little-32 <- bin>>, do: x)
+  defp column({:const, v}, n), do: List.duplicate(v, n)
+
+  defp column({:dict, values, idx}, _) do
+    values = List.to_tuple(values)
+    for <<i::little-32 <- idx>>, do: null(elem(values, i))
+  end
+
+  defp column({:terms, offsets, data}, _) do
+    for(<<o::little-32 <- offsets>>, do: o)
+    |> Enum.chunk_every(2, 1, :discard)
+    |> Enum.map(fn
+      [a, a] -> nil
+      [a, b] -> :erlang.binary_to_term(binary_part(data, a, b - a))
+    end)
+  end
+
+  defp null(:undefined), do: nil
+  defp null(v), do: v
+end
