@@ -134,9 +134,11 @@ terms([V | Vs], Offsets, Data, Off, Cut) when is_integer(V), V >= 0, V =< 255 ->
     terms(Vs, <<Offsets/binary, (Off + 3):32/little>>, <<Data/binary, 131, 97, V>>, Off + 3, Cut);
 terms([V | Vs], Offsets, Data, Off, Cut) when is_integer(V), V >= -16#80000000, V =< 16#7fffffff ->
     terms(Vs, <<Offsets/binary, (Off + 6):32/little>>, <<Data/binary, 131, 98, V:32/signed>>, Off + 6, Cut);
-terms([{lumin_raw, Bin} | Vs], Offsets, Data, Off, Cut) when is_binary(Bin) ->
+%% (Values given to column(cut_terms, _) are never pre-encoded: a traced function may well return a
+%% `{lumin_raw, Bin}' of its own.)
+terms([{lumin_raw, Bin} | Vs], Offsets, Data, Off, true) when is_binary(Bin) ->
     Off1 = Off + byte_size(Bin),
-    terms(Vs, <<Offsets/binary, Off1:32/little>>, <<Data/binary, Bin/binary>>, Off1, Cut);
+    terms(Vs, <<Offsets/binary, Off1:32/little>>, <<Data/binary, Bin/binary>>, Off1, true);
 terms([V | Vs], Offsets, Data, Off, Cut) ->
     Bin = case Cut of
               true -> term_to_binary(cut_term(V));

@@ -548,6 +548,10 @@ event({'$lumin', chunk, Msgs}, S = #{flooded := true, state := ending}) -> drop(
 event({'$lumin', Tag, Ref, _, _}, S = #{flooded := true, state := ending, ref := Ref}) when Tag =:= sys -> drop(1, S);
 event({'$lumin', Tag, Ref, _}, S = #{flooded := true, state := ending, ref := Ref}) when Tag =:= log -> drop(1, S);
 event({'$lumin', telemetry, Ref, _, _, _, _, _}, S = #{flooded := true, state := ending, ref := Ref}) -> drop(1, S);
+event({'$lumin', chunk, Msgs}, S = #{kind := messages, state := St}) when St =/= ended ->
+    %% The chunk's rows first (newest first, as the tracer hands them on), then counted and added at once.
+    {S1, Rows} = lists:foldr(fun msg_row/2, {S, []}, Msgs),
+    emit_many(lists:reverse(Rows), S1);
 event({'$lumin', chunk, Msgs}, S = #{state := St}) when St =/= ended ->
     lists:foldr(fun on_trace/2, S, Msgs);
 event({'$lumin', tracer_stopped, _}, S = #{state := ending}) -> finalize(S);
@@ -601,7 +605,11 @@ event({'DOWN', Mon, process, Pid, Reason}, S = #{mon := Mon, state := St}) when 
 event(_, S) ->
     S.
 
-on_trace(Msg, S = #{kind := messages}) -> msg_event(Msg, S);
+on_trace(Msg, S = #{kind := messages}) ->
+    case msg_event(Msg, S) of
+        {row, Row, S1} -> emit(Row, S1);
+        S1 -> S1
+    end;
 on_trace(Msg, S = #{kind := procs}) -> proc_event(Msg, S).
 
 %% ---- messages ------------------------------------------------------------------------------------------
@@ -610,6 +618,12 @@ msg_event({trace_ts, Pid, send, Msg, To, TS}, S) -> message(send, Pid, To, Msg, 
 msg_event({trace_ts, Pid, send_to_non_existing_process, Msg, To, TS}, S) -> message(send, Pid, To, Msg, TS, S);
 msg_event({trace_ts, Pid, 'receive', Msg, TS}, S) -> message('receive', Pid, undefined, Msg, TS, S);
 msg_event(_, S) -> S.
+
+msg_row(Msg, {S, Rows}) ->
+    case msg_event(Msg, S) of
+        {row, Row, S1} -> {S1, [Row | Rows]};
+        S1 -> {S1, Rows}
+    end.
 
 message(Dir, Pid, To, Msg, TS, S0) ->
     case skip_ours(Pid, S0) of
@@ -629,7 +643,7 @@ message(Dir, Pid, To, Msg, TS, S0) ->
                            end,
             Row = {node(), us(TS, S3), Dir, From, FromName, ToPid, ToName, Proto, CallId, Latency, term(Msg),
                    min(erts_debug:flat_size(Msg), 16#7fffffff)},
-            emit(Row, S3)
+            {row, Row, S3}
     end.
 
 %% Where a send went, {ToPid, ToName}: a name sent to is resolved to its pid where it is registered here.
@@ -949,6 +963,38 @@ utilisation(_, _) -> 0.0.
 take(S = #{state := St, seen := Seen, budget := #{limit := L}, tick_seen := TS}) when St =/= ended, Seen < L ->
     {true, S#{seen := Seen + 1, tick_seen := TS + 1}};
 take(S) -> {false, S}.
+
+%% Rows in order, as emit/2 would take them one by one, with one update of the state per run of rows: a run
+%% stops at the count budget, the buffer budget and a full batch.
+emit_many([], S) -> S;
+emit_many(Rows, S = #{state := St, seen := Seen, budget := #{limit := L, buffer := Buffer}, tick_seen := TS, rows := B})
+  when St =/= ended, Seen < L ->
+    N = lumin_columns:count(B),
+    case min(L - Seen, min(Buffer, max(N + 1, lumin_budget:batch_rows())) - N) of
+        K when K > 0 ->
+            {Run, Rest} = take_run(K, Rows, []),
+            Taken = length(Run),
+            B1 = lists:foldl(fun lumin_columns:add/2, B, Run),
+            S1 = S#{seen := Seen + Taken, tick_seen := TS + Taken, rows := B1},
+            S2 = case lumin_columns:count(B1) >= lumin_budget:batch_rows() of
+                     true -> flush(S1, false);
+                     false -> S1
+                 end,
+            S3 = case S2 of
+                     #{state := armed} when Seen + Taken >= L -> check_limit(S2);
+                     #{state := armed} when (Seen + Taken) div ?CHECK_EVERY =/= Seen div ?CHECK_EVERY -> watch(S2);
+                     _ -> S2
+                 end,
+            emit_many(Rest, S3);
+        _ ->
+            %% The buffer is full: emit/2 drops the row, counted, and ends the probe.
+            emit_many(tl(Rows), emit(hd(Rows), S))
+    end;
+emit_many(_, S) -> S.
+
+take_run(0, Rest, Acc) -> {lists:reverse(Acc), Rest};
+take_run(_, [], Acc) -> {lists:reverse(Acc), []};
+take_run(K, [R | Rs], Acc) -> take_run(K - 1, Rs, [R | Acc]).
 
 %% take/1 and add_row/2 in one update of the state (the common path, once per event).
 emit(Row, S = #{state := St, seen := Seen, budget := #{limit := L, buffer := Buffer}, tick_seen := TS, rows := Rows})

@@ -14,6 +14,7 @@ defmodule LuminCallsTest do
     def boom(x), do: raise(ArgumentError, "boom #{x}")
     def slow(ms), do: (Process.sleep(ms); :done)
     def big(n), do: String.duplicate("x", n)
+    def raw(b), do: {:lumin_raw, b}
   end
 
   @mod "Elixir.LuminCallsTest.Target"
@@ -79,6 +80,13 @@ defmodule LuminCallsTest do
     assert {:lumin_cut, size, _} = row.result
     assert size > 100_000
     assert row.args == [100_000]
+  end
+
+  test "a result that looks like the columns' own raw marker is kept as a term", %{c: c} do
+    arm(c, "raw", "raw")
+    run(fn -> Target.raw("not encoded") end)
+    {[row], _} = collect("raw", disarm: c)
+    assert row.result == {:lumin_raw, "not encoded"}
   end
 
   test "a probe ends as soon as its last calls are in, not after a fixed wait", %{c: c} do
