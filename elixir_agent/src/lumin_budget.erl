@@ -51,5 +51,6 @@ tick_ms() -> 250.
 max_term_bytes() -> 4096.
 %% @doc Batches sent to the bridge and not yet acknowledged, past which events are dropped and counted.
 max_batches_in_flight() -> 16.
-%% @doc Rows per batch at most.
+%% @doc Rows per batch: a batch goes as soon as this many rows wait (and on ticks), so the kernel decodes
+%% batches while the node still collects; more wait only while too many batches are unacknowledged.
 batch_rows() -> 5000.
