@@ -490,34 +490,9 @@ defmodule LuminProbeKindsTest do
   end
 
   defp decode(batch, kind) do
-    %{kind: ^kind, count: n, dropped: 0, columns: columns} = :erlang.binary_to_term(batch)
-    assert Enum.sort(Map.keys(columns)) == Enum.sort(@columns[kind])
-    decoded = Map.new(columns, fn {name, col} -> {name, List.to_tuple(column(col, n))} end)
-    for i <- 0..(n - 1)//1, do: Map.new(decoded, fn {k, v} -> {k, elem(v, i)} end)
+    %{kind: ^kind, dropped: 0, rows: rows} = LuminTest.Batch.decode(batch, @columns[kind])
+    rows
   end
-
-  defp column({:f64, bin}, _), do: for(<<x::float-little-64 <- bin>>, do: x)
-  defp column({:i32, bin}, _), do: for(<<x::signed-little-32 <- bin>>, do: x)
-  defp column({:const, v}, n), do: List.duplicate(v, n)
-
-  defp column({:dict, values, idx}, _) do
-    values = List.to_tuple(values)
-    for <<i::little-32 <- idx>>, do: null(elem(values, i))
-  end
-
-  defp column({:terms, offsets, data}, _) do
-    for <<o::little-32 <- offsets>> do
-      o
-    end
-    |> Enum.chunk_every(2, 1, :discard)
-    |> Enum.map(fn
-      [a, a] -> nil
-      [a, b] -> :erlang.binary_to_term(binary_part(data, a, b - a))
-    end)
-  end
-
-  defp null(:undefined), do: nil
-  defp null(v), do: v
 
   defp sys_debug(pid) do
     {:status, _, _, [_pdict, _sys_state, _parent, debug, _misc]} = :sys.get_status(pid)
