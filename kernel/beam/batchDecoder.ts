@@ -122,24 +122,15 @@ export function mergeColumns(batches: DecodedBatch[], names: string[], syntax: S
     const kind = (parts.find((p) => p && p.type !== "const") ?? parts.find((p) => p))?.type;
     if (!kind) {
       out[name] = new ConstColumn(null, total);
-    } else if (kind === "f64") {
-      const arr = new Float64Array(total);
+    } else if (kind === "f64" || kind === "i32") {
+      const arr = kind === "f64" ? new Float64Array(total) : new Int32Array(total);
       let at = 0;
       batches.forEach((b, i) => {
         const p = parts[i];
-        if (p?.type === "f64") arr.set(p.data, at);
+        if (p?.type === kind) arr.set(p.data, at);
         at += b.count;
       });
-      out[name] = arr;
-    } else if (kind === "i32") {
-      const arr = new Int32Array(total);
-      let at = 0;
-      batches.forEach((b, i) => {
-        const p = parts[i];
-        if (p?.type === "i32") arr.set(p.data, at);
-        at += b.count;
-      });
-      out[name] = narrowInts(arr);
+      out[name] = arr instanceof Int32Array ? narrowInts(arr) : arr;
     } else if (kind === "terms") {
       const offsets = new Uint32Array(total + 1);
       const datas: Uint8Array[] = [];

@@ -80,10 +80,12 @@ export function erlEvalOn(node: string, cookie: string, expr: string): string {
     `io:format("~0p", [R])`,
     `halt()`,
   ].join(", ");
-  return execFileSync("erl", ["-sname", uniqueName("check"), "-hidden", "-setcookie", cookie, "-noshell", "-eval", script], {
-    encoding: "utf8",
-    timeout: 30_000,
-  }).trim();
+  return execFileSync("erl", checkerArgs(cookie, script), { encoding: "utf8", timeout: 30_000 }).trim();
+}
+
+/** A fresh hidden node, with a unique name, that runs `script` and halts. */
+function checkerArgs(cookie: string, script: string): string[] {
+  return ["-sname", uniqueName("check"), "-hidden", "-setcookie", cookie, "-noshell", "-eval", script];
 }
 
 /**
@@ -93,7 +95,7 @@ export function erlEvalOn(node: string, cookie: string, expr: string): string {
 export function checkerRun(target: string, cookie: string, exprs: string): Promise<string> {
   const script = `Node = '${target}', R = begin ${exprs} end, io:format("~0p", [R]), halt().`;
   return new Promise((resolve, reject) => {
-    execFile("erl", ["-sname", uniqueName("check"), "-hidden", "-setcookie", cookie, "-noshell", "-eval", script], { encoding: "utf8", timeout: 60_000 }, (err, out) =>
+    execFile("erl", checkerArgs(cookie, script), { encoding: "utf8", timeout: 60_000 }, (err, out) =>
       err ? reject(err) : resolve(out.trim()),
     );
   });
