@@ -1,7 +1,8 @@
 /** What BEAM magics share: the session service, the node a magic targets, and snapshot tables. */
 import type { MagicContext } from "./declaration";
 import type { BeamSession } from "../kernel/beam/session";
-import { decodeBatch, mergeColumns } from "../kernel/beam/batchDecoder";
+import { decodeBatch } from "../kernel/beam/batchDecoder";
+import { mergeColumns } from "../kernel/tables/tableBuilder";
 import { columnNames, SCHEMAS, type TableKind } from "../kernel/tables/schemas";
 import { setTableMeta } from "../kernel/tables/tableMeta";
 

@@ -11,6 +11,7 @@ import path from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { Atom, decode, ErlMap, Tuple, type ErlTerm, encode } from "./etf";
 import type { BridgeOp } from "./protocol";
+import { FrameReader } from "./frameReader";
 
 export const BRIDGE_SCRIPT = path.join(__dirname, "..", "..", "..", "elixir_agent", "bin", "lumin_bridge");
 
@@ -46,17 +47,8 @@ export class Bridge extends EventEmitter<{ event: [type: string, payload: ErlTer
     };
     child.stdout!.on("data", keep);
     child.stderr!.on("data", keep);
-    let buf: Buffer = Buffer.alloc(0);
-    (child.stdio[4] as Readable).on("data", (chunk: Buffer) => {
-      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-      while (buf.length >= 4) {
-        const size = buf.readUInt32BE(0);
-        if (buf.length < 4 + size) break;
-        const frame = buf.subarray(4, 4 + size);
-        buf = buf.subarray(4 + size);
-        this.onFrame(frame);
-      }
-    });
+    const frames = new FrameReader((frame) => this.onFrame(frame));
+    (child.stdio[4] as Readable).on("data", (chunk: Buffer) => frames.push(chunk));
     child.on("exit", (code, signal) => {
       const why = `the bridge node exited (${signal ?? `status ${code}`})${this.lastWords.length ? `: ${this.lastWords.slice(-5).join(" / ")}` : ""}`;
       for (const p of this.pending.values()) {

@@ -1,12 +1,14 @@
 /**
- * What the kernel keeps of each probe: its latest status and the batches it shipped. `table(name)` turns the
- * batches into one Arquero table in the probe kind's schema (kernel/tables/schemas.ts), with its metadata.
+ * What the kernel keeps of each probe: its latest status and its rows, appended batch by batch to one set of
+ * compact columns as they arrive (kernel/tables/tableBuilder.ts). `table(name)` makes them an Arquero table in
+ * the probe kind's schema (kernel/tables/schemas.ts), with its metadata, without copying them.
  */
-import { columnsAsBatch, decodeBatch, mergeColumns, type DecodedBatch } from "../beam/batchDecoder";
+import { decodeBatch } from "../beam/batchDecoder";
 import type { Syntax } from "../beam/termFormat";
 import type { ProbeKind, ProbeStatusEvent } from "../beam/protocol";
 import { SCHEMAS, columnNames, type TableKind } from "./schemas";
 import { setTableMeta } from "./tableMeta";
+import { TableBuilder } from "./tableBuilder";
 
 export interface ProbeRecord {
   name: string;
@@ -16,7 +18,7 @@ export interface ProbeRecord {
   spec: Record<string, unknown>;
   syntax: Syntax;
   status: ProbeStatusEvent;
-  batches: DecodedBatch[];
+  rows: TableBuilder;
   /** Dropped events reported with the batches (the status count can lag). */
   droppedInBatches: number;
 }
@@ -37,8 +39,10 @@ export class ProbeStore {
     return `p${this.counter}`;
   }
 
-  add(record: Omit<ProbeRecord, "batches" | "droppedInBatches">): void {
-    this.probes.set(record.name, { ...record, batches: [], droppedInBatches: 0 });
+  add(record: Omit<ProbeRecord, "rows" | "droppedInBatches">): void {
+    const limit = record.spec.limit;
+    const rows = new TableBuilder(columnNames(record.kind as TableKind), record.syntax, typeof limit === "number" ? limit : Infinity);
+    this.probes.set(record.name, { ...record, rows, droppedInBatches: 0 });
   }
 
   get(name: string): ProbeRecord | undefined {
@@ -61,20 +65,8 @@ export class ProbeStore {
     const p = this.probes.get(name);
     if (!p) return;
     const batch = decodeBatch(bytes);
-    p.batches.push(batch);
+    p.rows.append(batch);
     p.droppedInBatches += batch.dropped;
-    // Batches are merged into one compact set of columns as they pile up, so a long probe holds its rows
-    // once, narrowly stored, and not batch by batch beside the frames they came in.
-    if (p.batches.length >= 16) this.compact(p);
-  }
-
-  /** Merge a probe's batches into one; returns its columns, in the kind's schema. */
-  private compact(p: ProbeRecord): ReturnType<typeof mergeColumns> {
-    const names = columnNames(p.kind as TableKind);
-    const count = p.batches.reduce((n, b) => n + b.count, 0);
-    const columns = mergeColumns(p.batches, names, p.syntax);
-    p.batches = [columnsAsBatch(columns, count, p.kind)];
-    return columns;
   }
 
   /** Every probe on `node` has ended (the node went away). */
@@ -132,8 +124,9 @@ export class ProbeStore {
     const p = this.probes.get(name);
     if (!p) throw new Error(`there is no probe named ${name} (%probes lists them)`);
     const aq = await import("arquero");
-    const names = columnNames(p.kind as TableKind);
-    const table = aq.table(this.compact(p) as never, names);
+    // No more rows will come: the room kept for them goes.
+    if (p.status.state === "ended") p.rows.trim();
+    const table = aq.table(p.rows.columns() as never, p.rows.names as string[]);
     setTableMeta(table, {
       probe: p.name,
       kind: p.kind,
