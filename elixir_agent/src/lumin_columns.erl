@@ -56,10 +56,14 @@ column(cut_terms, Values) ->
     end;
 column(Kind, Values) -> finish(Kind, put_all(Kind, Values, empty(Kind))).
 
-%% @doc A batch of `Count' rows from finished columns (#{Name => column/2}).
+%% @doc A batch of `Count' rows from finished columns (#{Name => column/2}). A dictionary of one value goes
+%% as that constant: no index per row (under a flood most columns are one value, and the batch shrinks by half).
 -spec batch(atom(), non_neg_integer(), non_neg_integer(), #{atom() => term()}) -> binary().
 batch(Kind, Count, Dropped, Columns) ->
-    term_to_binary(#{kind => Kind, count => Count, dropped => Dropped, columns => Columns}).
+    Cols = maps:map(fun(_, {dict, [V], _}) -> {const, V};
+                       (_, C) -> C
+                    end, Columns),
+    term_to_binary(#{kind => Kind, count => Count, dropped => Dropped, columns => Cols}).
 
 %% Pending rows (tuples, newest first) into the columns, column by column: numbers and dictionary indexes
 %% in one binary comprehension over the rows each.

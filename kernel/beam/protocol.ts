@@ -116,7 +116,8 @@ export interface ProbeStatusEvent {
  *                            and `nil` are null
  *   {terms, Offsets, Data}   Offsets holds N+1 little-endian uint32; row i is Data[Offsets[i]..Offsets[i+1]),
  *                            itself a complete `term_to_binary` (starting with byte 131); empty = null
- *   {const, Value}           the same value on every row (shown like a dict value)
+ *   {const, Value}           the same value on every row (shown like a dict value); a dict with one value
+ *                            comes as this
  * Column names are those of kernel/tables/schemas.ts for that kind.
  */
 export interface ProbeBatchEvent {

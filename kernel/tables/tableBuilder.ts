@@ -19,13 +19,20 @@ export type ArqueroColumn = Float64Array | IntArray | DictColumn | TermColumn | 
 type Growable = Float64Array | IntArray | IndexArray;
 type Ctor<T> = { new (n: number): T; BYTES_PER_ELEMENT: number };
 
+/** Up to this many bytes, a column takes all the room it may need at once (see ensure). */
+const ALL_AT_ONCE_BYTES = 8 << 20;
+
 /**
  * `a` if it is a `Make` with room for `needed` elements, else a new one holding its first `used`: twice as
  * long (so appends cost amortized constant time), but no longer than `max` elements unless `needed` is.
+ * When `max` elements fit in ALL_AT_ONCE_BYTES, it takes them at once: the system maps a new array's pages
+ * only as they are written, so the room costs nothing until used, and growing step by step would cost
+ * copies and fresh pages for each step.
  */
 function ensure<T extends Growable>(a: Growable, used: number, needed: number, Make: Ctor<T>, max = Infinity): T {
   if (a instanceof Make && needed <= a.length) return a as T;
-  const b = new Make(Math.max(needed, Math.min(Math.max(a.length * 2, 1024), max)));
+  const atOnce = max * Make.BYTES_PER_ELEMENT <= ALL_AT_ONCE_BYTES;
+  const b = new Make(Math.max(needed, atOnce ? max : Math.min(Math.max(a.length * 2, 1024), max)));
   b.set(a.subarray(0, used));
   return b;
 }

@@ -17,7 +17,7 @@ defmodule LuminTest.Batch do
 
   defp column({:f64, bin}, _), do: for(<<x::float-little-64 <- bin>>, do: x)
   defp column({:i32, bin}, _), do: for(<<x::signed-little-32 <- bin>>, do: x)
-  defp column({:const, v}, n), do: List.duplicate(v, n)
+  defp column({:const, v}, n), do: List.duplicate(null(v), n)
 
   defp column({:dict, values, idx}, _) do
     values = List.to_tuple(values)
