@@ -79,7 +79,7 @@ export const SCHEMAS: { readonly [K in TableKind]: TableSchema } = {
   messages: {
     kind: "messages",
     version: 1,
-    doc: "One row per message sent or received by the processes a message probe (`%probe --messages`) watches.",
+    doc: "One row per message sent or received by the processes a message probe (`%probe --messages`) watches. A `receive` row is made when the process takes the message from its mailbox, so a probe on a slow consumer sees its messages at the pace it handles them, not as they arrive.",
     columns: [
       col("node", "string", "node of the watched process"),
       col("time_us", "float", "when the send or receive happened, µs since the epoch"),
