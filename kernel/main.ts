@@ -18,6 +18,9 @@ import { registerServices } from "./serviceSetup";
 import { registerProbesTarget } from "./comms/probesTarget";
 import type { Request } from "./wire/threadMessages";
 import type { BeamSession } from "./beam/session";
+import { MagicRegistry } from "./magics/registry";
+// The one place the kernel imports magics/: the registry is assembled here and passed to whatever needs it.
+import { MAGICS } from "../magics";
 
 export function startKernel(connectionFile: string): void {
   const link = new WireLink({ connectionFile, kernelInfo: kernelInfo() });
@@ -26,7 +29,7 @@ export function startKernel(connectionFile: string): void {
   services.register("comms", () => comms);
   registerServices(services);
   registerProbesTarget(comms, () => services.get<BeamSession>("beam"));
-  const dispatcher = new Dispatcher({ link, ts: new TslabEvaluator(process.cwd()), services, history: new HistoryStore(), comms, stdin: new StdinBroker(link) });
+  const dispatcher = new Dispatcher({ link, ts: new TslabEvaluator(process.cwd()), services, magics: new MagicRegistry(MAGICS), history: new HistoryStore(), comms, stdin: new StdinBroker(link) });
 
   (globalThis as { __lumin_magic__?: unknown }).__lumin_magic__ = magicFromTypeScript;
   captureConsole();

@@ -1,5 +1,5 @@
 /** What BEAM magics share: the session service, the node a magic targets, and snapshot tables. */
-import type { MagicContext } from "./declaration";
+import type { MagicContext } from "../kernel/magics/declaration";
 import type { BeamSession } from "../kernel/beam/session";
 import { decodeBatch } from "../kernel/beam/batchDecoder";
 import { mergeColumns } from "../kernel/tables/tableBuilder";

@@ -3,7 +3,7 @@
  * shared and re-run from its captures, without the node it was made on.
  */
 import path from "node:path";
-import { MagicUsageError, type MagicDeclaration } from "./declaration";
+import { MagicUsageError, type MagicDeclaration } from "../kernel/magics/declaration";
 import { beam } from "./beamContext";
 import { resolveTable } from "./tableArgument";
 

@@ -1,6 +1,6 @@
 /** %chart KIND TABLE: the common views of kernel/charts as one-line shortcuts. */
-import { MagicUsageError, type MagicDeclaration } from "./declaration";
-import { parsePositiveInt } from "./parser";
+import { MagicUsageError, type MagicDeclaration } from "../kernel/magics/declaration";
+import { parsePositiveInt } from "../kernel/magics/parser";
 import { resolveTable } from "./tableArgument";
 
 type Charts = typeof import("../kernel/charts");

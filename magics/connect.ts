@@ -1,8 +1,8 @@
 /** %connect, %nodes, %disconnect: attach to running nodes (hidden connections) and detach, leaving nothing behind. */
 import { readFileSync } from "node:fs";
-import { MagicUsageError, type MagicDeclaration } from "./declaration";
+import { MagicUsageError, type MagicDeclaration } from "../kernel/magics/declaration";
 import { beam } from "./beamContext";
-import { parseDuration } from "./parser";
+import { parseDuration } from "../kernel/magics/parser";
 import type { ConnectReply } from "../kernel/beam/protocol";
 
 function uptime(ms: number): string {

@@ -1,5 +1,5 @@
 /** %%html, %%markdown, %%svg: show the cell's body with that MIME type. */
-import { MagicUsageError, type MagicDeclaration } from "./declaration";
+import { MagicUsageError, type MagicDeclaration } from "../kernel/magics/declaration";
 
 function displayAs(name: string, mime: string, summary: string, check?: (body: string) => void): MagicDeclaration {
   return {

@@ -3,7 +3,7 @@
  * language's own syntax (the node's inspect / ~p) and bound as a plain TypeScript value:
  * `const n = %elixir length(Process.list())`.
  */
-import type { MagicDeclaration } from "./declaration";
+import type { MagicDeclaration } from "../kernel/magics/declaration";
 import { beam, NODE_FLAG } from "./beamContext";
 import { toJs } from "../kernel/beam/term";
 

@@ -1,7 +1,7 @@
 /** %events: what a probe saw, as an Arquero table in its kind's schema (`const t = %events p1`). */
-import { MagicUsageError, type MagicDeclaration } from "./declaration";
+import { MagicUsageError, type MagicDeclaration } from "../kernel/magics/declaration";
 import { beam } from "./beamContext";
-import { parseDuration } from "./parser";
+import { parseDuration } from "../kernel/magics/parser";
 
 export const events: MagicDeclaration = {
   name: "events",

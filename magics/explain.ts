@@ -1,5 +1,5 @@
 /** %explain TABLE: a table summarised in plain sentences (kernel/analysis/explain.ts). */
-import { MagicUsageError, type MagicDeclaration } from "./declaration";
+import { MagicUsageError, type MagicDeclaration } from "../kernel/magics/declaration";
 import { resolveTable } from "./tableArgument";
 
 export const explain: MagicDeclaration = {

@@ -1,7 +1,7 @@
 /** %export FILE.html: the charts and tables this kernel has shown, as one self-contained HTML report. */
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { MagicUsageError, type MagicDeclaration } from "./declaration";
+import { MagicUsageError, type MagicDeclaration } from "../kernel/magics/declaration";
 import { htmlReport } from "../kernel/report/htmlReport";
 import { reportEntries } from "../kernel/report/reportLog";
 

@@ -1,14 +1,13 @@
 /** %lsmagic: every magic, line and cell, with its one-line summary. */
-import type { MagicDeclaration } from "./declaration";
-import { allMagics } from "./registry";
+import type { MagicDeclaration } from "../kernel/magics/declaration";
 
 export const lsmagic: MagicDeclaration = {
   name: "lsmagic",
   kind: "line",
   summary: "List every magic with a one-line summary.",
   showsResult: false,
-  async run(_call, { io }) {
-    const magics = allMagics();
+  async run(_call, { io, magics: registry }) {
+    const magics = registry.all();
     const line = magics.filter((m) => m.kind !== "cell");
     const cell = magics.filter((m) => m.kind !== "line");
     const width = Math.max(...magics.map((m) => m.name.length)) + 3;

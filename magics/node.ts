@@ -1,6 +1,6 @@
 /** %node start: a local node this kernel starts and owns (demos, tours, tests), stopped with the kernel. */
 import { randomBytes } from "node:crypto";
-import type { MagicDeclaration } from "./declaration";
+import type { MagicDeclaration } from "../kernel/magics/declaration";
 import { beam } from "./beamContext";
 import { describeNode } from "./connect";
 

@@ -4,10 +4,10 @@
  * count (--limit), time (--for), rate (--rate) — and disarms itself past any of them, or when its buffer,
  * its tracer's mailbox or memory outgrow theirs (elixir_agent/src/lumin_budget.erl has the defaults).
  */
-import { MagicUsageError, type MagicContext, type MagicDeclaration } from "./declaration";
+import { MagicUsageError, type MagicContext, type MagicDeclaration } from "../kernel/magics/declaration";
 import { beam, completeMfa, NODE_FLAG } from "./beamContext";
 import { parseMfa } from "./mfa";
-import { parseDuration, parsePositiveInt, parseRate } from "./parser";
+import { parseDuration, parsePositiveInt, parseRate } from "../kernel/magics/parser";
 import type { ProbeKind, ProbeSpec, ProbeStatusEvent } from "../kernel/beam/protocol";
 
 const KIND_FLAGS: { flag: string; kind: ProbeKind }[] = [

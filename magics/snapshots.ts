@@ -1,7 +1,7 @@
 /** %top, %tree, %apps, %ets, %state, %info: immediate looks at a node, no probe armed. */
-import type { MagicDeclaration } from "./declaration";
+import type { MagicDeclaration } from "../kernel/magics/declaration";
 import { batchTable, beam, NODE_FLAG, targetNode } from "./beamContext";
-import { parsePositiveInt } from "./parser";
+import { parsePositiveInt } from "../kernel/magics/parser";
 import { Term } from "../kernel/beam/term";
 import { Atom } from "../kernel/beam/etf";
 

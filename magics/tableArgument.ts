@@ -2,7 +2,7 @@
  * The TABLE argument of %chart and %explain: a probe's name (its events, straight from the probe store, so a
  * magic-only cell never waits for the TypeScript compiler) or else a TypeScript expression naming a table.
  */
-import { MagicUsageError, type MagicContext } from "./declaration";
+import { MagicUsageError, type MagicContext } from "../kernel/magics/declaration";
 import { beam } from "./beamContext";
 import { runNested } from "../kernel/evaluation/nestedRun";
 import { isTable } from "../kernel/display/tableBundle";

@@ -1,5 +1,5 @@
 /** %time / %%time: how long a statement or a cell took, wall clock, like IPython's. */
-import type { MagicDeclaration } from "./declaration";
+import type { MagicDeclaration } from "../kernel/magics/declaration";
 import { runNested } from "../kernel/evaluation/nestedRun";
 
 export function formatDuration(ms: number): string {

@@ -12,6 +12,7 @@ import { toMimeBundle } from "../display/mimeBundle";
 import type { HistoryEntry, HistoryStore } from "../history/historyStore";
 import type { CommRegistry } from "../comms/commRegistry";
 import type { Request } from "../wire/threadMessages";
+import type { MagicRegistry } from "../magics/registry";
 import { CellOutput } from "./cellOutput";
 import type { StdinBroker } from "./stdinBroker";
 import type { WireLink } from "./wireLink";
@@ -20,6 +21,7 @@ export interface KernelParts {
   link: WireLink;
   ts: TslabEvaluator;
   services: ServiceRegistry;
+  magics: MagicRegistry;
   history: HistoryStore;
   comms: CommRegistry;
   stdin: StdinBroker;
@@ -33,7 +35,7 @@ export class Dispatcher {
 
   constructor(private readonly k: KernelParts) {
     const quietIo = { stream() {}, display() {}, displayBundle() {}, updateDisplay() {}, clearOutput() {}, payload() {}, input: () => Promise.reject(new Error("no input here")) };
-    this.quietEnv = { io: quietIo, ts: k.ts, services: k.services, signal: new AbortController().signal };
+    this.quietEnv = { io: quietIo, ts: k.ts, services: k.services, magics: k.magics, signal: new AbortController().signal };
   }
 
   /** Called on SIGINT: abandon the running cell's awaited work (a busy loop is broken by the VM itself). */
@@ -93,7 +95,7 @@ export class Dispatcher {
     setCurrentOutput(output);
     const controller = new AbortController();
     this.running = controller;
-    const env: CellEnvironment = { io: output, ts: this.k.ts, services: this.k.services, signal: controller.signal };
+    const env: CellEnvironment = { io: output, ts: this.k.ts, services: this.k.services, magics: this.k.magics, signal: controller.signal };
     const outcome = await runCell(code, env);
     this.running = undefined;
 

@@ -3,10 +3,9 @@
  * without ever touching the TypeScript compiler; anything else is TypeScript, with its magic lines rewritten
  * into awaited calls (`const t = %events p1` binds the magic's value).
  */
-import { MagicUsageError, type MagicCall, type MagicContext, type MagicDeclaration } from "../../magics/declaration";
-import { helpText } from "../../magics/help";
-import { closest, parseArgs, splitWords } from "../../magics/parser";
-import { allMagics, findMagic } from "../../magics/registry";
+import { MagicUsageError, type MagicCall, type MagicContext, type MagicDeclaration } from "../magics/declaration";
+import { helpText } from "../magics/help";
+import { closest, parseArgs, splitWords } from "../magics/parser";
 import { CELL_MAGIC, classifyLines, parseMagicLine, rewriteMagics } from "./cellSource";
 import { setNestedRunner } from "./nestedRun";
 import type { CellEnvironment, CellError, CellOutcome, Completion } from "./types";
@@ -59,7 +58,7 @@ interface RunOptions {
 }
 
 async function runMagic(name: string, kind: "line" | "cell", argText: string, env: CellEnvironment, options: RunOptions): Promise<unknown> {
-  const decl = lookup(name, kind);
+  const decl = lookup(name, kind, env);
   const wantsHelp = options.help || wantsHelpFlag(decl, argText);
   if (wantsHelp) {
     const text = helpText(decl);
@@ -72,11 +71,11 @@ async function runMagic(name: string, kind: "line" | "cell", argText: string, en
   return options.statement && !decl.showsResult ? undefined : value;
 }
 
-function lookup(name: string, kind: "line" | "cell"): MagicDeclaration {
-  const decl = findMagic(name);
+function lookup(name: string, kind: "line" | "cell", env: CellEnvironment): MagicDeclaration {
+  const decl = env.magics.find(name);
   const prefix = kind === "cell" ? "%%" : "%";
   if (!decl) {
-    const hint = closest(name, allMagics().map((m) => m.name));
+    const hint = closest(name, env.magics.all().map((m) => m.name));
     throw new MagicUsageError(`${prefix}${name} is not a magic${hint ? ` — did you mean ${prefix}${hint}?` : ""}. %lsmagic lists them all.`);
   }
   if (kind === "cell" && decl.kind === "line") throw new MagicUsageError(`%${name} is a line magic: write it on one line as %${name} …, not %%${name}.`);
@@ -97,7 +96,7 @@ function wantsHelpFlag(decl: MagicDeclaration, argText: string): boolean {
 }
 
 function magicContext(env: CellEnvironment): MagicContext {
-  return { io: env.io, signal: env.signal, service: <T>(n: string) => env.services.get<T>(n) };
+  return { io: env.io, signal: env.signal, magics: env.magics, service: <T>(n: string) => env.services.get<T>(n) };
 }
 
 setNestedRunner(async (code, ctx) => {
@@ -130,11 +129,11 @@ export async function completeCell(source: string, cursor: number, env: CellEnvi
   if (nameOnly) {
     const [, indent, prefix, partial] = nameOnly;
     const kinds = prefix === "%%" ? ["cell", "both"] : ["line", "both"];
-    const matches = allMagics().filter((m) => kinds.includes(m.kind) && m.name.startsWith(partial)).map((m) => prefix + m.name);
+    const matches = env.magics.all().filter((m) => kinds.includes(m.kind) && m.name.startsWith(partial)).map((m) => prefix + m.name);
     return { start: lineStart + indent.length, end: cursor, matches };
   }
   const magic = /^\s*%%?([\w-]+)\s+(.*)$/.exec(before);
-  const decl = magic && findMagic(magic[1]);
+  const decl = magic && env.magics.find(magic[1]);
   if (decl && magic) {
     const word = /(\S*)$/.exec(magic[2])![1];
     const start = cursor - word.length;
@@ -157,7 +156,7 @@ export async function inspectCell(source: string, cursor: number, env: CellEnvir
   const lineEnd = source.indexOf("\n", cursor);
   const line = source.slice(lineStart, lineEnd < 0 ? undefined : lineEnd);
   const m = /^\s*%%?([\w-]+)/.exec(line);
-  const decl = m && findMagic(m[1]);
+  const decl = m && env.magics.find(m[1]);
   if (decl) return helpText(decl);
   return env.ts.inspect(source, cursor);
 }

@@ -2,7 +2,7 @@
  * Lets a magic run code as a cell would (%time runs its statement this way). The router installs the
  * runner at load; the indirection keeps magics from importing the router that imports them.
  */
-import type { MagicContext } from "../../magics/declaration";
+import type { MagicContext } from "../magics/declaration";
 
 type Runner = (code: string, ctx: MagicContext) => Promise<unknown>;
 let runner: Runner | undefined;

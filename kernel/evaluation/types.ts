@@ -2,10 +2,11 @@
  * The seam between dispatch (which speaks Jupyter messages) and evaluation (which runs cells).
  *
  * kernel/dispatch/ builds a CellEnvironment per execute_request and calls the router in
- * kernel/evaluation/cellRouter.ts; the router sends magic lines to magics/ and TypeScript to the
+ * kernel/evaluation/cellRouter.ts; the router sends magic lines to the magic registry and TypeScript to the
  * TsEvaluator. Data flows one way: the outcome comes back, and dispatch turns it into messages.
  */
 import type { CellIO } from "./cellIO";
+import type { MagicRegistry } from "../magics/registry";
 
 /** A failure shown to the user as one `error` message. */
 export interface CellError {
@@ -45,5 +46,7 @@ export interface CellEnvironment {
   readonly io: CellIO;
   readonly ts: TsEvaluator;
   readonly services: Services;
+  /** The magics this kernel knows. */
+  readonly magics: MagicRegistry;
   readonly signal: AbortSignal;
 }

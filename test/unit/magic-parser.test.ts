@@ -1,10 +1,10 @@
 /** The one magic parser: words, flags, defaults, and the usage errors users see. */
 import { describe, expect, it } from "vitest";
-import { parseArgs, parseDuration, parseRate, splitWords } from "../../magics/parser";
+import { parseArgs, parseDuration, parseRate, splitWords } from "../../kernel/magics/parser";
 import { probe, probeSpec } from "../../magics/probe";
 import { elixir } from "../../magics/eval";
-import { MagicUsageError } from "../../magics/declaration";
-import { helpText, usage } from "../../magics/help";
+import { MagicUsageError } from "../../kernel/magics/declaration";
+import { helpText, usage } from "../../kernel/magics/help";
 import { parseMagicLine, rewriteMagics } from "../../kernel/evaluation/cellSource";
 
 describe("splitWords", () => {

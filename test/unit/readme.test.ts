@@ -2,14 +2,14 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { allMagics } from "../../magics/registry";
+import { MAGICS } from "../../magics";
 import { SCHEMAS } from "../../kernel/tables/schemas";
 
 const README = readFileSync(path.join(__dirname, "..", "..", "README.md"), "utf8");
 
 describe("README", () => {
   it("lists every magic", () => {
-    const missing = allMagics().filter((m) => !README.includes(`\`%${m.kind === "cell" ? "%" : ""}${m.name}\``));
+    const missing = MAGICS.filter((m) => !README.includes(`\`%${m.kind === "cell" ? "%" : ""}${m.name}\``));
     expect(missing.map((m) => m.name)).toEqual([]);
   });
 

@@ -2,11 +2,12 @@
  * What a magic is: a declaration (name, kind, arguments, help) and a handler.
  *
  * Modelled on IPython's `magic_arguments`: usage text, `-h`/`--help`, `%name?`, completion of flags and
- * the error for a malformed call are all generated from the declaration by magics/parser.ts and
- * magics/help.ts — a magic never writes them itself. To add a magic, copy a neighbour in magics/, declare it,
- * and add it to magics/registry.ts.
+ * the error for a malformed call are all generated from the declaration by kernel/magics/parser.ts and
+ * kernel/magics/help.ts — a magic never writes them itself. To add a magic, copy a neighbour in magics/, declare it,
+ * and add it to the list in magics/index.ts.
  */
-import type { CellIO } from "../kernel/evaluation/cellIO";
+import type { CellIO } from "../evaluation/cellIO";
+import type { MagicRegistry } from "./registry";
 
 export type MagicKind = "line" | "cell" | "both";
 
@@ -61,6 +62,8 @@ export interface MagicContext {
   service<T>(name: string): T;
   /** Aborted when the user interrupts the cell. */
   readonly signal: AbortSignal;
+  /** The magics this kernel knows (%lsmagic lists them). */
+  readonly magics: MagicRegistry;
 }
 
 /** A usage error: the parser and handlers throw it; the kernel shows it as one short paragraph. */

@@ -1,0 +1,27 @@
+/**
+ * The magics a kernel knows, in the order %lsmagic lists them. The kernel builds one at start-up from the
+ * declarations in magics/ and passes it to whatever needs it (the cell router, completion, %lsmagic through
+ * its context): no handler imports the list, so the list can import every handler without a loop.
+ */
+import type { MagicDeclaration } from "./declaration";
+
+export class MagicRegistry {
+  private readonly magics: MagicDeclaration[];
+
+  constructor(magics: readonly MagicDeclaration[]) {
+    this.magics = [...magics];
+  }
+
+  all(): readonly MagicDeclaration[] {
+    return this.magics;
+  }
+
+  find(name: string): MagicDeclaration | undefined {
+    return this.magics.find((m) => m.name === name);
+  }
+
+  /** Add magics after start-up (families loaded on demand); a name already known is kept as it is. */
+  register(...magics: MagicDeclaration[]): void {
+    for (const m of magics) if (!this.find(m.name)) this.magics.push(m);
+  }
+}
