@@ -19,6 +19,8 @@
  * loaded" by definition.
  */
 
+import type { ProbeKind, ProbeState, SnapshotKind, WhyEnded } from "../tables/schemas";
+
 /** Ops the bridge answers, with their argument maps. Keys are atoms on the Erlang side. */
 export interface BridgeRequests {
   /** Connect to a node (hidden), load the agent there, start its owner process. */
@@ -36,14 +38,14 @@ export interface BridgeRequests {
   probe_disarm: { name: string | null; all: boolean };
   probe_list: Record<string, never>;
   /** Immediate snapshots (issue 4): each replies with a batch binary in the columnar format below. */
-  snapshot: { node: string; kind: "top" | "tree" | "apps" | "ets"; options: Record<string, unknown> };
+  snapshot: { node: string; kind: SnapshotKind; options: Record<string, unknown> };
   /** Current state of a process (`:sys.get_state`) or its process_info, as terms. */
   process: { node: string; target: string; what: "state" | "info" };
 }
 
 export type BridgeOp = keyof BridgeRequests;
 
-export type ProbeKind = "calls" | "messages" | "procs" | "state" | "telemetry" | "logs" | "metrics";
+export type { ProbeKind, ProbeState, WhyEnded, SnapshotKind } from "../tables/schemas";
 
 /** Every budget a probe has. Defaults live in one place: elixir_agent/src/lumin_budget.erl. */
 export interface ProbeBudget {
@@ -91,12 +93,12 @@ export interface ProbeStatusEvent {
   node: string;
   kind: ProbeKind;
   target: string;
-  state: "armed" | "ended";
+  state: ProbeState;
   seen: number;
   dropped: number;
   /** Events per second over the last interval. */
   rate: number;
-  why_ended: string | null;
+  why_ended: WhyEnded | null;
   /** Human sentence for why it ended, e.g. "rate budget of 10000 calls/s exceeded (41872/s)". */
   detail: string | null;
 }

@@ -1,10 +1,12 @@
 /**
- * The documented, versioned schema of every table ElixirLumin produces.
+ * The contract between the agent, the kernel and the README, written once: the documented, versioned schema
+ * of every table ElixirLumin produces, the states a probe goes through, and the reasons a probe ends.
  *
- * This file is the one place a table's columns are named. The agent's batch encoder
- * (elixir_agent/src/lumin_columns.erl), the kernel's batch decoder (kernel/beam/batchDecoder.ts), the
- * chart and analysis library (kernel/charts, kernel/analysis) and the README's schema section all follow
- * it. Changing a column means bumping that table's `version`.
+ * This file is the one place they are named. `node scripts/contract.js` (after a build) generates from it the
+ * agent's Erlang header (elixir_agent/src/lumin_contract.hrl) and the README's "Tables" section;
+ * test/unit/contract.test.ts fails when either, or the agent's sources, disagree with it. The kernel's batch
+ * decoder (kernel/beam/batchDecoder.ts), the probe store and the chart and analysis library read it directly.
+ * Changing a column means bumping that table's `version`.
  *
  * Conventions shared by every table:
  * - times are microseconds since the Unix epoch (`*_us`, float64; exact below 2^53), taken on the node;
@@ -33,19 +35,45 @@ export interface TableSchema {
   readonly columns: readonly ColumnSchema[];
 }
 
-export type TableKind =
-  | "calls"
-  | "messages"
-  | "procs"
-  | "state"
-  | "telemetry"
-  | "logs"
-  | "metrics"
-  | "top"
-  | "tree"
-  | "apps"
-  | "ets"
-  | "probes";
+/** The kinds of probe, each a table of the same name. */
+export const PROBE_KINDS = ["calls", "messages", "procs", "state", "telemetry", "logs", "metrics"] as const;
+export type ProbeKind = (typeof PROBE_KINDS)[number];
+
+/** The immediate looks at a node (`%top`, `%tree`, `%apps`, `%ets`), each a table of the same name. */
+export const SNAPSHOT_KINDS = ["top", "tree", "apps", "ets"] as const;
+export type SnapshotKind = (typeof SNAPSHOT_KINDS)[number];
+
+export type TableKind = ProbeKind | SnapshotKind | "probes";
+
+export interface ContractValue<N extends string = string> {
+  readonly name: N;
+  readonly doc: string;
+}
+
+/** The states of a probe, in the order it goes through them. */
+export const PROBE_STATES = [
+  { name: "armed", doc: "watching: events are counted and rows sent in batches" },
+  { name: "ending", doc: "a budget tripped or it was disarmed: its trace patterns and flags are already removed, and what was under way is being drained into its last batch" },
+  { name: "ended", doc: "its last batch has been sent; nothing of it is left on the node" },
+] as const satisfies readonly ContractValue[];
+export type ProbeState = (typeof PROBE_STATES)[number]["name"];
+
+/** Why a probe ended (its status's `why_ended`, the `why_ended` column of `%probes`). */
+export const WHY_ENDED = [
+  { name: "limit", doc: "its count budget (`--limit`) was reached" },
+  { name: "time", doc: "its time budget (`--for`) ran out" },
+  { name: "rate", doc: "events came faster than its rate budget (`--rate`)" },
+  { name: "buffer", doc: "more rows waited on the node for the kernel than its buffer budget" },
+  { name: "mailbox", doc: "its tracer's mailbox grew past its budget" },
+  { name: "memory", doc: "its tracer's memory grew past its budget" },
+  { name: "target_down", doc: "the process it watched exited" },
+  { name: "disarmed", doc: "the user disarmed it (`%disarm`, `%disconnect`), or the agent stopped" },
+  { name: "node_down", doc: "the connection to its node was lost" },
+  { name: "refused", doc: "the node refused to arm it (the error says why); it never ran" },
+] as const satisfies readonly ContractValue[];
+export type WhyEnded = (typeof WHY_ENDED)[number]["name"];
+
+const codeList = (values: readonly ContractValue[]) => values.map((v) => `\`${v.name}\``).join(", ");
 
 const col = (name: string, type: ColumnType, doc: string, nullable = false): ColumnSchema => ({
   name,
@@ -249,12 +277,12 @@ export const SCHEMAS: { readonly [K in TableKind]: TableSchema } = {
     columns: [
       col("name", "string", "the probe's name (`--as`, or p1, p2…)"),
       col("node", "string", "node it is armed on"),
-      col("kind", "string", "`calls`, `messages`, `procs`, `state`, `telemetry`, `logs`, `metrics`"),
+      col("kind", "string", PROBE_KINDS.map((k) => `\`${k}\``).join(", ")),
       col("target", "string", "what it watches, as written"),
-      col("state", "string", "`armed` or `ended`"),
+      col("state", "string", codeList(PROBE_STATES)),
       col("seen", "int", "events seen"),
       col("dropped", "int", "events dropped (counted exactly)"),
-      col("why_ended", "string", "why it ended: `limit`, `time`, `rate`, `buffer`, `mailbox`, `memory`, `disarmed`, `node down`", true),
+      col("why_ended", "string", `why it ended: ${codeList(WHY_ENDED)}`, true),
     ],
   },
 };

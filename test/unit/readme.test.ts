@@ -13,7 +13,7 @@ describe("README", () => {
     expect(missing.map((m) => m.name)).toEqual([]);
   });
 
-  it("documents every column of every table (regenerate with: node scripts/schema-docs.js)", () => {
+  it("documents every column of every table (regenerate with: node scripts/contract.js)", () => {
     for (const schema of Object.values(SCHEMAS)) {
       const start = README.indexOf(`### \`${schema.kind}\` (version ${schema.version})`);
       expect(start, `README section for ${schema.kind} v${schema.version}`).toBeGreaterThan(0);
