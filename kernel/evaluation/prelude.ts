@@ -11,6 +11,7 @@ import type { DisplayOptions } from "./cellIO";
 export { latencyTable, callTree, outliers, mailboxGrowth, correlateLogs, frequentSequences, explain } from "../analysis";
 export { latencyChart, timelineChart, sequenceChart, flameChart, treeChart, stateHistoryChart, metricsChart } from "../charts";
 export { toDanfo } from "../tables/toDanfo";
+export { predict, reveal } from "../tours/predict";
 
 /** Show a value in the cell's output (tables, charts, terms, anything); with `displayId`, update it later. */
 export function display(value: unknown, options?: DisplayOptions): void {
