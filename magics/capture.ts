@@ -3,11 +3,11 @@
  * shared and re-run from its captures, without the node it was made on.
  */
 import path from "node:path";
-import { MagicUsageError, type MagicDeclaration } from "../kernel/magics/declaration";
+import { defineMagic, MagicUsageError } from "../kernel/magics/declaration";
 import { beam } from "./beamContext";
 import { resolveTable } from "./tableArgument";
 
-export const capture: MagicDeclaration = {
+export const capture = defineMagic({
   name: "capture",
   kind: "line",
   summary: "Save a probe's table as an Arrow file (pandas, polars, DuckDB read it), or load one back.",
@@ -20,13 +20,13 @@ Examples:
   const orders = %capture load captures/orders.arrow --as orders`,
   positionals: [
     { name: "ACTION", help: "save or load", choices: ["save", "load"] },
-    { name: "ARGS", help: "save: NAME FILE; load: FILE", rest: true },
+    { name: "ARGS", help: "save: NAME FILE; load: FILE", rest: true, completes: "probes" },
   ],
   flags: [{ name: "as", takes: "value", valueName: "NAME", help: "load: the name to register the table under" }],
   showsResult: true,
   async run({ args }, ctx) {
     const { saveCapture, loadCapture } = require("../kernel/tables/capture") as typeof import("../kernel/tables/capture");
-    const words = (args.positionals.ARGS as string[]) ?? [];
+    const words = args.positionals.ARGS;
     if (args.positionals.ACTION === "save") {
       if (words.length !== 2) throw new MagicUsageError("%capture save takes a probe's name (or a table expression) and a file: %capture save orders orders.arrow");
       const [name, file] = words;
@@ -37,9 +37,9 @@ Examples:
     }
     if (words.length !== 1) throw new MagicUsageError("%capture load takes one file: %capture load orders.arrow [--as NAME]");
     const { table, meta } = loadCapture(path.resolve(words[0]));
-    const name = typeof args.flags.as === "string" ? args.flags.as : (meta.probe ?? path.basename(words[0]).replace(/\.arrow$/, ""));
+    const name = args.flags.as ?? (meta.probe ?? path.basename(words[0]).replace(/\.arrow$/, ""));
     beam(ctx).probes.addCapture(name, table);
     ctx.io.stream("stdout", `Loaded ${name}: ${table.numRows().toLocaleString("en")} rows of ${meta.kind}${meta.node ? ` captured on ${meta.node}` : ""} at ${meta.capturedAt}.\n`);
     return table;
   },
-};
+});

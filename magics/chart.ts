@@ -1,6 +1,5 @@
 /** %chart KIND TABLE: the common views of kernel/charts as one-line shortcuts. */
-import { MagicUsageError, type MagicDeclaration } from "../kernel/magics/declaration";
-import { parsePositiveInt } from "../kernel/magics/parser";
+import { defineMagic, MagicUsageError } from "../kernel/magics/declaration";
 import { resolveTable } from "./tableArgument";
 
 type Charts = typeof import("../kernel/charts");
@@ -15,7 +14,7 @@ const KINDS = {
   metrics: { draw: (c: Charts, t: any) => c.metricsChart(t), reads: "metrics" },
 } as const;
 
-export const chart: MagicDeclaration = {
+export const chart = defineMagic({
   name: "chart",
   kind: "line",
   summary: "Draw a probe's table: latency, timeline, flame, sequence, tree, state or metrics.",
@@ -31,16 +30,15 @@ Examples:
   %chart tree %tree`,
   positionals: [
     { name: "KIND", help: "the view", choices: Object.keys(KINDS) },
-    { name: "TABLE", help: "a probe's name, or a TypeScript expression giving a table", rest: true },
+    { name: "TABLE", help: "a probe's name, or a TypeScript expression giving a table", rest: true, completes: "probes" },
   ],
-  flags: [{ name: "max", takes: "value", valueName: "N", help: "timeline: most spans drawn; sequence: most messages drawn" }],
+  flags: [{ name: "max", takes: "value", type: "int", valueName: "N", help: "timeline: most spans drawn; sequence: most messages drawn" }],
   showsResult: true,
   async run({ args }, ctx) {
-    const kind = String(args.positionals.KIND) as keyof typeof KINDS;
-    const text = ((args.positionals.TABLE as string[]) ?? []).join(" ");
+    const kind = args.positionals.KIND as keyof typeof KINDS;
+    const text = args.positionals.TABLE.join(" ");
     if (!text) throw new MagicUsageError("%chart: name the table to draw, e.g. %chart latency p1.");
     const table = await resolveTable(text, "chart", ctx);
-    const max = typeof args.flags.max === "string" ? parsePositiveInt(args.flags.max, "--max") : undefined;
-    return KINDS[kind].draw(require("../kernel/charts") as Charts, table, max);
+    return KINDS[kind].draw(require("../kernel/charts") as Charts, table, args.flags.max);
   },
-};
+});

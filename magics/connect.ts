@@ -1,9 +1,9 @@
 /** %connect, %nodes, %disconnect: attach to running nodes (hidden connections) and detach, leaving nothing behind. */
 import { readFileSync } from "node:fs";
-import { MagicUsageError, type MagicDeclaration } from "../kernel/magics/declaration";
-import { beam } from "./beamContext";
-import { parseDuration } from "../kernel/magics/parser";
+import { defineMagic, MagicUsageError } from "../kernel/magics/declaration";
+import { beam, NODE_NAME } from "./beamContext";
 import type { ConnectReply } from "../kernel/beam/protocol";
+import { nodesTable } from "../kernel/tables/tables";
 
 function uptime(ms: number): string {
   const s = Math.floor(ms / 1000);
@@ -15,7 +15,7 @@ export function describeNode(n: ConnectReply): string {
   return `Attached to ${n.node}${n.owned ? " (started by this kernel)" : ""}: OTP ${n.otp_release}, ${n.elixir_version ? `Elixir ${n.elixir_version}` : "no Elixir"}, ${n.process_count.toLocaleString("en")} processes, up ${uptime(n.uptime_ms)}.\n`;
 }
 
-export const connect: MagicDeclaration = {
+export const connect = defineMagic({
   name: "connect",
   kind: "line",
   summary: "Attach to a running node over a hidden connection.",
@@ -29,21 +29,20 @@ Example:
   flags: [
     { name: "cookie-env", takes: "value", valueName: "VAR", help: "read the cookie from this environment variable" },
     { name: "cookie-file", takes: "value", valueName: "PATH", help: "read the cookie from this file" },
-    { name: "timeout", takes: "value", valueName: "DURATION", help: "how long to wait for the node (default 5s)" },
+    { name: "timeout", takes: "value", type: "duration", default: "5s", valueName: "DURATION", help: "how long to wait for the node" },
   ],
   showsResult: false,
   async run({ args }, ctx) {
-    const node = String(args.positionals.NODE);
-    if (!/^[^@\s]+@[^@\s]+$/.test(node)) throw new MagicUsageError(`%connect: "${node}" is not a node name; write it as name@host.`);
+    const node = args.positionals.NODE;
+    if (!NODE_NAME.test(node)) throw new MagicUsageError(`%connect: "${node}" is not a node name; write it as name@host.`);
     const cookie = await readCookie(args.flags, ctx.io);
-    const timeout = typeof args.flags.timeout === "string" ? parseDuration(args.flags.timeout, "--timeout") : 5000;
-    const info = await beam(ctx).connect(node, cookie, timeout);
+    const info = await beam(ctx).connect(node, cookie, args.flags.timeout);
     ctx.io.stream("stdout", describeNode(info));
     return info;
   },
-};
+});
 
-async function readCookie(flags: Record<string, unknown>, io: { input(p: string, o?: { password?: boolean }): Promise<string> }): Promise<string | null> {
+async function readCookie(flags: { "cookie-env"?: string; "cookie-file"?: string }, io: { input(p: string, o?: { password?: boolean }): Promise<string> }): Promise<string | null> {
   if (flags["cookie-env"] && flags["cookie-file"]) throw new MagicUsageError("%connect: give --cookie-env or --cookie-file, not both.");
   if (typeof flags["cookie-env"] === "string") {
     const v = process.env[flags["cookie-env"]];
@@ -65,31 +64,29 @@ async function readCookie(flags: Record<string, unknown>, io: { input(p: string,
   }
 }
 
-export const nodes: MagicDeclaration = {
+export const nodes = defineMagic({
   name: "nodes",
   kind: "line",
   summary: "List the attached nodes.",
   showsResult: true,
   async run(_call, ctx) {
-    const aq = await import("arquero");
-    const list = beam(ctx).attached();
-    return aq.from(list.map((n) => ({ node: n.node, otp_release: n.otp_release, elixir: n.elixir_version, processes: n.process_count, owned: n.owned })));
+    return nodesTable(beam(ctx).attached());
   },
-};
+});
 
-export const disconnect: MagicDeclaration = {
+export const disconnect = defineMagic({
   name: "disconnect",
   kind: "line",
   summary: "Detach from a node (default: all): its probes end, the agent removes its traces and unloads itself.",
-  positionals: [{ name: "NODE", help: "the node to detach from", optional: true }],
+  positionals: [{ name: "NODE", help: "the node to detach from", optional: true, completes: "nodes" }],
   showsResult: false,
   async run({ args }, ctx) {
     const session = beam(ctx);
-    const targets = typeof args.positionals.NODE === "string" ? [session.node(args.positionals.NODE).node] : session.attached().map((n) => n.node);
+    const targets = args.positionals.NODE !== undefined ? [session.node(args.positionals.NODE).node] : session.attached().map((n) => n.node);
     if (targets.length === 0) throw new MagicUsageError("%disconnect: no node is attached.");
     for (const node of targets) {
       await session.disconnect(node);
       ctx.io.stream("stdout", `Detached from ${node}: its probes ended and nothing of ElixirLumin is left on it.\n`);
     }
   },
-};
+});

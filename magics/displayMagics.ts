@@ -1,8 +1,8 @@
 /** %%html, %%markdown, %%svg: show the cell's body with that MIME type. */
-import { MagicUsageError, type MagicDeclaration } from "../kernel/magics/declaration";
+import { defineMagic, MagicUsageError, type Magic } from "../kernel/magics/declaration";
 
-function displayAs(name: string, mime: string, summary: string, check?: (body: string) => void): MagicDeclaration {
-  return {
+function displayAs(name: string, mime: string, summary: string, check?: (body: string) => void): Magic {
+  return defineMagic({
     name,
     kind: "cell",
     summary,
@@ -12,7 +12,7 @@ function displayAs(name: string, mime: string, summary: string, check?: (body: s
       check?.(body);
       io.displayBundle({ [mime]: body, "text/plain": body });
     },
-  };
+  });
 }
 
 export const html = displayAs("html", "text/html", "Show the cell as HTML.");

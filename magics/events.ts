@@ -1,9 +1,8 @@
 /** %events: what a probe saw, as an Arquero table in its kind's schema (`const t = %events p1`). */
-import { MagicUsageError, type MagicDeclaration } from "../kernel/magics/declaration";
+import { defineMagic, MagicUsageError } from "../kernel/magics/declaration";
 import { beam } from "./beamContext";
-import { parseDuration } from "../kernel/magics/parser";
 
-export const events: MagicDeclaration = {
+export const events = defineMagic({
   name: "events",
   kind: "line",
   summary: "A probe's events as an Arquero table (one row per completed call, message, …).",
@@ -13,17 +12,16 @@ The table's metadata (probe, node, events seen, dropped exactly, why it ended) i
 Examples:
   %events p1
   const calls = %events orders --wait=10s`,
-  positionals: [{ name: "NAME", help: "the probe (%probes lists them)" }],
-  flags: [{ name: "wait", takes: "optional", valueName: "DURATION", help: "wait for the probe to end first" }],
+  positionals: [{ name: "NAME", help: "the probe (%probes lists them)", completes: "probes" }],
+  flags: [{ name: "wait", takes: "optional", type: "duration", bare: "60s", valueName: "DURATION", help: "wait for the probe to end first" }],
   showsResult: true,
   async run({ args }, ctx) {
-    const name = String(args.positionals.NAME);
+    const name = args.positionals.NAME;
     const session = beam(ctx);
     if (!session.probes.has(name)) throw new MagicUsageError(`%events: there is no probe named ${name} (%probes lists them; %capture load reads a saved one).`);
     if (args.flags.wait !== undefined && session.probes.get(name)) {
-      const timeout = typeof args.flags.wait === "string" ? parseDuration(args.flags.wait, "--wait") : 60_000;
-      await session.probes.waitForEnd(name, timeout, ctx.signal);
+      await session.probes.waitForEnd(name, args.flags.wait, ctx.signal);
     }
     return session.probes.table(name);
   },
-};
+});

@@ -1,8 +1,8 @@
 /** %explain TABLE: a table summarised in plain sentences (kernel/analysis/explain.ts). */
-import { MagicUsageError, type MagicDeclaration } from "../kernel/magics/declaration";
+import { defineMagic, MagicUsageError } from "../kernel/magics/declaration";
 import { resolveTable } from "./tableArgument";
 
-export const explain: MagicDeclaration = {
+export const explain = defineMagic({
   name: "explain",
   kind: "line",
   summary: "Summarise a table in sentences: the slowest calls and where their time went, outliers, errors.",
@@ -11,10 +11,10 @@ export const explain: MagicDeclaration = {
 Examples:
   %explain orders
   const s = %explain calls.filter(d => d.duration_us > 1000)`,
-  positionals: [{ name: "TABLE", help: "a probe's name, or a TypeScript expression giving a table", rest: true }],
+  positionals: [{ name: "TABLE", help: "a probe's name, or a TypeScript expression giving a table", rest: true, completes: "probes" }],
   showsResult: true,
   async run({ args }, ctx) {
-    const text = ((args.positionals.TABLE as string[]) ?? []).join(" ");
+    const text = args.positionals.TABLE.join(" ");
     if (!text) throw new MagicUsageError("%explain: name the table to explain, e.g. %explain p1.");
     const { explain: explainTable } = require("../kernel/analysis") as typeof import("../kernel/analysis");
     const sentences = explainTable(await resolveTable(text, "explain", ctx));
@@ -26,4 +26,4 @@ Examples:
       }),
     };
   },
-};
+});

@@ -1,11 +1,11 @@
 /** %export FILE.html: the charts and tables this kernel has shown, as one self-contained HTML report. */
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { MagicUsageError, type MagicDeclaration } from "../kernel/magics/declaration";
+import { defineMagic, MagicUsageError } from "../kernel/magics/declaration";
 import { htmlReport } from "../kernel/report/htmlReport";
 import { reportEntries } from "../kernel/report/reportLog";
 
-export const exportReport: MagicDeclaration = {
+export const exportReport = defineMagic({
   name: "export",
   kind: "line",
   summary: "Write the charts and tables shown so far to one self-contained, interactive HTML file.",
@@ -20,15 +20,15 @@ Examples:
   flags: [{ name: "title", takes: "value", valueName: "TEXT", help: "the report's title (default: the file's name)" }],
   showsResult: false,
   async run({ args }, ctx) {
-    const file = String(args.positionals.FILE);
+    const file = args.positionals.FILE;
     if (!/\.html?$/i.test(file)) throw new MagicUsageError(`%export: the report is HTML; name a .html file, not ${file}.`);
     const entries = reportEntries();
     if (entries.length === 0) throw new MagicUsageError("%export: nothing to export yet — show a chart or a table first.");
-    const title = typeof args.flags.title === "string" ? args.flags.title : path.basename(file).replace(/\.html?$/i, "");
+    const title = args.flags.title ?? path.basename(file).replace(/\.html?$/i, "");
     const full = path.resolve(file);
     writeFileSync(full, htmlReport(title, entries));
     const charts = entries.filter((e) => e.kind === "chart").length;
     ctx.io.stream("stdout", `Wrote ${full}: ${charts} chart(s), ${entries.length - charts} table(s).\n`);
     return full;
   },
-};
+});

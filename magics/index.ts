@@ -3,7 +3,7 @@
  * its declaration(s), import it here, and add it to the list — nothing else changes. The kernel makes its
  * registry from this list (kernel/main.ts), the one place the kernel imports magics/.
  */
-import type { MagicDeclaration } from "../kernel/magics/declaration";
+import type { Magic } from "../kernel/magics/declaration";
 import { lsmagic } from "./lsmagic";
 import { time } from "./time";
 import { html, markdown, svg } from "./displayMagics";
@@ -18,7 +18,7 @@ import { explain } from "./explain";
 import { exportReport } from "./export";
 import { capture } from "./capture";
 
-export const MAGICS: readonly MagicDeclaration[] = [
+export const MAGICS: readonly Magic[] = [
   lsmagic, time, html, markdown, svg,
   connect, nodes, disconnect, node, elixir, erlang,
   probe, probes, disarm, events,

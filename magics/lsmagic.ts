@@ -1,7 +1,7 @@
 /** %lsmagic: every magic, line and cell, with its one-line summary. */
-import type { MagicDeclaration } from "../kernel/magics/declaration";
+import { defineMagic, type Magic } from "../kernel/magics/declaration";
 
-export const lsmagic: MagicDeclaration = {
+export const lsmagic = defineMagic({
   name: "lsmagic",
   kind: "line",
   summary: "List every magic with a one-line summary.",
@@ -11,9 +11,9 @@ export const lsmagic: MagicDeclaration = {
     const line = magics.filter((m) => m.kind !== "cell");
     const cell = magics.filter((m) => m.kind !== "line");
     const width = Math.max(...magics.map((m) => m.name.length)) + 3;
-    const section = (title: string, prefix: string, list: MagicDeclaration[]) =>
+    const section = (title: string, prefix: string, list: readonly Magic[]) =>
       [title, ...list.map((m) => `  ${(prefix + m.name).padEnd(width)} ${m.summary}`)].join("\n");
     io.stream("stdout", `${section("Line magics:", "%", line)}\n\n${section("Cell magics:", "%%", cell)}\n\nType %name? for a magic's help.\n`);
     return magics.map((m) => m.name);
   },
-};
+});

@@ -1,10 +1,10 @@
 /** %node start: a local node this kernel starts and owns (demos, tours, tests), stopped with the kernel. */
 import { randomBytes } from "node:crypto";
-import type { MagicDeclaration } from "../kernel/magics/declaration";
+import { defineMagic } from "../kernel/magics/declaration";
 import { beam } from "./beamContext";
 import { describeNode } from "./connect";
 
-export const node: MagicDeclaration = {
+export const node = defineMagic({
   name: "node",
   kind: "line",
   summary: "Start a local node owned by this kernel (stopped when the kernel stops), and attach to it.",
@@ -21,9 +21,9 @@ Examples:
   flags: [{ name: "app", takes: "value", valueName: "DIR", help: "a Mix project to compile and run on the node" }],
   showsResult: false,
   async run({ args }, ctx) {
-    const name = typeof args.positionals.NAME === "string" ? args.positionals.NAME : `lumin_${randomBytes(3).toString("hex")}`;
-    const info = await beam(ctx).startNode(name, typeof args.flags.app === "string" ? args.flags.app : null);
+    const name = args.positionals.NAME ?? `lumin_${randomBytes(3).toString("hex")}`;
+    const info = await beam(ctx).startNode(name, args.flags.app ?? null);
     ctx.io.stream("stdout", describeNode(info));
     return info;
   },
-};
+});

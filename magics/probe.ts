@@ -4,13 +4,14 @@
  * count (--limit), time (--for), rate (--rate) — and disarms itself past any of them, or when its buffer,
  * its tracer's mailbox or memory outgrow theirs (elixir_agent/src/lumin_budget.erl has the defaults).
  */
-import { MagicUsageError, type MagicContext, type MagicDeclaration } from "../kernel/magics/declaration";
-import { beam, completeMfa, NODE_FLAG } from "./beamContext";
+import { defineMagic, MagicUsageError, type FlagValues, type MagicContext } from "../kernel/magics/declaration";
+import { beam, NODE_FLAG } from "./beamContext";
 import { parseMfa } from "./mfa";
-import { parseDuration, parsePositiveInt, parseRate } from "../kernel/magics/parser";
-import type { ProbeKind, ProbeSpec, ProbeStatusEvent } from "../kernel/beam/protocol";
+import { probesTable } from "../kernel/tables/tables";
+import { showingEveryRow } from "../kernel/display/tableBundle";
+import { LOG_LEVELS, type LogLevel, type ProbeArm, type ProbeKind, type ProbeStatusEvent } from "../kernel/beam/protocol";
 
-const KIND_FLAGS: { flag: string; kind: ProbeKind }[] = [
+const KIND_FLAGS: { flag: Exclude<ProbeKind, "calls">; kind: ProbeKind }[] = [
   { flag: "messages", kind: "messages" },
   { flag: "procs", kind: "procs" },
   { flag: "state", kind: "state" },
@@ -19,11 +20,29 @@ const KIND_FLAGS: { flag: string; kind: ProbeKind }[] = [
   { flag: "metrics", kind: "metrics" },
 ];
 
-const LOG_LEVELS = ["emergency", "alert", "critical", "error", "warning", "notice", "info", "debug"];
 /** Kinds whose flag takes an optional value. */
 const OPTIONAL_VALUE = new Set<ProbeKind>(["messages", "procs", "logs"]);
 
-export const probe: MagicDeclaration = {
+const PROBE_FLAGS = [
+    { name: "match", takes: "value", valueName: "PATTERN", help: "only calls whose argument list matches, e.g. \"[id, _] when id > 10\"" },
+    { name: "args", takes: "none", help: "keep each call's arguments (cut on the node when large)" },
+    { name: "no-load", takes: "none", help: "refuse, instead of loading it from the code path, a module that is not loaded yet" },
+    { name: "limit", takes: "value", type: "int", valueName: "N", help: "stop after N events (default 10000)" },
+    { name: "for", takes: "value", type: "duration", valueName: "DURATION", help: "stop after this long (default 60s)" },
+    { name: "rate", takes: "value", type: "rate", valueName: "N/s", help: "stop if events come faster (default 10000/s)" },
+    { name: "as", takes: "value", valueName: "NAME", help: "the probe's name (default p1, p2, …)" },
+    { name: "messages", takes: "optional", valueName: "TARGET", help: "messages sent and received by a pid, a registered name, an application's processes (app:NAME), or new processes (new, or --new)" },
+    { name: "new", takes: "none", help: "with --messages or --procs: watch the processes spawned from now on" },
+    { name: "procs", takes: "optional", valueName: "TARGET", help: "process lifecycle: spawn, exit, link, register… (all processes, or a pid/name/app:NAME)" },
+    { name: "state", takes: "value", valueName: "NAME|PID", help: "each message a GenServer/gen_statem handles, with its state before and after" },
+    { name: "telemetry", takes: "value", valueName: "PREFIX", help: "telemetry events under this prefix (e.g. my_app.repo); repeatable", repeatable: true },
+    { name: "logs", takes: "optional", valueName: "LEVEL", help: "logger events at or above LEVEL (default info)", choices: LOG_LEVELS },
+    { name: "metrics", takes: "none", help: "a time series of memory, processes, run queue, scheduler use, reductions, I/O" },
+    { name: "every", takes: "value", type: "duration", valueName: "DURATION", help: "with --metrics: the sampling interval (default 1s)" },
+    NODE_FLAG,
+] as const;
+
+export const probe = defineMagic({
   name: "probe",
   kind: "line",
   summary: "Arm a probe: calls of a function (default), or messages, processes, GenServer state, telemetry, logs, metrics.",
@@ -38,64 +57,47 @@ Examples:
   %probe --state Shop.Inventory
   %probe --logs warning
   %probe --metrics --every 500ms --for 30s`,
-  positionals: [{ name: "MFA", help: "the function whose calls to record (call probes)", optional: true }],
-  flags: [
-    { name: "match", takes: "value", valueName: "PATTERN", help: "only calls whose argument list matches, e.g. \"[id, _] when id > 10\"" },
-    { name: "args", takes: "none", help: "keep each call's arguments (cut on the node when large)" },
-    { name: "no-load", takes: "none", help: "refuse, instead of loading it from the code path, a module that is not loaded yet" },
-    { name: "limit", takes: "value", valueName: "N", help: "stop after N events (default 10000)" },
-    { name: "for", takes: "value", valueName: "DURATION", help: "stop after this long (default 60s)" },
-    { name: "rate", takes: "value", valueName: "N/s", help: "stop if events come faster (default 10000/s)" },
-    { name: "as", takes: "value", valueName: "NAME", help: "the probe's name (default p1, p2, …)" },
-    { name: "messages", takes: "optional", valueName: "TARGET", help: "messages sent and received by a pid, a registered name, an application's processes (app:NAME), or new processes (new, or --new)" },
-    { name: "new", takes: "none", help: "with --messages or --procs: watch the processes spawned from now on" },
-    { name: "procs", takes: "optional", valueName: "TARGET", help: "process lifecycle: spawn, exit, link, register… (all processes, or a pid/name/app:NAME)" },
-    { name: "state", takes: "value", valueName: "NAME|PID", help: "each message a GenServer/gen_statem handles, with its state before and after" },
-    { name: "telemetry", takes: "value", valueName: "PREFIX", help: "telemetry events under this prefix (e.g. my_app.repo); repeatable", repeatable: true },
-    { name: "logs", takes: "optional", valueName: "LEVEL", help: "logger events at or above LEVEL (default info)", choices: LOG_LEVELS },
-    { name: "metrics", takes: "none", help: "a time series of memory, processes, run queue, scheduler use, reductions, I/O" },
-    { name: "every", takes: "value", valueName: "DURATION", help: "with --metrics: the sampling interval (default 1s)" },
-    NODE_FLAG,
-  ],
+  positionals: [{ name: "MFA", help: "the function whose calls to record (call probes)", optional: true, completes: "functions" }],
+  flags: PROBE_FLAGS,
   showsResult: false,
-  complete: (word, _call, ctx) => completeMfa(word, ctx),
   async run({ args }, ctx) {
     const session = beam(ctx);
-    const node = session.node(typeof args.flags.node === "string" ? args.flags.node : undefined).node;
-    const { kind, spec } = probeSpec(args.positionals.MFA as string | undefined, args.flags);
-    const name = typeof args.flags.as === "string" ? checkName(args.flags.as) : session.probes.nextName();
-    const info = await session.arm(node, name, kind, spec);
+    const node = session.node(args.flags.node).node;
+    const arm = probeSpec(args.positionals.MFA, args.flags);
+    const name = args.flags.as !== undefined ? checkName(args.flags.as) : session.probes.nextName();
+    const info = await session.arm(node, name, arm);
     for (const w of info.warnings ?? []) ctx.io.stream("stderr", `warning: ${w}\n`);
     showLiveStatus(name, ctx);
     return name;
   },
-};
+});
 
 function checkName(name: string): string {
   if (!/^[A-Za-z][\w-]*$/.test(name)) throw new MagicUsageError(`%probe: --as takes a name of letters, digits, _ and -, not "${name}".`);
   return name;
 }
 
-type Flags = Record<string, string | boolean | string[] | undefined>;
+/** The flags of %probe, each of its declared type. */
+export type ProbeFlags = FlagValues<typeof PROBE_FLAGS>;
 
-export function probeSpec(mfaText: string | undefined, flags: Flags): { kind: ProbeKind; spec: ProbeSpec } {
-  const kinds = KIND_FLAGS.filter((k) => flags[k.flag] !== undefined);
+/** Was a kind's flag given? (A switch is false and a repeatable flag empty when it was not.) */
+const given = (v: unknown) => v !== undefined && v !== false && !(Array.isArray(v) && v.length === 0);
+
+export function probeSpec(mfaText: string | undefined, flags: Partial<ProbeFlags>): ProbeArm {
+  const kinds = KIND_FLAGS.filter((k) => given(flags[k.flag]));
   if (kinds.length > 1) throw new MagicUsageError(`%probe: one kind per probe; ${kinds.map((k) => `--${k.flag}`).join(" and ")} were both given.`);
-  const budget: ProbeSpec = { target: "" };
-  if (typeof flags.limit === "string") budget.limit = parsePositiveInt(flags.limit, "--limit");
-  if (typeof flags.for === "string") budget.time_ms = parseDuration(flags.for, "--for");
-  if (typeof flags.rate === "string") budget.rate = parseRate(flags.rate, "--rate");
+  const budget = { limit: flags.limit, time_ms: flags.for, rate: flags.rate };
 
   if (kinds.length === 0) {
     if (!mfaText) throw new MagicUsageError("%probe: name the function to probe (Mod.fun/arity), or a kind such as --messages, --procs, --logs.\nSee %probe? for help.");
     const mfa = parseMfa(mfaText);
     return {
       kind: "calls",
-      spec: { ...budget, target: mfaText, module: mfa.module, function: mfa.function, arity: mfa.arity, match: typeof flags.match === "string" ? flags.match : null, args: flags.args === true, load: flags["no-load"] !== true },
+      spec: { ...budget, target: mfaText, module: mfa.module, function: mfa.function, arity: mfa.arity, match: flags.match ?? null, args: flags.args === true, load: flags["no-load"] !== true },
     };
   }
   const { kind, flag } = kinds[0];
-  let value = flags[flag];
+  let value: string | true | string[] | undefined = flags[flag] as string | true | string[] | undefined;
   // `--procs TARGET` and `--logs LEVEL`: the parser reads an optional value only as --flag=VALUE, so the word
   // after the flag arrives as the positional; these kinds take no function, so it is the flag's value.
   if (value === true && mfaText && OPTIONAL_VALUE.has(kind)) [value, mfaText] = [mfaText, undefined];
@@ -106,18 +108,25 @@ export function probeSpec(mfaText: string | undefined, flags: Flags): { kind: Pr
     value = "new";
   }
   if (kind === "messages" && value === true) throw new MagicUsageError("%probe: --messages needs a target: a pid, a registered name, app:NAME, or --new.");
-  if (kind === "logs" && typeof value === "string" && !LOG_LEVELS.includes(value)) {
+  if (kind === "logs" && typeof value === "string" && !(LOG_LEVELS as readonly string[]).includes(value)) {
     throw new MagicUsageError(`%probe: --logs takes a level, one of ${LOG_LEVELS.join(", ")}, not "${value}".`);
   }
-  for (const callOnly of ["match", "args", "no-load"]) if (flags[callOnly]) throw new MagicUsageError(`%probe: --${callOnly} only applies to call probes, not --${flag}.`);
-  if (flags.every && kind !== "metrics") throw new MagicUsageError("%probe: --every only applies to --metrics.");
-  const spec: ProbeSpec = { ...budget, target: `--${flag}${typeof value === "string" ? ` ${value}` : Array.isArray(value) ? ` ${value.join(" ")}` : ""}` };
-  if (kind === "messages" || kind === "state") spec.process = value as string;
-  if (kind === "procs" && typeof value === "string") spec.process = value;
-  if (kind === "telemetry") spec.prefixes = value as string[];
-  if (kind === "logs") spec.level = typeof value === "string" ? value : "info";
-  if (kind === "metrics") spec.interval_ms = typeof flags.every === "string" ? parseDuration(flags.every, "--every") : 1000;
-  return { kind, spec };
+  for (const callOnly of ["match", "args", "no-load"] as const) if (given(flags[callOnly])) throw new MagicUsageError(`%probe: --${callOnly} only applies to call probes, not --${flag}.`);
+  if (flags.every !== undefined && kind !== "metrics") throw new MagicUsageError("%probe: --every only applies to --metrics.");
+  const base = { ...budget, target: `--${flag}${typeof value === "string" ? ` ${value}` : Array.isArray(value) ? ` ${value.join(" ")}` : ""}` };
+  switch (kind) {
+    case "messages":
+    case "state":
+      return { kind, spec: { ...base, process: value as string } };
+    case "procs":
+      return { kind, spec: typeof value === "string" ? { ...base, process: value } : base };
+    case "telemetry":
+      return { kind, spec: { ...base, prefixes: value as string[] } };
+    case "logs":
+      return { kind, spec: { ...base, level: (typeof value === "string" ? value : "info") as LogLevel } };
+    default:
+      return { kind: "metrics", spec: { ...base, interval_ms: flags.every ?? 1000 } };
+  }
 }
 
 function statusLine(s: ProbeStatusEvent): string {
@@ -143,29 +152,30 @@ function showLiveStatus(name: string, ctx: MagicContext): void {
   });
 }
 
-export const probes: MagicDeclaration = {
+export const probes = defineMagic({
   name: "probes",
   kind: "line",
-  summary: "The probes of this kernel: name, node, target, state, events seen, dropped, why each ended.",
+  summary: "The probes of this kernel, newest first: name, node, target, state, events seen, dropped, why each ended.",
+  details: `Every probe is shown, however many (the newest first); --armed shows only those still armed.
+const ps = %probes binds the table.`,
+  flags: [{ name: "armed", takes: "none", help: "only the probes still armed (or ending)" }],
   showsResult: true,
-  async run(_call, ctx) {
-    const aq = await import("arquero");
-    const rows = beam(ctx).probes.all().map(({ status: s, kind }) => ({
-      name: s.name, node: s.node, kind, target: s.target, state: s.state, seen: s.seen, dropped: s.dropped, why_ended: s.why_ended ?? null,
-    }));
-    return rows.length ? aq.from(rows) : aq.table({ name: [], node: [], kind: [], target: [], state: [], seen: [], dropped: [], why_ended: [] });
+  async run({ args }, ctx) {
+    const all = beam(ctx).probes.all();
+    const rows = args.flags.armed ? all.filter((p) => p.status.state !== "ended") : all;
+    return showingEveryRow(await probesTable(rows));
   },
-};
+});
 
-export const disarm: MagicDeclaration = {
+export const disarm = defineMagic({
   name: "disarm",
   kind: "line",
-  summary: "End a probe (or --all): its patterns and flags are removed on the node at once.",
-  positionals: [{ name: "NAME", help: "the probe to end", optional: true }],
+  summary: "End a probe (or --all): its patterns and flags are removed on the node at once; its rows stay until %drop.",
+  positionals: [{ name: "NAME", help: "the probe to end", optional: true, completes: "probes" }],
   flags: [{ name: "all", takes: "none", help: "end every probe" }],
   showsResult: false,
   async run({ args }, ctx) {
-    const name = args.positionals.NAME as string | undefined;
+    const name = args.positionals.NAME;
     if (!name && !args.flags.all) throw new MagicUsageError("%disarm: name a probe, or use --all.\nUsage: %disarm [NAME] [--all]");
     const session = beam(ctx);
     if (name && !session.probes.get(name)) throw new MagicUsageError(`%disarm: there is no probe named ${name} (%probes lists them).`);
@@ -174,4 +184,39 @@ export const disarm: MagicDeclaration = {
     await Promise.all(ended.map((n) => session.probes.waitForEnd(n, 3000)));
     ctx.io.stream("stdout", `Disarmed ${args.flags.all ? "every probe" : name}.\n`);
   },
-};
+});
+
+export const drop = defineMagic({
+  name: "drop",
+  kind: "line",
+  summary: "Forget a probe's rows (or a loaded capture's, or --ended: every ended probe's) and free the kernel's memory for them.",
+  details: `An armed probe is disarmed first. The name is free again afterwards. A table bound earlier
+(const t = %events p1) keeps its own rows until it is no longer used.
+
+Examples:
+  %drop p1
+  %drop --ended`,
+  positionals: [{ name: "NAME", help: "the probe or capture to drop", optional: true, completes: "probes" }],
+  flags: [{ name: "ended", takes: "none", help: "drop every probe that has ended" }],
+  showsResult: false,
+  async run({ args }, ctx) {
+    const name = args.positionals.NAME;
+    if (!name && !args.flags.ended) throw new MagicUsageError("%drop: name a probe (or a loaded capture), or use --ended.\nUsage: %drop [NAME] [--ended]");
+    if (name && args.flags.ended) throw new MagicUsageError("%drop: give a NAME or --ended, not both.");
+    const session = beam(ctx);
+    const store = session.probes;
+    if (name && !store.has(name)) throw new MagicUsageError(`%drop: there is no probe or capture named ${name} (%probes lists them).`);
+    const names = name ? [name] : store.all().filter((p) => p.status.state === "ended").map((p) => p.name);
+    let rows = 0;
+    for (const n of names) {
+      const p = store.get(n);
+      if (p && p.status.state !== "ended") {
+        await session.disarm(n);
+        await store.waitForEnd(n, 3000);
+      }
+      rows += store.drop(n).rows;
+    }
+    const what = name ?? `${names.length} ended probe${names.length === 1 ? "" : "s"}`;
+    ctx.io.stream("stdout", `Dropped ${what}: ${rows.toLocaleString("en")} rows freed.\n`);
+  },
+});

@@ -1,5 +1,5 @@
 /** %time / %%time: how long a statement or a cell took, wall clock, like IPython's. */
-import type { MagicDeclaration } from "../kernel/magics/declaration";
+import { defineMagic } from "../kernel/magics/declaration";
 import { runNested } from "../kernel/evaluation/nestedRun";
 
 export function formatDuration(ms: number): string {
@@ -8,12 +8,13 @@ export function formatDuration(ms: number): string {
   return `${(ms / 1000).toFixed(2)} s`;
 }
 
-export const time: MagicDeclaration = {
+export const time = defineMagic({
   name: "time",
   kind: "both",
   summary: "Run a statement (%time) or the cell (%%time) and print its wall time.",
   details: "The code may be TypeScript or magics. Its value is the cell's result, so `const x = %time f()` binds f()'s value.",
-  positionals: [{ name: "statement", help: "the TypeScript or magic to time (line form)", rest: true, optional: true }],
+  // Raw: the statement's words are its own, so `%time %top -n 3` gives -n to %top, not to %time.
+  positionals: [{ name: "statement", help: "the TypeScript or magic to time (line form), taken as written", rest: true, raw: true, optional: true }],
   showsResult: true,
   async run(call, ctx) {
     const code = call.kind === "cell" ? (call.body ?? "") : call.argText;
@@ -24,4 +25,4 @@ export const time: MagicDeclaration = {
       ctx.io.stream("stdout", `Wall time: ${formatDuration(performance.now() - started)}\n`);
     }
   },
-};
+});

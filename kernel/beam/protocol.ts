@@ -34,7 +34,7 @@ export interface BridgeRequests {
   eval: { node: string; language: "elixir" | "erlang"; code: string };
   /** Names of loaded modules (prefix match), or of a module's exported functions, for completion. */
   complete: { node: string; module: string | null; prefix: string };
-  probe_arm: { node: string; name: string; kind: ProbeKind; spec: ProbeSpec };
+  probe_arm: { node: string; name: string } & ProbeArm;
   probe_disarm: { name: string | null; all: boolean };
   probe_list: Record<string, never>;
   /** Immediate snapshots (issue 4): each replies with a batch binary in the columnar format below. */
@@ -57,23 +57,45 @@ export interface ProbeBudget {
   rate?: number;
 }
 
-export interface ProbeSpec extends ProbeBudget {
+/** What every probe's spec carries besides its budgets. */
+interface SpecBase extends ProbeBudget {
   /** What the user wrote, shown in `%probes`. */
   target: string;
-  /** Call probes: module as written in the node's terms (`Elixir.MyApp.Worker`, `lists`). */
-  module?: string;
-  function?: string;
-  /** null: every arity. */
-  arity?: number | null;
-  /** Call probes: an argument pattern with an optional guard, Elixir or Erlang syntax. */
-  match?: string | null;
-  /** Call probes: keep the arguments (`--args`). */
-  args?: boolean;
-  /** Load the module if it is not loaded yet. */
-  load?: boolean;
-  /** Other kinds' options (process target, telemetry prefixes, log level, metrics interval). */
-  [option: string]: unknown;
 }
+
+export const LOG_LEVELS = ["emergency", "alert", "critical", "error", "warning", "notice", "info", "debug"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The spec of each kind of probe, as the agent reads it (`probe_arm`'s `spec`). */
+export interface ProbeSpecs {
+  calls: SpecBase & {
+    /** Module as written in the node's terms (`Elixir.MyApp.Worker`, `lists`). */
+    module: string;
+    function: string;
+    /** null: every arity. */
+    arity: number | null;
+    /** An argument pattern with an optional guard, Elixir or Erlang syntax. */
+    match: string | null;
+    /** Keep the arguments (`--args`). */
+    args: boolean;
+    /** Load the module if it is not loaded yet. */
+    load: boolean;
+  };
+  /** `process`: a pid, a registered name, `app:NAME`, or `new` (processes spawned from now on). */
+  messages: SpecBase & { process: string };
+  /** `process`: as for messages; none: every process. */
+  procs: SpecBase & { process?: string };
+  /** `process`: the GenServer or gen_statem, by name or pid. */
+  state: SpecBase & { process: string };
+  /** Event-name prefixes, dotted (`my_app.repo`). */
+  telemetry: SpecBase & { prefixes: string[] };
+  logs: SpecBase & { level: LogLevel };
+  metrics: SpecBase & { interval_ms: number };
+}
+
+/** A probe to arm: its kind and the spec of that kind. */
+export type ProbeArm = { [K in ProbeKind]: { kind: K; spec: ProbeSpecs[K] } }[ProbeKind];
+export type ProbeSpec = ProbeSpecs[ProbeKind];
 
 export interface ConnectReply {
   node: string;
@@ -85,6 +107,21 @@ export interface ConnectReply {
   language: "elixir" | "erlang";
   /** Did this kernel start the node (`%node start`)? */
   owned: boolean;
+}
+
+/** `probe_arm`'s reply: the functions a call probe matched, and warnings to show (e.g. tail recursion). */
+export interface ArmReply {
+  mfas?: string[];
+  warnings?: string[];
+}
+
+/** `complete`'s reply: module names (Elixir ones without `Elixir.`), or a module's exports as `fun/arity`. */
+export type CompleteReply = string[];
+
+/** `eval`'s reply: the value as a term, and its text as the node's language prints it. */
+export interface EvalReply {
+  value: unknown;
+  text: string;
 }
 
 /** {event, probe_status, …}: sent when a probe arms, about every 250 ms while it is armed, and when it ends. */

@@ -5,7 +5,7 @@
 import { Bridge } from "./bridge";
 import { Atom, ErlMap, type ErlTerm } from "./etf";
 import { toJs } from "./term";
-import type { ConnectReply, ProbeKind, ProbeSpec, ProbeStatusEvent } from "./protocol";
+import type { ArmReply, CompleteReply, ConnectReply, ProbeArm, ProbeStatusEvent, SnapshotKind } from "./protocol";
 import type { Syntax } from "./termFormat";
 import { ProbeStore } from "../tables/probeStore";
 import { onShutdown } from "../dispatch/shutdownHooks";
@@ -89,13 +89,13 @@ export class BeamSession {
     return { value: m.get("value")!, text: Buffer.from(m.get("text") as Uint8Array).toString("utf8") };
   }
 
-  async arm(node: string, name: string, kind: ProbeKind, spec: ProbeSpec): Promise<{ mfas?: string[]; warnings?: string[] }> {
+  async arm(node: string, name: string, { kind, spec }: ProbeArm): Promise<ArmReply> {
     this.probes.add({
       name, node, kind, target: spec.target, spec: { ...spec }, syntax: this.syntaxOf(node),
       status: { name, node, kind, target: spec.target, state: "armed", seen: 0, dropped: 0, rate: 0, why_ended: null, detail: null },
     });
     try {
-      return toJs(await this.bridge.request("probe_arm", { node, name, kind: new Atom(kind), spec }, 60_000)) as { mfas?: string[]; warnings?: string[] };
+      return toJs(await this.bridge.request("probe_arm", { node, name, kind: new Atom(kind), spec }, 60_000)) as ArmReply;
     } catch (e) {
       this.probes.onStatus({ ...this.probes.get(name)!.status, state: "ended", why_ended: "refused", detail: (e as Error).message });
       throw e;
@@ -106,7 +106,7 @@ export class BeamSession {
     await this.bridge.request("probe_disarm", { name, all: name === null });
   }
 
-  async snapshot(node: string, kind: "top" | "tree" | "apps" | "ets", options: Record<string, unknown>): Promise<Uint8Array> {
+  async snapshot(node: string, kind: SnapshotKind, options: Record<string, unknown>): Promise<Uint8Array> {
     return (await this.bridge.request("snapshot", { node, kind: new Atom(kind), options }, 60_000)) as Uint8Array;
   }
 
@@ -114,7 +114,7 @@ export class BeamSession {
     return this.bridge.request("process", { node, target, what: new Atom(what) }, 30_000);
   }
 
-  async complete(node: string, module: string | null, prefix: string): Promise<string[]> {
-    return toJs(await this.bridge.request("complete", { node, module, prefix }, 5000)) as string[];
+  async complete(node: string, module: string | null, prefix: string): Promise<CompleteReply> {
+    return toJs(await this.bridge.request("complete", { node, module, prefix }, 5000)) as CompleteReply;
   }
 }

@@ -79,6 +79,17 @@ export class CellOutput implements CellIO {
   payload(payload: Record<string, unknown>): void {
     this.payloads.push(payload);
   }
+
+  /**
+   * A `page` payload for frontends with a pager (JupyterLab, Notebook, console, VS Code — all ask with
+   * allow_stdin true). A request with allow_stdin false comes from a headless runner (nbconvert, papermill,
+   * nbclient), which drops payloads: there the text is also printed, as IPython prints help in frontends
+   * without a pager.
+   */
+  page(text: string): void {
+    this.payload({ source: "page", data: { "text/plain": text }, start: 0 });
+    if (!this.request.content.allow_stdin) this.stream("stdout", text.endsWith("\n") ? text : `${text}\n`);
+  }
 }
 
 export const newDisplayId = (): string => randomUUID();

@@ -34,7 +34,7 @@ export class Dispatcher {
   private readonly quietEnv: CellEnvironment;
 
   constructor(private readonly k: KernelParts) {
-    const quietIo = { stream() {}, display() {}, displayBundle() {}, updateDisplay() {}, clearOutput() {}, payload() {}, input: () => Promise.reject(new Error("no input here")) };
+    const quietIo = { stream() {}, display() {}, displayBundle() {}, updateDisplay() {}, clearOutput() {}, payload() {}, page() {}, input: () => Promise.reject(new Error("no input here")) };
     this.quietEnv = { io: quietIo, ts: k.ts, services: k.services, magics: k.magics, signal: new AbortController().signal };
   }
 

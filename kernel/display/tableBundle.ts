@@ -34,10 +34,21 @@ function typeOf(table: TableLike, name: string, rows: number): string {
 const escapeHtml = (s: string) => s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
 const clip = (s: string, n = 200) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
-export function tableBundle(table: TableLike, caption?: string): MimeBundle {
+/** Most rows a table shown whole (showingEveryRow) may have before it is cut like any other. */
+const EVERY_ROW_LIMIT = 1000;
+
+/**
+ * `table` itself, shown with every row (up to a thousand) instead of the first page: for short lists a user
+ * reads whole, such as %probes. It stays the same Arquero table when bound.
+ */
+export function showingEveryRow<T extends TableLike>(table: T): T {
+  return Object.assign(table, { [Symbol.for("Jupyter.display")]: () => tableBundle(table, undefined, Math.min(table.numRows(), EVERY_ROW_LIMIT)) });
+}
+
+export function tableBundle(table: TableLike, caption?: string, rows: number = LIMITS.tableRows): MimeBundle {
   const total = table.numRows();
   const names = table.columnNames();
-  const shown = Math.min(total, LIMITS.tableRows);
+  const shown = Math.min(total, Math.max(rows, LIMITS.tableRows));
   const sample = Math.min(total, LIMITS.dataResourceRows);
   const types = names.map((n) => typeOf(table, n, sample));
   const page = Array.from({ length: shown }, (_, r) => names.map((n) => clip(cellText(table.get(n, r)))));

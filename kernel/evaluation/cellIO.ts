@@ -22,6 +22,11 @@ export interface CellIO {
   clearOutput(wait?: boolean): void;
   /** Ask the user for a line of text (`input_request`); rejects when the frontend does not allow stdin. */
   input(prompt: string, options?: { password?: boolean }): Promise<string>;
-  /** Add a payload to the execute_reply (e.g. `page` for `%name?`). */
+  /** Add a payload to the execute_reply. */
   payload(payload: Record<string, unknown>): void;
+  /**
+   * Show help text (`%name?`) in the frontend's pager, and as the cell's output where no pager will show it
+   * (a headless run such as nbconvert drops `page` payloads).
+   */
+  page(text: string): void;
 }

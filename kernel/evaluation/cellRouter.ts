@@ -3,9 +3,12 @@
  * without ever touching the TypeScript compiler; anything else is TypeScript, with its magic lines rewritten
  * into awaited calls (`const t = %events p1` binds the magic's value).
  */
-import { MagicUsageError, type MagicCall, type MagicContext, type MagicDeclaration } from "../magics/declaration";
+import { MagicUsageError, type MagicCall, type MagicContext, type Magic } from "../magics/declaration";
 import { helpText } from "../magics/help";
 import { closest, parseArgs, splitWords } from "../magics/parser";
+import { completeArgs } from "../magics/completion";
+import { beamCompletionSources } from "../beam/completionSources";
+import type { BeamSession } from "../beam/session";
 import { CELL_MAGIC, classifyLines, parseMagicLine, rewriteMagics } from "./cellSource";
 import { setNestedRunner } from "./nestedRun";
 import type { CellEnvironment, CellError, CellOutcome, Completion } from "./types";
@@ -62,7 +65,7 @@ async function runMagic(name: string, kind: "line" | "cell", argText: string, en
   const wantsHelp = options.help || wantsHelpFlag(decl, argText);
   if (wantsHelp) {
     const text = helpText(decl);
-    if (options.help) env.io.payload({ source: "page", data: { "text/plain": text }, start: 0 });
+    if (options.help) env.io.page(text);
     else env.io.stream("stdout", `${text}\n`);
     return undefined;
   }
@@ -71,7 +74,7 @@ async function runMagic(name: string, kind: "line" | "cell", argText: string, en
   return options.statement && !decl.showsResult ? undefined : value;
 }
 
-function lookup(name: string, kind: "line" | "cell", env: CellEnvironment): MagicDeclaration {
+function lookup(name: string, kind: "line" | "cell", env: CellEnvironment): Magic {
   const decl = env.magics.find(name);
   const prefix = kind === "cell" ? "%%" : "%";
   if (!decl) {
@@ -83,7 +86,7 @@ function lookup(name: string, kind: "line" | "cell", env: CellEnvironment): Magi
   return decl;
 }
 
-function wantsHelpFlag(decl: MagicDeclaration, argText: string): boolean {
+function wantsHelpFlag(decl: Magic, argText: string): boolean {
   let words: string[];
   try {
     words = splitWords(argText);
@@ -125,28 +128,25 @@ export function toCellError(e: unknown): CellError {
 export async function completeCell(source: string, cursor: number, env: CellEnvironment): Promise<Completion> {
   const lineStart = source.lastIndexOf("\n", cursor - 1) + 1;
   const before = source.slice(lineStart, cursor);
-  const nameOnly = /^(\s*)(%%?)([\w-]*)$/.exec(before);
+  // A magic starts a line, or follows `const x =` (bound into TypeScript).
+  const nameOnly = /^(\s*(?:(?:const|let|var)\s+[\w$]+\s*=\s*)?)(%%?)([\w-]*)$/.exec(before);
   if (nameOnly) {
     const [, indent, prefix, partial] = nameOnly;
     const kinds = prefix === "%%" ? ["cell", "both"] : ["line", "both"];
     const matches = env.magics.all().filter((m) => kinds.includes(m.kind) && m.name.startsWith(partial)).map((m) => prefix + m.name);
     return { start: lineStart + indent.length, end: cursor, matches };
   }
-  const magic = /^\s*%%?([\w-]+)\s+(.*)$/.exec(before);
+  const magic = /^\s*(?:(?:const|let|var)\s+[\w$]+\s*=\s*)?%%?([\w-]+)\s+(.*)$/.exec(before);
   const decl = magic && env.magics.find(magic[1]);
   if (decl && magic) {
     const word = /(\S*)$/.exec(magic[2])![1];
     const start = cursor - word.length;
-    if (word.startsWith("-")) {
-      const flags = (decl.flags ?? []).map((f) => `--${f.name}`).concat("--help");
-      return { start, end: cursor, matches: flags.filter((f) => f.startsWith(word)) };
-    }
-    const flagBefore = /--([\w-]+)[ =]$/.exec(magic[2].slice(0, magic[2].length - word.length));
-    const choices = flagBefore
-      ? (decl.flags ?? []).find((f) => f.name === flagBefore[1])?.choices ?? []
-      : (decl.positionals ?? []).flatMap((p) => p.choices ?? []);
-    const dynamic = decl.complete ? await decl.complete(word, { argText: magic[2], position: magic[2].length }, magicContext(env)).catch(() => []) : [];
-    return { start, end: cursor, matches: [...choices.filter((c) => c.startsWith(word)), ...dynamic] };
+    const argsBefore = magic[2].slice(0, magic[2].length - word.length);
+    const sources = beamCompletionSources(() => env.services.get<BeamSession>("beam"));
+    const fromDecl = await completeArgs(decl, argsBefore, word, sources);
+    const context = magicContext(env);
+    const own = decl.complete ? await decl.complete(word, { argText: argsBefore, words: argsBefore.trim().split(/\s+/).filter(Boolean) }, context).catch(() => []) : [];
+    return { start, end: cursor, matches: [...fromDecl, ...own.filter((m) => !fromDecl.includes(m))] };
   }
   return env.ts.complete(source, cursor);
 }

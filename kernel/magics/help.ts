@@ -1,5 +1,5 @@
 /** Usage lines and help pages, generated from a magic's declaration (never written by hand). */
-import type { FlagSpec, MagicDeclaration } from "./declaration";
+import type { FlagSpec, Magic } from "./declaration";
 
 function flagUsage(f: FlagSpec): string {
   const name = f.short ? `-${f.short}/--${f.name}` : `--${f.name}`;
@@ -9,7 +9,7 @@ function flagUsage(f: FlagSpec): string {
   return `[${name} ${value}]`;
 }
 
-export function usage(decl: MagicDeclaration): string {
+export function usage(decl: Magic): string {
   const prefix = decl.kind === "cell" ? "%%" : "%";
   const positionals = (decl.positionals ?? []).map((p) => {
     const name = p.choices ? p.choices.join("|") : p.name;
@@ -19,7 +19,7 @@ export function usage(decl: MagicDeclaration): string {
   return [prefix + decl.name, ...positionals, ...(decl.flags ?? []).map(flagUsage)].join(" ");
 }
 
-export function helpText(decl: MagicDeclaration): string {
+export function helpText(decl: Magic): string {
   const lines = [usage(decl), "", decl.summary];
   if (decl.kind === "both") lines.push("", `Works as a line magic (%${decl.name} …) and as a cell magic (%%${decl.name} … with the code below).`);
   if (decl.details) lines.push("", decl.details.trim());
@@ -33,7 +33,8 @@ export function helpText(decl: MagicDeclaration): string {
     lines.push("", "Options:");
     for (const f of flags) {
       const name = `${f.short ? `-${f.short}, ` : ""}--${f.name}${f.takes === "value" ? ` ${f.valueName ?? "VALUE"}` : f.takes === "optional" ? `[=${f.valueName ?? "VALUE"}]` : ""}`;
-      lines.push(`  ${name.padEnd(22)} ${f.help}${f.choices ? ` (one of: ${f.choices.join(", ")})` : ""}`);
+      const notes = [f.choices ? `one of: ${f.choices.join(", ")}` : "", f.default !== undefined ? `default: ${f.default}` : "", f.bare !== undefined ? `bare: ${f.bare}` : ""].filter(Boolean);
+      lines.push(`  ${name.padEnd(22)} ${f.help}${notes.length ? ` (${notes.join("; ")})` : ""}`);
     }
   }
   lines.push("  -h, --help             show this help");

@@ -3,7 +3,7 @@
  * declaration, so flags, usage and errors are never written twice. Words split like a shell's: quotes group,
  * backslash escapes.
  */
-import { MagicUsageError, type FlagSpec, type MagicArgs, type MagicDeclaration } from "./declaration";
+import { MagicUsageError, type AnyFlagValue, type FlagSpec, type FlagType, type Magic, type MagicArgs } from "./declaration";
 import { usage } from "./help";
 
 export function splitWords(text: string): string[] {
@@ -61,12 +61,29 @@ function editDistance(a: string, b: string): number {
   return row[b.length];
 }
 
-function usageError(decl: MagicDeclaration, what: string): MagicUsageError {
+function usageError(decl: Magic, what: string): MagicUsageError {
   return new MagicUsageError(`%${decl.name}: ${what}\nUsage: ${usage(decl)}\nSee %${decl.name}? for help.`);
 }
 
-export function parseArgs(decl: MagicDeclaration, argText: string): MagicArgs {
-  const flags: Record<string, string | boolean | string[] | undefined> = {};
+/** How a flag is named in an error: as the user wrote it (`-n` or `--limit`). */
+const spelled = (spec: FlagSpec, short: boolean) => (short && spec.short ? `-${spec.short}` : `--${spec.name}`);
+
+/** A flag's text as its declared type; a usage error naming the flag when it cannot be read. */
+export function flagValue(type: FlagType | undefined, text: string, what: string): string | number {
+  switch (type ?? "text") {
+    case "int":
+      return parsePositiveInt(text, what);
+    case "duration":
+      return parseDuration(text, what);
+    case "rate":
+      return parseRate(text, what);
+    default:
+      return text;
+  }
+}
+
+export function parseArgs(decl: Magic, argText: string): MagicArgs {
+  const flags: Record<string, AnyFlagValue> = {};
   const positionals: Record<string, string | string[] | undefined> = {};
   const free: string[] = [];
   const specs = decl.flags ?? [];
@@ -77,12 +94,18 @@ export function parseArgs(decl: MagicDeclaration, argText: string): MagicArgs {
     throw usageError(decl, (e as Error).message);
   }
 
-  const setFlag = (spec: FlagSpec, value: string | boolean) => {
-    if (spec.choices && typeof value === "string" && !spec.choices.includes(value)) {
-      throw usageError(decl, `--${spec.name} must be one of ${spec.choices.join(", ")}, not "${value}".`);
+  const read = (spec: FlagSpec, text: string, short: boolean): string | number => {
+    const name = spelled(spec, short);
+    if (spec.choices && !spec.choices.includes(text)) throw usageError(decl, `${name} must be one of ${spec.choices.join(", ")}, not "${text}".`);
+    try {
+      return flagValue(spec.type, text, name);
+    } catch (e) {
+      throw usageError(decl, (e as Error).message);
     }
-    if (spec.repeatable) flags[spec.name] = [...((flags[spec.name] as string[]) ?? []), String(value)];
-    else if (flags[spec.name] !== undefined) throw usageError(decl, `--${spec.name} is given twice.`);
+  };
+  const setFlag = (spec: FlagSpec, value: string | number | boolean, short: boolean) => {
+    if (spec.repeatable) flags[spec.name] = [...((flags[spec.name] as (string | number)[]) ?? []), value as string | number];
+    else if (flags[spec.name] !== undefined) throw usageError(decl, `${spelled(spec, short)} is given twice.`);
     else flags[spec.name] = value;
   };
 
@@ -102,30 +125,38 @@ export function parseArgs(decl: MagicDeclaration, argText: string): MagicArgs {
       continue;
     }
     const long = word.startsWith("--");
-    const [rawName, inline] = long ? splitOnce(word.slice(2), "=") : [word.slice(1, 2), word.length > 2 ? word.slice(2) : undefined];
+    // `-n 3`, `-n3` and `-n=3` all give -n the value 3.
+    const [rawName, inline] = long ? splitOnce(word.slice(2), "=") : [word.slice(1, 2), word.length > 2 ? word.slice(2).replace(/^=/, "") : undefined];
     const spec = specs.find((f) => (long ? f.name === rawName : f.short === rawName));
     if (!spec) {
       const names = specs.map((f) => f.name);
       const hint = closest(rawName, names);
       throw usageError(decl, `unknown option ${long ? "--" : "-"}${rawName}${hint ? ` (did you mean --${hint}?)` : ""}.`);
     }
+    const name = spelled(spec, !long);
     if (spec.takes === "none") {
-      if (inline !== undefined) throw usageError(decl, `--${spec.name} takes no value.`);
-      setFlag(spec, true);
+      if (inline !== undefined) throw usageError(decl, `${name} takes no value.`);
+      setFlag(spec, true, !long);
     } else if (inline !== undefined) {
-      setFlag(spec, inline);
+      setFlag(spec, read(spec, inline, !long), !long);
     } else if (spec.takes === "value") {
       const next = words[i + 1];
-      if (next === undefined || (next.startsWith("--") && next.length > 2)) throw usageError(decl, `--${spec.name} needs a value (${spec.valueName ?? "VALUE"}).`);
-      setFlag(spec, next);
+      if (next === undefined || (next.startsWith("--") && next.length > 2)) throw usageError(decl, `${name} needs a value (${spec.valueName ?? "VALUE"}).`);
+      setFlag(spec, read(spec, next, !long), !long);
       i++;
     } else {
-      setFlag(spec, true);
+      setFlag(spec, spec.bare !== undefined ? read(spec, spec.bare, !long) : true, !long);
     }
   }
+  // What was not given: a switch is false, a repeatable flag empty, a flag with a default takes it.
+  for (const spec of specs) {
+    if (flags[spec.name] !== undefined) continue;
+    if (spec.takes === "none") flags[spec.name] = false;
+    else if (spec.repeatable) flags[spec.name] = [];
+    else if (spec.default !== undefined) flags[spec.name] = read(spec, spec.default, false);
+  }
 
-  const pos = decl.positionals ?? [];
-  for (const p of pos) {
+  for (const p of positionalSpecs) {
     if (p.rest) {
       positionals[p.name] = free.splice(0);
       if (!p.optional && (positionals[p.name] as string[]).length === 0) throw usageError(decl, `${p.name} is missing.`);

@@ -3,25 +3,25 @@
  * declarations in magics/ and passes it to whatever needs it (the cell router, completion, %lsmagic through
  * its context): no handler imports the list, so the list can import every handler without a loop.
  */
-import type { MagicDeclaration } from "./declaration";
+import type { Magic } from "./declaration";
 
 export class MagicRegistry {
-  private readonly magics: MagicDeclaration[];
+  private readonly magics: Magic[];
 
-  constructor(magics: readonly MagicDeclaration[]) {
+  constructor(magics: readonly Magic[]) {
     this.magics = [...magics];
   }
 
-  all(): readonly MagicDeclaration[] {
+  all(): readonly Magic[] {
     return this.magics;
   }
 
-  find(name: string): MagicDeclaration | undefined {
+  find(name: string): Magic | undefined {
     return this.magics.find((m) => m.name === name);
   }
 
   /** Add magics after start-up (families loaded on demand); a name already known is kept as it is. */
-  register(...magics: MagicDeclaration[]): void {
+  register(...magics: Magic[]): void {
     for (const m of magics) if (!this.find(m.name)) this.magics.push(m);
   }
 }

@@ -5,17 +5,17 @@
  */
 import { decodeBatch } from "../beam/batchDecoder";
 import type { Syntax } from "../beam/termFormat";
-import type { ProbeKind, ProbeStatusEvent } from "../beam/protocol";
-import { SCHEMAS, columnNames, type TableKind } from "./schemas";
-import { setTableMeta } from "./tableMeta";
+import type { ProbeKind, ProbeSpec, ProbeStatusEvent } from "../beam/protocol";
+import { columnNames } from "./schemas";
 import { TableBuilder } from "./tableBuilder";
+import { columnTable } from "./tables";
 
 export interface ProbeRecord {
   name: string;
   node: string;
   kind: ProbeKind;
   target: string;
-  spec: Record<string, unknown>;
+  spec: ProbeSpec;
   syntax: Syntax;
   status: ProbeStatusEvent;
   rows: TableBuilder;
@@ -41,7 +41,7 @@ export class ProbeStore {
 
   add(record: Omit<ProbeRecord, "rows" | "droppedInBatches">): void {
     const limit = record.spec.limit;
-    const rows = new TableBuilder(columnNames(record.kind as TableKind), record.syntax, typeof limit === "number" ? limit : Infinity);
+    const rows = new TableBuilder(columnNames(record.kind), record.syntax, typeof limit === "number" ? limit : Infinity);
     this.probes.set(record.name, { ...record, rows, droppedInBatches: 0 });
   }
 
@@ -49,14 +49,37 @@ export class ProbeStore {
     return this.probes.get(name);
   }
 
+  /** Every probe, oldest first. */
   all(): ProbeRecord[] {
     return [...this.probes.values()];
+  }
+
+  /** The names a table can be asked for by (probes and loaded captures), newest first. */
+  names(): string[] {
+    return [...new Set([...this.probes.keys(), ...this.captures.keys()])].reverse();
+  }
+
+  /**
+   * Forget a probe (or a loaded capture) and its rows: the kernel keeps nothing of it, so its columns are
+   * garbage once no table the user still holds shares them. The probe must have ended.
+   */
+  drop(name: string): { rows: number } {
+    const p = this.probes.get(name);
+    if (p && p.status.state !== "ended") throw new Error(`${name} is still ${p.status.state}; %disarm it first`);
+    const captured = this.captures.get(name) as { numRows?: () => number } | undefined;
+    const rows = p ? p.rows.count : (captured?.numRows?.() ?? 0);
+    this.probes.delete(name);
+    this.captures.delete(name);
+    this.listeners.delete(name);
+    return { rows };
   }
 
   onStatus(status: ProbeStatusEvent): void {
     const p = this.probes.get(status.name);
     if (!p) return;
     p.status = status;
+    // Its last batch came before this: the room kept for more rows is given back now, not on the next look.
+    if (status.state === "ended") p.rows.trim();
     for (const l of this.listeners.get(status.name) ?? []) l(status);
     for (const l of this.everyStatus) l(status);
   }
@@ -123,23 +146,16 @@ export class ProbeStore {
     if (captured && !this.probes.has(name)) return captured;
     const p = this.probes.get(name);
     if (!p) throw new Error(`there is no probe named ${name} (%probes lists them)`);
-    const aq = await import("arquero");
-    // No more rows will come: the room kept for them goes.
-    if (p.status.state === "ended") p.rows.trim();
-    const table = aq.table(p.rows.columns() as never, p.rows.names as string[]);
-    setTableMeta(table, {
+    return columnTable(p.kind, p.rows.columns(), {
       probe: p.name,
-      kind: p.kind,
-      schemaVersion: SCHEMAS[p.kind as TableKind].version,
       node: p.node,
       target: p.target,
-      spec: p.spec,
+      spec: { ...p.spec },
       seen: p.status.seen,
       dropped: Math.max(p.status.dropped, p.droppedInBatches),
       state: p.status.state,
       whyEnded: p.status.why_ended,
       detail: p.status.detail,
     });
-    return table;
   }
 }

@@ -163,10 +163,14 @@ describe("magics", () => {
     expect(out).toMatch(/Cell magics:[\s\S]*%%elixir/);
   });
 
-  it("%name? returns the help as a page payload; -h prints it", async () => {
-    const r = await k.execute("%probe?");
+  it("%name? returns the help as a page payload to a frontend with a pager, and prints it where payloads are dropped; -h prints it", async () => {
+    // An interactive frontend (allow_stdin true): the pager only.
+    const r = await k.execute("%probe?", { inputs: [] });
     const page = r.reply.content.payload.find((p: any) => p.source === "page");
     expect(page.data["text/plain"]).toMatch(/^%probe \[MFA\]/);
+    expect(stdout(r)).toBe("");
+    // A headless runner (allow_stdin false, as nbconvert asks): printed too.
+    expect(stdout(await k.execute("%probe?"))).toMatch(/^%probe \[MFA\][\s\S]*--limit N/);
     expect(stdout(await k.execute("%events -h"))).toMatch(/--wait/);
   });
 

@@ -2,6 +2,12 @@
 import { describe, expect, it } from "vitest";
 import { parseArgs, parseDuration, parseRate, splitWords } from "../../kernel/magics/parser";
 import { probe, probeSpec } from "../../magics/probe";
+import { top, ets } from "../../magics/snapshots";
+import { time } from "../../magics/time";
+import { events } from "../../magics/events";
+import { chart } from "../../magics/chart";
+import { connect } from "../../magics/connect";
+import { completeArgs, type CompletionSources } from "../../kernel/magics/completion";
 import { elixir } from "../../magics/eval";
 import { MagicUsageError } from "../../kernel/magics/declaration";
 import { helpText, usage } from "../../kernel/magics/help";
@@ -20,7 +26,7 @@ describe("parseArgs", () => {
   it("reads positionals, flags with values (both spellings) and switches", () => {
     const a = parseArgs(probe, "Shop.Pricing.price/2 --limit 500 --for=10s --args");
     expect(a.positionals.MFA).toBe("Shop.Pricing.price/2");
-    expect(a.flags).toMatchObject({ limit: "500", for: "10s", args: true });
+    expect(a.flags).toMatchObject({ limit: 500, for: 10_000, args: true });
   });
   it("names an unknown flag and suggests the closest one", () => {
     expect(() => parseArgs(probe, "Shop.Pricing.price/2 --limt 5")).toThrow(MagicUsageError);
@@ -36,6 +42,61 @@ describe("parseArgs", () => {
   });
 });
 
+describe("typed flags (declared with their type and default)", () => {
+  it("gives each flag its declared type: numbers, durations in ms, rates per second, switches as booleans", () => {
+    const a = parseArgs(probe, "lists:seq/2 --limit 10_000 --for 2m --rate 60/m");
+    expect(a.flags).toMatchObject({ limit: 10_000, for: 120_000, rate: 1, args: false, metrics: false, telemetry: [] });
+    expect(a.flags.as).toBeUndefined();
+  });
+  it("fills in declared defaults when a flag is not given", () => {
+    expect(parseArgs(top, "").flags).toMatchObject({ n: 10, by: "reductions" });
+    expect(parseArgs(ets, "").flags).toMatchObject({ n: 20 });
+    expect(parseArgs(connect, "a@b").flags).toMatchObject({ timeout: 5000 });
+  });
+  it("reads a short flag as -n 3, -n3 and -n=3", () => {
+    for (const text of ["-n 3", "-n3", "-n=3", "--n 3"]) expect(parseArgs(top, text).flags.n).toBe(3);
+    expect(parseArgs(top, "-n 3 --by memory").flags).toMatchObject({ n: 3, by: "memory" });
+  });
+  it("names a bad value by the flag as it was written", () => {
+    expect(() => parseArgs(top, "-n three")).toThrow(/-n must be a positive whole number, not "three"/);
+    expect(() => parseArgs(probe, "lists:seq/2 --for soon")).toThrow(/--for "soon" is not a duration/);
+    expect(() => parseArgs(top, "-n 3 -n 4")).toThrow(/-n is given twice/);
+  });
+  it("gives an optional-value flag its bare value when given bare, its value when given one", () => {
+    expect(parseArgs(events, "p1").flags.wait).toBeUndefined();
+    expect(parseArgs(events, "p1 --wait").flags.wait).toBe(60_000);
+    expect(parseArgs(events, "p1 --wait=5s").flags.wait).toBe(5000);
+  });
+  it("leaves a timed statement's words to the statement: %time %top -n 3", () => {
+    const a = parseArgs(time, "%top -n 3");
+    expect(a.positionals.statement).toEqual(["%top", "-n", "3"]);
+  });
+  it("shows defaults in the help, from the declaration", () => {
+    expect(helpText(top)).toMatch(/-n, --n N\s+how many processes \(default: 10\)/);
+    expect(helpText(events)).toMatch(/--wait\[=DURATION\].*bare: 60s/);
+  });
+});
+
+describe("completion from the declaration", () => {
+  const sources: CompletionSources = {
+    probes: () => ["p3", "orders", "p1"],
+    nodes: () => ["shop@host"],
+    functions: async (w) => [`${w}ricing`],
+  };
+  it("completes probe names where a declaration takes a probe, and choices before them", async () => {
+    expect(await completeArgs(events, "", "", sources)).toEqual(["p3", "orders", "p1"]);
+    expect(await completeArgs(events, "", "or", sources)).toEqual(["orders"]);
+    expect(await completeArgs(chart, "", "la", sources)).toEqual(["latency"]);
+    expect(await completeArgs(chart, "latency ", "p", sources)).toEqual(["p3", "p1"]);
+  });
+  it("completes a flag's value from its source, and flags by name", async () => {
+    expect(await completeArgs(probe, "lists:seq/2 --node ", "sh", sources)).toEqual(["shop@host"]);
+    expect(await completeArgs(probe, "", "--li", sources)).toEqual(["--limit"]);
+    expect(await completeArgs(probe, "--as x ", "Shop.P", sources)).toEqual(["Shop.Pricing"]);
+    expect(await completeArgs(top, "", "-", sources)).toContain("-n");
+  });
+});
+
 describe("probe specs", () => {
   it("turns the MFA forms into module, function and arity", () => {
     const forms: [string, string, string, number | null][] = [
@@ -45,7 +106,7 @@ describe("probe specs", () => {
       ["lists:seq/2", "lists", "seq", 2],
     ];
     for (const [text, module, fn, arity] of forms) {
-      const { kind, spec } = probeSpec(text, {});
+      const { kind, spec } = probeSpec(text, parseArgs(probe, text).flags);
       expect(kind).toBe("calls");
       expect(spec).toMatchObject({ module, function: fn, arity });
     }
@@ -58,10 +119,10 @@ describe("probe specs", () => {
     expect(() => probeSpec(undefined, parseArgs(probe, "--logs --new").flags)).toThrow(/--new applies to --messages and --procs/);
   });
   it("applies the budgets given", () => {
-    expect(probeSpec("lists:seq/2", { limit: "100", for: "2s", rate: "50/s" }).spec).toMatchObject({ limit: 100, time_ms: 2000, rate: 50 });
+    expect(probeSpec("lists:seq/2", parseArgs(probe, "lists:seq/2 --limit 100 --for 2s --rate 50/s").flags).spec).toMatchObject({ limit: 100, time_ms: 2000, rate: 50 });
   });
   it("refuses flags that do not apply to a kind", () => {
-    expect(() => probeSpec(undefined, { messages: "Shop.Orders", args: true })).toThrow(/--args only applies to call probes/);
+    expect(() => probeSpec(undefined, parseArgs(probe, "--messages=Shop.Orders --args").flags)).toThrow(/--args only applies to call probes/);
   });
 });
 

@@ -1,0 +1,67 @@
+/**
+ * Every table the kernel hands out is made here, in its schema (kernel/tables/schemas.ts) and with its
+ * metadata: a probe's rows (for the probe store), a snapshot of a node (%top, %tree, %apps, %ets), the list
+ * of probes (%probes) and of attached nodes (%nodes). Arquero loads on the first table, not with the kernel.
+ */
+import { decodeBatch } from "../beam/batchDecoder";
+import type { ProbeStatusEvent } from "../beam/protocol";
+import type { ColumnTable } from "../analysis/aq";
+import { columnNames, SCHEMAS, type ProbeKind, type SnapshotKind, type TableKind } from "./schemas";
+import { setTableMeta, type TableMeta } from "./tableMeta";
+import { mergeColumns, type ArqueroColumn } from "./tableBuilder";
+
+const arquero = () => import("arquero");
+
+/** Columns (as the table builder holds them) as an Arquero table of `kind`, with its metadata. No copy. */
+export async function columnTable(kind: TableKind, columns: Record<string, ArqueroColumn>, meta: Omit<TableMeta, "kind" | "schemaVersion">): Promise<ColumnTable> {
+  const aq = await arquero();
+  const table = aq.table(columns as never, columnNames(kind)) as ColumnTable;
+  setTableMeta(table, { ...meta, kind, schemaVersion: SCHEMAS[kind].version });
+  return table;
+}
+
+/** A snapshot batch from the node (%top, %tree, %apps, %ets) as a table in its schema. */
+export async function snapshotTable(bytes: Uint8Array, kind: SnapshotKind, node: string): Promise<ColumnTable> {
+  const batch = decodeBatch(bytes);
+  return columnTable(kind, mergeColumns([batch], columnNames(kind), "elixir"), { node, dropped: 0, seen: batch.count });
+}
+
+/** One row of %probes. */
+export interface ProbeRow {
+  status: ProbeStatusEvent;
+  kind: ProbeKind;
+}
+
+/** The `probes` table: newest probe first, as a user looks for the one just armed. */
+export async function probesTable(probes: readonly ProbeRow[]): Promise<ColumnTable> {
+  const aq = await arquero();
+  const rows = [...probes].reverse();
+  const col = <T>(f: (p: ProbeRow) => T) => rows.map(f);
+  const table = aq.table(
+    {
+      name: col((p) => p.status.name),
+      node: col((p) => p.status.node),
+      kind: col((p) => p.kind),
+      target: col((p) => p.status.target),
+      state: col((p) => p.status.state),
+      seen: col((p) => p.status.seen),
+      dropped: col((p) => p.status.dropped),
+      why_ended: col((p) => p.status.why_ended ?? null),
+    } satisfies Record<(typeof SCHEMAS.probes.columns)[number]["name"], unknown[]> as never,
+    columnNames("probes"),
+  ) as ColumnTable;
+  setTableMeta(table, { kind: "probes", schemaVersion: SCHEMAS.probes.version, dropped: 0, seen: rows.length });
+  return table;
+}
+
+/** The attached nodes (%nodes). */
+export async function nodesTable(nodes: readonly { node: string; otp_release: string; elixir_version: string | null; process_count: number; owned: boolean }[]): Promise<ColumnTable> {
+  const aq = await arquero();
+  return aq.table({
+    node: nodes.map((n) => n.node),
+    otp_release: nodes.map((n) => n.otp_release),
+    elixir: nodes.map((n) => n.elixir_version),
+    processes: nodes.map((n) => n.process_count),
+    owned: nodes.map((n) => n.owned),
+  } as never) as ColumnTable;
+}
