@@ -10,7 +10,7 @@ import { html, markdown, svg } from "./displayMagics";
 import { connect, disconnect, nodes } from "./connect";
 import { node } from "./node";
 import { elixir, erlang } from "./eval";
-import { disarm, probe, probes } from "./probe";
+import { disarm, drop, probe, probes } from "./probe";
 import { events } from "./events";
 import { apps, ets, info, state, top, tree } from "./snapshots";
 import { chart } from "./chart";
@@ -21,7 +21,7 @@ import { capture } from "./capture";
 export const MAGICS: readonly Magic[] = [
   lsmagic, time, html, markdown, svg,
   connect, nodes, disconnect, node, elixir, erlang,
-  probe, probes, disarm, events,
+  probe, probes, disarm, drop, events,
   top, tree, apps, ets, state, info,
   chart, explain, exportReport, capture,
 ];

@@ -143,7 +143,8 @@ defmodule LuminBridge do
 
   defp request(:complete, id, %{node: name, prefix: prefix} = args, s) do
     with_node(s, id, name, fn node, _ ->
-      case :rpc.call(node, :lumin_eval, :complete, [args[:module], prefix], 5000) do
+      # A missing module (complete module names) is `undefined` on the node, not Elixir's nil.
+      case :rpc.call(node, :lumin_eval, :complete, [args[:module] || :undefined, prefix], 5000) do
         names when is_list(names) -> {{:ok, names}, & &1}
         _ -> {{:ok, []}, & &1}
       end
