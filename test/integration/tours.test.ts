@@ -114,6 +114,25 @@ const FACTS: Record<string, (f: Record<string, any>) => void> = {
     expect(f.exercise_passed).toBe(false);
     expect(f.exercise_full_us).toBeGreaterThan(5 * f.exercise_empty_us + 50);
   },
+  "02-genserver.ipynb": (f) => {
+    // start returns after init/1; handle_continue (200 ms) runs before the first call, which waits for it.
+    expect(f.continue_after_init).toBe(true);
+    expect(f.call_served_after_continue).toBe(true);
+    expect(f.start_returned_before_continue_ended).toBe(true);
+    expect(f.start_ms).toBeLessThan(100);
+    expect(f.count_wait_ms).toBeGreaterThanOrEqual(150);
+    // A cast, a plain message and a call arrive as cast, info and call; only the call is answered.
+    expect(f.received_protocols).toEqual(["cast", "info", "call"]);
+    expect(f.replies_sent).toBe(1);
+    // The 500 ms timeout: the server replied at about 800 ms, after the caller gave up, and the reply never arrived.
+    expect(f.reply_sent_after_ms).toBeGreaterThanOrEqual(790);
+    expect(f.reply_sent_after_ms).toBeGreaterThan(f.timeout_ms);
+    expect(f.late_reply_arrived).toBe(false);
+    expect(f.caller_received.some((m: string) => m.includes(":done"))).toBe(false);
+    // The exercise as shipped blocks: count() waits behind the slow request.
+    expect(f.exercise_passed).toBe(false);
+    expect(f.exercise_count_wait_ms).toBeGreaterThanOrEqual(200);
+  },
 };
 
 const tours = readdirSync(path.join(ROOT, "notebooks", "tours")).filter((f) => f.endsWith(".ipynb") && !f.includes(".executed.")).sort();
