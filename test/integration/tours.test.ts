@@ -133,6 +133,32 @@ const FACTS: Record<string, (f: Record<string, any>) => void> = {
     expect(f.exercise_passed).toBe(false);
     expect(f.exercise_count_wait_ms).toBeGreaterThanOrEqual(200);
   },
+  "03-links-and-monitors.ipynb": (f) => {
+    const o = f.outcomes;
+    const died = (k: string, reason: string) => expect(o[k], k).toEqual({ reason, survived: false });
+    const survived = (k: string) => expect(o[k], k).toEqual({ reason: ":normal", survived: true });
+    died("crash.child", ":boom");
+    died("crash.parent", ":boom"); // a link kills a non-trapping parent with the child's reason
+    died("trap.child", ":boom");
+    survived("trap.parent"); // trap_exit: the signal became a message
+    died("normal.child", ":normal");
+    survived("normal.parent"); // :normal does not kill
+    died("shutdown.child", ":shutdown");
+    died("shutdown.parent", ":shutdown");
+    died("kill.parent", ":killed"); // :kill is not trappable, and spreads as :killed
+    died("kill.child", ":killed");
+    died("monitor.child", ":boom");
+    survived("monitor.watcher");
+    // The survivors' messages, as the message probe saw them arrive.
+    expect(f.signal_messages).toHaveLength(2);
+    expect(f.signal_messages[0]).toMatchObject({ to: "Links.Trap.Parent", protocol: "EXIT" });
+    expect(f.signal_messages[0].message).toMatch(/^\{:"?EXIT"?, #PID<[\d.]+>, :boom\}$/);
+    expect(f.signal_messages[1]).toMatchObject({ to: "Links.Monitor.Watcher", protocol: "DOWN" });
+    expect(f.signal_messages[1].message).toMatch(/^\{:"?DOWN"?, #Reference<[\d.]+>, :process, #PID<[\d.]+>, :boom\}$/);
+    // The exercise as shipped links, so the caller dies with the crash.
+    expect(f.exercise_passed).toBe(false);
+    expect(f.exercise_caller_exit).toBe(":boom");
+  },
 };
 
 const tours = readdirSync(path.join(ROOT, "notebooks", "tours")).filter((f) => f.endsWith(".ipynb") && !f.includes(".executed.")).sort();
