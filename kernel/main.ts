@@ -5,19 +5,17 @@
  */
 import { CommRegistry } from "./comms/commRegistry";
 import { Dispatcher } from "./dispatch/dispatcher";
-import { runShutdownHooks } from "./dispatch/shutdownHooks";
 import { StdinBroker } from "./dispatch/stdinBroker";
 import { WireLink } from "./dispatch/wireLink";
 import { magicFromTypeScript } from "./evaluation/cellRouter";
+import { bindCellScope } from "./evaluation/currentOutput";
+import { KernelState } from "./kernelState";
 import { captureConsole, kernelLog } from "./evaluation/consoleCapture";
-import { ServiceRegistry } from "./evaluation/services";
 import { TslabEvaluator } from "./evaluation/tsEvaluator";
 import { HistoryStore } from "./history/historyStore";
 import { kernelInfo } from "./kernelInfo";
-import { registerServices } from "./serviceSetup";
 import { registerProbesTarget } from "./comms/probesTarget";
 import type { Request } from "./wire/threadMessages";
-import type { BeamSession } from "./beam/session";
 import { MagicRegistry } from "./magics/registry";
 // The one place the kernel imports magics/: the registry is assembled here and passed to whatever needs it.
 import { MAGICS } from "../magics";
@@ -25,13 +23,13 @@ import { MAGICS } from "../magics";
 export function startKernel(connectionFile: string): void {
   const link = new WireLink({ connectionFile, kernelInfo: kernelInfo() });
   const comms = new CommRegistry();
-  const services = new ServiceRegistry();
-  services.register("comms", () => comms);
-  registerServices(services);
-  registerProbesTarget(comms, () => services.get<BeamSession>("beam"));
-  const dispatcher = new Dispatcher({ link, ts: new TslabEvaluator(process.cwd()), services, magics: new MagicRegistry(MAGICS), history: new HistoryStore(), comms, stdin: new StdinBroker(link) });
+  // The kernel's state, all of it: passed to whatever needs it from here.
+  const state = new KernelState(new MagicRegistry(MAGICS), comms, new HistoryStore());
+  registerProbesTarget(comms, () => state.beam);
+  const dispatcher = new Dispatcher({ link, ts: new TslabEvaluator(process.cwd()), stdin: new StdinBroker(link), state });
 
-  (globalThis as { __lumin_magic__?: unknown }).__lumin_magic__ = magicFromTypeScript;
+  (globalThis as { __lumin_magic__?: unknown }).__lumin_magic__ = (name: string, argText: string, statement?: boolean) => magicFromTypeScript(state, name, argText, statement);
+  bindCellScope(state);
   captureConsole();
 
   // Comm messages go out on iopub under the latest request: the one that caused them, or (for a comm's
@@ -52,7 +50,7 @@ export function startKernel(connectionFile: string): void {
   const exit = async (code: number) => {
     if (exiting) return;
     exiting = true;
-    await runShutdownHooks();
+    await state.shutdown.run();
     await link.close();
     process.exit(code);
   };

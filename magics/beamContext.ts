@@ -2,7 +2,7 @@
 import type { MagicContext } from "../kernel/magics/declaration";
 import type { BeamSession } from "../kernel/beam/session";
 
-export const beam = (ctx: Pick<MagicContext, "service">): BeamSession => ctx.service<BeamSession>("beam");
+export const beam = (ctx: Pick<MagicContext, "beam">): BeamSession => ctx.beam;
 
 /** The `--node` flag every BEAM magic takes. */
 export const NODE_FLAG = { name: "node", takes: "value", valueName: "NODE", help: "the attached node to use (default: the one attached last)", completes: "nodes" } as const;
@@ -11,6 +11,6 @@ export const NODE_FLAG = { name: "node", takes: "value", valueName: "NODE", help
 export const NODE_NAME = /^[^@\s]+@[^@\s]+$/;
 
 /** The node a magic works on: the one its --node names, or the one attached last. */
-export function targetNode(ctx: Pick<MagicContext, "service">, node: string | undefined): string {
+export function targetNode(ctx: Pick<MagicContext, "beam">, node: string | undefined): string {
   return beam(ctx).node(node).node;
 }

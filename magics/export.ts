@@ -3,7 +3,6 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { defineMagic, MagicUsageError } from "../kernel/magics/declaration";
 import { htmlReport } from "../kernel/report/htmlReport";
-import { reportEntries } from "../kernel/report/reportLog";
 
 export const exportReport = defineMagic({
   name: "export",
@@ -22,7 +21,7 @@ Examples:
   async run({ args }, ctx) {
     const file = args.positionals.FILE;
     if (!/\.html?$/i.test(file)) throw new MagicUsageError(`%export: the report is HTML; name a .html file, not ${file}.`);
-    const entries = reportEntries();
+    const entries = ctx.report.entries();
     if (entries.length === 0) throw new MagicUsageError("%export: nothing to export yet — show a chart or a table first.");
     const title = args.flags.title ?? path.basename(file).replace(/\.html?$/i, "");
     const full = path.resolve(file);

@@ -4,7 +4,6 @@
  */
 import { MagicUsageError, type MagicContext } from "../kernel/magics/declaration";
 import { beam } from "./beamContext";
-import { runNested } from "../kernel/evaluation/nestedRun";
 import { isTable } from "../kernel/display/tableBundle";
 
 export async function resolveTable(text: string, magic: string, ctx: MagicContext): Promise<any> {
@@ -12,7 +11,7 @@ export async function resolveTable(text: string, magic: string, ctx: MagicContex
   if (store.has(text)) return store.table(text);
   let value: unknown;
   try {
-    value = await runNested(text, ctx);
+    value = await ctx.run(text);
   } catch (e) {
     throw new MagicUsageError(`%${magic}: ${text} is neither a probe (%probes lists them) nor a table in scope: ${(e as Error).message}`);
   }

@@ -1,6 +1,5 @@
 /** %time / %%time: how long a statement or a cell took, wall clock, like IPython's. */
 import { defineMagic } from "../kernel/magics/declaration";
-import { runNested } from "../kernel/evaluation/nestedRun";
 
 export function formatDuration(ms: number): string {
   if (ms < 1) return `${(ms * 1000).toFixed(0)} µs`;
@@ -20,7 +19,7 @@ export const time = defineMagic({
     const code = call.kind === "cell" ? (call.body ?? "") : call.argText;
     const started = performance.now();
     try {
-      return await runNested(code, ctx);
+      return await ctx.run(code);
     } finally {
       ctx.io.stream("stdout", `Wall time: ${formatDuration(performance.now() - started)}\n`);
     }

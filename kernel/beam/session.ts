@@ -1,6 +1,6 @@
 /**
  * The kernel's view of the BEAM: its bridge, the nodes attached (and which one cells use by default), and
- * the probes armed through it. One per kernel, created on the first BEAM magic (the "beam" service).
+ * the probes armed through it. One per kernel, in its state (kernel/kernelState.ts), made on the first BEAM magic.
  */
 import { Bridge } from "./bridge";
 import { Atom, ErlMap, type ErlTerm } from "./etf";
@@ -8,7 +8,7 @@ import { toJs } from "./term";
 import type { ArmReply, CompleteReply, ConnectReply, ProbeArm, ProbeStatusEvent, SnapshotKind } from "./protocol";
 import type { Syntax } from "./termFormat";
 import { ProbeStore } from "../tables/probeStore";
-import { onShutdown } from "../dispatch/shutdownHooks";
+import type { ShutdownHooks } from "../dispatch/shutdownHooks";
 
 export class BeamSession {
   readonly bridge = new Bridge();
@@ -16,9 +16,9 @@ export class BeamSession {
   private readonly nodes = new Map<string, ConnectReply>();
   private current: string | undefined;
 
-  constructor() {
+  constructor(shutdown: ShutdownHooks) {
     this.bridge.on("event", (type, payload) => this.onEvent(type, payload));
-    onShutdown(() => this.bridge.stop());
+    shutdown.add(() => this.bridge.stop());
   }
 
   private onEvent(type: string, payload: ErlTerm): void {

@@ -9,6 +9,7 @@ import { LIMITS } from "../display/limits";
 import type { Request } from "../wire/threadMessages";
 import type { WireLink } from "./wireLink";
 import type { StdinBroker } from "./stdinBroker";
+import type { ReportLog } from "../report/reportLog";
 
 export class CellOutput implements CellIO {
   readonly payloads: Record<string, unknown>[] = [];
@@ -20,6 +21,8 @@ export class CellOutput implements CellIO {
     private readonly link: WireLink,
     private readonly request: Request,
     private readonly stdin: StdinBroker,
+    /** Where what this cell shows is recorded for %export. */
+    private readonly report: ReportLog,
   ) {}
 
   private enqueue(work: () => Promise<void> | void): void {
@@ -47,7 +50,7 @@ export class CellOutput implements CellIO {
   }
 
   display(value: unknown, options?: DisplayOptions): void {
-    this.enqueue(async () => this.sendBundle("display_data", await toMimeBundle(value), options?.displayId, options?.metadata));
+    this.enqueue(async () => this.sendBundle("display_data", await toMimeBundle(value, this.report), options?.displayId, options?.metadata));
   }
 
   displayBundle(bundle: MimeBundle, options?: DisplayOptions): void {
@@ -55,7 +58,7 @@ export class CellOutput implements CellIO {
   }
 
   updateDisplay(displayId: string, value: unknown): void {
-    this.enqueue(async () => this.sendBundle("update_display_data", await toMimeBundle(value), displayId));
+    this.enqueue(async () => this.sendBundle("update_display_data", await toMimeBundle(value, this.report), displayId));
   }
 
   private sendBundle(type: string, data: MimeBundle, displayId?: string, metadata: Record<string, unknown> = {}): void {

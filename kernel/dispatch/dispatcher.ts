@@ -4,15 +4,12 @@
  */
 import type { CellEnvironment } from "../evaluation/types";
 import { completeCell, inspectCell, isCellComplete, runCell } from "../evaluation/cellRouter";
-import { setCurrentOutput } from "../evaluation/currentOutput";
 import { kernelLog } from "../evaluation/consoleCapture";
-import type { ServiceRegistry } from "../evaluation/services";
 import type { TslabEvaluator } from "../evaluation/tsEvaluator";
 import { toMimeBundle } from "../display/mimeBundle";
-import type { HistoryEntry, HistoryStore } from "../history/historyStore";
-import type { CommRegistry } from "../comms/commRegistry";
+import type { HistoryEntry } from "../history/historyStore";
 import type { Request } from "../wire/threadMessages";
-import type { MagicRegistry } from "../magics/registry";
+import type { KernelState } from "../kernelState";
 import { CellOutput } from "./cellOutput";
 import type { StdinBroker } from "./stdinBroker";
 import type { WireLink } from "./wireLink";
@@ -20,11 +17,8 @@ import type { WireLink } from "./wireLink";
 export interface KernelParts {
   link: WireLink;
   ts: TslabEvaluator;
-  services: ServiceRegistry;
-  magics: MagicRegistry;
-  history: HistoryStore;
-  comms: CommRegistry;
   stdin: StdinBroker;
+  state: KernelState;
 }
 
 export class Dispatcher {
@@ -35,7 +29,7 @@ export class Dispatcher {
 
   constructor(private readonly k: KernelParts) {
     const quietIo = { stream() {}, display() {}, displayBundle() {}, updateDisplay() {}, clearOutput() {}, payload() {}, page() {}, input: () => Promise.reject(new Error("no input here")) };
-    this.quietEnv = { io: quietIo, ts: k.ts, services: k.services, magics: k.magics, signal: new AbortController().signal };
+    this.quietEnv = { io: quietIo, ts: k.ts, state: k.state, signal: new AbortController().signal };
   }
 
   /** Called on SIGINT: abandon the running cell's awaited work (a busy loop is broken by the VM itself). */
@@ -58,16 +52,16 @@ export class Dispatcher {
         case "history_request":
           return this.history(req);
         case "comm_info_request":
-          return this.k.link.reply(req, { status: "ok", comms: this.k.comms.info(req.content.target_name) });
+          return this.k.link.reply(req, { status: "ok", comms: this.k.state.comms.info(req.content.target_name) });
         case "comm_open":
-          if (!this.k.comms.opened(req.content.comm_id, req.content.target_name, req.content.data ?? {})) {
+          if (!this.k.state.comms.opened(req.content.comm_id, req.content.target_name, req.content.data ?? {})) {
             this.k.link.publish("comm_close", { comm_id: req.content.comm_id, data: {} }, req.header);
           }
           return;
         case "comm_msg":
-          return this.k.comms.message(req.content.comm_id, req.content.data ?? {});
+          return this.k.state.comms.message(req.content.comm_id, req.content.data ?? {});
         case "comm_close":
-          return this.k.comms.closed(req.content.comm_id, req.content.data ?? {});
+          return this.k.state.comms.closed(req.content.comm_id, req.content.data ?? {});
         default:
           kernelLog(`ignored an unknown shell request: ${req.header.msg_type}`);
       }
@@ -89,23 +83,23 @@ export class Dispatcher {
     const count = this.executionCount;
     const { link } = this.k;
     if (!silent) link.publish("execute_input", { code, execution_count: count }, req.header);
-    if (store) this.k.history.append(count, code);
+    if (store) this.k.state.history.append(count, code);
 
-    const output = new CellOutput(link, req, this.k.stdin);
-    setCurrentOutput(output);
+    const output = new CellOutput(link, req, this.k.stdin, this.k.state.report);
+    this.k.state.output = output;
     const controller = new AbortController();
     this.running = controller;
-    const env: CellEnvironment = { io: output, ts: this.k.ts, services: this.k.services, magics: this.k.magics, signal: controller.signal };
+    const env: CellEnvironment = { io: output, ts: this.k.ts, state: this.k.state, signal: controller.signal };
     const outcome = await runCell(code, env);
     this.running = undefined;
 
     let reply: Record<string, unknown>;
     if (outcome.status === "ok") {
       if (outcome.hasValue && !silent) {
-        const data = await toMimeBundle(outcome.value).catch((e) => ({ "text/plain": `(the value could not be shown: ${(e as Error).message})` }));
+        const data = await toMimeBundle(outcome.value, this.k.state.report).catch((e) => ({ "text/plain": `(the value could not be shown: ${(e as Error).message})` }));
         await output.flushed();
         link.publish("execute_result", { execution_count: count, data, metadata: {} }, req.header);
-        if (store && typeof data["text/plain"] === "string") this.k.history.setOutput(count, data["text/plain"] as string);
+        if (store && typeof data["text/plain"] === "string") this.k.state.history.setOutput(count, data["text/plain"] as string);
       }
       await output.flushed();
       reply = { status: "ok", execution_count: count, payload: output.payloads, user_expressions: await this.userExpressions(req, env) };
@@ -150,9 +144,9 @@ export class Dispatcher {
   private history(req: Request): void {
     const c = req.content;
     let entries: HistoryEntry[];
-    if (c.hist_access_type === "range") entries = this.k.history.range(Number(c.session ?? 0), Number(c.start ?? 0), c.stop === undefined || c.stop === null ? undefined : Number(c.stop));
-    else if (c.hist_access_type === "search") entries = this.k.history.search(String(c.pattern ?? "*"), c.n ? Number(c.n) : undefined, Boolean(c.unique));
-    else entries = this.k.history.tail(Number(c.n ?? 10));
+    if (c.hist_access_type === "range") entries = this.k.state.history.range(Number(c.session ?? 0), Number(c.start ?? 0), c.stop === undefined || c.stop === null ? undefined : Number(c.stop));
+    else if (c.hist_access_type === "search") entries = this.k.state.history.search(String(c.pattern ?? "*"), c.n ? Number(c.n) : undefined, Boolean(c.unique));
+    else entries = this.k.state.history.tail(Number(c.n ?? 10));
     const history = entries.map((e) => (c.output ? [e.session, e.line, [e.input, e.output ?? null]] : [e.session, e.line, e.input]));
     this.k.link.reply(req, { status: "ok", history });
   }

@@ -5,26 +5,27 @@ import { plainText } from "./plainText";
 import { describeMeta, tableMeta } from "../tables/tableMeta";
 import { isTable, tableBundle } from "./tableBundle";
 import { isVegaLiteSpec, vegaBundle } from "./vegaBundle";
-import { recordChart, recordTable } from "../report/reportLog";
+import type { ReportLog } from "../report/reportLog";
 
 /** An object with this method returns its own MIME bundle (the convention tslab and others share). */
 export const JUPYTER_DISPLAY = Symbol.for("Jupyter.display");
 
-export async function toMimeBundle(value: unknown): Promise<MimeBundle> {
-  return bound(await rawBundle(value));
+/** `report`: where a shown chart or table is recorded for %export (none: not recorded). */
+export async function toMimeBundle(value: unknown, report?: ReportLog): Promise<MimeBundle> {
+  return bound(await rawBundle(value, report));
 }
 
-async function rawBundle(value: unknown): Promise<MimeBundle> {
+async function rawBundle(value: unknown, report?: ReportLog): Promise<MimeBundle> {
   const own = (value as { [JUPYTER_DISPLAY]?: () => MimeBundle | Promise<MimeBundle> } | null)?.[JUPYTER_DISPLAY];
   if (typeof own === "function") return own.call(value);
   if (isTable(value)) {
     const meta = tableMeta(value);
     const bundle = tableBundle(value, meta ? describeMeta(meta) : undefined);
-    recordTable(String(bundle["text/html"]), meta ? describeMeta(meta).split("\n")[0] : undefined);
+    report?.recordTable(String(bundle["text/html"]), meta ? describeMeta(meta).split("\n")[0] : undefined);
     return bundle;
   }
   if (isVegaLiteSpec(value)) {
-    recordChart(value);
+    report?.recordChart(value);
     return vegaBundle(value);
   }
   return { "text/plain": plainText(value) };

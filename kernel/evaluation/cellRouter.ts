@@ -8,16 +8,13 @@ import { helpText } from "../magics/help";
 import { closest, parseArgs, splitWords } from "../magics/parser";
 import { completeArgs } from "../magics/completion";
 import { beamCompletionSources } from "../beam/completionSources";
-import type { BeamSession } from "../beam/session";
+import type { KernelState } from "../kernelState";
 import { CELL_MAGIC, classifyLines, parseMagicLine, rewriteMagics } from "./cellSource";
-import { setNestedRunner } from "./nestedRun";
 import type { CellEnvironment, CellError, CellOutcome, Completion } from "./types";
 
-/** The environment of the cell running now: `__lumin_magic__` calls from TypeScript run in it. */
-let currentEnv: CellEnvironment | undefined;
-
 export async function runCell(source: string, env: CellEnvironment): Promise<CellOutcome> {
-  currentEnv = env;
+  // The cell running now: `__lumin_magic__` calls from its TypeScript run in its environment.
+  env.state.cell = env;
   try {
     const value = await routeCell(source, env);
     return value === undefined ? { status: "ok", hasValue: false } : { status: "ok", hasValue: true, value };
@@ -75,10 +72,10 @@ async function runMagic(name: string, kind: "line" | "cell", argText: string, en
 }
 
 function lookup(name: string, kind: "line" | "cell", env: CellEnvironment): Magic {
-  const decl = env.magics.find(name);
+  const decl = env.state.magics.find(name);
   const prefix = kind === "cell" ? "%%" : "%";
   if (!decl) {
-    const hint = closest(name, env.magics.all().map((m) => m.name));
+    const hint = closest(name, env.state.magics.all().map((m) => m.name));
     throw new MagicUsageError(`${prefix}${name} is not a magic${hint ? ` — did you mean ${prefix}${hint}?` : ""}. %lsmagic lists them all.`);
   }
   if (kind === "cell" && decl.kind === "line") throw new MagicUsageError(`%${name} is a line magic: write it on one line as %${name} …, not %%${name}.`);
@@ -99,18 +96,22 @@ function wantsHelpFlag(decl: Magic, argText: string): boolean {
 }
 
 function magicContext(env: CellEnvironment): MagicContext {
-  return { io: env.io, signal: env.signal, magics: env.magics, service: <T>(n: string) => env.services.get<T>(n) };
+  const { state } = env;
+  return {
+    io: env.io,
+    signal: env.signal,
+    magics: state.magics,
+    report: state.report,
+    get beam() {
+      return state.beam;
+    },
+    run: (code) => routeCell(code, env),
+  };
 }
 
-setNestedRunner(async (code, ctx) => {
-  const env = currentEnv;
-  if (!env) throw new Error("no cell is running");
-  return routeCell(code, { ...env, io: ctx.io, signal: ctx.signal });
-});
-
 /** `__lumin_magic__(name, args, statement?)`: what a magic line inside TypeScript becomes. */
-export function magicFromTypeScript(name: string, argText: string, statement = false): Promise<unknown> {
-  const env = currentEnv;
+export function magicFromTypeScript(state: KernelState, name: string, argText: string, statement = false): Promise<unknown> {
+  const env = state.cell;
   if (!env) return Promise.reject(new Error(`%${name} can only run inside a cell`));
   return runMagic(name, "line", argText, env, { statement });
 }
@@ -133,16 +134,16 @@ export async function completeCell(source: string, cursor: number, env: CellEnvi
   if (nameOnly) {
     const [, indent, prefix, partial] = nameOnly;
     const kinds = prefix === "%%" ? ["cell", "both"] : ["line", "both"];
-    const matches = env.magics.all().filter((m) => kinds.includes(m.kind) && m.name.startsWith(partial)).map((m) => prefix + m.name);
+    const matches = env.state.magics.all().filter((m) => kinds.includes(m.kind) && m.name.startsWith(partial)).map((m) => prefix + m.name);
     return { start: lineStart + indent.length, end: cursor, matches };
   }
   const magic = /^\s*(?:(?:const|let|var)\s+[\w$]+\s*=\s*)?%%?([\w-]+)\s+(.*)$/.exec(before);
-  const decl = magic && env.magics.find(magic[1]);
+  const decl = magic && env.state.magics.find(magic[1]);
   if (decl && magic) {
     const word = /(\S*)$/.exec(magic[2])![1];
     const start = cursor - word.length;
     const argsBefore = magic[2].slice(0, magic[2].length - word.length);
-    const sources = beamCompletionSources(() => env.services.get<BeamSession>("beam"));
+    const sources = beamCompletionSources(() => env.state.beam);
     const fromDecl = await completeArgs(decl, argsBefore, word, sources);
     const context = magicContext(env);
     const own = decl.complete ? await decl.complete(word, { argText: argsBefore, words: argsBefore.trim().split(/\s+/).filter(Boolean) }, context).catch(() => []) : [];
@@ -156,7 +157,7 @@ export async function inspectCell(source: string, cursor: number, env: CellEnvir
   const lineEnd = source.indexOf("\n", cursor);
   const line = source.slice(lineStart, lineEnd < 0 ? undefined : lineEnd);
   const m = /^\s*%%?([\w-]+)/.exec(line);
-  const decl = m && env.magics.find(m[1]);
+  const decl = m && env.state.magics.find(m[1]);
   if (decl) return helpText(decl);
   return env.ts.inspect(source, cursor);
 }

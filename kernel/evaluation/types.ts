@@ -6,7 +6,7 @@
  * TsEvaluator. Data flows one way: the outcome comes back, and dispatch turns it into messages.
  */
 import type { CellIO } from "./cellIO";
-import type { MagicRegistry } from "../magics/registry";
+import type { KernelState } from "../kernelState";
 
 /** A failure shown to the user as one `error` message. */
 export interface CellError {
@@ -36,17 +36,10 @@ export interface Completion {
   matches: string[];
 }
 
-/** Named services shared with magics (e.g. "beam": the BEAM client); registered once at start-up. */
-export interface Services {
-  get<T>(name: string): T;
-  register(name: string, factory: () => unknown): void;
-}
-
 export interface CellEnvironment {
   readonly io: CellIO;
   readonly ts: TsEvaluator;
-  readonly services: Services;
-  /** The magics this kernel knows. */
-  readonly magics: MagicRegistry;
+  /** The kernel's state: its magics, BEAM session, report log… */
+  readonly state: KernelState;
   readonly signal: AbortSignal;
 }

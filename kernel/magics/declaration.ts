@@ -8,6 +8,8 @@
  */
 import type { CellIO } from "../evaluation/cellIO";
 import type { MagicRegistry } from "./registry";
+import type { BeamSession } from "../beam/session";
+import type { ReportLog } from "../report/reportLog";
 
 export type MagicKind = "line" | "cell" | "both";
 
@@ -107,15 +109,19 @@ export interface MagicCall<F = Readonly<Record<string, AnyFlagValue>>, P = Reado
   readonly body?: string;
 }
 
-/** What a handler gets: the cell's I/O, and the services a magic may use. */
+/** What a handler gets: the cell's I/O, and the parts of the kernel a magic may use. */
 export interface MagicContext {
   readonly io: CellIO;
-  /** Services registered by the kernel at start-up (the BEAM client, the probe registry, …), by name. */
-  service<T>(name: string): T;
-  /** Aborted when the user interrupts the cell. */
-  readonly signal: AbortSignal;
+  /** The kernel's view of the BEAM: nodes, the bridge, probes (made on first use). */
+  readonly beam: BeamSession;
+  /** The charts and tables shown so far (%export). */
+  readonly report: ReportLog;
   /** The magics this kernel knows (%lsmagic lists them). */
   readonly magics: MagicRegistry;
+  /** Run code as a cell would (TypeScript or magics), in this cell, and resolve with its value (%time). */
+  run(code: string): Promise<unknown>;
+  /** Aborted when the user interrupts the cell. */
+  readonly signal: AbortSignal;
 }
 
 /** A usage error: the parser and handlers throw it; the kernel shows it as one short paragraph. */

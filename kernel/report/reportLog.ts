@@ -1,32 +1,35 @@
 /**
  * What `%export` puts in a report: the charts and tables this kernel has shown, in order. Bounded (the
  * newest entries win), and holding only what was already bounded for display: a chart's spec with its
- * aggregated data, a table's first page as HTML.
+ * aggregated data, a table's first page as HTML. One per kernel, in its state.
  */
 export type ReportEntry = { kind: "chart"; title: string; spec: Record<string, unknown> } | { kind: "table"; title: string; html: string };
 
 const MAX_ENTRIES = 100;
-const entries: ReportEntry[] = [];
 
-export function recordChart(spec: Record<string, unknown>): void {
-  push({ kind: "chart", title: titleOf(spec), spec });
-}
+export class ReportLog {
+  private readonly list: ReportEntry[] = [];
 
-export function recordTable(html: string, caption?: string): void {
-  push({ kind: "table", title: caption ?? "Table", html });
-}
+  recordChart(spec: Record<string, unknown>): void {
+    this.push({ kind: "chart", title: titleOf(spec), spec });
+  }
 
-export function reportEntries(): readonly ReportEntry[] {
-  return entries;
-}
+  recordTable(html: string, caption?: string): void {
+    this.push({ kind: "table", title: caption ?? "Table", html });
+  }
 
-export function clearReport(): void {
-  entries.length = 0;
-}
+  entries(): readonly ReportEntry[] {
+    return this.list;
+  }
 
-function push(e: ReportEntry): void {
-  entries.push(e);
-  if (entries.length > MAX_ENTRIES) entries.shift();
+  clear(): void {
+    this.list.length = 0;
+  }
+
+  private push(e: ReportEntry): void {
+    this.list.push(e);
+    if (this.list.length > MAX_ENTRIES) this.list.shift();
+  }
 }
 
 function titleOf(spec: Record<string, unknown>): string {

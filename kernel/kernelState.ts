@@ -1,0 +1,36 @@
+/**
+ * Everything a running kernel holds, in one object: kernel/main.ts makes it and passes it down (to the
+ * dispatcher, the cell router, magics through their context, the comm targets). Nothing else in the kernel
+ * keeps state between requests; the cell scope (display(), console capture), which has no parameter to
+ * receive it through, reads it from the one binding made in main.ts (kernel/evaluation/currentOutput.ts).
+ */
+import { BeamSession } from "./beam/session";
+import type { CommRegistry } from "./comms/commRegistry";
+import { ShutdownHooks } from "./dispatch/shutdownHooks";
+import type { CellEnvironment } from "./evaluation/types";
+import type { CellIO } from "./evaluation/cellIO";
+import type { HistoryStore } from "./history/historyStore";
+import type { MagicRegistry } from "./magics/registry";
+import { ReportLog } from "./report/reportLog";
+
+export class KernelState {
+  /** The charts and tables shown so far, for %export. */
+  readonly report = new ReportLog();
+  readonly shutdown = new ShutdownHooks();
+  /** The cell running now: `%magic` lines inside its TypeScript run in its environment. */
+  cell: CellEnvironment | undefined;
+  /** Where the cell scope's output goes: the running cell's, or after it ends the last one's (as in IPython). */
+  output: CellIO | undefined;
+  private beamSession: BeamSession | undefined;
+
+  constructor(
+    readonly magics: MagicRegistry,
+    readonly comms: CommRegistry,
+    readonly history: HistoryStore,
+  ) {}
+
+  /** The kernel's view of the BEAM, made on first use (its bridge starts on its first request). */
+  get beam(): BeamSession {
+    return (this.beamSession ??= new BeamSession(this.shutdown));
+  }
+}
