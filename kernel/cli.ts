@@ -1,5 +1,5 @@
 /** The `elixirlumin` command: `kernel CONNECTION_FILE` runs the kernel; `install` registers it with Jupyter. */
-import { install, type InstallOptions } from "./install";
+import { install, prepareAgent, type InstallOptions } from "./install";
 
 const USAGE = `usage:
   elixirlumin kernel CONNECTION_FILE            run the kernel (Jupyter does this)
@@ -18,12 +18,16 @@ export function main(argv: string[]): number {
     for (let i = 0; i < rest.length; i++) {
       if (rest[i] === "--user") options = { where: "user" };
       else if (rest[i] === "--sys-prefix") options = { where: "sys-prefix" };
-      else if (rest[i] === "--prefix" && rest[i + 1]) options = { where: "prefix", prefix: rest[++i] };
-      else if (rest[i].startsWith("--prefix=")) options = { where: "prefix", prefix: rest[i].slice(9) };
-      else return fail(`install does not understand "${rest[i]}"`);
+      else if (rest[i] === "--prefix" || rest[i].startsWith("--prefix=")) {
+        const prefix = rest[i] === "--prefix" ? rest[++i] : rest[i].slice("--prefix=".length);
+        if (!prefix) return fail("--prefix needs a directory, e.g. --prefix /usr/local");
+        options = { where: "prefix", prefix };
+      } else return fail(`install does not understand "${rest[i]}"`);
     }
     const dir = install(options);
     process.stdout.write(`Installed the ElixirLumin kernelspec in ${dir}\n`);
+    const agent = prepareAgent();
+    process.stdout.write(`${agent.ok ? "The Elixir agent: " : "Note: "}${agent.message}\n`);
     return 0;
   }
   if (command === "-h" || command === "--help" || command === undefined) {

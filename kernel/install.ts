@@ -3,6 +3,7 @@ import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
+import { agentEbin, describeAgentEbin } from "./beam/agentBuild";
 
 export const KERNEL_NAME = "elixirlumin";
 
@@ -52,4 +53,17 @@ export function install(options: InstallOptions): string {
   const logo = path.join(__dirname, "..", "..", "kernel", "assets", "logo-64x64.png");
   if (existsSync(logo)) copyFileSync(logo, path.join(dir, "logo-64x64.png"));
   return dir;
+}
+
+/**
+ * Find (or compile once, into the user's cache) the Elixir agent the kernel's BEAM features need, so the
+ * first `%node start` or `%connect` does not wait for it. Missing Erlang/Elixir is a note, not a failure:
+ * TypeScript cells work without them.
+ */
+export function prepareAgent(): { ok: boolean; message: string } {
+  try {
+    return { ok: true, message: describeAgentEbin(agentEbin()) };
+  } catch (e) {
+    return { ok: false, message: `${(e as Error).message}\nTypeScript cells work without them; %node, %connect, %%elixir and the probes need them.` };
+  }
 }

@@ -2,7 +2,7 @@
 /**
  * Brings a fresh machine to the point where the kernel runs and the tests pass: Debian packages
  * (Erlang/OTP, Elixir, Jupyter Notebook + nbconvert + jupyter_client, and Chromium for the browser tests),
- * npm dependencies, the TypeScript build, the Elixir agent build, and the kernelspec.
+ * npm dependencies, the build (scripts/build.js), the Elixir agent build, and the kernelspec.
  *
  * It uses Node's built-ins only, because it runs before `npm ci`. Each step is skipped when already done,
  * so running it twice is cheap. Used by `npm run welcome`, `npm test` and `.ci/run`.
@@ -85,10 +85,14 @@ function ensureNodeModules() {
   });
 }
 
-function buildTypeScript() {
-  step("building the kernel (tsc)", () => {
-    if (!run(process.execPath, [path.join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.json"]).ok) {
-      fail("the TypeScript build failed (see above).");
+function buildKernel() {
+  step("building the kernel (tsc) and its danfo.js bundle (esbuild)", () => {
+    try {
+      const { buildTypeScript, bundleDanfo } = require("./build");
+      buildTypeScript();
+      bundleDanfo();
+    } catch (e) {
+      fail(e.message);
     }
   });
 }
@@ -108,6 +112,6 @@ function installKernelspec() {
 
 ensureDebianPackages();
 ensureNodeModules();
-buildTypeScript();
+buildKernel();
 buildAgent();
 if (!args.has("--no-kernelspec")) installKernelspec();

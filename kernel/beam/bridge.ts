@@ -12,6 +12,7 @@ import type { Readable, Writable } from "node:stream";
 import { Atom, decode, ErlMap, Tuple, type ErlTerm, encode } from "./etf";
 import type { BridgeOp } from "./protocol";
 import { FrameReader } from "./frameReader";
+import { agentEbin } from "./agentBuild";
 
 export const BRIDGE_SCRIPT = path.join(__dirname, "..", "..", "..", "elixir_agent", "bin", "lumin_bridge");
 
@@ -37,7 +38,8 @@ export class Bridge extends EventEmitter<{ event: [type: string, payload: ErlTer
   }
 
   private start(): void {
-    const child = spawn(BRIDGE_SCRIPT, [], { stdio: ["ignore", "pipe", "pipe", "pipe", "pipe"] });
+    const env = { ...process.env, LUMIN_AGENT_EBIN: agentEbin() };
+    const child = spawn(BRIDGE_SCRIPT, [], { stdio: ["ignore", "pipe", "pipe", "pipe", "pipe"], env });
     this.child = child;
     this.toBridge = child.stdio[3] as Writable;
     this.toBridge.on("error", () => undefined);
@@ -83,7 +85,13 @@ export class Bridge extends EventEmitter<{ event: [type: string, payload: ErlTer
 
   /** Send a request; resolves with the bridge's value, rejects with its error message. */
   request(op: BridgeOp, args: Record<string, unknown>, timeoutMs = 30_000): Promise<ErlTerm> {
-    if (!this.child) this.start();
+    if (!this.child) {
+      try {
+        this.start();
+      } catch (e) {
+        return Promise.reject(new BridgeError((e as Error).message)); // no Erlang/Elixir, or the agent would not build
+      }
+    }
     const id = this.nextId++;
     const payload = encode(new Tuple([new Atom("request"), id, new Atom(op), withoutNulls(args) as never]));
     const frame = Buffer.allocUnsafe(4);
