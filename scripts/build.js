@@ -28,7 +28,12 @@ function buildTypeScript() {
 }
 
 function bundleDanfo() {
-  const esbuild = require("esbuild");
+  let esbuild;
+  try {
+    esbuild = require("esbuild");
+  } catch {
+    throw new Error("esbuild is not installed: run `npm ci` (the devDependencies changed).");
+  }
   const entry = require.resolve("danfojs-node", { paths: [ROOT] });
   const version = (name) => JSON.parse(fs.readFileSync(require.resolve(`${name}/package.json`, { paths: [path.dirname(entry)] }), "utf8")).version;
   fs.mkdirSync(VENDOR, { recursive: true });
