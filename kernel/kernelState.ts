@@ -7,13 +7,13 @@
 import { BeamSession } from "./beam/session";
 import type { CommRegistry } from "./comms/commRegistry";
 import { ShutdownHooks } from "./dispatch/shutdownHooks";
-import type { CellEnvironment } from "./evaluation/types";
+import type { CellEnvironment, CellKernel } from "./evaluation/types";
 import type { CellIO } from "./evaluation/cellIO";
 import type { HistoryStore } from "./history/historyStore";
 import type { MagicRegistry } from "./magics/registry";
 import { ReportLog } from "./report/reportLog";
 
-export class KernelState {
+export class KernelState implements CellKernel {
   /** The charts and tables shown so far, for %export. */
   readonly report = new ReportLog();
   readonly shutdown = new ShutdownHooks();

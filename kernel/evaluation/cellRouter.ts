@@ -8,9 +8,8 @@ import { helpText } from "../magics/help";
 import { closest, parseArgs, splitWords } from "../magics/parser";
 import { completeArgs } from "../magics/completion";
 import { beamCompletionSources } from "../beam/completionSources";
-import type { KernelState } from "../kernelState";
 import { CELL_MAGIC, classifyLines, parseMagicLine, rewriteMagics } from "./cellSource";
-import type { CellEnvironment, CellError, CellOutcome, Completion } from "./types";
+import type { CellEnvironment, CellError, CellKernel, CellOutcome, Completion } from "./types";
 
 export async function runCell(source: string, env: CellEnvironment): Promise<CellOutcome> {
   // The cell running now: `__lumin_magic__` calls from its TypeScript run in its environment.
@@ -110,7 +109,7 @@ function magicContext(env: CellEnvironment): MagicContext {
 }
 
 /** `__lumin_magic__(name, args, statement?)`: what a magic line inside TypeScript becomes. */
-export function magicFromTypeScript(state: KernelState, name: string, argText: string, statement = false): Promise<unknown> {
+export function magicFromTypeScript(state: CellKernel, name: string, argText: string, statement = false): Promise<unknown> {
   const env = state.cell;
   if (!env) return Promise.reject(new Error(`%${name} can only run inside a cell`));
   return runMagic(name, "line", argText, env, { statement });

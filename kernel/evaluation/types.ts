@@ -6,7 +6,9 @@
  * TsEvaluator. Data flows one way: the outcome comes back, and dispatch turns it into messages.
  */
 import type { CellIO } from "./cellIO";
-import type { KernelState } from "../kernelState";
+import type { BeamSession } from "../beam/session";
+import type { MagicRegistry } from "../magics/registry";
+import type { ReportLog } from "../report/reportLog";
 
 /** A failure shown to the user as one `error` message. */
 export interface CellError {
@@ -36,10 +38,21 @@ export interface Completion {
   matches: string[];
 }
 
+/** What running a cell needs of the kernel's state (kernel/kernelState.ts holds it, with the rest). */
+export interface CellKernel {
+  readonly magics: MagicRegistry;
+  /** The charts and tables shown so far (%export). */
+  readonly report: ReportLog;
+  /** The kernel's view of the BEAM (made on first use). */
+  readonly beam: BeamSession;
+  /** The cell running now: `%magic` lines inside its TypeScript run in its environment. */
+  cell: CellEnvironment | undefined;
+}
+
 export interface CellEnvironment {
   readonly io: CellIO;
   readonly ts: TsEvaluator;
   /** The kernel's state: its magics, BEAM session, report log… */
-  readonly state: KernelState;
+  readonly state: CellKernel;
   readonly signal: AbortSignal;
 }

@@ -7,7 +7,6 @@
  * and add it to the list in magics/index.ts.
  */
 import type { CellIO } from "../evaluation/cellIO";
-import type { MagicRegistry } from "./registry";
 import type { BeamSession } from "../beam/session";
 import type { ReportLog } from "../report/reportLog";
 
@@ -109,6 +108,12 @@ export interface MagicCall<F = Readonly<Record<string, AnyFlagValue>>, P = Reado
   readonly body?: string;
 }
 
+/** The magics a kernel knows, as a handler sees them (kernel/magics/registry.ts keeps them). */
+export interface MagicList {
+  all(): readonly Magic[];
+  find(name: string): Magic | undefined;
+}
+
 /** What a handler gets: the cell's I/O, and the parts of the kernel a magic may use. */
 export interface MagicContext {
   readonly io: CellIO;
@@ -117,7 +122,7 @@ export interface MagicContext {
   /** The charts and tables shown so far (%export). */
   readonly report: ReportLog;
   /** The magics this kernel knows (%lsmagic lists them). */
-  readonly magics: MagicRegistry;
+  readonly magics: MagicList;
   /** Run code as a cell would (TypeScript or magics), in this cell, and resolve with its value (%time). */
   run(code: string): Promise<unknown>;
   /** Aborted when the user interrupts the cell. */

@@ -3,9 +3,9 @@
  * declarations in magics/ and passes it to whatever needs it (the cell router, completion, %lsmagic through
  * its context): no handler imports the list, so the list can import every handler without a loop.
  */
-import type { Magic } from "./declaration";
+import type { Magic, MagicList } from "./declaration";
 
-export class MagicRegistry {
+export class MagicRegistry implements MagicList {
   private readonly magics: Magic[];
 
   constructor(magics: readonly Magic[]) {

@@ -54,7 +54,7 @@ export function erlangHeader(): string {
     guard("LUMIN_IS_PROBE_STATE", PROBE_STATES.map((s) => s.name)),
     "",
     "%% Why a probe ended (its status's why_ended).",
-    ...WHY_ENDED.map((w: ContractValue) => `%%   ${w.name}: ${w.doc.replace(/`/g, "")}`),
+    ...WHY_ENDED.map((w: ContractValue) => `%%   ${w.name}: ${w.doc.replace(/\x60/g, "")}`),
     `-define(LUMIN_WHY_ENDED, ${atomList(WHY_ENDED.map((w) => w.name), 24)}).`,
     guard("LUMIN_IS_WHY_ENDED", WHY_ENDED.map((w) => w.name)),
     "",
