@@ -103,6 +103,9 @@ function outputsOf(cells: Cell[], marker: string): Output[] {
   return cell.outputs ?? [];
 }
 
+/** The text/plain of a cell's result. */
+const resultOf = (cells: Cell[], marker: string) => textOf(outputsOf(cells, marker).filter((o) => o.output_type === "execute_result"));
+
 let tarball = "";
 let installOutput = "";
 
@@ -161,6 +164,8 @@ describe("npm install -g of the packed tarball", () => {
     const work = path.join(tmp, "work");
     mkdirSync(work);
     notebook(path.join(work, "mine.ipynb"), [
+      "process.argv[1]",
+      `Object.keys(require.cache).filter((f) => !f.startsWith(${JSON.stringify(PACKAGE + path.sep)})).join("\\n") || "every module from the installed package"`,
       "%node start",
       "%%elixir\ndefmodule Greeter do\n  def hello(n), do: \"hi #{n}\"\nend\nGreeter.hello(0)",
       "%probe Greeter.hello/1 --as hellos",
@@ -171,6 +176,9 @@ describe("npm install -g of the packed tarball", () => {
     const cells = await execute(path.join(work, "mine.ipynb"), userEnv());
     const errors = cells.flatMap((c) => (c.outputs ?? []).filter((o) => o.output_type === "error").map((o) => `${o.ename}: ${o.evalue} in ${join(c.source)}`));
     expect(errors).toEqual([]);
+    // The kernel is the installed package, and nothing it loaded comes from anywhere else (this checkout).
+    expect(resultOf(cells, "process.argv[1]")).toBe(`'${path.join(PACKAGE, "bin", "elixirlumin.js")}'`);
+    expect(resultOf(cells, "require.cache")).toBe("'every module from the installed package'");
     expect(textOf(outputsOf(cells, "%node start"))).toMatch(/Attached to lumin_\w+@\S+ \(started by this kernel\)/);
     expect(textOf(outputsOf(cells, "Greeter.hello(0)"))).toContain('"hi 0"');
     expect(textOf(outputsOf(cells, "for i <- 1..25"))).toContain('"hi 25"');
