@@ -30,8 +30,10 @@ call(Agent, Request) -> gen_server:call(Agent, Request, 30000).
 init({Bridge, Opts}) ->
     process_flag(trap_exit, true),
     erlang:monitor(process, Bridge),
+    %% The node-wide memory budget over everything the agent holds (lumin_guard), started first.
+    {ok, Guard} = lumin_guard:start_link(lumin_budget:node_memory()),
     {ok, Calls} = lumin_calls:start_link(Bridge, self()),
-    {ok, #{bridge => Bridge, opts => Opts, calls => Calls, kinds => #{}}}.
+    {ok, #{bridge => Bridge, opts => Opts, calls => Calls, kinds => #{}, guard => Guard}}.
 
 handle_call({arm, Name, calls, Spec}, _From, S = #{calls := Calls}) ->
     {reply, lumin_calls:arm(Calls, Name, Spec), S};
@@ -66,9 +68,11 @@ handle_info(_, S) ->
 terminate(_Reason, S) -> cleanup(S).
 
 %% The one cleanup every ending path goes through.
-cleanup(#{calls := Calls, kinds := Kinds, opts := Opts}) ->
+cleanup(S = #{calls := Calls, kinds := Kinds, opts := Opts}) ->
     catch lumin_calls:stop(Calls),
     [catch lumin_probe_kinds:stop(Pid) || Pid <- maps:values(Kinds)],
+    Guard = maps:get(guard, S, undefined),
+    is_pid(Guard) andalso (catch unlink(Guard)) =:= true andalso exit(Guard, kill),
     Modules = maps:get(modules, Opts, []),
     %% A module cannot purge itself while it runs: mark the code old here, then let processes that run only
     %% OTP's code:purge/1 remove it (killing this process too, if it is still finishing; its work is done).

@@ -34,8 +34,9 @@
 %%   while armed); open: counted calls whose return has not come yet; rows/n: completed calls not yet sent
 %%   (newest first); buffer: the buffer budget; dropped/unsent: rows dropped in all / not yet reported in a
 %%   batch; full: the buffer budget was hit.
+%%   cut: the cut size of its terms; no_result: its calls end on return_to, without a result.
 -record(hot, {seen = 0, limit, end_ts = infinity, open = 0, rows = [], n = 0, buffer, dropped = 0, unsent = 0,
-              full = false}).
+              full = false, cut = 4096, no_result = false}).
 %% A value whose external format is small for sure: kept as it is, without measuring it.
 -define(SMALL(V), (is_atom(V) orelse is_float(V) orelse is_pid(V) orelse
                    (is_integer(V) andalso V >= -16#80000000 andalso V =< 16#7fffffff))).
@@ -67,7 +68,7 @@ init({Report, Owner}) ->
     %% Chunks waiting in the mailbox are not copied by each garbage collection.
     process_flag(message_queue_data, off_heap),
     erlang:send_after(lumin_budget:tick_ms(), self(), tick),
-    {ok, #{report => Report, owner => Owner, tracer => undefined, watchdog => undefined, probes => #{}, routes => #{},
+    {ok, #{report => Report, owner => Owner, tracer => undefined, watchdog => undefined, return_to => false, probes => #{}, routes => #{},
            ids => #{}, next_id => 1, names => #{}, offset_ns => erlang:time_offset(nanosecond)}}.
 
 handle_call({arm, Name, Spec}, _From, S) ->
@@ -140,34 +141,65 @@ do_arm(Name, Spec, S = #{probes := Ps, routes := Routes, ids := Ids, next_id := 
         #{Name := #{state := St}} when St =/= ended -> throw({error, ["a probe named ", Name, " is already armed; pick another name with --as"]});
         _ -> ok
     end,
-    Mod = resolve_module(maps:get(module, Spec), maps:get(load, Spec, true)),
-    MFAs = resolve_functions(Mod, maps:get(function, Spec), maps:get(arity, Spec, undefined)),
+    Budget = lumin_budget:resolve(Spec),
+    Cut = lumin_budget:cut_bytes(Spec),
+    %% One function, every arity of one, every function of a module (function undefined), or several
+    %% (`functions': a list of #{module, function, arity}), all in one probe.
+    Targets = case maps:get(functions, Spec, undefined) of
+                  L when is_list(L), L =/= [] -> L;
+                  _ -> [Spec]
+              end,
+    MFAs = lists:usort(lists:append(
+             [resolve_functions(resolve_module(maps:get(module, T), maps:get(load, Spec, true)),
+                                maps:get(function, T, undefined), maps:get(arity, T, undefined)) || T <- Targets])),
     [refuse_if_traced(MFA, Routes, Ids) || MFA <- MFAs],
-    S1 = ensure_tracing(S),
     Args = maps:get(args, Spec, false) =:= true,
-    Body = [{exception_trace} | [{message, '$_'} || Args]],
+    NoResult = maps:get(no_result, Spec, false) =:= true,
+    %% Without results the VM is not asked for return values (no copy of them is made): durations come from
+    %% the return_to trace flag instead, which says when the traced function returned to its caller.
+    Body = [{exception_trace} || not NoResult] ++ [{message, '$_'} || Args],
     MS = case maps:get(match_spec, Spec, undefined) of
              undefined -> [{'_', [], Body}];
              Clauses -> [{H, G, Body} || {H, G} <- Clauses]
          end,
-    Set = [MFA || MFA <- MFAs, erlang:trace_pattern(MFA, MS, [local]) > 0],
+    %% Checked before anything is set: a pattern the VM would refuse leaves no trace flag behind.
+    check_match_spec(MS, hd(MFAs)),
+    S1 = ensure_tracing(S, NoResult),
+    %% All or nothing: if setting a pattern fails, every pattern this arm set goes, and the tracing it
+    %% started too when no other probe uses it.
+    Set = try [MFA || MFA <- MFAs, erlang:trace_pattern(MFA, MS, [local]) > 0]
+          catch C:R ->
+                  [erlang:trace_pattern(MFA, false, [local]) || MFA <- MFAs, not maps:is_key(MFA, Routes)],
+                  _ = maybe_stop_tracing(S1),
+                  throw({error, io_lib:format("the VM refused the trace pattern for ~ts (~p:~0P); nothing was left traced",
+                                              [fmt_mfa(hd(MFAs)), C, R, 12])})
+          end,
     case Set of
-        [] -> throw({error, ["the match pattern was not accepted for ", fmt_mfa(hd(MFAs))]});
+        [] -> _ = maybe_stop_tracing(S1), throw({error, ["the match pattern was not accepted for ", fmt_mfa(hd(MFAs))]});
         _ -> ok
     end,
-    Budget = lumin_budget:resolve(Spec),
     Now = erlang:monotonic_time(millisecond),
     P = #{name => Name, id => Id, target => maps:get(target, Spec, fmt_mfa(hd(MFAs))), kind => calls,
           mfas => Set, budget => Budget, state => armed, seen => 0, dropped => 0, in_flight => 0, armed_at => Now,
           last_tick => Now, last_seen => 0, rate => 0.0, why => undefined, detail => undefined,
-          drain_until => undefined, drain_ref => undefined, marked => false, args => Args},
-    put(Id, #hot{limit = maps:get(limit, Budget), buffer = maps:get(buffer, Budget)}),
+          drain_until => undefined, drain_ref => undefined, marked => false, args => Args, no_result => NoResult, cut => Cut},
+    put(Id, #hot{limit = maps:get(limit, Budget), buffer = maps:get(buffer, Budget), cut = Cut, no_result = NoResult}),
     Routes1 = lists:foldl(fun(MFA, R) -> R#{MFA => Id} end, Routes, Set),
     S2 = S1#{probes := Ps#{Name => P}, routes := Routes1, ids := Ids#{Id => Name}, next_id := Id + 1},
-    lumin_watchdog:armed(maps:get(watchdog, S2), Name, Set, Budget),
+    lumin_watchdog:armed(maps:get(watchdog, S2), Name, Id, Set, Budget),
+    lumin_tracer:cut(maps:get(tracer, S2), lists:max([C || #{cut := C, state := St} <- maps:values(maps:get(probes, S2)), St =/= ended])),
     status(P, S2),
-    Warnings = [W || MFA <- Set, W <- [tail_warning(MFA)], W =/= none],
+    Warnings = [W || not NoResult, MFA <- Set, W <- [tail_warning(MFA)], W =/= none],
     {ok, #{mfas => [fmt_mfa(M) || M <- Set], warnings => Warnings}, S2}.
+
+check_match_spec(MS, MFA) ->
+    case erlang:match_spec_test([], MS, trace) of
+        {ok, _, _, _} -> ok;
+        {error, Errors} ->
+            throw({error, ["the match pattern for ", fmt_mfa(MFA), " is not valid on the node: ",
+                           lists:join("; ", [unicode:characters_to_binary(E) || {_, E} <- Errors]),
+                           ". Nothing was traced."]})
+    end.
 
 resolve_module(Bin, Load) ->
     case catch binary_to_existing_atom(Bin, utf8) of
@@ -200,6 +232,13 @@ not_loaded(Bin) ->
     throw({error, ["module ", fmt_mod_bin(Bin), " is not loaded on ", atom_to_list(node()), Where,
                    " (a trace pattern only matches loaded modules)"]}).
 
+%% Every function of the module, but module_info and the compiler's own (funs, comprehensions).
+resolve_functions(M, undefined, _) ->
+    case [{M, F, A} || {F, A} <- M:module_info(functions), F =/= module_info,
+                       not lists:prefix("-", atom_to_list(F))] of
+        [] -> throw({error, [fmt_mod(M), " has no functions to probe"]});
+        MFAs -> MFAs
+    end;
 resolve_functions(M, FunBin, Arity) ->
     Fns = M:module_info(functions),
     F = case catch binary_to_existing_atom(FunBin, utf8) of
@@ -231,43 +270,69 @@ refuse_if_traced(MFA, Routes, Ids) ->
                             " ElixirLumin does not change tracing it did not set up. Remove that pattern first."]})
     end.
 
-%% Call tracing on every process, to one tracer. Refused when another tracer is at work on the node.
-ensure_tracing(S = #{tracer := T}) when is_pid(T) -> S;
-ensure_tracing(S = #{owner := Owner}) ->
+%% Call tracing on every process, to one tracer. Refused when another tracer is at work on the node. A probe
+%% without results adds the return_to flag (kept until call tracing stops: it is a process flag, so while it is
+%% set, probes with results get a return_to message after each return_from, which the collector skips).
+ensure_tracing(S = #{tracer := T, return_to := RT}, NoResult) when is_pid(T) ->
+    case NoResult andalso not RT of
+        true ->
+            Ours = {tracer, T},
+            [catch erlang:trace(P, true, [return_to]) || P <- erlang:processes(), erlang:trace_info(P, tracer) =:= Ours],
+            erlang:trace(new, true, [return_to]),
+            put('$return_to', true),
+            S#{return_to := true};
+        false -> S
+    end;
+ensure_tracing(S = #{owner := Owner}, NoResult) ->
     case erlang:trace_info(new, tracer) of
         {tracer, []} -> ok;
-        {tracer, Other} -> throw({error, io_lib:format("new processes are already traced by ~p; ElixirLumin does not change "
-                                                        "tracing it did not set up. Stop the other tracer first.", [Other])})
+        {tracer, Other} -> throw({error, io_lib:format("new processes are already traced by ~ts; ElixirLumin does not change "
+                                                        "tracing it did not set up. Stop the other tracer first.", [owner_text(Other)])})
     end,
-    [throw({error, io_lib:format("process ~p~ts is already traced by ~p; ElixirLumin does not change tracing it did not "
-                                 "set up. Stop the other tracer (e.g. :dbg.stop()) first.", [P, name_suffix(P), Tr])})
+    [throw({error, io_lib:format("process ~p~ts is already traced by ~ts; ElixirLumin does not change tracing it did not "
+                                 "set up. Stop the other tracer (e.g. :dbg.stop()) first.", [P, name_suffix(P), owner_text(Tr)])})
      || P <- erlang:processes(), {tracer, Tr} <- [erlang:trace_info(P, tracer)], Tr =/= []],
     Counter = counters:new(1, [write_concurrency]),
     Tracer = lumin_tracer:start(self(), Counter),
     link(Tracer),
     Watchdog = lumin_watchdog:start(self(), Tracer, Counter),
+    Stop = fun(Detail) -> lumin_watchdog:overload(Watchdog, memory, Detail) end,
+    lumin_guard:enlist(self(), calls, Stop),
+    lumin_guard:enlist(Tracer, calls, Stop),
     process_flag(min_heap_size, ?TRACING_HEAP),
-    erlang:trace(all, true, [{tracer, Tracer} | ?FLAGS]),
+    Flags = ?FLAGS ++ [return_to || NoResult],
+    erlang:trace(all, true, [{tracer, Tracer} | Flags]),
     %% Our own processes are never traced: a probe on a function the agent uses must not feed itself.
-    [catch erlang:trace(P, false, ?FLAGS) || P <- [self(), Tracer, Owner]],
-    S#{tracer := Tracer, watchdog := Watchdog}.
+    [catch erlang:trace(P, false, Flags) || P <- [self(), Tracer, Owner, Watchdog | [G || G <- [whereis(lumin_guard)], is_pid(G)]]],
+    put('$return_to', NoResult),
+    S#{tracer := Tracer, watchdog := Watchdog, return_to := NoResult}.
+
+%% Who holds a tracer: one of this agent's probes (named), or another tool (:dbg, recon…).
+owner_text(Tr) when is_pid(Tr) ->
+    case lumin_lib:agent_process(Tr) of
+        true -> io_lib:format("~p, the tracer of another probe of this agent (a process has one tracer: disarm that probe first)", [Tr]);
+        false -> io_lib:format("~p, which is not ElixirLumin's (:dbg, recon or another tool)", [Tr])
+    end;
+owner_text(Tr) -> io_lib:format("~0p, which is not ElixirLumin's (:dbg, recon or another tool)", [Tr]).
 
 stop_tracing(S = #{tracer := undefined}) -> S;
 stop_tracing(S = #{tracer := Tracer, watchdog := Watchdog}) ->
     lumin_watchdog:stop(Watchdog),
     Ours = {tracer, Tracer},
-    [catch erlang:trace(P, false, ?FLAGS) || P <- erlang:processes(), erlang:trace_info(P, tracer) =:= Ours],
+    Flags = [return_to | ?FLAGS],
+    [catch erlang:trace(P, false, Flags) || P <- erlang:processes(), erlang:trace_info(P, tracer) =:= Ours],
     case erlang:trace_info(new, tracer) of
-        Ours -> erlang:trace(new, false, ?FLAGS);
+        Ours -> erlang:trace(new, false, Flags);
         _ -> ok
     end,
     unlink(Tracer),
     lumin_tracer:stop(Tracer),
-    [erase(K) || {K, _} <- get(), is_pid(K)],
+    [erase(K) || {K, _} <- get(), is_pid(K) orelse (is_tuple(K) andalso element(1, K) =:= skip)],
+    erase('$return_to'),
     {min_heap_size, Default} = erlang:system_info(min_heap_size),
     process_flag(min_heap_size, Default),
     erlang:garbage_collect(),
-    S#{tracer := undefined, watchdog := undefined}.
+    S#{tracer := undefined, watchdog := undefined, return_to := false}.
 
 name_suffix(P) ->
     case erlang:process_info(P, registered_name) of
@@ -275,23 +340,50 @@ name_suffix(P) ->
         _ -> ""
     end.
 
-%% A function that calls itself in tail position grows the stack under return tracing.
+%% A function that calls itself in tail position grows the stack under return tracing. Its code is read from
+%% the debug info only when that creates no atom on the node (binary_to_term/2 with `safe'): reading it
+%% otherwise would add the module's variable names to the atom table, for good.
 tail_warning({M, F, A} = MFA) ->
-    case code:which(M) of
-        File when is_list(File) ->
-            case beam_lib:chunks(File, [abstract_code]) of
-                {ok, {_, [{abstract_code, {_, Forms}}]}} ->
-                    Clauses = [Cs || {function, _, Fn, Ar, Cs} <- Forms, Fn =:= F, Ar =:= A],
-                    case lists:any(fun(Cs) -> lists:any(fun(C) -> tail_calls_self(C, F, A) end, Cs) end, Clauses) of
-                        true -> iolist_to_binary([fmt_mfa(MFA), " calls itself in tail position: return tracing keeps a stack frame "
-                                                  "per call, so on a long-running loop the stack grows without bound. Consider "
-                                                  "probing a function the loop calls instead, and keep --limit low."]);
-                        false -> none
+    Forms = case code:which(M) of
+                File when is_list(File) ->
+                    case beam_lib:chunks(File, ["Dbgi"]) of
+                        {ok, {_, [{"Dbgi", Bin}]}} when is_binary(Bin) -> forms(Bin);
+                        _ -> []
                     end;
-                _ -> none
-            end;
-        _ -> none
+                _ -> []
+            end,
+    Clauses = [Cs || {function, _, Fn, Ar, Cs} <- Forms, Fn =:= F, Ar =:= A] ++ elixir_clauses(Forms, F, A),
+    case lists:any(fun(Cs) -> lists:any(fun(C) -> tail_calls_self(C, F, A) end, Cs) end, Clauses) of
+        true -> iolist_to_binary([fmt_mfa(MFA), " calls itself in tail position: return tracing keeps a stack frame "
+                                  "per call, so on a long-running loop the stack grows without bound. Consider "
+                                  "probing a function the loop calls instead, keep --limit low, or use --no-result "
+                                  "(which needs no return tracing)."]);
+        false -> none
     end.
+
+%% Erlang abstract forms, or Elixir's definitions, from a debug info chunk; [] when reading them would create atoms.
+forms(Bin) ->
+    try binary_to_term(Bin, [safe]) of
+        {debug_info_v1, erl_abstract_code, {Forms, _}} when is_list(Forms) -> Forms;
+        {debug_info_v1, elixir_erl, {elixir_v1, #{definitions := Defs}, _}} -> [{elixir, Defs}];
+        _ -> []
+    catch error:badarg -> []
+    end.
+
+%% Elixir definitions ({{Name, Arity}, Kind, Meta, Clauses}; each clause {Meta, Args, Guards, Body}) as
+%% clauses tail_calls_self/3 reads.
+elixir_clauses(Forms, F, A) ->
+    [[{clause, 0, Args, Guards, ex_body(Body)} || {_, Args, Guards, Body} <- Cs]
+     || {elixir, Defs} <- Forms, {{Fn, Ar}, _, _, Cs} <- Defs, Fn =:= F, Ar =:= A].
+
+ex_body({'__block__', _, Exprs}) when is_list(Exprs), Exprs =/= [] -> [ex_expr(lists:last(Exprs))];
+ex_body(E) -> [ex_expr(E)].
+
+ex_expr({F, _, Args}) when is_atom(F), is_list(Args), F =/= 'case', F =/= 'if', F =/= 'cond', F =/= 'receive' ->
+    {call, 0, {atom, 0, F}, Args};
+ex_expr({'case', _, [_, [{do, Cs}]]}) when is_list(Cs) -> {'case', 0, x, [{clause, 0, [], [], ex_body(B)} || {'->', _, [_, B]} <- Cs]};
+ex_expr({'cond', _, [[{do, Cs}]]}) when is_list(Cs) -> {'case', 0, x, [{clause, 0, [], [], ex_body(B)} || {'->', _, [_, B]} <- Cs]};
+ex_expr(_) -> other.
 
 tail_calls_self({clause, _, _, _, Body}, F, A) -> tail_expr(lists:last(Body), F, A);
 tail_calls_self(_, _, _) -> false.
@@ -311,8 +403,16 @@ tail_expr(_, _, _) -> false.
 
 %% A call followed at once by its return (a call that made no traced call; most are) becomes a row without
 %% touching the process's stack.
+trace_all([{trace_ts, Pid, call, MFA, T0}, {trace_ts, Pid, return_from, MFA, Result, T1}, {trace_ts, Pid, return_to, _, _} | Ms], Routes) ->
+    %% (the return_to flag is on for a probe without results: the return_to of this return is skipped)
+    leaf(Pid, MFA, undefined, T0, return, Result, T1, Routes),
+    trace_all(Ms, Routes);
 trace_all([{trace_ts, Pid, call, MFA, T0}, {trace_ts, Pid, return_from, MFA, Result, T1} | Ms], Routes) ->
     leaf(Pid, MFA, undefined, T0, return, Result, T1, Routes),
+    trace_all(Ms, Routes);
+trace_all([{trace_ts, Pid, call, MFA, T0}, {trace_ts, Pid, return_to, _, T1} | Ms], Routes) ->
+    %% A call of a probe without results, ended by its return to the caller.
+    leaf(Pid, MFA, undefined, T0, undefined, undefined, T1, Routes),
     trace_all(Ms, Routes);
 trace_all([{trace_ts, Pid, call, MFA, Args, T0}, {trace_ts, Pid, return_from, MFA, Result, T1} | Ms], Routes) ->
     leaf(Pid, MFA, Args, T0, return, Result, T1, Routes),
@@ -335,7 +435,7 @@ leaf(Pid, MFA, Args, T0, Outcome, Value, T1, Routes) ->
                                 undefined -> 0;
                                 [{_, _, _, _, _, D} | _] -> D + 1
                             end,
-                    add_row(Id, H#hot{seen = Seen + 1}, {Pid, MFA, Depth, T0, T1, Outcome, cut(Value), cut_args(Args)});
+                    add_row(Id, H#hot{seen = Seen + 1}, {Pid, MFA, Depth, T0, T1, Outcome, cut(Value, H), cut_args(Args, H)});
                 _ -> ok
             end;
         _ -> ok
@@ -343,9 +443,45 @@ leaf(Pid, MFA, Args, T0, Outcome, Value, T1, Routes) ->
 
 trace({trace_ts, Pid, call, MFA, TS}, Routes) -> on_call(Pid, MFA, undefined, TS, Routes);
 trace({trace_ts, Pid, call, MFA, Args, TS}, Routes) -> on_call(Pid, MFA, Args, TS, Routes);
-trace({trace_ts, Pid, return_from, MFA, Result, TS}, _) -> on_return(Pid, MFA, return, Result, TS);
-trace({trace_ts, Pid, exception_from, MFA, {Class, Reason}, TS}, _) -> on_return(Pid, MFA, Class, Reason, TS);
+trace({trace_ts, Pid, return_from, MFA, Result, TS}, _) -> skip_return_to(Pid), on_return(Pid, MFA, return, Result, TS);
+trace({trace_ts, Pid, exception_from, MFA, {Class, Reason}, TS}, _) -> skip_return_to(Pid), on_return(Pid, MFA, Class, Reason, TS);
+trace({trace_ts, Pid, return_to, To, TS}, _) -> on_return_to(Pid, To, TS);
 trace(_, _) -> ok.
+
+%% While the return_to flag is on, each return_from (or exception_from) is followed by the return_to of the
+%% same return: that one is not a return of a probe without results.
+skip_return_to(Pid) ->
+    case get('$return_to') of
+        true -> put({skip, Pid}, true);
+        _ -> ok
+    end.
+
+%% A return to `To': the innermost traced call of a probe without results has returned, and with it the
+%% calls it made to itself in tail position (one return_to ends a chain of tail calls). A frame of a probe
+%% with results is left for its return_from. (Limit: in a chain of tail calls between two different probed
+%% functions, the outer one ends at the next return_to.)
+on_return_to(Pid, To, TS) ->
+    case erase({skip, Pid}) of
+        true -> ok;
+        _ ->
+            case get(Pid) of
+                [{MFA, Id, _, _, _, _} | _] = Stack ->
+                    case get(Id) of
+                        #hot{no_result = true} -> end_chain(Pid, MFA, To, TS, Stack);
+                        _ -> ok
+                    end;
+                _ -> ok
+            end
+    end.
+
+end_chain(Pid, MFA, To, TS, [{MFA, Id, Counted, Args, Start, Depth} | Rest]) ->
+    Counted andalso row(Id, {Pid, MFA, Depth, Start, TS, undefined, undefined, cut_args(Args, get(Id))}),
+    case Rest of
+        [{MFA, _, _, _, _, _} | _] when MFA =/= To -> end_chain(Pid, MFA, To, TS, Rest);
+        [] -> erase(Pid);
+        _ -> put(Pid, Rest)
+    end;
+end_chain(_, _, _, _, _) -> ok.
 
 %% A frame: {MFA, Id, Counted, Args, Start, Depth}.
 on_call(Pid, MFA, Args, TS, Routes) ->
@@ -382,7 +518,7 @@ on_return(Pid, MFA, Outcome, Value, TS) ->
                             _ -> put(Pid, Rest)
                         end,
                     case Counted of
-                        true -> row(Id, {Pid, MFA, Depth, Start, TS, Outcome, cut(Value), cut_args(Args)});
+                        true -> H = get(Id), row(Id, {Pid, MFA, Depth, Start, TS, Outcome, cut(Value, H), cut_args(Args, H)});
                         false -> ok
                     end;
                 none -> ok
@@ -421,13 +557,14 @@ add_row(Id, H = #hot{n = N, buffer = B, dropped = D, unsent = U}, _) when N >= B
 add_row(Id, H = #hot{n = N, rows = Rows}, Row) ->
     put(Id, H#hot{n = N + 1, rows = [Row | Rows]}).
 
-%% Terms are cut when the row is made, so what waits on the node is small.
-cut(V) when ?SMALL(V) -> V;
-cut(V) -> lumin_columns:cut_term(V).
+%% Terms are cut (to the probe's cut size) when the row is made, so what waits on the node is small.
+cut(V, _) when ?SMALL(V) -> V;
+cut(V, #hot{cut = Max}) -> lumin_lib:cut(V, Max);
+cut(V, _) -> lumin_lib:cut(V, lumin_budget:max_term_bytes()).
 
-cut_args(undefined) -> undefined;
-cut_args([A] = V) when ?SMALL(A) -> V;
-cut_args(V) -> lumin_columns:cut_term(V).
+cut_args(undefined, _) -> undefined;
+cut_args([A] = V, _) when ?SMALL(A) -> V;
+cut_args(V, H) -> cut(V, H).
 
 %% After a chunk: probes that reached their count limit (or filled their buffer) stop counting and start
 %% draining; a batch goes as soon as enough rows wait; a draining probe whose marker came ends once no
@@ -477,6 +614,7 @@ end_probe(Name, Why, Detail, EndTs, S = #{probes := Ps, watchdog := Watchdog}) -
     case maps:get(Name, Ps) of
         P = #{state := armed, mfas := MFAs, id := Id} ->
             [erlang:trace_pattern(MFA, false, [local]) || MFA <- MFAs],
+            [erlang:trace_pattern(MFA, false, [call_count]) || MFA <- MFAs],
             is_pid(Watchdog) andalso lumin_watchdog:ended(Watchdog, Name),
             H = get(Id),
             put(Id, H#hot{end_ts = EndTs}),
@@ -602,21 +740,14 @@ by_index(T, KeyIdx) -> << <<(element(I + 1, T)):32/signed-little>> || <<I:32/lit
 terms(Values) -> lumin_columns:column(cut_terms, Values).
 
 outcome(return) -> return;
+outcome(undefined) -> undefined;
 outcome(_) -> exception.
 
 class(return) -> undefined;
+class(undefined) -> undefined;
 class(C) -> C.
 
-proc_name(Pid, Names) ->
-    case Names of
-        #{Pid := N} -> {N, Names};
-        _ ->
-            N = case erlang:process_info(Pid, registered_name) of
-                    {registered_name, R} -> R;
-                    _ -> undefined
-                end,
-            {N, Names#{Pid => N}}
-    end.
+proc_name(Pid, Names) -> lumin_lib:label_of(Pid, Names).
 
 %% The last batch, then `ended'. What the probe counted stays in its summary.
 finalize(Name, S) ->
@@ -626,6 +757,8 @@ finalize(Name, S) ->
     erase(Id),
     P1 = P#{state := ended, seen := Seen, dropped := Dropped},
     status(P1, S1),
+    %% What it held (rows, cut terms) is released now, not at some later collection.
+    erlang:garbage_collect(),
     maybe_stop_tracing(S1#{probes := Ps#{Name := P1}, routes := maps:filter(fun(_, I) -> I =/= Id end, Routes),
                            ids := maps:remove(Id, Ids)}).
 
@@ -658,16 +791,8 @@ summary(P = #{name := Name, target := Target, state := St, rate := R, why := Why
       state => case St of draining -> ending; _ -> St end,
       seen => Seen, dropped => D, rate => R, why_ended => Why, detail => Det}.
 
-fmt_mod(M) ->
-    case atom_to_binary(M, utf8) of
-        <<"Elixir.", Rest/binary>> -> Rest;
-        B -> B
-    end.
-
-%% Elixir modules read as Elixir writes them (Shop.Orders.place/2), Erlang ones as Erlang does (lists:seq/2).
-fmt_mfa({M, F, A}) ->
-    Sep = case atom_to_binary(M, utf8) of <<"Elixir.", _/binary>> -> "."; _ -> ":" end,
-    iolist_to_binary([fmt_mod(M), Sep, atom_to_binary(F, utf8), "/", integer_to_binary(A)]).
+fmt_mod(M) -> lumin_lib:fmt_mod(M).
+fmt_mfa(MFA) -> lumin_lib:fmt_mfa(MFA).
 
 fmt_mod_bin(<<"Elixir.", Rest/binary>>) -> Rest;
 fmt_mod_bin(B) -> B.

@@ -165,27 +165,12 @@ finish(dict, {Map, _, Idx}) ->
 finish(terms, {Offsets, Data, _}) -> {terms, Offsets, Data};
 finish({const, V}, none) -> {const, V}.
 
-%% @doc A term small enough to keep, or `{lumin_cut, Bytes, Prefix}' where Prefix shows its start.
+%% @doc A term small enough to keep, or `{lumin_cut, Bytes, Prefix}' where Prefix shows its start (lumin_lib:cut/2).
+%% The size is the calling probe's cut size (`$lumin_cut' in its dictionary) or lumin_budget:max_term_bytes/0.
 -spec cut_term(term()) -> term().
 cut_term(T) ->
-    Max = lumin_budget:max_term_bytes(),
-    case erlang:external_size(T) of
-        S when S =< Max -> T;
-        S -> {lumin_cut, S, prefix(T, Max div 8)}
-    end.
-
-prefix(B, N) when is_binary(B) -> binary:part(B, 0, min(byte_size(B), N * 4));
-prefix(L, N) when is_list(L) -> take(L, N);
-prefix(T, N) when is_tuple(T) -> list_to_tuple([cut_term(E) || E <- take(tuple_to_list(T), N)]);
-prefix(M, N) when is_map(M) -> maps:from_list(take(maps:to_list(M), N));
-prefix(T, _) -> T.
-
-take(L, N) -> take(L, N, []).
-take([H | T], N, Acc) when N > 0 -> take(T, N - 1, [cut_small(H) | Acc]);
-take(_, _, Acc) -> lists:reverse(Acc).
-
-cut_small(T) ->
-    case erlang:external_size(T) > 256 of
-        true -> '...';
-        false -> T
-    end.
+    Max = case get('$lumin_cut') of
+              N when is_integer(N) -> N;
+              _ -> lumin_budget:max_term_bytes()
+          end,
+    lumin_lib:cut(T, Max).

@@ -1,16 +1,19 @@
 %% @doc The flood guard of call probes. The collector cannot enforce a rate budget on its own under a flood:
 %% its clock ticks wait in its mailbox behind the very trace messages it is drowning in. The watchdog is a
-%% separate process whose mailbox only ever holds its own ticks and the collector's notes of what is armed.
-%% Every tick it reads how many trace messages the tracer took (a `counters' cell the tracer bumps once per
-%% chunk) and the collector's and tracer's mailbox lengths; past a budget it removes the trace patterns
-%% itself — which stops the flood at its source at once — and tells the collector why, so the probes end
-%% with that reason once it catches up.
+%% separate process whose mailbox only ever holds its own ticks, the collector's notes of what is armed and
+%% the node-wide guard's requests. Every tick it reads each armed probe's call count at the source (a
+%% call_count trace pattern beside the probe's own, so the count is exact and does not lag behind the
+%% collector), the tracer's message count and the collector's and tracer's mailbox lengths. Past a budget it
+%% removes the trace patterns of ONE probe itself — which stops that probe's flood at its source at once —
+%% and tells the collector why, so the probe ends with that reason once it catches up:
 %%
-%% Attribution is conservative: the tracer's count is node-wide, so when the trace message rate exceeds the
-%% sum of the armed probes' rate budgets, every armed call probe ends. A call makes two trace messages
-%% (call and return), which the rate is divided by.
+%%   * a probe whose own rate passes its rate budget ends (`rate');
+%%   * a probe whose time budget is spent ends (`time') — here, so `--for' holds under a flood;
+%%   * when trace messages wait beyond the mailbox budget, or arrive faster than all armed probes' budgets
+%%     together allow, the busiest probe ends (`mailbox', `rate'); idle neighbours stay armed;
+%%   * when the node-wide memory budget trips (lumin_guard), the busiest probe ends (`memory').
 -module(lumin_watchdog).
--export([start/3, armed/4, ended/2, stop/1, init/3]).
+-export([start/3, armed/5, ended/2, overload/3, stop/1, init/3]).
 
 -define(TICK_MS, 100).
 
@@ -19,9 +22,13 @@
 start(Collector, Tracer, Counter) ->
     proc_lib:spawn_link(?MODULE, init, [Collector, Tracer, Counter]).
 
-%% @doc A probe armed on `MFAs' with a rate budget (calls/s) and a mailbox budget (messages).
-armed(W, Name, MFAs, #{rate := Rate, mailbox := Mailbox}) -> W ! {armed, Name, MFAs, Rate, Mailbox}, ok.
+%% @doc A probe armed on `MFAs' with its budget (rate in calls/s, mailbox in messages, time_ms).
+armed(W, Name, _Id, MFAs, Budget) ->
+    [erlang:trace_pattern(MFA, true, [call_count]) || MFA <- MFAs],
+    W ! {armed, Name, MFAs, Budget, erlang:monotonic_time(millisecond)}, ok.
 ended(W, Name) -> W ! {ended, Name}, ok.
+%% @doc End the busiest armed probe with why_ended `Why' (the node-wide guard's request).
+overload(W, Why, Detail) -> W ! {overload, Why, Detail}, ok.
 stop(W) -> unlink(W), exit(W, shutdown), ok.
 
 init(Collector, Tracer, Counter) ->
@@ -29,42 +36,76 @@ init(Collector, Tracer, Counter) ->
     loop(#{collector => Collector, tracer => Tracer, counter => Counter, probes => #{},
            last => counters:get(Counter, 1), at => erlang:monotonic_time(millisecond)}).
 
+%% probes: Name => #{mfas, budget, since, count (calls at the last tick), rate}
 loop(S = #{probes := Ps}) ->
     receive
-        {armed, Name, MFAs, Rate, Mailbox} -> loop(S#{probes := Ps#{Name => {MFAs, Rate, Mailbox}}});
-        {ended, Name} -> loop(S#{probes := maps:remove(Name, Ps)});
+        {armed, Name, MFAs, Budget, Since} ->
+            loop(S#{probes := Ps#{Name => #{mfas => MFAs, budget => Budget, since => Since, count => calls(MFAs), rate => 0.0}}});
+        {ended, Name} ->
+            case Ps of
+                #{Name := #{mfas := MFAs}} -> [erlang:trace_pattern(MFA, false, [call_count]) || MFA <- MFAs];
+                _ -> ok
+            end,
+            loop(S#{probes := maps:remove(Name, Ps)});
+        {overload, Why, Detail} ->
+            loop(end_busiest(S, Why, Detail));
         tick ->
             erlang:send_after(?TICK_MS, self(), tick),
             loop(check(S))
     end.
 
-check(S = #{collector := C, tracer := T, counter := Counter, probes := Ps, last := Last, at := At}) ->
+calls(MFAs) ->
+    lists:sum([N || MFA <- MFAs, {call_count, N} <- [erlang:trace_info(MFA, call_count)], is_integer(N)]).
+
+check(S = #{collector := C, tracer := T, counter := Counter, probes := Ps0, last := Last, at := At}) ->
     Now = erlang:monotonic_time(millisecond),
+    Dt = max(1, Now - At),
     Count = counters:get(Counter, 1),
-    CallsPerS = (Count - Last) * 1000 / max(1, Now - At) / 2,
-    S1 = S#{last := Count, at := Now},
-    case maps:size(Ps) of
-        0 -> S1;
-        _ ->
-            Budget = lists:sum([R || {_, R, _} <- maps:values(Ps)]),
+    MsgsPerS = (Count - Last) * 1000 / Dt,
+    Ps = maps:map(fun(_, P = #{mfas := MFAs, count := C0}) ->
+                          C1 = calls(MFAs),
+                          P#{count := C1, rate := (C1 - C0) * 1000 / Dt}
+                  end, Ps0),
+    S1 = S#{last := Count, at := Now, probes := Ps},
+    Over = [{Name, rate, io_lib:format("rate budget of ~b calls/s exceeded (~b/s); stopped at the source", [round(R), round(Rate)])}
+            || {Name, #{rate := Rate, budget := #{rate := R}}} <- maps:to_list(Ps), Rate > R] ++
+           [{Name, time, io_lib:format("time budget of ~.1f s spent", [Tm / 1000])}
+            || {Name, #{since := Since, budget := #{time_ms := Tm}}} <- maps:to_list(Ps), Now - Since >= Tm],
+    case Over of
+        [_ | _] -> lists:foldl(fun({Name, Why, Detail}, Acc) -> end_probe(Acc, Name, Why, Detail) end, S1, Over);
+        [] when map_size(Ps) > 0 ->
+            Budget = lists:sum([R || #{budget := #{rate := R}} <- maps:values(Ps)]),
             Backlog = queue_len(C) + queue_len(T),
-            MailboxBudget = lists:min([M || {_, _, M} <- maps:values(Ps)]),
+            MailboxBudget = lists:min([M || #{budget := #{mailbox := M}} <- maps:values(Ps)]),
             if
-                CallsPerS > Budget ->
-                    stop_all(S1, rate, io_lib:format("rate budget of ~b calls/s exceeded (~b/s)", [round(Budget), round(CallsPerS)]));
+                %% A call makes up to three trace messages (call, return, return_to).
+                MsgsPerS > 3 * Budget ->
+                    end_busiest(S1, rate, io_lib:format("trace messages came at ~b/s, more than the armed probes' rate budgets "
+                                                        "allow together; this probe was the busiest", [round(MsgsPerS)]));
                 Backlog > MailboxBudget ->
-                    stop_all(S1, mailbox, io_lib:format("~b trace messages waited on the node (budget ~b)", [Backlog, MailboxBudget]));
+                    end_busiest(S1, mailbox, io_lib:format("~b trace messages waited on the node (budget ~b); this probe was "
+                                                           "the busiest", [Backlog, MailboxBudget]));
                 true -> S1
-            end
+            end;
+        [] -> S1
     end.
 
-stop_all(S = #{collector := C, probes := Ps}, Why, Detail) ->
-    Ts = erlang:monotonic_time(nanosecond),
-    maps:foreach(fun(Name, {MFAs, _, _}) ->
-                         [erlang:trace_pattern(MFA, false, [local]) || MFA <- MFAs],
-                         C ! {'$lumin', watchdog_end, Name, Why, iolist_to_binary(Detail), Ts}
-                 end, Ps),
-    S#{probes := #{}}.
+end_busiest(S = #{probes := Ps}, Why, Detail) ->
+    case lists:reverse(lists:sort([{R, Since, Name} || {Name, #{rate := R, since := Since}} <- maps:to_list(Ps)])) of
+        [{_, _, Name} | _] -> end_probe(S, Name, Why, Detail);
+        [] -> S
+    end.
+
+end_probe(S = #{collector := C, probes := Ps}, Name, Why, Detail) ->
+    case Ps of
+        #{Name := #{mfas := MFAs}} ->
+            Ts = erlang:monotonic_time(nanosecond),
+            [erlang:trace_pattern(MFA, false, [local]) || MFA <- MFAs],
+            [erlang:trace_pattern(MFA, false, [call_count]) || MFA <- MFAs],
+            C ! {'$lumin', watchdog_end, Name, Why, iolist_to_binary(Detail), Ts},
+            S#{probes := maps:remove(Name, Ps)};
+        _ -> S
+    end.
 
 queue_len(Pid) ->
     case erlang:process_info(Pid, message_queue_len) of

@@ -35,7 +35,7 @@ defmodule LuminCallsTest do
   end
 
   defp arm(c, name, function, opts \\ %{}) do
-    spec = Map.merge(%{module: @mod, function: function, limit: 100_000, rate: 100_000_000, time_ms: 60_000}, opts)
+    spec = Map.merge(%{module: @mod, function: function, limit: 100_000, rate: 100_000_000, time_ms: 60_000, unsafe: true}, opts)
     {:ok, _} = :lumin_calls.arm(c, name, spec)
     assert_receive {:lumin_event, :probe_status, %{name: ^name, state: :armed}}
   end

@@ -5,14 +5,12 @@ defmodule LuminBridge.Loader do
   load (an older or unusual runtime), the module is compiled on the target from its abstract forms instead.
   """
 
-  @modules [:lumin_budget, :lumin_columns, :lumin_tracer, :lumin_watchdog, :lumin_calls, :lumin_probe_kinds, :lumin_snapshot, :lumin_eval,
-            :lumin_agent]
-
-  def modules, do: @modules
+  # The agent says which modules it is made of (one list, also used for cleanup and to recognise its processes).
+  def modules, do: :lumin_lib.agent_modules()
 
   @doc "Load every agent module on `node`. `force_compile` exercises the fallback path."
   def load(node, force_compile \\ false) do
-    Enum.reduce_while(@modules, :ok, fn mod, :ok ->
+    Enum.reduce_while(modules(), :ok, fn mod, :ok ->
       case load_module(node, mod, force_compile) do
         :ok -> {:cont, :ok}
         {:error, _} = e -> {:halt, e}

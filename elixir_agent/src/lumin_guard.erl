@@ -1,0 +1,92 @@
+%% @doc The node-wide memory budget: one process that adds up the memory of every agent process that holds
+%% events — tracers, collectors, probes — including the trace messages and events waiting in their mailboxes
+%% and the binaries they hold, every ?TICK_MS ms. When the total passes the budget (default in
+%% lumin_budget:node_memory/0) it ends ONE probe: the one whose processes hold the most, by calling the stop
+%% function that probe's owner enlisted (which removes that probe's tracing at its source at once and tells its
+%% owner why). If the total is still over the budget a second later, the next biggest goes; probes that hold
+%% little are left armed. It is a process of its own, whose mailbox only ever holds its own ticks and
+%% enlistments, so a flood cannot delay it.
+%%
+%% It also keeps the peak total it saw, which %probes shows beside the budget.
+-module(lumin_guard).
+-export([start_link/1, enlist/3, status/0, init/1]).
+
+-define(TICK_MS, 50).
+-define(COOL_MS, 1000).
+
+%% @doc Start the guard (registered as lumin_guard) with a budget in bytes.
+-spec start_link(pos_integer()) -> {ok, pid()}.
+start_link(Budget) ->
+    Pid = proc_lib:spawn_link(?MODULE, init, [Budget]),
+    {ok, Pid}.
+
+%% @doc Count `Pid's memory against the budget, under probe(s) `Who' (a name, for the message); `Stop' is
+%% called (in the guard) with a detail text when it must end. Does nothing when no guard runs.
+-spec enlist(pid(), term(), fun((binary()) -> any())) -> ok.
+enlist(Pid, Who, Stop) ->
+    case whereis(?MODULE) of
+        undefined -> ok;
+        G -> G ! {enlist, Pid, Who, Stop}, ok
+    end.
+
+%% @doc #{budget, total, peak, stopped}: the budget, the last total, the highest total seen, and how many probes it ended.
+-spec status() -> map().
+status() ->
+    case whereis(?MODULE) of
+        undefined -> #{};
+        G ->
+            Ref = erlang:monitor(process, G),
+            G ! {status, self(), Ref},
+            receive
+                {Ref, S} -> erlang:demonitor(Ref, [flush]), S;
+                {'DOWN', Ref, _, _, _} -> #{}
+            after 2000 -> erlang:demonitor(Ref, [flush]), #{}
+            end
+    end.
+
+init(Budget) ->
+    register(?MODULE, self()),
+    process_flag(priority, high),
+    erlang:send_after(?TICK_MS, self(), tick),
+    loop(#{budget => Budget, entries => #{}, total => 0, peak => 0, stopped => 0, cool_until => 0}).
+
+loop(S = #{entries := Es}) ->
+    receive
+        {enlist, Pid, Who, Stop} ->
+            erlang:monitor(process, Pid),
+            loop(S#{entries := Es#{Pid => {Who, Stop}}});
+        {'DOWN', _, process, Pid, _} ->
+            loop(S#{entries := maps:remove(Pid, Es)});
+        {status, From, Ref} ->
+            From ! {Ref, maps:with([budget, total, peak, stopped], S)},
+            loop(S);
+        tick ->
+            erlang:send_after(?TICK_MS, self(), tick),
+            loop(check(S))
+    end.
+
+check(S = #{entries := Es, budget := Budget, peak := Peak, cool_until := Cool, stopped := N}) ->
+    Sizes = [{memory(P), P} || P <- maps:keys(Es)],
+    Own = memory(self()) + case whereis(lumin_agent) of undefined -> 0; A -> memory(A) end,
+    Total = Own + lists:sum([M || {M, _} <- Sizes]),
+    S1 = S#{total := Total, peak := max(Peak, Total)},
+    Now = erlang:monotonic_time(millisecond),
+    case Total > Budget andalso Now >= Cool andalso Sizes =/= [] of
+        true ->
+            {Biggest, Pid} = lists:max(Sizes),
+            {_Who, Stop} = maps:get(Pid, Es),
+            Detail = iolist_to_binary(io_lib:format("the agent held ~b MB on the node, over the node-wide memory budget of ~b MB "
+                                                    "(this probe's processes held ~b MB, the most)",
+                                                    [Total div 1048576, Budget div 1048576, Biggest div 1048576])),
+            catch Stop(Detail),
+            %% What it held is released as it drains; the next biggest goes only if the total stays over after that.
+            S1#{cool_until := Now + ?COOL_MS, stopped := N + 1};
+        false -> S1
+    end.
+
+%% A process's memory: heap, stack, mailbox (including off-heap messages) and the binaries it refers to.
+memory(P) ->
+    case erlang:process_info(P, [memory, binary]) of
+        [{memory, M}, {binary, Bins}] -> M + lists:sum([Sz || {_, Sz, _} <- Bins]);
+        undefined -> 0
+    end.

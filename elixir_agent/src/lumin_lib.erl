@@ -1,0 +1,195 @@
+%% @doc The helpers every agent module needs, in one place so that no second copy drifts: the list of the
+%% agent's own modules and processes, how functions and processes are named in rows, and how big terms are
+%% cut.
+%%
+%% Cutting is bounded by the cut's size, not the term's: `cut/2' walks a term only until it has seen
+%% `Max' bytes' worth of it, so a 40 MB state costs the same few microseconds as a 4 KB one. That is what
+%% lets the tracer and a watched process's sys hook cut every term where it arrives, before anything is
+%% stored or sent on.
+-module(lumin_lib).
+-export([agent_modules/0, agent_process/1, fmt_mfa/1, fmt_mod/1, label/1, label_of/2,
+         cut/2, cut/1, fits/2, words/2]).
+
+%% @doc Every module the kernel loads into a target, in load order (the bridge loads this list; cleanup
+%% purges it; %top and the probes recognise the agent's processes by it).
+-spec agent_modules() -> [module()].
+agent_modules() ->
+    [lumin_lib, lumin_budget, lumin_columns, lumin_tracer, lumin_watchdog, lumin_guard, lumin_calls,
+     lumin_probe_kinds, lumin_snapshot, lumin_eval, lumin_agent].
+
+%% @doc Whether `P' is one of the agent's own processes (never traced, watched or counted as the node's).
+-spec agent_process(pid()) -> boolean().
+agent_process(P) when is_pid(P) ->
+    P =:= whereis(lumin_agent) orelse P =:= whereis(lumin_guard) orelse
+        case erlang:process_info(P, [initial_call, dictionary]) of
+            [{initial_call, {M0, _, _}}, {dictionary, D}] ->
+                M = case lists:keyfind('$initial_call', 1, D) of
+                        {_, {M1, _, _}} -> M1;
+                        _ -> M0
+                    end,
+                lists:member(M, agent_modules()) orelse lists:keymember('$lumin_agent', 1, D);
+            _ -> false
+        end;
+agent_process(_) -> false.
+
+%% ---- names -------------------------------------------------------------------------------------------
+
+fmt_mod(M) ->
+    case atom_to_binary(M, utf8) of
+        <<"Elixir.", Rest/binary>> -> Rest;
+        B -> B
+    end.
+
+%% @doc Elixir modules read as Elixir writes them (Shop.Orders.place/2), Erlang ones as Erlang does (lists:seq/2).
+fmt_mfa({M, F, A}) when is_atom(M), is_atom(F), is_integer(A) ->
+    Sep = case atom_to_binary(M, utf8) of <<"Elixir.", _/binary>> -> "."; _ -> ":" end,
+    iolist_to_binary([fmt_mod(M), Sep, atom_to_binary(F, utf8), "/", integer_to_binary(A)]);
+fmt_mfa({M, F, Args}) when is_list(Args) -> fmt_mfa({M, F, length(Args)});
+fmt_mfa(Other) -> iolist_to_binary(io_lib:format("~0p", [Other])).
+
+%% Processes holding more than this are not asked for their whole dictionary on an OTP without
+%% process_info(P, {dictionary, Key}) (a copy of a huge dictionary would be the harm we must not do).
+-define(DICT_COPY_MAX, 16 * 1024 * 1024).
+
+%% @doc A process's label, from every source OTP offers, first found wins: its registered name; a label set
+%% with proc_lib:set_label/1 (`$process_label', OTP 27); `process_name' in its dictionary (RabbitMQ's
+%% gen_server2 and others that name their unregistered workers); its `$initial_call' (proc_lib: what it
+%% was started to run, e.g. 'Shop.Worker.init/1'). `undefined' for a process with none of them, or gone.
+-spec label(pid()) -> atom() | binary() | undefined.
+label(P) when is_pid(P), node(P) =:= node() ->
+    case erlang:process_info(P, registered_name) of
+        {registered_name, N} when is_atom(N) -> N;
+        undefined -> undefined;
+        _ -> dict_label(P)
+    end;
+label(_) -> undefined.
+
+dict_label(P) ->
+    case dict_values(P, ['$process_label', process_name, '$initial_call']) of
+        undefined -> undefined;
+        [L, N, I] ->
+            case {L, N, I} of
+                {{value, V}, _, _} -> text(V);
+                {_, {value, V}, _} -> text(V);
+                {_, _, {value, {M, F, A}}} when is_atom(M), is_atom(F), is_integer(A) -> fmt_mfa({M, F, A});
+                _ -> undefined
+            end
+    end.
+
+%% Each key's {value, V} or none; undefined when the process is gone.
+dict_values(P, Keys) ->
+    try [case erlang:process_info(P, {dictionary, K}) of
+             {{dictionary, K}, undefined} -> none;
+             {{dictionary, K}, V} -> {value, V};
+             undefined -> throw(gone)
+         end || K <- Keys]
+    catch
+        throw:gone -> undefined;
+        error:badarg ->
+            %% OTP 25/26.0: only the whole dictionary can be read; not of a process that holds a lot.
+            case erlang:process_info(P, memory) of
+                {memory, M} when M =< ?DICT_COPY_MAX ->
+                    case erlang:process_info(P, dictionary) of
+                        {dictionary, D} -> [case lists:keyfind(K, 1, D) of {_, V} -> {value, V}; false -> none end
+                                            || K <- Keys];
+                        undefined -> undefined
+                    end;
+                {memory, _} -> [none || _ <- Keys];
+                undefined -> undefined
+            end
+    end.
+
+text(V) when is_atom(V); is_binary(V) -> V;
+text(V) ->
+    case unicode:characters_to_binary(io_lib:format("~0tP", [V, 8])) of
+        B when is_binary(B) -> B;
+        _ -> undefined
+    end.
+
+%% @doc label/1 through a cache map: {Label, Cache}. The cache is cleared past 100,000 entries.
+label_of(P, Cache) when is_map_key(P, Cache) -> {map_get(P, Cache), Cache};
+label_of(P, Cache) ->
+    L = label(P),
+    {L, case map_size(Cache) >= 100000 of true -> #{P => L}; false -> Cache#{P => L} end}.
+
+
+%% ---- cutting -----------------------------------------------------------------------------------------
+
+%% @doc A term whose size fits `Max' bytes (counted as heap words x 8, about its external size) is kept as it is;
+%% a bigger one becomes `{lumin_cut, Bytes, Prefix}', where Prefix shows its start (about Max bytes of it). Bytes is
+%% the term's size when it is at most 16 x Max, else 16 x Max: a lower bound ("at least"), because measuring a
+%% 40 MB term whole costs 150 ms in the process that holds it. Cost: O(Max), whatever the term's size.
+-spec cut(term(), pos_integer()) -> term().
+cut(T, Max) ->
+    W = Max div 8,
+    case walk([T], W) of
+        Left when Left >= 0 -> T;
+        _ ->
+            Limit = 16 * W,
+            Bytes = case walk([T], Limit) of
+                        _ when is_binary(T) -> erlang:external_size(T);
+                        Left2 when Left2 >= 0 -> (Limit - Left2) * 8;
+                        _ -> Limit * 8
+                    end,
+            {lumin_cut, Bytes, prefix(T, W)}
+    end.
+
+cut(T) -> cut(T, lumin_budget:max_term_bytes()).
+
+%% @doc Whether `T' takes at most `Max' bytes of heap (8-byte words), walking no more of it than that.
+-spec fits(term(), non_neg_integer()) -> boolean().
+fits(T, Max) -> walk([T], Max div 8) >= 0.
+
+%% @doc The heap words of `T', up to `Limit' (then `Limit' + 1): O(Limit).
+words(T, Limit) ->
+    case walk([T], Limit) of
+        Left when Left >= 0 -> Limit - Left;
+        _ -> Limit + 1
+    end.
+
+%% Words left of the budget after walking the stack of terms; negative as soon as it is spent.
+walk(_, B) when B < 0 -> B;
+walk([], B) -> B;
+walk([T | Ts], B) when is_atom(T); is_pid(T); is_port(T); is_reference(T); is_function(T) -> walk(Ts, B - 1);
+walk([T | Ts], B) when is_integer(T) -> walk(Ts, B - (case T of I when I > -16#7ffffffffffffff, I < 16#7ffffffffffffff -> 1; _ -> 4 end));
+walk([T | Ts], B) when is_float(T) -> walk(Ts, B - 2);
+walk([T | Ts], B) when is_binary(T); is_bitstring(T) -> walk(Ts, B - 2 - (byte_size(T) + 7) div 8);
+walk([[H | R] | Ts], B) -> walk([H, R | Ts], B - 2);
+walk([[] | Ts], B) -> walk(Ts, B);
+walk([T | Ts], B) when is_tuple(T) -> walk(tuple_to_list(T) ++ Ts, B - 1 - tuple_size(T));
+walk([T | Ts], B) when is_map(T), map_size(T) > B -> walk(Ts, -1);
+walk([T | Ts], B) when is_map(T) -> walk(maps:keys(T) ++ maps:values(T) ++ Ts, B - 3 - 2 * map_size(T));
+walk([_ | Ts], B) -> walk(Ts, B - 1).
+
+%% The start of a big term, about `Words' words of it: the first elements of a list, tuple or map, each cut in
+%% turn to what is left.
+prefix(B, W) when is_binary(B) -> binary:part(B, 0, min(byte_size(B), max(16, W * 4)));
+prefix(L, W) when is_list(L) -> take_list(L, W, 12, []);
+prefix(T, W) when is_tuple(T) ->
+    N = min(tuple_size(T), 12),
+    Each = max(2, W div max(1, N)),
+    list_to_tuple([cut_small(element(I, T), Each) || I <- lists:seq(1, N)] ++ ['...' || tuple_size(T) > N]);
+prefix(M, W) when is_map(M) ->
+    I = maps:iterator(M),
+    maps:from_list(take_map(maps:next(I), 12, max(2, W div 12), []));
+prefix(T, _) -> T.
+
+take_list([H | T], W, N, Acc) when N > 0, W > 0 ->
+    E = cut_small(H, max(2, W div N)),
+    take_list(T, W - max(2, W div N), N - 1, [E | Acc]);
+take_list([], _, _, Acc) -> lists:reverse(Acc);
+take_list(_, _, _, Acc) -> lists:reverse(['...' | Acc]).
+
+take_map({K, V, Next}, N, Each, Acc) when N > 0 -> take_map(maps:next(Next), N - 1, Each, [{cut_small(K, Each), cut_small(V, Each)} | Acc]);
+take_map(_, _, _, Acc) -> lists:reverse(Acc).
+
+cut_small(T, Words) ->
+    case walk([T], Words) >= 0 of
+        true -> T;
+        false when is_binary(T); is_list(T); is_tuple(T); is_map(T) ->
+            case Words > 8 of
+                true -> prefix(T, Words);
+                false -> '...'
+            end;
+        false -> '...'
+    end.
