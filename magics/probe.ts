@@ -9,7 +9,7 @@ import { beam, NODE_FLAG } from "./beamContext";
 import { parseMfa } from "./mfa";
 import { probesTable } from "../kernel/tables/tables";
 import { showingEveryRow } from "../kernel/display/tableBundle";
-import { LOG_LEVELS, type LogLevel, type ProbeArm, type ProbeKind, type ProbeStatusEvent } from "../kernel/beam/protocol";
+import { LOG_LEVELS, type LogLevel, type ProbeArm, type ProbeBudget, type ProbeKind, type ProbeStatusEvent } from "../kernel/beam/protocol";
 
 const KIND_FLAGS: { flag: Exclude<ProbeKind, "calls">; kind: ProbeKind }[] = [
   { flag: "messages", kind: "messages" },
@@ -27,9 +27,13 @@ const PROBE_FLAGS = [
     { name: "match", takes: "value", valueName: "PATTERN", help: "only calls whose argument list matches, e.g. \"[id, _] when id > 10\"" },
     { name: "args", takes: "none", help: "keep each call's arguments (cut on the node when large)" },
     { name: "no-load", takes: "none", help: "refuse, instead of loading it from the code path, a module that is not loaded yet" },
-    { name: "limit", takes: "value", type: "int", valueName: "N", help: "stop after N events (default 10000)" },
-    { name: "for", takes: "value", type: "duration", valueName: "DURATION", help: "stop after this long (default 60s)" },
-    { name: "rate", takes: "value", type: "rate", valueName: "N/s", help: "stop if events come faster (default 10000/s)" },
+    { name: "no-result", takes: "none", help: "call probes: durations without results — the VM copies no return value (for functions returning big states)" },
+    { name: "cut", takes: "value", type: "int", valueName: "BYTES", help: "cut terms (arguments, results, messages, states) larger than this on the node (default 4096, 64 to 1048576)" },
+    { name: "path", takes: "value", valueName: "KEYS", help: "with --state: keep only this part of the state, e.g. queue.len or stock.apple (map keys, keyword keys, tuple positions from 1)" },
+    { name: "unsafe", takes: "none", help: "allow --limit, --for or --rate above the safe range (the node-wide memory budget still holds)" },
+    { name: "limit", takes: "value", type: "int", valueName: "N", help: "stop after N events (default 10000; above 1000000 needs --unsafe)" },
+    { name: "for", takes: "value", type: "duration", valueName: "DURATION", help: "stop after this long (default 60s; above 1h needs --unsafe)" },
+    { name: "rate", takes: "value", type: "rate", valueName: "N/s", help: "stop if events come faster (default 20000/s; above 100000/s needs --unsafe)" },
     { name: "as", takes: "value", valueName: "NAME", help: "the probe's name (default p1, p2, …)" },
     { name: "messages", takes: "optional", valueName: "TARGET", help: "messages sent and received by a pid, a registered name, an application's processes (app:NAME), or new processes (new, or --new)" },
     { name: "new", takes: "none", help: "with --messages or --procs: watch the processes spawned from now on" },
@@ -46,12 +50,23 @@ export const probe = defineMagic({
   name: "probe",
   kind: "line",
   summary: "Arm a probe: calls of a function (default), or messages, processes, GenServer state, telemetry, logs, metrics.",
-  details: `MFA is Mod.fun/arity, Mod.fun (every arity), :mod.fun/arity or mod:fun/arity.
-Defaults: --limit 10000 events, --for 60s, --rate 10000/s. The probe's events: %events NAME.
+  details: `MFA is Mod.fun/arity, Mod.fun (every arity), :mod.fun/arity or mod:fun/arity; a module alone
+(Mod, :mod) probes every function of it; several, comma-separated (M1.f/1,M2.g/2), go in one probe.
+Defaults: --limit 10000 events, --for 60s, --rate 20000/s, terms cut at 4096 bytes (--cut). Raising
+--limit past 1000000, --for past 1h or --rate past 100000/s needs --unsafe.
+Node-wide, everything the agent holds (all probes' processes and the events queued for them) has a
+memory budget of 120 MB: past it, the probe holding the most ends (why_ended: memory), the others stay.
+A call probe ends at once when one traced term passes 32 MB (use --no-result for such functions).
+A state probe ends (why_ended: cost) when its hook takes more than 5% of the watched process's time.
+The probe's events: %events NAME.
 
 Examples:
   %probe Shop.Orders.place/2 --args --as orders
   %probe :lists.seq/2 --match "[a, b] when b > 50"
+  %probe Shop.Inventory.handle_call/3 --no-result
+  %probe Shop.Pricing
+  %probe Shop.Pricing.price/2,Shop.Orders.place/2
+  %probe --state Shop.Inventory --path stock.apple
   %probe --messages Shop.Inventory --for 10s
   %probe --procs --limit 500
   %probe --state Shop.Inventory
@@ -72,6 +87,20 @@ Examples:
   },
 });
 
+/** A function (Mod.fun/arity, Mod.fun) or a whole module (Mod, :mod, mod): function null means every function. */
+function parseTarget(text: string): { module: string; function: string | null; arity: number | null } {
+  if (/^[A-Z][A-Za-z0-9_]*(\.[A-Z][A-Za-z0-9_]*)*$/.test(text)) return { module: `Elixir.${text}`, function: null, arity: null };
+  const erl = /^:?([a-z][A-Za-z0-9_@]*)$/.exec(text);
+  if (erl) return { module: erl[1], function: null, arity: null };
+  return parseMfa(text);
+}
+
+/** `--path queue.len`: keys joined by dots. */
+function statePath(text: string): string[] {
+  if (!/^[^.\s]+(\.[^.\s]+)*$/.test(text)) throw new MagicUsageError(`%probe: --path takes keys joined by dots, e.g. queue.len, not "${text}".`);
+  return text.split(".");
+}
+
 function checkName(name: string): string {
   if (!/^[A-Za-z][\w-]*$/.test(name)) throw new MagicUsageError(`%probe: --as takes a name of letters, digits, _ and -, not "${name}".`);
   return name;
@@ -86,16 +115,29 @@ const given = (v: unknown) => v !== undefined && v !== false && !(Array.isArray(
 export function probeSpec(mfaText: string | undefined, flags: Partial<ProbeFlags>): ProbeArm {
   const kinds = KIND_FLAGS.filter((k) => given(flags[k.flag]));
   if (kinds.length > 1) throw new MagicUsageError(`%probe: one kind per probe; ${kinds.map((k) => `--${k.flag}`).join(" and ")} were both given.`);
-  const budget = { limit: flags.limit, time_ms: flags.for, rate: flags.rate };
+  const budget: ProbeBudget = { limit: flags.limit, time_ms: flags.for, rate: flags.rate };
+  if (flags.unsafe === true) budget.unsafe = true;
+  if (flags.cut !== undefined) {
+    if (flags.cut < 64 || flags.cut > 1048576) throw new MagicUsageError(`%probe: --cut takes 64 to 1048576 bytes, not ${flags.cut}.`);
+    budget.cut_bytes = flags.cut;
+  }
 
   if (kinds.length === 0) {
     if (!mfaText) throw new MagicUsageError("%probe: name the function to probe (Mod.fun/arity), or a kind such as --messages, --procs, --logs.\nSee %probe? for help.");
-    const mfa = parseMfa(mfaText);
+    if (flags.path !== undefined) throw new MagicUsageError("%probe: --path applies to --state probes only.");
+    const functions = mfaText.split(",").map((t) => t.trim()).filter(Boolean).map(parseTarget);
+    const first = functions[0];
     return {
       kind: "calls",
-      spec: { ...budget, target: mfaText, module: mfa.module, function: mfa.function, arity: mfa.arity, match: flags.match ?? null, args: flags.args === true, load: flags["no-load"] !== true },
+      spec: {
+        ...budget, target: mfaText, module: first.module, function: first.function, arity: first.arity,
+        ...(functions.length > 1 ? { functions } : {}),
+        match: flags.match ?? null, args: flags.args === true, load: flags["no-load"] !== true, no_result: flags["no-result"] === true,
+      },
     };
   }
+  if (flags["no-result"] === true) throw new MagicUsageError("%probe: --no-result only applies to call probes.");
+  if (flags.path !== undefined && !given(flags.state)) throw new MagicUsageError("%probe: --path applies to --state probes only.");
   const { kind, flag } = kinds[0];
   let value: string | true | string[] | undefined = flags[flag] as string | true | string[] | undefined;
   // `--procs TARGET` and `--logs LEVEL`: the parser reads an optional value only as --flag=VALUE, so the word
@@ -116,8 +158,9 @@ export function probeSpec(mfaText: string | undefined, flags: Partial<ProbeFlags
   const base = { ...budget, target: `--${flag}${typeof value === "string" ? ` ${value}` : Array.isArray(value) ? ` ${value.join(" ")}` : ""}` };
   switch (kind) {
     case "messages":
-    case "state":
       return { kind, spec: { ...base, process: value as string } };
+    case "state":
+      return { kind, spec: flags.path === undefined ? { ...base, process: value as string } : { ...base, process: value as string, path: statePath(flags.path) } };
     case "procs":
       return { kind, spec: typeof value === "string" ? { ...base, process: value } : base };
     case "telemetry":

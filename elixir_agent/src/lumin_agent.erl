@@ -44,10 +44,11 @@ handle_call({arm, Name, Kind, Spec}, _From, S = #{bridge := Bridge, kinds := Kin
     end;
 handle_call({disarm, Which}, _From, S = #{calls := Calls, kinds := Kinds}) ->
     ok = lumin_calls:disarm(Calls, Which),
-    [lumin_probe_kinds:disarm(Pid) || {N, Pid} <- maps:to_list(Kinds), Which =:= all orelse N =:= Which],
+    [lumin_probe_kinds:disarm(Pid) || {N, Pid} <- maps:to_list(Kinds), is_pid(Pid), Which =:= all orelse N =:= Which],
     {reply, ok, S};
 handle_call(list, _From, S = #{calls := Calls, kinds := Kinds}) ->
-    Others = [St || Pid <- maps:values(Kinds), St <- [lumin_probe_kinds:status(Pid)], St =/= undefined],
+    Others = [St || P <- maps:values(Kinds),
+                    St <- [case P of {ended, Sum} -> Sum; _ -> lumin_probe_kinds:status(P) end], St =/= undefined],
     {reply, lumin_calls:list(Calls) ++ Others, S};
 handle_call({snapshot, Kind, Options}, _From, S) ->
     {reply, lumin_snapshot:take(Kind, Options), S};
@@ -62,6 +63,9 @@ handle_cast(_, S) -> {noreply, S}.
 handle_info({'DOWN', _, process, Bridge, _}, S = #{bridge := Bridge}) ->
     %% The kernel's bridge is gone (killed, halted, or the connection dropped): clean up on our own.
     {stop, normal, S};
+handle_info({'$lumin', probe_ended, Pid, Summary}, S = #{kinds := Kinds}) ->
+    %% An ended probe's process is gone; its last summary is kept for %probes.
+    {noreply, S#{kinds := maps:map(fun(_, P) when P =:= Pid -> {ended, Summary}; (_, P) -> P end, Kinds)}};
 handle_info(_, S) ->
     {noreply, S}.
 
@@ -70,7 +74,7 @@ terminate(_Reason, S) -> cleanup(S).
 %% The one cleanup every ending path goes through.
 cleanup(S = #{calls := Calls, kinds := Kinds, opts := Opts}) ->
     catch lumin_calls:stop(Calls),
-    [catch lumin_probe_kinds:stop(Pid) || Pid <- maps:values(Kinds)],
+    [catch lumin_probe_kinds:stop(Pid) || Pid <- maps:values(Kinds), is_pid(Pid)],
     Guard = maps:get(guard, S, undefined),
     is_pid(Guard) andalso (catch unlink(Guard)) =:= true andalso exit(Guard, kill),
     Modules = maps:get(modules, Opts, []),

@@ -151,7 +151,7 @@ do_arm(Name, Spec, S = #{probes := Ps, routes := Routes, ids := Ids, next_id := 
               end,
     MFAs = lists:usort(lists:append(
              [resolve_functions(resolve_module(maps:get(module, T), maps:get(load, Spec, true)),
-                                maps:get(function, T, undefined), maps:get(arity, T, undefined)) || T <- Targets])),
+                                opt(maps:get(function, T, undefined)), opt(maps:get(arity, T, undefined))) || T <- Targets])),
     [refuse_if_traced(MFA, Routes, Ids) || MFA <- MFAs],
     Args = maps:get(args, Spec, false) =:= true,
     NoResult = maps:get(no_result, Spec, false) =:= true,
@@ -191,6 +191,11 @@ do_arm(Name, Spec, S = #{probes := Ps, routes := Routes, ids := Ids, next_id := 
     status(P, S2),
     Warnings = [W || not NoResult, MFA <- Set, W <- [tail_warning(MFA)], W =/= none],
     {ok, #{mfas => [fmt_mfa(M) || M <- Set], warnings => Warnings}, S2}.
+
+%% Absent (JavaScript's null arrives as nil).
+opt(nil) -> undefined;
+opt(null) -> undefined;
+opt(V) -> V.
 
 check_match_spec(MS, MFA) ->
     case erlang:match_spec_test([], MS, trace) of
@@ -277,8 +282,8 @@ ensure_tracing(S = #{tracer := T, return_to := RT}, NoResult) when is_pid(T) ->
     case NoResult andalso not RT of
         true ->
             Ours = {tracer, T},
-            [catch erlang:trace(P, true, [return_to]) || P <- erlang:processes(), erlang:trace_info(P, tracer) =:= Ours],
-            erlang:trace(new, true, [return_to]),
+            [catch erlang:trace(P, true, [{tracer, T}, return_to]) || P <- erlang:processes(), erlang:trace_info(P, tracer) =:= Ours],
+            erlang:trace(new, true, [{tracer, T}, return_to]),
             put('$return_to', true),
             S#{return_to := true};
         false -> S
@@ -410,9 +415,13 @@ trace_all([{trace_ts, Pid, call, MFA, T0}, {trace_ts, Pid, return_from, MFA, Res
 trace_all([{trace_ts, Pid, call, MFA, T0}, {trace_ts, Pid, return_from, MFA, Result, T1} | Ms], Routes) ->
     leaf(Pid, MFA, undefined, T0, return, Result, T1, Routes),
     trace_all(Ms, Routes);
-trace_all([{trace_ts, Pid, call, MFA, T0}, {trace_ts, Pid, return_to, _, T1} | Ms], Routes) ->
-    %% A call of a probe without results, ended by its return to the caller.
-    leaf(Pid, MFA, undefined, T0, undefined, undefined, T1, Routes),
+trace_all([{trace_ts, Pid, call, MFA, T0} = C, {trace_ts, Pid, return_to, _, T1} = R | Ms], Routes) ->
+    %% A call of a probe without results, ended by its return to the caller — unless calls are open under
+    %% it (a chain of tail calls, which this return_to ends too).
+    case get(Pid) of
+        undefined -> leaf(Pid, MFA, undefined, T0, undefined, undefined, T1, Routes);
+        _ -> trace(C, Routes), trace(R, Routes)
+    end,
     trace_all(Ms, Routes);
 trace_all([{trace_ts, Pid, call, MFA, Args, T0}, {trace_ts, Pid, return_from, MFA, Result, T1} | Ms], Routes) ->
     leaf(Pid, MFA, Args, T0, return, Result, T1, Routes),

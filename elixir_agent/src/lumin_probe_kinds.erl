@@ -60,7 +60,7 @@
 -export([arm/4, disarm/1, status/1, stop/1]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
 %% Callbacks that run in other processes: the sys debug function, the telemetry and the logger handler.
--export([sys_event/3, handle_event/4, log/2]).
+-export([sys_event/3, handle_event/4, log/2, view/2]).
 %% The watchdog's loop (a process of its own).
 -export([watchdog/1]).
 
@@ -126,12 +126,15 @@ init({Kind, Name, Spec, Report, Owner}) ->
     _ = [process_flag(min_heap_size, ?TRACING_HEAP) || Kind =:= messages orelse Kind =:= procs],
     Now = erlang:monotonic_time(millisecond),
     S0 = #{kind => Kind, name => Name, report => Report, owner => Owner, target => target_text(Kind, Spec),
-           budget => lumin_budget:resolve(budget_spec(Spec)), state => armed, seen => 0, dropped => 0,
+           budget => undefined, state => armed, seen => 0, dropped => 0,
            dropped_unsent => 0, rows => lumin_columns:new(columns(Kind)), in_flight => 0, armed_at => Now,
            last_tick => Now, tick_seen => 0, rate => 0.0, why => undefined, detail => undefined,
            offset_ns => erlang:time_offset(nanosecond), names => #{}, warnings => [], ref => make_ref(),
-           off => atomics:new(3, []), counter => counters:new(1, [write_concurrency]), watchdog => undefined},
-    try setup(Kind, Spec, S0) of
+           off => atomics:new(3, []), counter => counters:new(2, [write_concurrency]), watchdog => undefined},
+    try
+        put('$lumin_cut', lumin_budget:cut_bytes(Spec)),
+        setup(Kind, Spec, S0#{budget := lumin_budget:resolve(budget_spec(Spec))})
+    of
         S1 ->
             erlang:monitor(process, Owner),
             erlang:send_after(lumin_budget:tick_ms(), self(), {'$lumin', tick}),
@@ -150,14 +153,24 @@ handle_call(info, _From, S = #{kind := K, target := T, warnings := W}) ->
 handle_call(status, _From, S) ->
     {reply, summary(S), S};
 handle_call(disarm, _From, S) ->
-    {reply, ok, drain_now(end_probe(disarmed, <<"disarmed by the user">>, S))}.
+    done({reply, ok, drain_now(end_probe(disarmed, <<"disarmed by the user">>, S))}).
+
+%% A probe that has ended leaves no process behind: it gives its last summary to its owner (the agent, which
+%% answers for it from then on) and stops.
+done({reply, R, S = #{state := ended, owner := Owner}}) ->
+    Owner ! {'$lumin', probe_ended, self(), summary(S)},
+    {stop, normal, R, S};
+done({noreply, S = #{state := ended, owner := Owner}}) ->
+    Owner ! {'$lumin', probe_ended, self(), summary(S)},
+    {stop, normal, S};
+done(R) -> R.
 
 handle_cast(_, S) -> {noreply, S}.
 
 handle_info({'DOWN', _, process, Owner, _}, S = #{owner := Owner}) ->
     {stop, normal, S};
 handle_info(Msg, S) ->
-    {noreply, event(Msg, heed_watchdog(S))}.
+    done({noreply, event(Msg, heed_watchdog(S))}).
 
 terminate(_Reason, #{state := ended}) ->
     ok;
@@ -208,7 +221,12 @@ setup(state, Spec, S = #{ref := Ref, off := Off, counter := C}) ->
     refuse_ours(Pid, S),
     Behaviour = sys_behaviour(Pid),
     FuncId = {?MODULE, Ref},
-    case catch sys:install(Pid, {FuncId, fun ?MODULE:sys_event/3, {self(), Ref, Off, C}}, ?SYS_TIMEOUT) of
+    %% What of the state is shipped, decided in the watched process itself: the part at --path, cut to the
+    %% probe's cut size, so a 40 MB state is never copied out of it.
+    Path = state_path(maps:get(path, Spec, undefined)),
+    Cut = lumin_budget:cut_bytes(Spec),
+    View = {Path, Cut},
+    case catch sys:install(Pid, {FuncId, fun ?MODULE:sys_event/3, {self(), Ref, Off, C, View}}, ?SYS_TIMEOUT) of
         ok -> ok;
         Err -> throw({error, io_lib:format("could not install a sys debug function in ~ts: ~0p", [pid_text(Pid), Err])})
     end,
@@ -218,7 +236,7 @@ setup(state, Spec, S = #{ref := Ref, off := Off, counter := C}) ->
     %% whose answer comes in order with the events.
     Self = self(),
     Replace = case lists:member(Behaviour, [gen_server, gen_statem]) of
-                  true -> catch sys:replace_state(Pid, fun(St) -> Self ! {'$lumin', state0, Ref, St}, St end, ?SYS_TIMEOUT);
+                  true -> catch sys:replace_state(Pid, fun(St) -> Self ! {'$lumin', state0, Ref, view(St, View)}, St end, ?SYS_TIMEOUT);
                   false -> Pid ! {system, {Self, {'$lumin_state0', Ref}}, get_state}, ok
               end,
     case Replace of
@@ -227,7 +245,7 @@ setup(state, Spec, S = #{ref := Ref, off := Off, counter := C}) ->
                 {'EXIT', Why} ->
                     catch sys:remove(Pid, FuncId, ?SYS_TIMEOUT),
                     throw({error, io_lib:format("~ts did not give its state: ~0p", [pid_text(Pid), Why])});
-                St -> Self ! {'$lumin', state0, Ref, St}
+                St -> Self ! {'$lumin', state0, Ref, view(St, View)}
             end;
         _ -> ok
     end,
@@ -1183,10 +1201,18 @@ start_watchdog(S = #{counter := C, off := Off, budget := Budget, kind := K}) ->
                  #{tracer := T, tracee := Tracee, flags := Flags} -> {T, Tracee, Flags};
                  _ -> none
              end,
-    W = proc_lib:spawn(?MODULE, watchdog, [#{probe => self(), counter => C, off => Off, budget => Budget,
-                                              source => Source, noun => noun(K)}]),
+    A = #{probe => self(), counter => C, off => Off, budget => Budget, source => Source, noun => noun(K),
+          since => maps:get(armed_at, S), kind => K},
+    W = proc_lib:spawn(?MODULE, watchdog, [A]),
     case Source of
         {_, _, _} -> untrace(W, S);
+        none -> ok
+    end,
+    %% The node-wide memory budget: this probe's process and its tracer count, and it ends this probe alone.
+    Stop = fun(_Detail) -> wd_stop(4, 0, A) end,
+    lumin_guard:enlist(self(), maps:get(name, S), Stop),
+    case Source of
+        {T1, _, _} -> lumin_guard:enlist(T1, maps:get(name, S), Stop);
         none -> ok
     end,
     S#{watchdog := W}.
@@ -1197,9 +1223,10 @@ stop_watchdog(_) -> ok.
 %% @private The watchdog's process.
 watchdog(A = #{probe := Probe, counter := C}) ->
     erlang:monitor(process, Probe),
-    wd_loop(A#{samples => [{erlang:monotonic_time(millisecond), counters:get(C, 1)}]}).
+    wd_loop(A#{samples => [{erlang:monotonic_time(millisecond), counters:get(C, 1)}],
+               hook => [{erlang:monotonic_time(), counters:get(C, 2)}]}).
 
-wd_loop(A = #{samples := Samples, counter := C, budget := #{rate := MaxRate}}) ->
+wd_loop(A = #{samples := Samples, counter := C, budget := #{rate := MaxRate, time_ms := MaxT}, since := Since, hook := Hook}) ->
     receive
         {'DOWN', _, process, _, _} -> ok
     after ?WD_TICK ->
@@ -1218,12 +1245,25 @@ wd_loop(A = #{samples := Samples, counter := C, budget := #{rate := MaxRate}}) -
                 end,
         {Q, M} = load(A),
         #{budget := #{mailbox := MaxQ, memory := MaxM}} = A,
+        %% A state probe's cost: the time its hook took in the watched process, as a share of the wall time,
+        %% over the last second (judged once half a second has passed).
+        NowN = erlang:monotonic_time(),
+        HookNow = counters:get(C, 2),
+        {H0, HC0} = lists:last(Hook),
+        Share = case erlang:convert_time_unit(NowN - H0, native, millisecond) >= 500 of
+                    true -> (HookNow - HC0) / max(1, NowN - H0);
+                    false -> 0
+                end,
+        MaxShare = lumin_budget:state_share(),
         if
             Long > MaxRate -> wd_stop(1, Long, A);
             Short > 4 * MaxRate -> wd_stop(1, Short, A);
             Q > MaxQ -> wd_stop(2, Q, A);
             M > MaxM -> wd_stop(3, M, A);
-            true -> wd_loop(A#{samples := lists:sublist([{Now, Count} | Samples], ?WD_WINDOW)})
+            Share > MaxShare -> wd_stop(5, round(Share * 1000), A);
+            Now - Since >= MaxT -> wd_stop(6, MaxT, A);
+            true -> wd_loop(A#{samples := lists:sublist([{Now, Count} | Samples], ?WD_WINDOW),
+                               hook := lists:sublist([{NowN, HookNow} | Hook], ?WD_WINDOW)})
         end
     end.
 
@@ -1265,8 +1305,12 @@ heed_watchdog(S = #{state := armed, off := Off, budget := B, kind := K}) ->
                                               [round(maps:get(rate, B)), noun(K), Fig])};
                     2 -> {mailbox, io_lib:format("~b messages waited on the node for the probe (budget ~b)",
                                                  [Fig, maps:get(mailbox, B)])};
-                    _ -> {memory, io_lib:format("the probe used ~b MB (budget ~b MB)",
-                                                [Fig div 1048576, maps:get(memory, B) div 1048576])}
+                    3 -> {memory, io_lib:format("the probe used ~b MB (budget ~b MB)",
+                                                [Fig div 1048576, maps:get(memory, B) div 1048576])};
+                    4 -> {memory, <<"the node-wide memory budget was exceeded and this probe held the most">>};
+                    5 -> {cost, io_lib:format("the state hook took ~.1f% of the watched process's time (budget ~b%): "
+                                              "the probe would slow the process it watches", [Fig / 10, round(lumin_budget:state_share() * 100)])};
+                    _ -> {time, io_lib:format("time budget of ~.1f s spent", [maps:get(time_ms, B) / 1000])}
                 end,
             end_probe(Why, Detail, S#{flooded => true})
     end;
@@ -1286,15 +1330,61 @@ summary(#{name := Name, kind := K, target := Target, state := St, seen := Seen, 
 
 %% @doc The sys debug function of a state probe, run by the watched process for each of its debug events.
 %% It removes itself (`done') once the probe has ended or is gone.
-sys_event(FS = {Probe, Ref, Off, C}, Event, _Extra) ->
+sys_event(FS = {Probe, Ref, Off, C, View}, Event, _Extra) ->
     case atomics:get(Off, 1) =:= 0 andalso is_process_alive(Probe) of
         true ->
+            T0 = erlang:monotonic_time(),
             %% One count per message the process takes in (for the watchdog's rate).
             element(1, Event) =:= in andalso counters:add(C, 1, 1),
-            Probe ! {'$lumin', sys, Ref, erlang:monotonic_time(nanosecond), Event},
+            Probe ! {'$lumin', sys, Ref, erlang:monotonic_time(nanosecond), small_event(Event, View)},
+            %% The time this hook took in the watched process, which the watchdog holds to a share of its time.
+            counters:add(C, 2, erlang:monotonic_time() - T0),
             FS;
         false -> done
-    end.
+    end;
+sys_event(_, _, _) -> done.
+
+%% A debug event with its terms cut and its states reduced to their view, in the watched process.
+small_event({in, Msg}, {_, Cut}) -> {in, lumin_lib:cut(Msg, Cut)};
+small_event({in, Msg, From}, {_, Cut}) -> {in, lumin_lib:cut(Msg, Cut), From};
+small_event({out, Reply, To, NewState}, V = {_, Cut}) -> {out, lumin_lib:cut(Reply, Cut), To, view(NewState, V)};
+small_event({noreply, NewState}, V) -> {noreply, view(NewState, V)};
+small_event({out, Reply, To}, {_, Cut}) -> {out, lumin_lib:cut(Reply, Cut), To};
+small_event(Ev, {_, Cut}) when is_tuple(Ev) ->
+    list_to_tuple([case is_atom(E) of true -> E; false -> lumin_lib:cut(E, Cut) end || E <- tuple_to_list(Ev)]);
+small_event(Ev, {_, Cut}) -> lumin_lib:cut(Ev, Cut).
+
+%% @doc The part of a state a probe shows: the value at its path (or `{lumin_no_path, Keys}' when the state has
+%% nothing there), cut to its cut size.
+view(State, {Path, Cut}) -> lumin_lib:cut(at_path(State, Path), Cut).
+
+at_path(V, []) -> V;
+at_path(M, [K | Ks]) when is_map(M) ->
+    case [V || Key <- K, is_map_key(Key, M), V <- [map_get(Key, M)]] of
+        [V | _] -> at_path(V, Ks);
+        [] -> {lumin_no_path, [K | Ks]}
+    end;
+at_path(L, [K | Ks]) when is_list(L) ->
+    case [V || Key <- K, is_atom(Key), {Key1, V} <- [lists:keyfind(Key, 1, L)], Key1 =:= Key] of
+        [V | _] -> at_path(V, Ks);
+        [] -> {lumin_no_path, [K | Ks]}
+    end;
+at_path(T, [K | Ks]) when is_tuple(T) ->
+    case [I || I <- K, is_integer(I), I >= 1, I =< tuple_size(T)] of
+        [I | _] -> at_path(element(I, T), Ks);
+        [] -> {lumin_no_path, [K | Ks]}
+    end;
+at_path(_, Ks) -> {lumin_no_path, Ks}.
+
+%% A --path as a list of keys, each key the candidates it may be: an existing atom (never a new one), the
+%% text, and a number (a map key or a tuple position from 1).
+state_path(undefined) -> [];
+state_path(nil) -> [];
+state_path(Keys) when is_list(Keys) ->
+    [lists:append([[A || A <- [existing_atom(B)], A =/= undefined],
+                   [B],
+                   [N || {N, <<>>} <- [string:to_integer(B)], is_integer(N)]]) || K <- Keys, B <- [text(K)]];
+state_path(B) when is_binary(B) -> state_path(binary:split(B, <<".">>, [global])).
 
 %% @doc The :telemetry handler of a telemetry probe, run by the process that emits the event.
 handle_event(Event, Measurements, Metadata, #{probe := Probe, ref := Ref, off := Off, id := Id, counter := C}) ->

@@ -90,10 +90,12 @@ check(S = #{collector := C, tracer := T, counter := Counter, probes := Ps0, last
         [] -> S1
     end.
 
+%% The busiest probe, if any is busy now: a backlog left by a probe that already ended is not an idle
+%% neighbour's fault. The node-wide guard (`memory') always ends one.
 end_busiest(S = #{probes := Ps}, Why, Detail) ->
     case lists:reverse(lists:sort([{R, Since, Name} || {Name, #{rate := R, since := Since}} <- maps:to_list(Ps)])) of
-        [{_, _, Name} | _] -> end_probe(S, Name, Why, Detail);
-        [] -> S
+        [{R, _, Name} | _] when R > 0; Why =:= memory -> end_probe(S, Name, Why, Detail);
+        _ -> S
     end.
 
 end_probe(S = #{collector := C, probes := Ps}, Name, Why, Detail) ->

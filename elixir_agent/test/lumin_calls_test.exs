@@ -15,6 +15,10 @@ defmodule LuminCallsTest do
     def slow(ms), do: (Process.sleep(ms); :done)
     def big(n), do: String.duplicate("x", n)
     def raw(b), do: {:lumin_raw, b}
+    def state(n), do: {:reply, :ok, Map.new(1..n, &{&1, {:entry, &1, "payload"}})}
+    def count(0), do: :done
+    def count(n), do: count(n - 1)
+    def outer(n), do: leaf(n) + leaf(n)
   end
 
   @mod "Elixir.LuminCallsTest.Target"
@@ -120,6 +124,82 @@ defmodule LuminCallsTest do
     assert %{why_ended: :buffer, state: :ended} = status
     assert dropped > 0 and status.dropped == dropped
     assert length(rows) + dropped == status.seen
+  end
+
+  test "--no-result: durations and depth without any result (no return value copied), a tail-call chain ends at once", %{c: c} do
+    arm(c, "nores", "state", %{no_result: true})
+    run(fn -> for _ <- 1..3, do: Target.state(50_000) end)
+    {rows, status} = collect("nores", disarm: c)
+    assert %{seen: 3, dropped: 0} = status
+    assert length(rows) == 3
+    assert Enum.all?(rows, &(&1.result == nil and &1.outcome == nil and &1.duration_us > 0 and &1.depth == 0))
+
+    # A function calling itself in tail position: one return_to ends the whole chain.
+    arm(c, "chain", "count", %{no_result: true})
+    run(fn -> Target.count(4) end)
+    {rows, _} = collect("chain", disarm: c)
+    assert length(rows) == 5
+    assert rows |> Enum.map(& &1.depth) |> Enum.sort() == [0, 1, 2, 3, 4]
+  end
+
+  test "a probe without results and one with results, armed together, each get exact rows", %{c: c} do
+    arm(c, "with", "leaf")
+    arm(c, "without", "outer", %{no_result: true})
+    run(fn -> for i <- 1..100, do: Target.outer(i) end)
+    :ok = :lumin_calls.disarm(c, "with")
+    {with_rows, _} = collect("with")
+    {without_rows, _} = collect("without", disarm: c)
+    assert length(with_rows) == 200
+    assert Enum.map(with_rows, & &1.result) |> Enum.sort() == Enum.sort(Enum.flat_map(1..100, &[&1 + 1, &1 + 1]))
+    assert length(without_rows) == 100
+    assert Enum.all?(without_rows, &(&1.result == nil and &1.depth == 0))
+  end
+
+  test "a big result is cut where it arrives, to the probe's --cut size", %{c: c} do
+    arm(c, "cut", "state", %{cut_bytes: 256})
+    run(fn -> Target.state(100_000) end)
+    {[row], _} = collect("cut", disarm: c)
+    assert {:lumin_cut, bytes, _prefix} = row.result
+    assert bytes > 256
+    assert :erlang.external_size(row.result) < 4096
+  end
+
+  test "a match spec the VM refuses leaves no trace flag on any process", %{c: c} do
+    spec = %{module: @mod, function: "leaf", arity: 1, match_spec: [{[:"$1"], [{:byte_size, :"$1", 1}]}]}
+    assert {:error, msg} = :lumin_calls.arm(c, "bad", spec)
+    assert msg =~ "not valid"
+    assert :erlang.trace_info(:new, :tracer) == {:tracer, []}
+    assert Enum.all?(Process.list(), &(:erlang.trace_info(&1, :flags) in [{:flags, []}, :undefined]))
+    assert :erlang.trace_info({LuminCallsTest.Target, :leaf, 1}, :traced) == {:traced, false}
+  end
+
+  test "a module, or several functions, in one probe", %{c: c} do
+    arm(c, "mod", nil, %{function: nil, arity: nil})
+    run(fn -> Target.leaf(1); Target.count(2) end)
+    {rows, _} = collect("mod", disarm: c)
+    assert rows |> Enum.map(& &1.function) |> Enum.uniq() |> Enum.sort() == [:count, :leaf]
+
+    arm(c, "two", "leaf", %{functions: [%{module: @mod, function: "leaf", arity: 1}, %{module: @mod, function: "outer", arity: 1}]})
+    run(fn -> Target.outer(1) end)
+    {rows, _} = collect("two", disarm: c)
+    assert rows |> Enum.map(& &1.function) |> Enum.sort() == [:leaf, :leaf, :outer]
+  end
+
+  test "the watchdog ends only the busy probe; its idle neighbour stays armed", %{c: c} do
+    arm(c, "idle", "count", %{rate: 1000})
+    arm(c, "busy", "leaf", %{rate: 1000, limit: 1_000_000})
+    spawn(fn -> for i <- 1..400_000, do: Target.leaf(i) end)
+    {_, status} = collect("busy")
+    assert %{why_ended: :rate} = status
+    assert [%{name: "idle", state: :armed}] = :lumin_calls.list(c) |> Enum.filter(&(&1.name == "idle"))
+    :ok = :lumin_calls.disarm(c, "idle")
+    {_, idle} = collect("idle")
+    assert idle.why_ended == :disarmed
+  end
+
+  test "limits above the safe range are refused without unsafe", %{c: c} do
+    assert {:error, msg} = :lumin_calls.arm(c, "big", %{module: @mod, function: "leaf", rate: 1_000_000})
+    assert msg =~ "--unsafe"
   end
 
   # ---- helpers ------------------------------------------------------------------------------------------

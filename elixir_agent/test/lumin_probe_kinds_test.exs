@@ -95,11 +95,12 @@ defmodule LuminProbeKindsTest do
     assert Enum.all?(rows, &(&1.size_words > 0 and abs(now - &1.time_us) < 60_000_000 and &1.node == node()))
     assert Enum.map(rows, & &1.time_us) == Enum.sort(Enum.map(rows, & &1.time_us))
 
-    # Nothing remains: no trace flag, no tracer; the probe answers status until stopped.
+    # Nothing remains: no trace flag, no tracer, and no probe process — it gave its last summary to its
+    # owner (this test process) and stopped.
     assert :erlang.trace_info(srv, :tracer) == {:tracer, []}
     assert :erlang.trace_info(srv, :flags) == {:flags, []}
-    assert %{state: :ended} = :lumin_probe_kinds.status(probe)
-    :ok = :lumin_probe_kinds.stop(probe)
+    assert_receive {:"$lumin", :probe_ended, ^probe, %{state: :ended, seen: seen}}, 2000
+    assert seen == length(rows)
     refute Process.alive?(probe)
     assert :lumin_probe_kinds.status(probe) == :undefined
   end
@@ -270,6 +271,26 @@ defmodule LuminProbeKindsTest do
 
     assert sys_debug(srv) == []
     :ok = :lumin_probe_kinds.stop(probe)
+  end
+
+  test "state: a big state is cut in the watched process, --path keeps only a part" do
+    big = Map.new(1..200_000, &{&1, {:entry, &1}})
+    {:ok, srv} = GenServer.start_link(Counter, 0)
+    :sys.replace_state(srv, fn _ -> %{queue: %{len: 0}, messages: big} end)
+    {:ok, whole, _} = arm(:state, %{process: pid_text(srv)}, "whole")
+    {:ok, part, _} = arm(:state, %{process: pid_text(srv), path: ["queue", "len"]}, "part")
+    for _ <- 1..20, do: :sys.replace_state(srv, fn st -> put_in(st, [:queue, :len], st.queue.len + 1) end)
+    GenServer.call(srv, :get)
+    :ok = :lumin_probe_kinds.disarm(whole)
+    :ok = :lumin_probe_kinds.disarm(part)
+    {rows, _} = collect("whole", :state)
+    {part_rows, _} = collect("part", :state)
+    # The state arrived cut (a prefix of it with its size), never whole.
+    assert [%{state_after: {:lumin_cut, bytes, _}}] = rows
+    assert bytes > 4096
+    # (replace_state is no message the process handles: the row is the :get call, after 20 changes)
+    assert [%{state_before: 0, state_after: 20}] = Enum.map(part_rows, &Map.take(&1, [:state_before, :state_after]))
+    assert sys_debug(srv) == []
   end
 
   test "state: gen_statem state names before and after, replies, and its data" do

@@ -53,8 +53,12 @@ export interface ProbeBudget {
   limit?: number;
   /** Milliseconds after which the probe disarms. Default 60,000. */
   time_ms?: number;
-  /** Events per second above which the probe disarms. Default 10,000. */
+  /** Events per second above which the probe disarms. Default 20,000. */
   rate?: number;
+  /** Allow limit, time_ms or rate above the safe range (1,000,000 events, 1 h, 100,000/s). */
+  unsafe?: boolean;
+  /** Terms larger than this many bytes are cut on the node (default 4096, 64 to 1,048,576). */
+  cut_bytes?: number;
 }
 
 /** What every probe's spec carries besides its budgets. */
@@ -71,9 +75,14 @@ export interface ProbeSpecs {
   calls: SpecBase & {
     /** Module as written in the node's terms (`Elixir.MyApp.Worker`, `lists`). */
     module: string;
-    function: string;
+    /** null: every function of the module. */
+    function: string | null;
     /** null: every arity. */
     arity: number | null;
+    /** Several functions in one probe (`M1.f/1,M2.g/2`); module/function/arity then name the first. */
+    functions?: { module: string; function: string | null; arity: number | null }[];
+    /** Durations without results: the VM copies no return value (`--no-result`). */
+    no_result: boolean;
     /** An argument pattern with an optional guard, Elixir or Erlang syntax. */
     match: string | null;
     /** Keep the arguments (`--args`). */
@@ -85,8 +94,8 @@ export interface ProbeSpecs {
   messages: SpecBase & { process: string };
   /** `process`: as for messages; none: every process. */
   procs: SpecBase & { process?: string };
-  /** `process`: the GenServer or gen_statem, by name or pid. */
-  state: SpecBase & { process: string };
+  /** `process`: the GenServer or gen_statem, by name or pid; `path`: only this part of its state (`--path`). */
+  state: SpecBase & { process: string; path?: string[] };
   /** Event-name prefixes, dotted (`my_app.repo`). */
   telemetry: SpecBase & { prefixes: string[] };
   logs: SpecBase & { level: LogLevel };
