@@ -27,14 +27,16 @@
 %%     resolved with binary_to_existing_atom/2; a name that is no atom yet names nothing loaded.
 -module(lumin_budget).
 -export([defaults/0, resolve/1, tick_ms/0, max_term_bytes/0, max_batches_in_flight/0,
-         batch_rows/0, node_memory/0, safe_max/0, cut_bytes/1, state_share/0]).
+         batch_rows/0, node_memory/0, traced_term_max/0, safe_max/0, cut_bytes/1, state_share/0]).
 
 -type budget() :: #{limit := pos_integer(), time_ms := pos_integer(), rate := number(),
                     buffer := pos_integer(), mailbox := pos_integer(), memory := pos_integer()}.
 -export_type([budget/0]).
 
 %% @doc The defaults: 10,000 events, 60 s, 20,000 events/s (a broker at ~10k messages/s fits, twice over),
-%% 200,000 events buffered, a tracer mailbox of 100,000 messages and 50 MB for one probe's processes.
+%% 200,000 events buffered, a tracer mailbox of 100,000 messages and 100 MB for one probe's tracer or process
+%% (a traced reply `{reply, State, State}' of a 40 MB state arrives as an 80 MB trace message: the VM's copy
+%% does not keep the sharing).
 -spec defaults() -> budget().
 defaults() ->
     #{limit => 10000,
@@ -42,14 +44,15 @@ defaults() ->
       rate => 20000,
       buffer => 200000,
       mailbox => 100000,
-      memory => 50 * 1024 * 1024}.
+      memory => 100 * 1024 * 1024}.
 
 %% @doc The most a user may ask for without `unsafe': 1,000,000 events, 1 hour, 100,000 events/s.
 safe_max() ->
     #{limit => 1000000, time_ms => 3600000, rate => 100000}.
 
-%% @doc The node-wide memory budget over every agent process and the events queued for them: 100 MB.
-node_memory() -> 100 * 1024 * 1024.
+%% @doc The node-wide memory budget over every agent process and the events queued for them: 120 MB (one
+%% 80 MB trace message in flight passes; two at once end the probe that holds them).
+node_memory() -> 120 * 1024 * 1024.
 
 %% @doc The budget for a spec: the user's figures where given (positive numbers only), defaults elsewhere.
 %% Figures above safe_max/0 are refused unless the spec says `unsafe' => true.
@@ -86,6 +89,11 @@ cut_bytes(Spec) ->
         N when is_integer(N) -> throw({error, io_lib:format("--cut ~b is out of range: give 64 to 1048576 bytes", [N])});
         _ -> max_term_bytes()
     end.
+
+%% @doc A call probe ends at once when one traced term (a result, an argument list) makes its tracer hold more
+%% than this: 32 MB. The VM copies such a term whole into the trace message before anything can cut it, so the
+%% next call must not be traced.
+traced_term_max() -> 32 * 1024 * 1024.
 
 %% @doc A state probe disarms itself when its hook takes more than this share of the watched process's time.
 state_share() -> 0.05.

@@ -106,6 +106,12 @@ handle_info(tick, S) ->
     {noreply, tick(S)};
 handle_info({'$lumin', watchdog_end, Name, Why, Detail, Ts}, S) ->
     {noreply, end_probe(Name, Why, Detail, Ts, S)};
+handle_info({'$lumin', too_big, MFA, Detail, Ts}, S = #{routes := Routes, ids := Ids}) ->
+    %% The tracer untraced MFA already: a single term it got was over the memory budget.
+    case Routes of
+        #{MFA := Id} -> {noreply, end_probe(maps:get(Id, Ids), memory, Detail, Ts, S)};
+        _ -> {noreply, S}
+    end;
 handle_info({trace_delivered, all, Ref}, S = #{tracer := T}) ->
     %% Every trace message made before the probe ended is in the tracer's mailbox: have it hand on what it
     %% holds, then the marker.
@@ -637,7 +643,9 @@ end_probe(Name, Why, Detail, EndTs, S = #{probes := Ps, watchdog := Watchdog}) -
 
 tick(S0 = #{probes := Ps0}) ->
     Now = erlang:monotonic_time(millisecond),
-    S = watch_tracer(S0),
+    %% (The tracer's mailbox is watched by lumin_watchdog, its big terms by the tracer itself, and everything
+    %% the agent holds by lumin_guard: each ends only the probe that causes the load.)
+    S = S0,
     S1 = maps:fold(fun(Name, _, Acc) -> tick_probe(Name, Now, Acc) end, S, Ps0),
     maybe_stop_tracing(S1).
 
@@ -660,21 +668,6 @@ tick_probe(Name, Now, S = #{probes := Ps}) ->
             end;
         #{state := draining, drain_until := Until} when Now >= Until -> finalize(Name, S);
         #{state := draining} -> flush(Name, S, false);
-        _ -> S
-    end.
-
-watch_tracer(S = #{tracer := undefined}) -> S;
-watch_tracer(S = #{tracer := T, probes := Ps}) ->
-    case erlang:process_info(T, [message_queue_len, memory]) of
-        [{message_queue_len, Q}, {memory, M}] ->
-            Armed = [P || P = #{state := armed} <- maps:values(Ps)],
-            Over = [{mailbox, Q, MQ, N} || #{budget := #{mailbox := MQ}, name := N} <- Armed, Q > MQ] ++
-                   [{memory, M, MM, N} || #{budget := #{memory := MM}, name := N} <- Armed, M > MM],
-            lists:foldl(fun({mailbox, Q1, Max, N}, Acc) ->
-                                end_probe(N, mailbox, io_lib:format("the tracer's mailbox held ~b messages (budget ~b)", [Q1, Max]), Acc);
-                           ({memory, M1, Max, N}, Acc) ->
-                                end_probe(N, memory, io_lib:format("the tracer used ~b MB (budget ~b MB)", [M1 div 1048576, Max div 1048576]), Acc)
-                        end, S, Over);
         _ -> S
     end.
 

@@ -24,7 +24,7 @@
 %%   rate: events came faster than its rate budget (--rate)
 %%   buffer: more rows waited on the node for the kernel than its buffer budget
 %%   mailbox: its tracer's mailbox grew past its budget
-%%   memory: its tracer's memory grew past its budget, or the agent's memory on the node passed the node-wide budget (100 MB) and this probe held the most
+%%   memory: its tracer's memory grew past its budget, or the agent's memory on the node passed the node-wide budget (120 MB) and this probe held the most
 %%   cost: a state probe's hook took more than its share (5%) of the watched process's time
 %%   target_down: the process it watched exited
 %%   disarmed: the user disarmed it (%disarm, %disconnect), or the agent stopped
@@ -59,7 +59,7 @@
                                io_out_bytes_per_s]).
 -define(LUMIN_SCHEMA_VERSION_METRICS, 1).
 -define(LUMIN_COLUMNS_TOP, [node, pid, name, initial_call, current_function, memory, reductions_per_s,
-                           message_queue_len, heap_size]).
+                           message_queue_len, heap_size, agent]).
 -define(LUMIN_SCHEMA_VERSION_TOP, 1).
 -define(LUMIN_COLUMNS_TREE, [node, application, supervisor, supervisor_pid, child_id, pid, name, type,
                             restart, strategy, depth]).
@@ -68,7 +68,7 @@
 -define(LUMIN_SCHEMA_VERSION_APPS, 1).
 -define(LUMIN_COLUMNS_ETS, [node, table, type, size, memory_bytes, owner, owner_name, protection]).
 -define(LUMIN_SCHEMA_VERSION_ETS, 1).
--define(LUMIN_COLUMNS_PROBES, [name, node, kind, target, state, seen, dropped, why_ended]).
+-define(LUMIN_COLUMNS_PROBES, [name, node, kind, target, state, seen, dropped, why_ended, detail]).
 -define(LUMIN_SCHEMA_VERSION_PROBES, 1).
 
 -endif.

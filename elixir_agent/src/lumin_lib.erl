@@ -7,7 +7,7 @@
 %% lets the tracer and a watched process's sys hook cut every term where it arrives, before anything is
 %% stored or sent on.
 -module(lumin_lib).
--export([agent_modules/0, agent_process/1, fmt_mfa/1, fmt_mod/1, label/1, label_of/2,
+-export([agent_modules/0, agent_process/1, initial_call/1, fmt_mfa/1, fmt_mod/1, label/1, label_of/2,
          cut/2, cut/1, fits/2, words/2]).
 
 %% @doc Every module the kernel loads into a target, in load order (the bridge loads this list; cleanup
@@ -21,13 +21,8 @@ agent_modules() ->
 -spec agent_process(pid()) -> boolean().
 agent_process(P) when is_pid(P) ->
     P =:= whereis(lumin_agent) orelse P =:= whereis(lumin_guard) orelse
-        case erlang:process_info(P, [initial_call, dictionary]) of
-            [{initial_call, {M0, _, _}}, {dictionary, D}] ->
-                M = case lists:keyfind('$initial_call', 1, D) of
-                        {_, {M1, _, _}} -> M1;
-                        _ -> M0
-                    end,
-                lists:member(M, agent_modules()) orelse lists:keymember('$lumin_agent', 1, D);
+        case initial_call(P) of
+            {M, _, _} -> lists:member(M, agent_modules());
             _ -> false
         end;
 agent_process(_) -> false.
@@ -97,6 +92,18 @@ dict_values(P, Keys) ->
                 {memory, _} -> [none || _ <- Keys];
                 undefined -> undefined
             end
+    end.
+
+%% @doc What a process was started to run: its `$initial_call' (proc_lib) or its initial call; undefined when gone.
+-spec initial_call(pid()) -> mfa() | undefined.
+initial_call(P) ->
+    case dict_values(P, ['$initial_call']) of
+        [{value, {M, F, A}}] when is_atom(M), is_atom(F), is_integer(A) -> {M, F, A};
+        undefined -> undefined;
+        _ -> case erlang:process_info(P, initial_call) of
+                 {initial_call, MFA} -> MFA;
+                 undefined -> undefined
+             end
     end.
 
 text(V) when is_atom(V); is_binary(V) -> V;

@@ -69,7 +69,6 @@
 -define(PROC_FLAGS, [procs, monotonic_timestamp]).
 -define(LOG_HANDLER, lumin_log_probe).
 -define(LOG_LEVELS, [emergency, alert, critical, error, warning, notice, info, debug]).
--define(AGENT_MODULES, [lumin_agent, lumin_calls, lumin_tracer, lumin_probe_kinds, lumin_eval, lumin_snapshot]).
 %% How long an ending probe waits for what is under way (tracer chunks, handler messages) before its last batch.
 -define(DRAIN_MS, 500).
 -define(SYS_TIMEOUT, 1000).
@@ -236,16 +235,18 @@ setup(state, Spec, S = #{ref := Ref, off := Off, counter := C}) ->
     %% whose answer comes in order with the events.
     Self = self(),
     Replace = case lists:member(Behaviour, [gen_server, gen_statem]) of
-                  true -> catch sys:replace_state(Pid, fun(St) -> Self ! {'$lumin', state0, Ref, view(St, View)}, St end, ?SYS_TIMEOUT);
+                  %% Asked from a process of its own, which exits at once: sys:replace_state/3 answers with the whole
+                  %% state, and a 40 MB copy must not stay in this probe's heap.
+                  true -> in_helper(fun() -> sys:replace_state(Pid, fun(St) -> Self ! {'$lumin', state0, Ref, view(St, View)}, St end, ?SYS_TIMEOUT), ok end);
                   false -> Pid ! {system, {Self, {'$lumin_state0', Ref}}, get_state}, ok
               end,
     case Replace of
         {'EXIT', _} ->
-            case catch sys:get_state(Pid, ?SYS_TIMEOUT) of
+            case in_helper(fun() -> Self ! {'$lumin', state0, Ref, view(sys:get_state(Pid, ?SYS_TIMEOUT), View)}, ok end) of
                 {'EXIT', Why} ->
                     catch sys:remove(Pid, FuncId, ?SYS_TIMEOUT),
                     throw({error, io_lib:format("~ts did not give its state: ~0p", [pid_text(Pid), Why])});
-                St -> Self ! {'$lumin', state0, Ref, view(St, View)}
+                ok -> ok
             end;
         _ -> ok
     end,
@@ -298,6 +299,15 @@ setup(metrics, Spec, S) ->
                end,
     _ = erlang:system_flag(scheduler_wall_time, true),
     S#{interval => Interval, timer => erlang:send_after(Interval, self(), {'$lumin', sample}), last => counters()}.
+
+%% Run F in a process of its own and give its result ({'EXIT', Why} if it failed): what F got (a whole state)
+%% goes with that process.
+in_helper(F) ->
+    {Pid, Mon} = spawn_monitor(fun() -> exit({done, catch F()}) end),
+    receive
+        {'DOWN', Mon, process, Pid, {done, R}} -> R;
+        {'DOWN', Mon, process, Pid, Other} -> {'EXIT', Other}
+    end.
 
 %% ---- resolving what the user wrote ----------------------------------------------------------------
 
@@ -490,11 +500,7 @@ refuse_traced(P) when is_pid(P) ->
 
 %% The agent's own processes, which are never traced: their events would feed the probes.
 agent_process(P, S) ->
-    P =:= self() orelse P =:= maps:get(tracer, S, undefined) orelse P =:= whereis(lumin_agent) orelse
-        case catch proc_lib:translate_initial_call(P) of
-            {M, _, _} -> lists:member(M, ?AGENT_MODULES);
-            _ -> false
-        end.
+    P =:= self() orelse P =:= maps:get(tracer, S, undefined) orelse lumin_lib:agent_process(P).
 
 %% ---- tracing (messages, procs) -----------------------------------------------------------------------
 
@@ -1454,20 +1460,17 @@ opt_term(none) -> undefined.
 
 us(MonotonicNs, #{offset_ns := Off}) -> (MonotonicNs + Off) / 1000.
 
+%% A process's label (lumin_lib:label/1: registered name, proc_lib label, process_name, initial call), cached.
 name_of(P, S = #{names := Names}) when is_pid(P), node(P) =:= node() ->
     case Names of
         #{P := N} -> {N, S};
         _ ->
-            N = reg_name(P),
+            N = lumin_lib:label(P),
             {N, S#{names := put_bounded(P, N, Names)}}
     end;
 name_of(_, S) -> {undefined, S}.
 
-reg_name(P) ->
-    case erlang:process_info(P, registered_name) of
-        {registered_name, N} -> N;
-        _ -> undefined
-    end.
+reg_name(P) -> lumin_lib:label(P).
 
 put_bounded(K, V, M) when map_size(M) >= ?MAX_CACHE -> #{K => V};
 put_bounded(K, V, M) -> M#{K => V}.
@@ -1487,13 +1490,7 @@ elixir_atom(A) when is_atom(A) ->
     end;
 elixir_atom(T) -> io_lib:format("~0p", [T]).
 
-%% Elixir modules read as Elixir writes them (Shop.Orders.place/2), Erlang ones as Erlang does (lists:seq/2).
-fmt_mfa({M, F, A}) ->
-    {Mod, Sep} = case atom_to_binary(M, utf8) of
-                     <<"Elixir.", Rest/binary>> -> {Rest, "."};
-                     B -> {B, ":"}
-                 end,
-    text_bin([Mod, Sep, atom_to_binary(F, utf8), "/", integer_to_binary(A)]).
+fmt_mfa(MFA) -> lumin_lib:fmt_mfa(MFA).
 
 pid_text(P) when is_pid(P) -> list_to_binary(pid_to_list(P));
 pid_text(new) -> <<"new processes">>;

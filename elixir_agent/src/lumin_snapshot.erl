@@ -6,9 +6,8 @@
 -module(lumin_snapshot).
 -export([take/2, process/2]).
 
-%% The agent's own processes, left out of %top: its walk over every process would top the list.
--define(AGENT_MODULES, [lumin_agent, lumin_calls, lumin_tracer, lumin_watchdog, lumin_probe_kinds, lumin_snapshot,
-                        lumin_eval]).
+%% The agent's own processes are in %top, marked (`agent'), except the process taking this snapshot: its
+%% walk over every process would top the list.
 
 -spec take(atom(), map()) -> {ok, binary()} | {error, binary()}.
 take(Kind, Options) ->
@@ -23,11 +22,11 @@ snapshot(top, Opts) ->
     First = reductions_by_pid(),
     timer:sleep(Window),
     Scored = lists:foldl(fun(P, Best) -> consider(P, First, By, Window, N, Best) end, [], erlang:processes()),
-    Rows = [[node(), P, Name, Init, Cur, Mem, RedRate, Q, Heap]
+    Rows = [[node(), P, Name, Init, Cur, Mem, RedRate, Q, Heap, Agent]
             || {_, P, #{name := Name, initial := Init, current := Cur, memory := Mem, rate := RedRate,
-                        queue := Q, heap := Heap}} <- lists:reverse(lists:keysort(1, Scored))],
+                        queue := Q, heap := Heap, agent := Agent}} <- [named(E) || E <- lists:reverse(lists:keysort(1, Scored))]],
     batch(top, [{node, {const, node()}}, {pid, dict}, {name, dict}, {initial_call, dict}, {current_function, dict},
-                {memory, f64}, {reductions_per_s, f64}, {message_queue_len, i32}, {heap_size, f64}], Rows);
+                {memory, f64}, {reductions_per_s, f64}, {message_queue_len, i32}, {heap_size, f64}, {agent, dict}], Rows);
 snapshot(apps, _Opts) ->
     Running = [A || {A, _, _} <- application:which_applications()],
     Rows = [[node(), A, unicode:characters_to_binary(D), unicode:characters_to_binary(V), lists:member(A, Running)]
@@ -64,30 +63,33 @@ reductions_by_pid() ->
                         end
                 end, #{}, erlang:processes()).
 
+%% Only the figures are read of every process; names and initial calls (which may need its dictionary) only of
+%% the N kept.
+consider(P, _First, _By, _Window, _N, Best) when P =:= self() -> Best;
 consider(P, First, By, Window, N, Best) ->
     case erlang:process_info(P, [reductions, memory, message_queue_len, total_heap_size, registered_name,
-                                 current_function, initial_call, dictionary]) of
+                                 current_function]) of
         undefined -> Best;
         [{reductions, R}, {memory, Mem}, {message_queue_len, Q}, {total_heap_size, Heap}, {registered_name, Reg},
-         {current_function, Cur}, {initial_call, Init0}, {dictionary, Dict}] ->
+         {current_function, Cur}] ->
             Rate = (R - maps:get(P, First, R)) * 1000 / Window,
             Score = case By of memory -> Mem; mailbox -> Q; heap -> Heap; _ -> Rate end,
-            Init = case lists:keyfind('$initial_call', 1, Dict) of
-                       {_, MFA} -> MFA;
-                       false -> Init0
-                   end,
-            case Init of
-                {M, _, _} when M =/= undefined ->
-                    case lists:member(M, ?AGENT_MODULES) of
-                        true -> Best;
-                        false ->
-                            Entry = {Score, P, #{name => case Reg of [] -> undefined; _ -> Reg end, initial => fmt_mfa(Init),
-                                                 current => fmt_mfa(Cur), memory => Mem, rate => Rate, queue => Q, heap => Heap}},
-                            keep_best(Entry, Best, N)
-                    end;
-                _ -> Best
-            end
+            Entry = {Score, P, #{reg => Reg, current => fmt_mfa(Cur), memory => Mem, rate => Rate, queue => Q, heap => Heap}},
+            keep_best(Entry, Best, N)
     end.
+
+%% A kept entry's name (any label OTP offers), initial call (through proc_lib) and whether it is the agent's.
+named({Score, P, Info = #{reg := Reg}}) ->
+    Init = lumin_lib:initial_call(P),
+    Name = case Reg of
+               [] -> lumin_lib:label(P);
+               _ -> Reg
+           end,
+    Agent = case Init of
+                {M, _, _} -> lists:member(M, lumin_lib:agent_modules());
+                _ -> false
+            end,
+    {Score, P, Info#{name => Name, initial => case Init of undefined -> undefined; _ -> fmt_mfa(Init) end, agent => Agent}}.
 
 %% Keep the N best entries; the list stays short, so the insert is cheap.
 keep_best(Entry, Best, N) when length(Best) < N -> [Entry | Best];

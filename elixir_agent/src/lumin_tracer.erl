@@ -40,6 +40,7 @@ init(Collector, Counter) ->
     process_flag(min_heap_size, 50000),
     erlang:send_after(lumin_budget:tick_ms() div 2, self(), {'$lumin', tick}),
     put('$lumin_cut', lumin_budget:max_term_bytes()),
+    put('$lumin_cc', {Collector, Counter}),
     loop({Collector, Counter}, [], 0).
 
 loop(CC, Acc, N) ->
@@ -103,7 +104,27 @@ shrink(M, I, V) ->
     case lumin_lib:fits(V, Max) of
         true -> M;
         false ->
+            too_big(M, V),
             M1 = setelement(I, M, lumin_lib:cut(V, Max)),
             erlang:garbage_collect(),
             M1
+    end.
+
+%% A term over 64 KB is measured whole (in C, without garbage: ~2 ms a MB); past
+%% lumin_budget:traced_term_max/0, the function that produced it is untraced now, before its next call copies
+%% another one, and the collector is told. (The VM copied the term whole before the tracer could cut it; only
+%% the next copies can be prevented.)
+too_big(M, V) ->
+    Budget = lumin_budget:traced_term_max(),
+    Tag = element(3, M),
+    case Tag =/= send andalso Tag =/= 'receive' andalso Tag =/= send_to_non_existing_process
+         andalso not lumin_lib:fits(V, 65536) andalso erts_debug:flat_size(V) * 8 of
+        Bytes when is_integer(Bytes), Bytes > Budget ->
+            MFA = element(4, M),
+            erlang:trace_pattern(MFA, false, [local]),
+            Detail = io_lib:format("one traced result or argument list of ~ts took ~b MB on the node (at most ~b MB); "
+                                   "the VM copies it whole for each call: probe it with --no-result, or a function that returns less",
+                                   [lumin_lib:fmt_mfa(MFA), Bytes div 1048576, Budget div 1048576]),
+            element(1, get('$lumin_cc')) ! {'$lumin', too_big, MFA, iolist_to_binary(Detail), erlang:monotonic_time(nanosecond)};
+        _ -> ok
     end.

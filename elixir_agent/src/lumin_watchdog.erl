@@ -40,7 +40,8 @@ init(Collector, Tracer, Counter) ->
 loop(S = #{probes := Ps}) ->
     receive
         {armed, Name, MFAs, Budget, Since} ->
-            loop(S#{probes := Ps#{Name => #{mfas => MFAs, budget => Budget, since => Since, count => calls(MFAs), rate => 0.0}}});
+            loop(S#{probes := Ps#{Name => #{mfas => MFAs, budget => Budget, since => Since, count => calls(MFAs), rate => 0.0,
+                                              at => Since}}});
         {ended, Name} ->
             case Ps of
                 #{Name := #{mfas := MFAs}} -> [erlang:trace_pattern(MFA, false, [call_count]) || MFA <- MFAs];
@@ -62,9 +63,9 @@ check(S = #{collector := C, tracer := T, counter := Counter, probes := Ps0, last
     Dt = max(1, Now - At),
     Count = counters:get(Counter, 1),
     MsgsPerS = (Count - Last) * 1000 / Dt,
-    Ps = maps:map(fun(_, P = #{mfas := MFAs, count := C0}) ->
+    Ps = maps:map(fun(_, P = #{mfas := MFAs, count := C0, at := At0}) ->
                           C1 = calls(MFAs),
-                          P#{count := C1, rate := (C1 - C0) * 1000 / Dt}
+                          P#{count := C1, rate := (C1 - C0) * 1000 / max(1, Now - At0), at := Now}
                   end, Ps0),
     S1 = S#{last := Count, at := Now, probes := Ps},
     Over = [{Name, rate, io_lib:format("rate budget of ~b calls/s exceeded (~b/s); stopped at the source", [round(R), round(Rate)])}

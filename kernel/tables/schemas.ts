@@ -65,7 +65,7 @@ export const WHY_ENDED = [
   { name: "rate", doc: "events came faster than its rate budget (`--rate`)" },
   { name: "buffer", doc: "more rows waited on the node for the kernel than its buffer budget" },
   { name: "mailbox", doc: "its tracer's mailbox grew past its budget" },
-  { name: "memory", doc: "its tracer's memory grew past its budget, or the agent's memory on the node passed the node-wide budget (100 MB) and this probe held the most" },
+  { name: "memory", doc: "its tracer's memory grew past its budget, or the agent's memory on the node passed the node-wide budget (120 MB) and this probe held the most" },
   { name: "cost", doc: "a state probe's hook took more than its share (5%) of the watched process's time" },
   { name: "target_down", doc: "the process it watched exited" },
   { name: "disarmed", doc: "the user disarmed it (`%disarm`, `%disconnect`), or the agent stopped" },
@@ -213,7 +213,7 @@ export const SCHEMAS: { readonly [K in TableKind]: TableSchema } = {
   top: {
     kind: "top",
     version: 1,
-    doc: "The processes that stand out now (`%top`), from two samples so reductions are a rate; the agent's own processes are left out.",
+    doc: "The processes that stand out now (`%top`), from two samples so reductions are a rate; the agent's own processes are included and marked (`agent`), so what ElixirLumin costs the node is in plain view.",
     columns: [
       col("node", "string", "node"),
       col("pid", "string", "process"),
@@ -224,6 +224,7 @@ export const SCHEMAS: { readonly [K in TableKind]: TableSchema } = {
       col("reductions_per_s", "float", "reductions per second between the two samples"),
       col("message_queue_len", "int", "messages waiting"),
       col("heap_size", "int", "words"),
+      col("agent", "bool", "one of the ElixirLumin agent's own processes (a tracer, collector, probe, watchdog or the agent itself)"),
     ],
   },
   tree: {
@@ -284,6 +285,7 @@ export const SCHEMAS: { readonly [K in TableKind]: TableSchema } = {
       col("seen", "int", "events seen"),
       col("dropped", "int", "events dropped (counted exactly)"),
       col("why_ended", "string", `why it ended: ${codeList(WHY_ENDED)}`, true),
+      col("detail", "string", "what tripped, with the figures (e.g. `rate budget of 2000 calls/s exceeded (41234/s)`)", true),
     ],
   },
 };

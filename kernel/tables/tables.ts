@@ -47,6 +47,7 @@ export async function probesTable(probes: readonly ProbeRow[]): Promise<ColumnTa
       seen: col((p) => p.status.seen),
       dropped: col((p) => p.status.dropped),
       why_ended: col((p) => p.status.why_ended ?? null),
+      detail: col((p) => p.status.detail ?? null),
     } satisfies Record<(typeof SCHEMAS.probes.columns)[number]["name"], unknown[]> as never,
     columnNames("probes"),
   ) as ColumnTable;

@@ -200,7 +200,8 @@ console.log(JSON.stringify({ n: seqs.numRows(), modules: [...new Set(seqs.array(
     await k.execute("%%erlang\nLoop = fun L() -> _ = lists:seq(1, 3), L() end, register(lumin_test_loop, spawn(Loop)), ok.");
     // RPC latency measured from outside while the probe is armed and disarms.
     const rpcs = rpcLatencies(target, 30);
-    const arm = await k.execute("%probe lists:seq/2 --as loop --limit 10000000");
+    // A count budget raised past the safe range (--unsafe): the rate budget still ends the probe.
+    const arm = await k.execute("%probe lists:seq/2 --as loop --limit 10000000 --unsafe");
     expect(stdout(arm) + texts(arm, "display_data").join("")).not.toMatch(/error/i);
     const r = await cellJson(k, `const loop = %events loop --wait=10s
 const loopProbes = %probes

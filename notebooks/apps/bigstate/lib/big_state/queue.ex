@@ -27,8 +27,8 @@ defmodule BigState.Queue do
 
   @impl true
   def init(size_mb) do
-    # Entries of ~100 bytes of heap each: size_mb * 10_000 of them make about size_mb MB.
-    messages = Map.new(1..(size_mb * 10_000), fn i -> {i, {:msg, i, "payload-#{i}-" <> String.duplicate("x", 40)}} end)
+    # Entries of ~135 bytes of heap each (map slot, tuple, a 55-byte heap binary): 7,500 of them make a MB.
+    messages = Map.new(1..(size_mb * 7_500), fn i -> {i, {:msg, i, "payload-#{i}-" <> String.duplicate("x", 40)}} end)
     {:ok, %{messages: messages, queue: %{len: 0, last: nil}}}
   end
 

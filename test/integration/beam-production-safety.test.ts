@@ -1,0 +1,164 @@
+/**
+ * Production safety on production-sized terms (issue 10), end to end through a real Jupyter client on a real
+ * node running notebooks/apps/bigstate: a GenServer holding ~40 MB of state, a call that replies with it, and
+ * 20,000 casts. The same workload runs unprobed and probed (a call probe on the function that returns the
+ * state, and a state probe), and the node's peak memory is compared; the agent must give its memory back
+ * within 2 s of the probes ending. Also: a flood on one probe leaves its idle neighbour armed, and a guard
+ * the VM refuses leaves no trace flag on any process.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startKernel, stdout, type KernelClient } from "../support/jupyter";
+import { cellError, cellJson, elixirCell, uniqueName, waitFor } from "../support/beam";
+
+let k: KernelClient;
+const NODE = uniqueName("bigstate");
+const MB = 1024 * 1024;
+
+/** A cell that arms a probe; fails the test with the cell's error if it does not arm. */
+async function arm(line: string): Promise<void> {
+  const r = await k.execute(line);
+  const err = r.messages.find((m) => m.msg_type === "error");
+  if (err) throw new Error(`${line}: ${err.content.evalue}`);
+}
+
+/** Waits until every probe has ended (statuses arrive after the cell that ended them). */
+async function allEnded(): Promise<Record<string, any>> {
+  let s: Record<string, any> = {};
+  await waitFor(async () => Object.values((s = await probes())).every((p) => p.state === "ended"), 10_000, "every probe to end");
+  return s;
+}
+
+/** The probes' statuses by name. */
+async function probes(): Promise<Record<string, any>> {
+  const rows = await cellJson<any[]>(k, "const ps1 = %probes\nconsole.log(JSON.stringify(ps1.objects(), (_k, x) => (typeof x === \"bigint\" ? Number(x) : x)))");
+  return Object.fromEntries(rows.map((r) => [r.name, r]));
+}
+
+/**
+ * Runs the workload — 5 calls that reply with the whole state, then 20,000 casts — with a sampler on the node
+ * reading erlang:memory(total) every 2 ms. Returns the peak over the memory before, and the casts' time.
+ */
+async function workload(): Promise<{ peak: number; castsMs: number }> {
+  const out = await elixirCell(
+    k,
+    `for p <- Process.list(), do: :erlang.garbage_collect(p)
+parent = self()
+sampler = spawn(fn ->
+  loop = fn loop, max ->
+    receive do
+      :stop -> send(parent, {:peak, max})
+    after 2 -> loop.(loop, max(max, :erlang.memory(:total)))
+    end
+  end
+  loop.(loop, :erlang.memory(:total))
+end)
+before = :erlang.memory(:total)
+for _ <- 1..5 do
+  _ = BigState.Queue.snapshot()
+  :erlang.garbage_collect()
+end
+casts = BigState.Queue.publish_many(20_000)
+Process.sleep(200)
+send(sampler, :stop)
+peak = receive do {:peak, m} -> m end
+"#{peak - before} #{casts}"`,
+  );
+  const [peak, castsMs] = out.replace(/"/g, "").split(" ").map(Number);
+  return { peak, castsMs };
+}
+
+/** The memory held by the agent's processes on the node (not the evaluation that asks), in bytes. */
+const AGENT_MEMORY = `Process.list()
+|> Enum.reject(&(&1 == self()))
+|> Enum.filter(fn p ->
+  case Process.info(p, [:dictionary, :initial_call]) do
+    [dictionary: d, initial_call: i] ->
+      case List.keyfind(d, :"$initial_call", 0, {nil, i}) do
+        {_, {m, _, _}} -> String.starts_with?(Atom.to_string(m), "lumin_") and m != :lumin_eval
+        _ -> false
+      end
+    nil -> false
+  end
+end)
+|> Enum.map(fn p -> case Process.info(p, :memory) do {:memory, m} -> m; nil -> 0 end end)
+|> Enum.sum()`;
+
+beforeAll(async () => {
+  k = await startKernel();
+  const r = await k.execute(`%node start ${NODE} --app notebooks/apps/bigstate`, { timeout: 180 });
+  if (!stdout(r).includes(`Attached to ${NODE}@`)) throw new Error(`%node start failed: ${JSON.stringify(r.messages.map((m) => m.content))}`);
+}, 200_000);
+
+afterAll(async () => {
+  await k?.shutdown();
+});
+
+describe("a GenServer holding ~40 MB of state", () => {
+  it("a call probe on the function returning the state and a state probe cost at most 150 MB more than the same workload unprobed, and the agent gives its memory back within 2 s", async () => {
+    const stateMb = Number(await elixirCell(k, ":erts_debug.flat_size(:sys.get_state(BigState.Queue)) * 8 |> div(1024 * 1024)"));
+    expect(stateMb).toBeGreaterThan(35);
+
+    const unprobed = await workload();
+    // With results: the VM copies the 40 MB result into the tracer for each call, before anything can cut it.
+    await arm("%probe BigState.Queue.snapshot/0 --as snap");
+    // Without results: the server's {reply, State, State} is never copied.
+    await arm("%probe BigState.Queue.handle_call/3 --as nores --no-result");
+    await arm("%probe --state BigState.Queue --as st --limit 1000000 --unsafe");
+    const probed = await workload();
+    await k.execute("%disarm --all");
+    const ended = Date.now();
+    // Within 2 s of the probes ending, the agent holds under 20 MB.
+    const held = Number(await elixirCell(k, AGENT_MEMORY));
+    expect(Date.now() - ended).toBeLessThan(2000);
+    expect(held).toBeLessThan(20 * MB);
+    const statuses = await allEnded();
+    const st = statuses.st;
+    console.log(`unprobed peak +${(unprobed.peak / MB).toFixed(0)} MB, casts ${unprobed.castsMs} ms; probed peak +${(probed.peak / MB).toFixed(0)} MB, ` +
+      `casts ${probed.castsMs} ms; agent held ${(held / MB).toFixed(1)} MB after; ${JSON.stringify([statuses.snap, st, statuses.nores])}`);
+
+    // The probe with results ended by the memory budget at its first big result (the VM had copied at most one
+    // more, for a call already under way), saying what to do; the one without results saw every call.
+    const snap = statuses.snap;
+    expect(snap).toMatchObject({ why_ended: "memory" });
+    expect(snap.seen).toBeLessThanOrEqual(2);
+    const rows = await cellJson(k, `const snapT = %events snap --wait=5s
+console.log(JSON.stringify({ n: snapT.numRows(), results: snapT.array("result").map((r: any) => String(r).length) }))`);
+    expect(rows.n).toBe(snap.seen);
+    expect(Math.max(0, ...rows.results)).toBeLessThan(20_000);
+    expect(statuses.nores).toMatchObject({ seen: 6, why_ended: "disarmed" });
+    const nores = await cellJson(k, `const noresT = %events nores --wait=5s
+console.log(JSON.stringify({ n: noresT.numRows(), results: [...new Set(noresT.array("result"))], slowest: Math.max(...noresT.array("duration_us")) }))`);
+    expect(nores).toMatchObject({ n: 6, results: [null] });
+    expect(nores.slowest).toBeGreaterThan(0);
+    expect(st.state).toBe("ended");
+    if (st.why_ended === "cost") expect(st.seen).toBeGreaterThan(0);
+    else expect(probed.castsMs - unprobed.castsMs).toBeLessThan(1000);
+
+    expect(probed.peak - unprobed.peak).toBeLessThan(150 * MB);
+
+  });
+
+  it("a flood on one probe ends that probe alone; its idle neighbour stays armed, and %probes says which budget tripped", async () => {
+    await arm("%probe BigState.Queue.snapshot/0 --as idle");
+    await arm("%probe BigState.Queue.handle_cast/2 --as flood --rate 2000/s --limit 1000000 --no-result");
+    await elixirCell(k, "BigState.Queue.publish_many(50_000)");
+    await waitFor(async () => (await probes()).flood.state === "ended", 10_000, "the flooded probe to end");
+    const s = await probes();
+    expect(s.flood).toMatchObject({ state: "ended", why_ended: "rate" });
+    expect(s.idle).toMatchObject({ state: "armed" });
+    await k.execute("%disarm idle");
+    expect((await probes()).idle).toMatchObject({ state: "ended", why_ended: "disarmed" });
+  });
+
+  it("a guard the VM refuses fails before anything is set: no trace flag is left on any process, and the next probe arms", async () => {
+    await k.execute("%disarm --all");
+    await allEnded();
+    const err = await cellError(k, '%probe :lists.reverse/1 --match "[x] when byte_size(x, 1)"');
+    expect(err).toMatch(/not valid|byte_size/);
+    const flagged = await elixirCell(k, "Enum.count(Process.list(), fn p -> :erlang.trace_info(p, :flags) not in [{:flags, []}, :undefined] end)");
+    expect(flagged).toBe("0");
+    await arm("%probe :lists.reverse/1 --as after_bad");
+    await k.execute("%disarm after_bad");
+    expect((await probes()).after_bad).toMatchObject({ state: "ended" });
+  });
+});
