@@ -5,8 +5,8 @@
 import { currentOutput } from "./currentOutput";
 import type { DisplayOptions } from "./cellIO";
 
-// Arquero (`aq`, `op`, `desc`) joins the scope in tsEvaluator.ts, imported by cells' own compiler so that its
-// types resolve there as an application's would.
+// Arquero (`aq`, `op`, `desc`, `escape`) joins the scope in tsEvaluator.ts, imported by cells' own compiler from
+// the arquero this package depends on, so that its types resolve in any folder as an application's would.
 /** Analysis over probe tables (kernel/analysis) and the charts drawn from them (kernel/charts). */
 export { latencyTable, callTree, outliers, mailboxGrowth, correlateLogs, frequentSequences, explain } from "../analysis";
 export { latencyChart, timelineChart, sequenceChart, flameChart, treeChart, stateHistoryChart, metricsChart } from "../charts";

@@ -64,10 +64,14 @@ export class TslabEvaluator implements TsEvaluator {
     if (this.preludeLoaded) return;
     this.preludeLoaded = true;
     const names = Object.keys(require(PRELUDE)).filter((n) => n !== "__esModule");
+    // The arquero this package depends on, found from the kernel's own files (never from the notebook's folder,
+    // which may have none). Imported, not destructured: tslab keeps imports as they are in the declarations it
+    // carries to the next cell, while a `const { op } = aq` would need op's type spelled out, and arquero's
+    // types cannot be named from a folder that has no node_modules/arquero.
     const arquero = path.dirname(require.resolve("arquero/package.json"));
     const ok = await executor.execute(
       `import { ${names.join(", ")} } from ${JSON.stringify(PRELUDE)};\n` +
-        `import * as aq from ${JSON.stringify(arquero)};\nconst { op, desc, escape } = aq;`,
+        `import * as aq from ${JSON.stringify(arquero)};\nimport { op, desc, escape } from ${JSON.stringify(arquero)};`,
     );
     if (!ok) process.stderr.write(`[elixirlumin] the cell prelude did not load: ${this.diagnostics.join("; ")}\n`);
     this.diagnostics = [];

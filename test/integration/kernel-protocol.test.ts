@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ofType, startKernel, stdout, texts, type KernelClient } from "../support/jupyter";
+import { ofType, ROOT, startKernel, stdout, texts, type KernelClient } from "../support/jupyter";
 
 const ANSI = /\u001b\[/;
 let k: KernelClient;
@@ -32,6 +32,22 @@ describe("kernel_info", () => {
     expect((await k.badSignature()).answered).toBe(false);
     const r = await k.execute("%time 40 + 2");
     expect(texts(r, "execute_result")).toEqual(["42"]);
+  });
+});
+
+describe("the cell scope, with the kernel in a folder of its own outside the repository", () => {
+  it("has aq, op, desc, display, the analysis and chart functions, and binds magics", async () => {
+    expect(path.relative(ROOT, k.cwd).startsWith("..")).toBe(true);
+    const r = await k.execute(
+      "const scopeT = aq.table({ f: ['a', 'a', 'b'], d: [3, 1, 2] })\n" +
+        "const scopeS = scopeT.groupby('f').rollup({ n: op.count(), m: op.max('d') }).orderby(desc('n'))\n" +
+        "display(scopeS.numRows())\n" +
+        "const scopeBound = %time 6 * 7\n" +
+        "[typeof latencyTable, typeof latencyChart, typeof clearOutput, typeof updateDisplay, typeof input, scopeBound, scopeS.get('m', 0)].join(' ')",
+    );
+    expect(ofType(r, "error")).toEqual([]);
+    expect(texts(r, "display_data")).toEqual(["2"]);
+    expect(texts(r, "execute_result")).toEqual(["'function function function function function 42 3'"]);
   });
 });
 
@@ -98,7 +114,7 @@ describe("execute", () => {
 
 describe("display", () => {
   it("shows Arquero tables as HTML, text and a data resource with the row count", async () => {
-    const r = await k.execute("import * as aq from 'arquero'\nconst tF = aq.table({ a: [1, 2, 3], b: ['x', 'y', 'z'] })\ntF");
+    const r = await k.execute("const tF = aq.table({ a: [1, 2, 3], b: ['x', 'y', 'z'] })\ntF");
     const [result] = ofType(r, "execute_result");
     expect(result.content.data["text/html"]).toContain("<table>");
     expect(result.content.data["text/html"]).toContain("3 rows");
@@ -138,6 +154,9 @@ describe("display", () => {
     try {
       const r = await k2.execute('import { greet } from "lumin-greeter";\ngreet("BEAM")');
       expect(texts(r, "execute_result")).toEqual(["'hello, BEAM'"]);
+      // The cell scope is there beside the notebook's own packages.
+      const scope = await k2.execute('[greet("aq"), typeof aq.table, typeof display].join(" ")');
+      expect(texts(scope, "execute_result")).toEqual(["'hello, aq function function'"]);
     } finally {
       await k2.shutdown();
     }

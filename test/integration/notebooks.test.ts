@@ -3,12 +3,11 @@
  * would run them), with no error output and the outputs a reader relies on. Each notebook starts its own
  * local BEAM node, which stops with its kernel.
  */
-import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
-import os from "node:os";
+import { readdirSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ROOT, kernelspecDir } from "../support/jupyter";
+import { ROOT } from "../support/jupyter";
+import { executeNotebook } from "../support/nbconvert";
 
 interface Output {
   output_type: string;
@@ -26,21 +25,11 @@ interface Cell {
 
 const join = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join("") : (v ?? ""));
 
-function execute(notebook: string): Promise<Cell[]> {
-  const spec = kernelspecDir();
-  const outDir = mkdtempSync(path.join(os.tmpdir(), "lumin-nb-"));
-  return new Promise((resolve, reject) => {
-    execFile(
-      "jupyter",
-      ["nbconvert", "--to", "notebook", "--execute", "--ExecutePreprocessor.kernel_name=elixirlumin", "--ExecutePreprocessor.timeout=180", "--output-dir", outDir, path.join(ROOT, notebook)],
-      { env: { ...process.env, JUPYTER_PATH: path.join(spec, "share", "jupyter") }, timeout: 480_000, maxBuffer: 16 * 1024 * 1024 },
-      (err, _out, stderr) => {
-        if (err) return reject(new Error(`nbconvert failed on ${notebook}:\n${stderr.slice(-4000)}`));
-        const file = path.join(outDir, path.basename(notebook));
-        resolve(JSON.parse(readFileSync(file, "utf8")).cells as Cell[]);
-      },
-    );
-  });
+/** Runs the notebook from a folder of its own outside the repository, as a reader would. */
+async function execute(notebook: string): Promise<Cell[]> {
+  const run = await executeNotebook(notebook);
+  run.cleanup();
+  return run.notebook.cells as Cell[];
 }
 
 /** The outputs of the code cell whose source contains `marker`. */

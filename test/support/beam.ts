@@ -6,7 +6,8 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import os from "node:os";
-import { startKernel, stdout, texts, type KernelClient } from "./jupyter";
+import path from "node:path";
+import { ROOT, startKernel, stdout, texts, type KernelClient } from "./jupyter";
 
 export const HOST = os.hostname().split(".")[0];
 
@@ -123,8 +124,8 @@ export async function attachedNode(k: KernelClient): Promise<string> {
   return cellJson<string>(k, "const nodeName1 = %erlang node()\nconsole.log(JSON.stringify(String(nodeName1)))");
 }
 
-/** The sample Mix app the tests probe. */
-export const SHOP_APP = "notebooks/apps/shop";
+/** The sample Mix app the tests probe (absolute: kernels run in a folder outside the repository). */
+export const SHOP_APP = path.join(ROOT, "notebooks", "apps", "shop");
 
 /** A kernel attached to the sample app on a node it starts (named `name`); fails loudly when it cannot. */
 export async function startShopKernel(name: string): Promise<KernelClient> {

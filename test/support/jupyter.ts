@@ -1,7 +1,8 @@
 /**
  * The tests' Jupyter client: Debian's jupyter_client (a real client, not a mock), run by kernel_driver.py and
  * driven over JSON lines. The kernelspec is installed into a temporary JUPYTER_PATH and the history file is
- * temporary, so tests never touch the user's own.
+ * temporary, so tests never touch the user's own. The kernel runs in a folder of its own outside the repository
+ * (as a user's notebook does), so nothing it needs may come from the project's layout.
  *
  *   const k = await startKernel();
  *   const r = await k.execute("1 + 1");          // r.messages: iopub for the cell; r.reply: execute_reply
@@ -10,7 +11,7 @@
  *   await k.shutdown();
  */
 import { spawn, execFileSync, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -44,6 +45,22 @@ export function kernelspecDir(): string {
   return dir;
 }
 
+/**
+ * A fresh folder outside the repository for a kernel's working directory, as a user's own notebook folder is.
+ * With `notebooks: true` it holds a copy of the project's notebooks/ (their sample apps beside them), so a
+ * shipped notebook runs from there with its relative paths intact.
+ */
+export function notebookFolder(options: { notebooks?: boolean } = {}): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "lumin-notebook-"));
+  if (options.notebooks) {
+    cpSync(path.join(ROOT, "notebooks"), dir, {
+      recursive: true,
+      filter: (src) => !/[\\/](_build|deps|\.ipynb_checkpoints)$/.test(src) && !/\.executed\.ipynb$/.test(src),
+    });
+  }
+  return dir;
+}
+
 export class KernelClient {
   private readonly lines: AsyncIterator<string>;
   pid = 0;
@@ -51,6 +68,9 @@ export class KernelClient {
   constructor(
     private readonly driver: ChildProcessWithoutNullStreams,
     readonly tmp: string,
+    /** The kernel's working directory (removed at shutdown when the client made it). */
+    readonly cwd: string,
+    private readonly ownsCwd: boolean,
   ) {
     this.lines = createInterface({ input: driver.stdout })[Symbol.asyncIterator]();
     driver.stderr.on("data", (d: Buffer) => {
@@ -100,12 +120,15 @@ export class KernelClient {
       this.driver.stdin.end();
       this.driver.kill();
       rmSync(this.tmp, { recursive: true, force: true });
+      if (this.ownsCwd) rmSync(this.cwd, { recursive: true, force: true });
     }
   }
 }
 
+/** Starts a kernel through jupyter_client; its working directory is `cwd`, or a fresh folder outside the repository. */
 export async function startKernel(options: { cwd?: string; env?: Record<string, string> } = {}): Promise<KernelClient> {
   const tmp = kernelspecDir();
+  const cwd = options.cwd ?? notebookFolder();
   const driver = spawn(PYTHON, ["-u", path.join(__dirname, "kernel_driver.py")], {
     env: {
       ...process.env,
@@ -116,8 +139,8 @@ export async function startKernel(options: { cwd?: string; env?: Record<string, 
       ...options.env,
     },
   });
-  const client = new KernelClient(driver, tmp);
-  client.pid = (await client.send<{ pid: number }>({ op: "start", cwd: options.cwd ?? ROOT })).pid;
+  const client = new KernelClient(driver, tmp, cwd, options.cwd === undefined);
+  client.pid = (await client.send<{ pid: number }>({ op: "start", cwd })).pid;
   return client;
 }
 
