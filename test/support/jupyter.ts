@@ -105,6 +105,19 @@ export class KernelClient {
     return this.send<{ answered: boolean }>({ op: "bad_signature" });
   }
 
+  /** Send a correctly signed message whose parts are exactly these (null and wrong types included). */
+  raw(parts: { header: unknown; parent_header?: unknown; metadata?: unknown; content?: unknown }, channel: "shell" | "control" = "shell", wait = 2) {
+    return this.send<{ replies: { msg_type: string; content: Record<string, any>; parent_header: Record<string, any> }[]; iopub: { msg_type: string; parent_header: Record<string, any> }[] }>({
+      op: "raw",
+      channel,
+      wait,
+      header: parts.header,
+      parent_header: "parent_header" in parts ? parts.parent_header : {},
+      metadata: "metadata" in parts ? parts.metadata : {},
+      content: "content" in parts ? parts.content : {},
+    });
+  }
+
   async restart(): Promise<void> {
     this.pid = (await this.send<{ pid: number }>({ op: "restart" })).pid;
   }

@@ -98,6 +98,39 @@ def bad_signature(cmd):
         return {"answered": False}
 
 
+def raw(cmd):
+    """A message signed with the right key whose four parts are exactly what the test gives (null, wrong types).
+
+    Answers what came back on that channel within `wait` seconds for it (matched by the header's msg_id when
+    the header has one), and every iopub message whose parent carries that msg_id.
+    """
+    parts = [json.dumps(cmd.get(k)).encode() for k in ("header", "parent_header", "metadata", "content")]
+    channel = kc.control_channel if cmd.get("channel") == "control" else kc.shell_channel
+    channel.socket.send_multipart([b"<IDS|MSG>", kc.session.sign(parts)] + parts)
+    header = cmd.get("header")
+    msg_id = header.get("msg_id") if isinstance(header, dict) else None
+    get = kc.get_control_msg if cmd.get("channel") == "control" else kc.get_shell_msg
+    replies = []
+    deadline = time.time() + cmd.get("wait", 2)
+    while time.time() < deadline:
+        try:
+            r = get(timeout=max(0.05, deadline - time.time()))
+        except Exception:
+            break
+        if msg_id is None or r["parent_header"].get("msg_id") == msg_id:
+            replies.append({"msg_type": r["msg_type"], "content": r["content"], "parent_header": r["parent_header"]})
+            break
+    echoed = []
+    while True:
+        try:
+            m = kc.get_iopub_msg(timeout=0.3)
+        except Exception:
+            break
+        if msg_id is not None and m["parent_header"].get("msg_id") == msg_id:
+            echoed.append({"msg_type": m["msg_type"], "parent_header": m["parent_header"]})
+    return {"replies": replies, "iopub": echoed}
+
+
 def restart(cmd):
     km.restart_kernel(now=cmd.get("now", False))
     kc.wait_for_ready(timeout=60)
@@ -130,7 +163,7 @@ def alive(cmd):
 
 
 OPS = {"start": start, "execute": execute, "request": request, "bad_signature": bad_signature,
-       "restart": restart, "shutdown": shutdown, "alive": alive, "comms": comms}
+       "restart": restart, "raw": raw, "shutdown": shutdown, "alive": alive, "comms": comms}
 
 for line in sys.stdin:
     cmd = json.loads(line)
