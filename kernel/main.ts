@@ -26,7 +26,10 @@ export function startKernel(connectionFile: string): void {
   // The kernel's state, all of it: passed to whatever needs it from here.
   const state = new KernelState(new MagicRegistry(MAGICS), comms, new HistoryStore());
   registerProbesTarget(comms, () => state.beam);
-  const dispatcher = new Dispatcher({ link, ts: new TslabEvaluator(process.cwd()), stdin: new StdinBroker(link), state });
+  // The compiler starts in its own thread now, so the first TypeScript cell finds it warm; nothing here waits.
+  const ts = new TslabEvaluator(process.cwd());
+  ts.warm();
+  const dispatcher = new Dispatcher({ link, ts, stdin: new StdinBroker(link), state });
 
   (globalThis as { __lumin_magic__?: unknown }).__lumin_magic__ = (name: string, argText: string, statement?: boolean) => magicFromTypeScript(state, name, argText, statement);
   bindCellScope(state);
@@ -44,7 +47,9 @@ export function startKernel(connectionFile: string): void {
     latest = req.header;
     void dispatcher.handle(req);
   });
-  // SIGINT comes from the wire thread on interrupt_request; a cell in a busy loop is broken by breakOnSigint.
+  // interrupt_request: the wire thread names the cell (it may not have started yet), and sends SIGINT, which
+  // breaks a busy loop (cells run with breakOnSigint); a SIGINT from elsewhere stops whatever cell runs.
+  link.on("interrupt", (msgId) => dispatcher.interrupt(msgId));
   process.on("SIGINT", () => dispatcher.interrupt());
   let exiting = false;
   const exit = async (code: number) => {

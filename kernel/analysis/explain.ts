@@ -15,6 +15,11 @@ import { tableMeta } from "../tables/tableMeta";
 const LEVELS = ["emergency", "alert", "critical", "error", "warning", "notice", "info", "debug"];
 const ERROR_LEVELS = new Set(["emergency", "alert", "critical", "error"]);
 
+/**
+ * A table in plain sentences: for calls, the slowest and where their time went, the outliers and the
+ * exceptions; for messages, the protocol mix and the slowest call/reply; for logs, counts by level.
+ * @example explain(orders).forEach((s) => console.log(s))
+ */
 export function explain(table: ColumnTable): string[] {
   const kind = tableMeta(table)?.kind ?? guessKind(table);
   if (table.numRows() === 0) return [`The ${kind === "other" ? "table" : `${kind} table`} is empty (columns: ${table.columnNames().join(", ")}).`];

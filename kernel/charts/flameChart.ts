@@ -104,6 +104,11 @@ export function flameNodes(calls: ColumnTable, maxNodes = 2000): { nodes: FlameN
   return { nodes, paths: all.length, total_us: total };
 }
 
+/**
+ * Where the time goes, by call path: an icicle (a flame graph, roots on top) whose widths are shares of all
+ * traced time, with total and self time in the tooltip. Takes a calls table.
+ * @example flameChart(orders)
+ */
 export function flameChart(calls: ColumnTable, options: FlameOptions = {}): ChartSpec {
   const maxNodes = Math.max(1, Math.min(options.maxNodes ?? 2000, Math.floor(MAX_VALUES * 0.8)));
   const { nodes, paths, total_us } = flameNodes(calls, maxNodes);

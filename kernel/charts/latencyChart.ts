@@ -17,6 +17,11 @@ export interface LatencyChartOptions {
   maxFunctions?: number;
 }
 
+/**
+ * How long each function takes: a log-scale histogram of `duration_us` per `Mod.fun/arity` (given a calls
+ * table), or p50 / p90 / p99 / max per function (given a latencyTable result). Returns a Vega-Lite spec.
+ * @example latencyChart(orders, { by: ["node"] })
+ */
 export function latencyChart(callsOrLatency: ColumnTable, options: LatencyChartOptions = {}): ChartSpec {
   return hasColumn(callsOrLatency, "duration_us") ? histogram(callsOrLatency, options) : percentiles(callsOrLatency, options);
 }

@@ -66,6 +66,11 @@ export function errorMarkers(markers: MetricsChartOptions["markers"]): Marker[] 
   return out.filter((x) => Number.isFinite(x.time_us)).sort((a, b) => a.time_us - b.time_us);
 }
 
+/**
+ * A node's vital signs over time (memory, process count, run queue, scheduler use), stacked on one time axis,
+ * with a rule at each error given in `markers` (a logs or calls table). Takes a `%probe --metrics` table.
+ * @example metricsChart(vitals, { markers: logs })
+ */
 export function metricsChart(metrics: ColumnTable, options: MetricsChartOptions = {}): ChartSpec {
   requireColumns(metrics, ["time_us"], "metricsChart");
   const series = METRIC_SERIES.filter((s) => hasColumn(metrics, s.column));

@@ -32,6 +32,11 @@ interface Arrow {
   self: boolean;
 }
 
+/**
+ * Who sent what to whom, in time order: a sequence diagram with a lifeline per process and an arrow per
+ * message, labelled with its OTP protocol (call, reply, cast, info, EXIT, DOWN). Takes a messages table.
+ * @example sequenceChart(msgs)   // msgs = %events NAME of a --messages probe
+ */
 export function sequenceChart(messages: ColumnTable, options: SequenceOptions = {}): ChartSpec {
   requireColumns(messages, ["time_us", "from_pid", "to_pid", "protocol"], "sequenceChart");
   const max = Math.max(1, Math.min(options.maxMessages ?? 300, 1500));

@@ -51,6 +51,11 @@ function wrap(text: string, width: number, maxLines: number): string[] {
 
 const LINE_WIDTH = 110;
 
+/**
+ * A GenServer's state over time: a point per handled message and a slider that shows the state after it and
+ * what the message changed. Takes a `%probe --state` table.
+ * @example stateHistoryChart(states)
+ */
 export function stateHistoryChart(state: ColumnTable, options: StateHistoryOptions = {}): ChartSpec {
   requireColumns(state, ["pid", "seq", "state_after"], "stateHistoryChart");
   const n = state.numRows();

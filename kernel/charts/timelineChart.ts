@@ -20,6 +20,11 @@ export interface TimelineOptions {
 
 const OVERVIEW_BINS = 100;
 
+/**
+ * When each call ran: spans on one swimlane per process, nested calls below their callers, with an overview
+ * to brush and zoom. Takes a calls table; returns a Vega-Lite spec.
+ * @example timelineChart(orders)
+ */
 export function timelineChart(calls: ColumnTable, options: TimelineOptions = {}): ChartSpec {
   requireColumns(calls, ["pid", "module", "function", "arity", "start_us", "duration_us"], "timelineChart");
   const maxSpans = Math.max(1, Math.min(options.maxSpans ?? 2000, MAX_VALUES - OVERVIEW_BINS - 100));

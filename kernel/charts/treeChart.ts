@@ -116,6 +116,11 @@ function restartCounts(restarts: TreeChartOptions["restarts"]): (keys: (string |
   return ([, nm, p]) => (nm != null && byName.has(nm) ? byName.get(nm)! : p != null ? (byPid.get(p) ?? 0) : 0);
 }
 
+/**
+ * A supervision tree drawn as a tree (supervisors as squares, workers as circles), with restart counts
+ * (from a procs table's exits, or given) above the children that restarted. Takes a `%tree` table.
+ * @example treeChart(tree, { restarts: procs })
+ */
 export function treeChart(tree: ColumnTable, options: TreeChartOptions = {}): ChartSpec {
   const all = treeLayout(tree, options.restarts);
   const max = Math.floor(MAX_VALUES / 3);

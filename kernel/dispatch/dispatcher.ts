@@ -23,7 +23,7 @@ export interface KernelParts {
 
 export class Dispatcher {
   private executionCount = 0;
-  private running: AbortController | undefined;
+  private running: { controller: AbortController; msgId: string } | undefined;
   /** Completion and inspection have no cell: they get an environment whose output goes nowhere. */
   private readonly quietEnv: CellEnvironment;
 
@@ -32,9 +32,14 @@ export class Dispatcher {
     this.quietEnv = { io: quietIo, ts: k.ts, state: k.state, signal: new AbortController().signal };
   }
 
-  /** Called on SIGINT: abandon the running cell's awaited work (a busy loop is broken by the VM itself). */
-  interrupt(): void {
-    this.running?.abort();
+  /**
+   * An interrupt: the cell running now (or, given `msgId`, only if it is that request's) is stopped — before it
+   * runs if it has not started (it is still waiting for the compiler), else its awaited work is abandoned. A busy
+   * loop is broken by SIGINT itself (the cell runs with breakOnSigint).
+   */
+  interrupt(msgId?: string): void {
+    if (!this.running || (msgId !== undefined && this.running.msgId !== msgId)) return;
+    this.running.controller.abort();
     this.k.stdin.cancel();
   }
 
@@ -48,7 +53,7 @@ export class Dispatcher {
         case "inspect_request":
           return await this.inspect(req);
         case "is_complete_request":
-          return this.k.link.reply(req, isCellComplete(String(req.content.code ?? "")));
+          return this.k.link.reply(req, await isCellComplete(String(req.content.code ?? ""), this.quietEnv));
         case "history_request":
           return this.history(req);
         case "comm_info_request":
@@ -88,7 +93,7 @@ export class Dispatcher {
     const output = new CellOutput(link, req, this.k.stdin, this.k.state.report);
     this.k.state.output = output;
     const controller = new AbortController();
-    this.running = controller;
+    this.running = { controller, msgId: req.header.msg_id };
     const env: CellEnvironment = { io: output, ts: this.k.ts, state: this.k.state, signal: controller.signal };
     const outcome = await runCell(code, env);
     this.running = undefined;

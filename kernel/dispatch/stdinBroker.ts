@@ -1,4 +1,5 @@
 /** input_request on the stdin channel, and the input_reply that answers it. */
+import { interruptedException } from "../evaluation/interrupted";
 import type { Request } from "../wire/threadMessages";
 import type { WireLink } from "./wireLink";
 
@@ -23,7 +24,7 @@ export class StdinBroker {
 
   /** An interrupt abandons the question. */
   cancel(): void {
-    this.pending?.reject(Object.assign(new Error("input was interrupted"), { name: "Interrupted" }));
+    this.pending?.reject(interruptedException("running"));
     this.pending = undefined;
   }
 }

@@ -8,6 +8,7 @@ import type { Channel, MainToWire, Request, WireThreadData, WireToMain } from ".
 export class WireLink extends EventEmitter<{
   request: [Request];
   stdin_reply: [Request];
+  interrupt: [string];
   shutdown: [boolean];
   exit: [number];
 }> {
@@ -22,6 +23,7 @@ export class WireLink extends EventEmitter<{
     this.worker.on("message", (m: WireToMain) => {
       if (m.type === "request") this.emit("request", m.request);
       else if (m.type === "stdin_reply") this.emit("stdin_reply", m.reply);
+      else if (m.type === "interrupt") this.emit("interrupt", m.msgId);
       else if (m.type === "shutdown") this.emit("shutdown", m.restart);
     });
     this.worker.on("error", (e) => process.stderr.write(`[elixirlumin] wire thread failed: ${e.stack ?? e}\n`));

@@ -8,7 +8,8 @@ import { helpText } from "../magics/help";
 import { closest, parseArgs, splitWords } from "../magics/parser";
 import { completeArgs } from "../magics/completion";
 import { beamCompletionSources } from "../beam/completionSources";
-import { CELL_MAGIC, classifyLines, parseMagicLine, rewriteMagics } from "./cellSource";
+import { CELL_MAGIC, classifyLines, magicStart, maskMagics, parseMagicLine, rewriteMagics, topLevelLines } from "./cellSource";
+import { interruptedException } from "./interrupted";
 import type { CellEnvironment, CellError, CellKernel, CellOutcome, Completion } from "./types";
 
 export async function runCell(source: string, env: CellEnvironment): Promise<CellOutcome> {
@@ -45,7 +46,7 @@ async function routeCell(source: string, env: CellEnvironment): Promise<unknown>
   }
   const outcome = await env.ts.run(rewriteMagics(source), env.signal);
   if (outcome.status === "error") throw Object.assign(new Error(outcome.evalue), { name: outcome.ename, cellError: outcome });
-  if (outcome.status === "aborted") throw Object.assign(new Error("the cell was interrupted"), { name: "Interrupted" });
+  if (outcome.status === "aborted") throw interruptedException("before");
   return outcome.hasValue ? outcome.value : undefined;
 }
 
@@ -127,46 +128,56 @@ export function toCellError(e: unknown): CellError {
 
 export async function completeCell(source: string, cursor: number, env: CellEnvironment): Promise<Completion> {
   const lineStart = source.lastIndexOf("\n", cursor - 1) + 1;
-  const before = source.slice(lineStart, cursor);
+  const line = source.slice(lineStart, cursor);
   // A magic starts a line, or follows `const x =` (bound into TypeScript).
-  const nameOnly = /^(\s*(?:(?:const|let|var)\s+[\w$]+\s*=\s*)?)(%%?)([\w-]*)$/.exec(before);
+  const topLevel = topLevelLines(source)[source.slice(0, lineStart).split("\n").length - 1];
+  const at = topLevel ? magicStart(line) : -1;
+  if (at >= 0) return completeMagic(line.slice(at), lineStart + at, cursor, env);
+  // The body of a %%magic cell is not TypeScript (Elixir, HTML…): nothing to offer from the compiler.
+  if (isCellMagic(source)) return { start: cursor, end: cursor, matches: [] };
+  return env.ts.complete(maskMagics(source), cursor);
+}
+
+/** Completion inside a magic (`text` starts at its `%`): its name, or its arguments from its declaration. */
+async function completeMagic(text: string, offset: number, cursor: number, env: CellEnvironment): Promise<Completion> {
+  const nameOnly = /^(%%?)([\w-]*)$/.exec(text);
   if (nameOnly) {
-    const [, indent, prefix, partial] = nameOnly;
+    const [, prefix, partial] = nameOnly;
     const kinds = prefix === "%%" ? ["cell", "both"] : ["line", "both"];
     const matches = env.state.magics.all().filter((m) => kinds.includes(m.kind) && m.name.startsWith(partial)).map((m) => prefix + m.name);
-    return { start: lineStart + indent.length, end: cursor, matches };
+    return { start: offset, end: cursor, matches };
   }
-  const magic = /^\s*(?:(?:const|let|var)\s+[\w$]+\s*=\s*)?%%?([\w-]+)\s+(.*)$/.exec(before);
+  const magic = /^%%?([\w-]+)\s+(.*)$/.exec(text);
   const decl = magic && env.state.magics.find(magic[1]);
-  if (decl && magic) {
-    const word = /(\S*)$/.exec(magic[2])![1];
-    const start = cursor - word.length;
-    const argsBefore = magic[2].slice(0, magic[2].length - word.length);
-    const sources = beamCompletionSources(() => env.state.beam);
-    const fromDecl = await completeArgs(decl, argsBefore, word, sources);
-    const context = magicContext(env);
-    const own = decl.complete ? await decl.complete(word, { argText: argsBefore, words: argsBefore.trim().split(/\s+/).filter(Boolean) }, context).catch(() => []) : [];
-    return { start, end: cursor, matches: [...fromDecl, ...own.filter((m) => !fromDecl.includes(m))] };
-  }
-  return env.ts.complete(source, cursor);
+  if (!decl || !magic) return { start: cursor, end: cursor, matches: [] };
+  const word = /(\S*)$/.exec(magic[2])![1];
+  const start = cursor - word.length;
+  const argsBefore = magic[2].slice(0, magic[2].length - word.length);
+  const sources = beamCompletionSources(() => env.state.beam);
+  const fromDecl = await completeArgs(decl, argsBefore, word, sources);
+  const context = magicContext(env);
+  const own = decl.complete ? await decl.complete(word, { argText: argsBefore, words: argsBefore.trim().split(/\s+/).filter(Boolean) }, context).catch(() => []) : [];
+  return { start, end: cursor, matches: [...fromDecl, ...own.filter((m) => !fromDecl.includes(m))] };
 }
+
+const isCellMagic = (source: string) => CELL_MAGIC.test(source.split("\n").find((l) => l.trim() !== "") ?? "");
 
 export async function inspectCell(source: string, cursor: number, env: CellEnvironment): Promise<string | null> {
   const lineStart = source.lastIndexOf("\n", cursor - 1) + 1;
   const lineEnd = source.indexOf("\n", cursor);
   const line = source.slice(lineStart, lineEnd < 0 ? undefined : lineEnd);
-  const m = /^\s*%%?([\w-]+)/.exec(line);
+  const at = magicStart(line);
+  const m = at >= 0 && cursor >= lineStart + at ? /^%%?([\w-]+)/.exec(line.slice(at)) : null;
   const decl = m && env.state.magics.find(m[1]);
   if (decl) return helpText(decl);
-  return env.ts.inspect(source, cursor);
+  if (isCellMagic(source)) return null;
+  return env.ts.inspect(maskMagics(source), cursor);
 }
 
-export function isCellComplete(source: string): { status: "complete" | "incomplete" | "invalid"; indent?: string } {
-  if (CELL_MAGIC.test(source.split("\n")[0] ?? "")) return { status: "complete" };
+export async function isCellComplete(source: string, env: CellEnvironment): Promise<{ status: "complete" | "incomplete" | "invalid"; indent?: string }> {
+  if (isCellMagic(source)) return { status: "complete" };
   const kinds = classifyLines(source);
   if (kinds.every((k) => k !== "code")) return { status: "complete" };
-  // tslab's check parses with the TypeScript scanner; loaded only when a console frontend asks.
-  const { isCompleteCode } = require("tslab/dist/converter") as typeof import("tslab/dist/converter");
-  const r = isCompleteCode(rewriteMagics(source));
+  const r = await env.ts.isComplete(rewriteMagics(source));
   return r.completed ? { status: "complete" } : { status: "incomplete", indent: r.indent ?? "" };
 }

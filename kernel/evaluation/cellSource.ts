@@ -75,3 +75,35 @@ export function rewriteMagics(source: string): string {
     })
     .join("\n");
 }
+
+/** `x = ` before a magic on an assignment line (the start of ASSIGN_MAGIC, up to the `%`). */
+const ASSIGN_PREFIX = /^\s*(?:export\s+)?(?:(?:const|let|var)\s+[A-Za-z_$][\w$]*(?:\s*:\s*[^=]+)?|[A-Za-z_$][\w$.]*)\s*=\s*(?=%[A-Za-z_])/;
+
+/**
+ * Where the magic starts in a line as written so far (`%name …`, `%%name …`, or `const x = %name …`), or -1
+ * when the line holds no magic. Completion and inspection use it to treat the rest as the magic's arguments.
+ */
+export function magicStart(line: string): number {
+  const plain = /^\s*(?=%)/.exec(line);
+  if (plain) return plain[0].length;
+  const assign = ASSIGN_PREFIX.exec(line);
+  return assign ? assign[0].length : -1;
+}
+
+/**
+ * The source as the TypeScript language service should see it: each magic blanked out with spaces (a bound
+ * one becomes `0`), every offset unchanged, so completion and inspection positions still match the cell.
+ */
+export function maskMagics(source: string): string {
+  const top = topLevelLines(source);
+  return source
+    .split("\n")
+    .map((line, i) => {
+      if (!top[i]) return line;
+      const at = magicStart(line);
+      if (at < 0) return line;
+      const bound = !/^\s*%/.test(line);
+      return line.slice(0, at) + (bound ? "0" : " ") + " ".repeat(Math.max(0, line.length - at - 1));
+    })
+    .join("\n");
+}

@@ -1,120 +1,179 @@
 /**
- * TypeScript cells, run by tslab's converter and executor used as a library: declarations persist across
- * cells, each cell is type-checked against the earlier ones, top-level await works, and packages next to the
- * notebook can be imported. The converter (the TypeScript compiler) is created on the first TypeScript cell,
- * so a kernel that only runs magics never pays for it.
+ * TypeScript cells: declarations persist across cells, each cell is type-checked against the earlier ones,
+ * top-level await works, and packages next to the notebook can be imported.
  *
- * tslab's executor reports through a console interface: log() gets the cell's last expression, error() gets
- * compile diagnostics (a format string first) or what the cell threw. We turn those into one CellOutcome.
+ * tslab's converter compiles, in a thread of its own (compilerThread.ts) that starts with the kernel, so the
+ * first cell finds it warm and a magic-only cell never waits for it; the cell runs here, on the main thread
+ * (cellRunner.ts), in the kernel's context. The declarations of earlier cells are kept here and sent with each
+ * request. The cell scope (prelude.ts and Arquero) is compiled as soon as the compiler is up.
+ *
+ * An interrupt always lands: before the cell runs (the compiler still starting or compiling) the cell is
+ * abandoned and nothing in it runs; while it runs, a busy loop is broken by SIGINT and an awaited promise is
+ * abandoned.
  */
 import path from "node:path";
-import type { Converter } from "tslab/dist/converter";
-import type { Executor } from "tslab/dist/executor";
+import { CellRunner } from "./cellRunner";
+import { CompilerThread } from "./compiler";
+import type { Compiled, CompileDiagnostic, PreludeCompiled, QuickInfo } from "./compilerProtocol";
+import { kernelLog } from "./consoleCapture";
+import { interruptedError } from "./interrupted";
 import type { CellError, CellOutcome, Completion, TsEvaluator } from "./types";
 
+/** The prelude module, without extension: the compiler reads its .d.ts, cells load its .js. */
 const PRELUDE = path.join(__dirname, "prelude");
+/** Names that are the kernel's plumbing, never offered to the user. */
+const INTERNAL = /^__(lumin|tslab)/;
+const STOPPED = Symbol("stopped");
 
 export class TslabEvaluator implements TsEvaluator {
-  private executor?: Executor;
-  private value: { set: boolean; value?: unknown } = { set: false };
-  private diagnostics: string[] = [];
-  private thrown: unknown[] = [];
+  private readonly runner: CellRunner;
+  /** The declarations of the prelude and every cell so far, which the next cell is checked against. */
+  private declarations = "";
+  private prelude: Promise<void> | undefined;
 
-  constructor(private readonly rootDir: string = process.cwd()) {}
-
-  /** Has the compiler been started? (A magic-only kernel never starts it.) */
-  get started(): boolean {
-    return this.executor !== undefined;
+  constructor(
+    rootDir: string = process.cwd(),
+    private readonly compiler: CompilerThread = new CompilerThread(kernelLog),
+  ) {
+    this.runner = new CellRunner(rootDir);
   }
 
-  private ensure(): Executor {
-    if (this.executor) return this.executor;
-    const { createConverter } = require("tslab/dist/converter") as typeof import("tslab/dist/converter");
-    const { createExecutor } = require("tslab/dist/executor") as typeof import("tslab/dist/executor");
-    let node: Converter | undefined;
-    let browser: Converter | undefined;
-    const convs = {
-      get node() {
-        return (node ??= createConverter());
-      },
-      get browser() {
-        return (browser ??= createConverter({ isBrowser: true }));
-      },
-      close: () => {
-        node?.close();
-        browser?.close();
-      },
-    };
-    this.executor = createExecutor(this.rootDir, convs, {
-      log: (value: unknown) => {
-        this.value = { set: true, value };
-      },
-      error: (first: unknown, ...rest: unknown[]) => {
-        if (typeof first === "string" && first.startsWith("%s%d:%d - %s")) {
-          const [file, line, col, text] = rest as [string, number, number, string];
-          this.diagnostics.push(`${file}${line}:${col} - ${text}`);
-        } else this.thrown.push(first);
-      },
+  /**
+   * Starts the compiler and the cell scope now, so the first TypeScript cell does not wait for them. The main
+   * thread stays free: it only loads the prelude's modules once the compiler is up (while it compiles their
+   * types), which takes a fraction of a second.
+   */
+  warm(): void {
+    this.compiler.onReady((ms) => {
+      kernelLog(`the TypeScript compiler started in ${Math.round(ms)} ms`);
+      setImmediate(() => {
+        try {
+          require(PRELUDE);
+        } catch {
+          // Reported when the prelude runs.
+        }
+      });
     });
-    return this.executor;
+    void this.loadPrelude();
   }
 
-  private preludeLoaded = false;
-  private async loadPrelude(executor: Executor): Promise<void> {
-    if (this.preludeLoaded) return;
-    this.preludeLoaded = true;
-    const names = Object.keys(require(PRELUDE)).filter((n) => n !== "__esModule");
-    // The arquero this package depends on, found from the kernel's own files (never from the notebook's folder,
-    // which may have none). Imported, not destructured: tslab keeps imports as they are in the declarations it
-    // carries to the next cell, while a `const { op } = aq` would need op's type spelled out, and arquero's
-    // types cannot be named from a folder that has no node_modules/arquero.
-    const arquero = path.dirname(require.resolve("arquero/package.json"));
-    const ok = await executor.execute(
-      `import { ${names.join(", ")} } from ${JSON.stringify(PRELUDE)};\n` +
-        `import * as aq from ${JSON.stringify(arquero)};\nimport { op, desc, escape } from ${JSON.stringify(arquero)};`,
-    );
-    if (!ok) process.stderr.write(`[elixirlumin] the cell prelude did not load: ${this.diagnostics.join("; ")}\n`);
-    this.diagnostics = [];
-    this.thrown = [];
+  private loadPrelude(): Promise<void> {
+    return (this.prelude ??= this.compiler
+      .request<PreludeCompiled>({ op: "prelude", module: PRELUDE, arquero: path.dirname(require.resolve("arquero/package.json")) })
+      .then(({ compiled }) => {
+        if (compiled.kind !== "code") throw new Error(compiled.diagnostics.map(formatDiagnostic).join("; "));
+        this.runner.run(compiled.js, false);
+        this.declarations = compiled.declarations;
+      })
+      .catch((e) => {
+        // Cells still run, without the scope; the log says why. A later cell tries again.
+        kernelLog(`the cell prelude did not load: ${(e as Error).message}`);
+        this.prelude = undefined;
+      }));
   }
 
   async run(source: string, signal: AbortSignal): Promise<CellOutcome> {
-    const executor = this.ensure();
-    await this.loadPrelude(executor);
-    this.value = { set: false };
-    this.diagnostics = [];
-    this.thrown = [];
-    const onAbort = () => executor.interrupt();
-    signal.addEventListener("abort", onAbort);
-    let ok: boolean;
-    try {
-      ok = await executor.execute(source);
-    } finally {
-      signal.removeEventListener("abort", onAbort);
+    if (signal.aborted) return { status: "error", ...interruptedError("before") };
+    const stopped = whenAborted(signal);
+    if ((await Promise.race([this.loadPrelude(), stopped])) === STOPPED) return { status: "error", ...interruptedError("before") };
+    const compiled = await Promise.race([this.compiler.request<Compiled>({ op: "compile", declarations: this.declarations, source }), stopped]).catch(
+      (e: Error): CellOutcome => ({ status: "error", ename: "CompilerError", evalue: e.message, traceback: [e.message] }),
+    );
+    if (compiled === STOPPED || signal.aborted) return { status: "error", ...interruptedError("before") };
+    if ("status" in compiled) return compiled;
+    if (compiled.kind !== "code") {
+      if (!compiled.diagnostics.length) return { status: "ok", hasValue: false };
+      const lines = compiled.diagnostics.map(formatDiagnostic);
+      return { status: "error", ename: "TypeScriptError", evalue: lines[0], traceback: lines };
     }
-    if (ok) return this.value.set ? { status: "ok", hasValue: true, value: this.value.value } : { status: "ok", hasValue: false };
-    return { status: "error", ...this.failure() };
-  }
-
-  private failure(): CellError {
-    if (this.diagnostics.length) {
-      return { ename: "TypeScriptError", evalue: this.diagnostics[0], traceback: this.diagnostics };
+    this.runner.addFiles(compiled.files);
+    if (compiled.js) {
+      try {
+        const ran = this.runner.run(compiled.js, compiled.topLevelAwait);
+        if (compiled.topLevelAwait && (await Promise.race([ran, stopped])) === STOPPED) return { status: "error", ...interruptedError("running") };
+      } catch (e) {
+        return { status: "error", ...describeThrown(e) };
+      }
     }
-    return describeThrown(this.thrown[0]);
+    this.declarations = compiled.declarations;
+    if (!compiled.lastExpression) return { status: "ok", hasValue: false };
+    const value = this.runner.take(compiled.lastExpression);
+    // As in tslab: a cell whose last expression is undefined or null shows nothing.
+    return value == null ? { status: "ok", hasValue: false } : { status: "ok", hasValue: true, value };
   }
 
   async complete(source: string, cursor: number): Promise<Completion> {
-    const info = this.ensure().complete(source, cursor);
-    return { start: info.start, end: info.end, matches: info.candidates };
+    await this.loadPrelude();
+    const c = await this.compiler.request<Completion>({ op: "complete", declarations: this.declarations, source, cursor });
+    return { ...c, matches: c.matches.filter((m) => !INTERNAL.test(m)) };
   }
 
+  /**
+   * What Shift+Tab shows: the signature and docs of the name at the cursor, or, inside a call's parentheses,
+   * of the function being called.
+   */
   async inspect(source: string, cursor: number): Promise<string | null> {
-    const info = this.ensure().inspect(source, cursor);
-    if (!info) return null;
-    const text = (parts?: { text: string }[]) => (parts ?? []).map((p) => p.text).join("");
-    const docs = text(info.documentation);
-    return [text(info.displayParts), docs].filter(Boolean).join("\n\n");
+    await this.loadPrelude();
+    const at = (pos: number) => this.compiler.request<QuickInfo | null>({ op: "inspect", declarations: this.declarations, source, cursor: pos });
+    let info = await at(cursor);
+    if (!info && cursor > 0 && /[\w$]/.test(source[cursor - 1])) info = await at(cursor - 1);
+    const callee = info ? undefined : calleeAt(source, cursor);
+    if (callee !== undefined) info = await at(callee);
+    if (!info || /\b__(lumin|tslab)/.test(info.signature.split("(")[0])) return null;
+    return [info.signature, info.documentation].filter(Boolean).join("\n\n");
   }
+
+  async isComplete(source: string): Promise<{ completed: boolean; indent?: string }> {
+    return this.compiler.request({ op: "isComplete", source });
+  }
+}
+
+function whenAborted(signal: AbortSignal): Promise<typeof STOPPED> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve(STOPPED);
+    else signal.addEventListener("abort", () => resolve(STOPPED), { once: true });
+  });
+}
+
+function formatDiagnostic(d: CompileDiagnostic): string {
+  return `${d.file ? `${d.file} ` : ""}${d.line}:${d.column} - ${d.message}`;
+}
+
+/**
+ * Inside a call's parentheses, the position of the end of the name being called (`latencyTable(t, |)` → just
+ * after `latencyTable`); undefined when the cursor is not inside a call. Strings are skipped roughly: enough for
+ * a tooltip.
+ */
+export function calleeAt(source: string, cursor: number): number | undefined {
+  let depth = 0;
+  for (let i = cursor - 1; i >= 0; i--) {
+    const c = source[i];
+    if (c === ")" || c === "]" || c === "}") depth++;
+    else if (c === "[" || c === "{") {
+      // Unmatched: the cursor is inside an array or object argument; the call is further out.
+      if (depth > 0) depth--;
+    } else if (c === "(") {
+      if (depth > 0) {
+        depth--;
+        continue;
+      }
+      let end = i;
+      while (end > 0 && /\s/.test(source[end - 1])) end--;
+      // Skip explicit type arguments: f<T>(…)
+      if (source[end - 1] === ">") {
+        let angle = 0;
+        for (let j = end - 1; j >= 0; j--) {
+          if (source[j] === ">") angle++;
+          else if (source[j] === "<" && --angle === 0) {
+            end = j;
+            break;
+          }
+        }
+      }
+      return end > 0 && /[\w$]/.test(source[end - 1]) ? end - 1 : undefined;
+    }
+  }
+  return undefined;
 }
 
 const INTERRUPTED = /^(Script execution (was )?interrupted|Interrupted asynchronously)/;
@@ -124,10 +183,10 @@ export function describeThrown(e: unknown): CellError {
   if (!(e instanceof Error) && !(typeof e === "object" && e !== null && "message" in e)) {
     return { ename: "Error", evalue: String(e), traceback: [`Uncaught ${String(e)}`] };
   }
-  const err = e as Error;
-  if (INTERRUPTED.test(err.message)) return { ename: "Interrupted", evalue: "the cell was interrupted", traceback: ["Interrupted: the cell was interrupted"] };
+  const err = e as Error & { interruptedWhen?: "before" | "running" };
+  if (INTERRUPTED.test(err.message) || err.name === "Interrupted") return interruptedError(err.interruptedWhen ?? "running");
   if (err.name === "UsageError") return { ename: "UsageError", evalue: err.message, traceback: [err.message] };
   const frames = (err.stack ?? "").split("\n").slice(1);
-  const userFrames = frames.filter((f) => !/node_modules[\\/]tslab|[\\/]dist[\\/]kernel[\\/]|node:internal|^\s*at new Promise/.test(f));
+  const userFrames = frames.filter((f) => !/node:vm|node_modules[\\/]tslab|[\\/]dist[\\/]kernel[\\/]|node:internal|^\s*at new Promise/.test(f));
   return { ename: err.name || "Error", evalue: err.message, traceback: [`${err.name}: ${err.message}`, ...userFrames] };
 }

@@ -29,6 +29,8 @@ export interface TsEvaluator {
   run(source: string, signal: AbortSignal): Promise<CellOutcome>;
   complete(source: string, cursor: number): Promise<Completion>;
   inspect(source: string, cursor: number): Promise<string | null>;
+  /** Is this code a whole statement (a console frontend asks before running it)? */
+  isComplete(source: string): Promise<{ completed: boolean; indent?: string }>;
 }
 
 export interface Completion {

@@ -25,6 +25,10 @@ function loadDanfo(): { DataFrame: new (data: Record<string, unknown[]>) => unkn
   throw new Error("toDanfo needs danfo.js, which this build lacks: run `npm run build` in the ElixirLumin checkout (it bundles dist/vendor/danfojs-node.js), or reinstall the package.");
 }
 
+/**
+ * The table as a danfo.js DataFrame, for those who prefer danfo's API (terms become their formatted text).
+ * @example toDanfo(orders).describe().print()
+ */
 export function toDanfo(table: TableLike): unknown {
   const { DataFrame } = loadDanfo();
   const columns: Record<string, unknown[]> = {};

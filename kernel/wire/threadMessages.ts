@@ -12,6 +12,8 @@ export type Request = Omit<JupyterMessage, "identities">;
 export type WireToMain =
   | { type: "request"; request: Request }
   | { type: "stdin_reply"; reply: Request }
+  /** interrupt_request while this execute_request is the current one (queued on the main thread or running). */
+  | { type: "interrupt"; msgId: string }
   | { type: "shutdown"; restart: boolean };
 
 export type MainToWire =

@@ -9,8 +9,9 @@
 import { parentPort, workerData } from "node:worker_threads";
 import * as zmq from "zeromq";
 import { endpoint, readConnectionFile } from "./connection";
-import { BadMessageError, decodeFrames, encodeFrames, Signer } from "./frames";
-import { makeHeader, type JupyterMessage } from "./message";
+import { BadMessageError, decodeFrames, encodeFrames, identitiesOf, Signer } from "./frames";
+import { makeHeader, type JupyterMessage, type MessageHeader } from "./message";
+import { knownMessageType } from "./messageShape";
 import type { MainToWire, WireThreadData, WireToMain } from "./threadMessages";
 
 const { connectionFile, kernelInfo } = workerData as WireThreadData;
@@ -125,8 +126,12 @@ async function onControl(msg: JupyterMessage): Promise<void> {
   await status("busy", msg.header);
   if (type === "interrupt_request") {
     await send(control, "interrupt_reply", { status: "ok" }, msg.header, msg.identities);
-    // The main thread runs cells with breakOnSigint, and its SIGINT handler abandons awaited work.
-    process.kill(process.pid, "SIGINT");
+    if (current?.header.msg_type === "execute_request") {
+      // Named, so that it reaches that cell even if it has not started yet (it is waiting for the compiler), and
+      // never a later one; SIGINT breaks a busy loop, which cannot read messages (cells run with breakOnSigint).
+      port.postMessage({ type: "interrupt", msgId: current.header.msg_id } satisfies WireToMain);
+      process.kill(process.pid, "SIGINT");
+    }
   } else if (type === "shutdown_request") {
     const restart = Boolean(msg.content.restart);
     await send(control, "shutdown_reply", { status: "ok", restart }, msg.header, msg.identities);
@@ -146,23 +151,40 @@ function onShell(msg: JupyterMessage): void {
     void answerKernelInfo(shell, msg);
     return;
   }
+  if (!knownMessageType(msg.header.msg_type) || msg.header.msg_type === "interrupt_request" || msg.header.msg_type === "shutdown_request") {
+    log(`dropped a message on shell: ${msg.header.msg_type} is not a shell request this kernel serves`);
+    if (msg.header.msg_type.endsWith("_request")) void answerBad(shell, msg.header, msg.identities, `${msg.header.msg_type} is not supported on the shell channel`);
+    return;
+  }
   queue.push(msg);
   pump();
 }
 
-async function serve(socket: zmq.Router, handle: (msg: JupyterMessage) => void | Promise<void>, name: string): Promise<void> {
+/** An error reply to a request that could not be used, so its client is not left waiting. */
+async function answerBad(socket: zmq.Router, header: MessageHeader, identities: Buffer[], problem: string): Promise<void> {
+  const content: Record<string, unknown> = { status: "error", ename: "BadRequest", evalue: problem, traceback: [`BadRequest: ${problem}`] };
+  if (header.msg_type === "execute_request") content.execution_count = null;
+  await status("busy", header);
+  await send(socket, header.msg_type.replace(/_request$/, "_reply"), content, header, identities);
+  await status("idle", header);
+}
+
+async function serve(socket: zmq.Router, handle: (msg: JupyterMessage) => void | Promise<void>, name: "shell" | "control" | "stdin"): Promise<void> {
   for await (const frames of socket) {
     let msg: JupyterMessage;
     try {
       msg = decodeFrames(frames, signer);
     } catch (e) {
-      log(`dropped a message on ${name}: ${e instanceof BadMessageError ? e.message : String(e)}`);
+      const header = e instanceof BadMessageError ? e.header : undefined;
+      const answered = Boolean(header && name !== "stdin" && header.msg_type.endsWith("_request"));
+      log(`${answered ? "answered with an error" : "dropped"} a message on ${name}: ${e instanceof BadMessageError ? e.message : String(e)}`);
+      if (answered) await answerBad(socket, header!, identitiesOf(frames), (e as Error).message).catch((err) => log(`could not answer it: ${err}`));
       continue;
     }
     try {
       await handle(msg);
     } catch (e) {
-      log(`error handling ${msg.header.msg_type} on ${name}: ${(e as Error).stack ?? e}`);
+      log(`error handling ${msg.header.msg_type} on ${name}: ${(e as Error)?.stack ?? e}`);
     }
   }
 }
@@ -181,8 +203,10 @@ async function main(): Promise<void> {
   ]);
   await status("starting");
   void echoHeartbeats();
-  void serve(control, onControl, "control");
-  void serve(stdin, ({ identities: _ids, ...reply }) => port.postMessage({ type: "stdin_reply", reply } satisfies WireToMain), "stdin");
+  // A socket's loop only ends if its socket fails; say so rather than die quietly.
+  const served = (name: string) => (e: unknown) => log(`the ${name} channel stopped: ${(e as Error)?.stack ?? e}`);
+  void serve(control, onControl, "control").catch(served("control"));
+  void serve(stdin, ({ identities: _ids, ...reply }) => port.postMessage({ type: "stdin_reply", reply } satisfies WireToMain), "stdin").catch(served("stdin"));
   await serve(shell, onShell, "shell");
 }
 

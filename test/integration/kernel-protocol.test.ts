@@ -235,6 +235,39 @@ describe("complete, inspect, is_complete", () => {
     expect(reply.content.data["text/plain"]).toMatch(/max\(/);
   });
 
+  it("never offers the kernel's internal names, and completes a magic bound in TypeScript", async () => {
+    for (const code of ["const tBound = %events ", "const tBound = %events p", "__lum", "globalThis.__l"]) {
+      const { reply } = await k.request("complete_request", { code, cursor_pos: code.length });
+      expect(reply.content.status, code).toBe("ok");
+      expect(reply.content.matches.filter((m: string) => /__lumin|__tslab/.test(m)), code).toEqual([]);
+    }
+    const { reply } = await k.request("complete_request", { code: "const tBound = %eve", cursor_pos: 19 });
+    expect(reply.content.matches).toContain("%events");
+    expect(reply.content.cursor_start).toBe(15);
+    const flags = await k.request("complete_request", { code: "const tBound = %events p1 --wa", cursor_pos: 30 });
+    expect(flags.reply.content.matches).toEqual(["--wait"]);
+  });
+
+  it("inspects the function being called from inside its parentheses, with the cell functions' docs", async () => {
+    let code = "latencyTable(";
+    let { reply } = await k.request("inspect_request", { code, cursor_pos: code.length, detail_level: 0 });
+    expect(reply.content.found).toBe(true);
+    expect(reply.content.data["text/plain"]).toMatch(/latencyTable\(calls: .*ColumnTable/);
+    expect(reply.content.data["text/plain"]).toMatch(/p50_us/);
+    code = "display(aq.table({ a: [1] }), { displayId: 'x' ";
+    ({ reply } = await k.request("inspect_request", { code, cursor_pos: code.length, detail_level: 0 }));
+    expect(reply.content.data["text/plain"]).toMatch(/display\(value: unknown/);
+    expect(reply.content.data["text/plain"]).toMatch(/Show a value in the cell's output/);
+    code = "Math.max(1, ";
+    ({ reply } = await k.request("inspect_request", { code, cursor_pos: code.length, detail_level: 0 }));
+    expect(reply.content.data["text/plain"]).toMatch(/max\(\.\.\.values: number\[\]\): number/);
+    for (const fn of ["latencyChart", "clearOutput", "outliers"]) {
+      ({ reply } = await k.request("inspect_request", { code: fn, cursor_pos: fn.length, detail_level: 0 }));
+      const text: string = reply.content.data["text/plain"];
+      expect(text.split("\n\n").length, fn).toBeGreaterThan(1);
+    }
+  });
+
   it("tells complete from incomplete code", async () => {
     expect((await k.request("is_complete_request", { code: "function f() {" })).reply.content.status).toBe("incomplete");
     expect((await k.request("is_complete_request", { code: "1 + 1" })).reply.content.status).toBe("complete");
@@ -267,9 +300,28 @@ describe("comms", () => {
 });
 
 describe("interrupt", () => {
+  it("aborts the first cell when interrupted while the compiler starts: nothing in it runs, the next cell does", async () => {
+    const fresh = await startKernel();
+    try {
+      const r = await fresh.execute("(globalThis as any).ranBeforeInterrupt = 1\nwhile (true) {}", { interruptAfter: 0.2, timeout: 60 });
+      const [err] = ofType(r, "error");
+      expect(err.content.ename).toBe("Interrupted");
+      expect(r.reply.content.status).toBe("error");
+      const marker = texts(await fresh.execute("String((globalThis as any).ranBeforeInterrupt)"), "execute_result");
+      // It landed before the cell ran (the compiler takes longer than 0.2 s to start); if a fast machine had
+      // already started the loop, the interrupt must still have stopped it.
+      if (/before it ran/.test(err.content.evalue)) expect(marker).toEqual(["'undefined'"]);
+      else expect(err.content.evalue).toMatch(/while it ran/);
+      expect(texts(await fresh.execute("[1, 2, 3].map((x) => x * 2)"), "execute_result")).toEqual(["[ 2, 4, 6 ]"]);
+    } finally {
+      await fresh.shutdown();
+    }
+  });
+
   it("stops a busy loop and the kernel stays usable", async () => {
     const r = await k.execute("while (true) {}", { interruptAfter: 1.5, timeout: 30 });
     expect(ofType(r, "error")[0].content.ename).toBe("Interrupted");
+    expect(ofType(r, "error")[0].content.traceback).toEqual(["Interrupted: stopped at your request while it ran; what it did until then stays done"]);
     expect(texts(await k.execute("%time 2 + 2"), "execute_result")).toEqual(["4"]);
   });
 

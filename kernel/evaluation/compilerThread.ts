@@ -1,0 +1,107 @@
+/**
+ * The TypeScript compiler's own thread. tslab's converter (type-check a cell against the declarations of the
+ * earlier ones, emit JavaScript) runs here, so the kernel's main thread stays free while it starts (a couple of
+ * seconds: the standard library and Node's types are parsed) and while it compiles: a magic-only cell, an
+ * interrupt or a comm message never waits for it. It starts compiling the moment the kernel starts.
+ *
+ * It knows nothing of running code: it turns source into JavaScript and answers completion and inspection,
+ * always given the declarations the main thread holds (so a restart of this thread loses nothing).
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { parentPort } from "node:worker_threads";
+import type { Converter, Diagnostic } from "tslab/dist/converter";
+import type { Compiled, CompileDiagnostic, CompilerMessage, CompilerRequest, PreludeCompiled, QuickInfo } from "./compilerProtocol";
+
+const started = performance.now();
+const port = parentPort!;
+const tslab = require("tslab/dist/converter") as typeof import("tslab/dist/converter");
+const { getCodeMetadata } = require("tslab/dist/metadata") as typeof import("tslab/dist/metadata");
+const ts = require(require.resolve("@tslab/typescript-for-tslab", { paths: [require.resolve("tslab")] })) as typeof import("@tslab/typescript-for-tslab");
+
+const converter: Converter = tslab.createConverter();
+port.postMessage({ event: "ready", ms: performance.now() - started } satisfies CompilerMessage);
+
+port.on("message", (req: CompilerRequest & { id: number }) => {
+  let reply: CompilerMessage;
+  try {
+    reply = { id: req.id, ok: true, result: answer(req) };
+  } catch (e) {
+    reply = { id: req.id, ok: false, error: (e as Error).stack ?? String(e) };
+  }
+  port.postMessage(reply);
+});
+
+function answer(req: CompilerRequest): unknown {
+  switch (req.op) {
+    case "prelude":
+      return prelude(req.module, req.arquero);
+    case "compile":
+      return compile(req.declarations, req.source);
+    case "complete": {
+      const c = converter.complete(req.declarations, req.source, req.cursor);
+      return { start: c.start, end: c.end, matches: c.candidates };
+    }
+    case "inspect":
+      return quickInfo(converter.inspect(req.declarations, req.source, req.cursor));
+    case "isComplete":
+      return tslab.isCompleteCode(req.source);
+  }
+}
+
+function compile(declarations: string, source: string): Compiled {
+  const meta = getCodeMetadata(source);
+  if (meta.module) return { kind: "module", diagnostics: converter.addModule(meta.module, source, meta).map(diagnostic) };
+  const r = converter.convert(declarations, source);
+  if (r.diagnostics.length) return { kind: "diagnostics", diagnostics: r.diagnostics.map(diagnostic) };
+  return {
+    kind: "code",
+    js: r.output ?? "",
+    declarations: r.declOutput ?? "",
+    lastExpression: r.lastExpressionVar,
+    topLevelAwait: Boolean(r.hasToplevelAwait),
+    files: (r.sideOutputs ?? []).map((o) => ({ path: o.path, js: o.data })),
+  };
+}
+
+function diagnostic(d: Diagnostic): CompileDiagnostic {
+  return { file: d.fileName, line: d.start.line + 1, column: d.start.character + 1, message: d.messageText };
+}
+
+/**
+ * The cell scope as the first "cell": every export of the prelude module and Arquero, imported from where this
+ * package is installed (imports, which tslab carries as they are into the declarations of later cells).
+ */
+function prelude(module: string, arquero: string): PreludeCompiled {
+  const names = exportedNames(`${module}.d.ts`);
+  const source =
+    `import { ${names.join(", ")} } from ${JSON.stringify(module)};\n` +
+    `import * as aq from ${JSON.stringify(arquero)};\n` +
+    `import { op, desc, escape } from ${JSON.stringify(arquero)};\n`;
+  return { compiled: compile("", source), names: [...names, "aq", "op", "desc", "escape"] };
+}
+
+/** The names a declaration file exports (read with the parser alone: nothing is loaded or run). */
+function exportedNames(dts: string): string[] {
+  const file = ts.createSourceFile(path.basename(dts), readFileSync(dts, "utf8"), ts.ScriptTarget.Latest);
+  const names: string[] = [];
+  const exported = (n: import("@tslab/typescript-for-tslab").Node) =>
+    ts.canHaveModifiers(n) && (ts.getModifiers(n) ?? []).some((m) => m.kind === ts.SyntaxKind.ExportKeyword);
+  for (const st of file.statements) {
+    if (ts.isExportDeclaration(st) && !st.isTypeOnly && st.exportClause && ts.isNamedExports(st.exportClause)) {
+      for (const el of st.exportClause.elements) if (!el.isTypeOnly) names.push(el.name.text);
+    } else if ((ts.isFunctionDeclaration(st) || ts.isClassDeclaration(st)) && st.name && exported(st)) {
+      names.push(st.name.text);
+    } else if (ts.isVariableStatement(st) && exported(st)) {
+      for (const d of st.declarationList.declarations) if (ts.isIdentifier(d.name)) names.push(d.name.text);
+    }
+  }
+  return [...new Set(names)];
+}
+
+function quickInfo(info: import("@tslab/typescript-for-tslab").QuickInfo | undefined): QuickInfo | null {
+  if (!info) return null;
+  const text = (parts?: { text: string }[]) => (parts ?? []).map((p) => p.text).join("");
+  const tags = (info.tags ?? []).map((t) => `@${t.name}${t.text ? ` ${text(t.text)}` : ""}`);
+  return { signature: text(info.displayParts), documentation: [text(info.documentation), ...tags].filter(Boolean).join("\n") };
+}
