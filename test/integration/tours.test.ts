@@ -159,6 +159,25 @@ const FACTS: Record<string, (f: Record<string, any>) => void> = {
     expect(f.exercise_passed).toBe(false);
     expect(f.exercise_caller_exit).toBe(":boom");
   },
+  "04-supervisors.ipynb": (f) => {
+    // B crashed under each strategy: who exited (B with :boom, the others stopped with :shutdown to be restarted).
+    expect(f.strategies).toEqual({ one_for_one: ["B"], one_for_all: ["A", "B", "C"], rest_for_one: ["B", "C"] });
+    expect(f.reasons).toMatchObject({ "OneForOne.B": ":boom", "OneForAll.A": ":shutdown", "OneForAll.C": ":shutdown", "RestForOne.C": ":shutdown" });
+    // max_restarts 3 in 5 s: four crashes, exactly three restarts, then Team exits with :shutdown and Top starts a new one.
+    expect(f.flaky_crashes).toBe(4);
+    expect(f.restarts_by_team).toBe(f.max_restarts);
+    expect(f.team_exit_reason).toBe(":shutdown");
+    expect(f.team_exit_after_last_restart).toBe(true);
+    expect(f.top_restarted_team).toBe(true);
+    expect(f.fresh_flaky_started).toBe(1);
+    // The tree snapshots agree: exactly the restarted processes have new pids.
+    expect([...f.new_pids_after].sort()).toEqual(
+      ["OneForOne.B", "OneForAll.A", "OneForAll.B", "OneForAll.C", "RestForOne.B", "RestForOne.C", "Team", "Team.Flaky"].map((n) => `Supervisors.${n}`).sort(),
+    );
+    // The exercise as shipped (one_for_one): the API does not restart with the cache.
+    expect(f.exercise_passed).toBe(false);
+    expect(f.exercise_exits).toEqual(["Cache :boom", "Api :boom"]);
+  },
 };
 
 const tours = readdirSync(path.join(ROOT, "notebooks", "tours")).filter((f) => f.endsWith(".ipynb") && !f.includes(".executed.")).sort();
