@@ -178,6 +178,26 @@ const FACTS: Record<string, (f: Record<string, any>) => void> = {
     expect(f.exercise_passed).toBe(false);
     expect(f.exercise_exits).toEqual(["Cache :boom", "Api :boom"]);
   },
+  "05-tasks.ipynb": (f) => {
+    // max_concurrency: 2 — never more than two jobs at once, in either run.
+    expect(f.peak_ordered).toBe(2);
+    expect(f.peak_unordered).toBe(2);
+    // ordered: results in input order although the jobs finished in another; ordered: false in finishing order.
+    expect(f.ordered_results).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(f.ordered_finish_order).not.toEqual(f.ordered_results);
+    expect(f.unordered_results).toEqual(f.unordered_finish_order);
+    expect(f.unordered_results).not.toEqual([11, 12, 13, 14, 15, 16]);
+    // timeout: 100 with :kill_task: the slow job is replaced by {:exit, :timeout} and never returned.
+    expect(f.timeout_results).toEqual([["exit", "timeout"], 22, 23]);
+    expect(f.timed_out_job_returned).toBe(0);
+    // Task.async's crash killed its caller; async_nolink's caller got {:exit, :boom} and ended normally.
+    expect(f.caller_a).toEqual({ result: ["died", "boom"], exit: ":boom" });
+    expect(f.caller_b).toEqual({ result: ["returned", ["exit", "boom"]], exit: ":normal" });
+    // The exercise as shipped runs the jobs one at a time.
+    expect(f.exercise_passed).toBe(false);
+    expect(f.exercise_peak).toBe(1);
+    expect(f.exercise_ms).toBeGreaterThanOrEqual(600);
+  },
 };
 
 const tours = readdirSync(path.join(ROOT, "notebooks", "tours")).filter((f) => f.endsWith(".ipynb") && !f.includes(".executed.")).sort();
