@@ -165,7 +165,7 @@ describe("npm install -g of the packed tarball", () => {
     mkdirSync(work);
     notebook(path.join(work, "mine.ipynb"), [
       "process.argv[1]",
-      `Object.keys(require.cache).filter((f) => !f.startsWith(${JSON.stringify(PACKAGE + path.sep)})).join("\\n") || "every module from the installed package"`,
+      `Object.keys((require("node:module") as any)._cache).filter((f) => !f.startsWith(${JSON.stringify(PACKAGE + path.sep)})).join("\\n") || "every module from the installed package"`,
       "%node start",
       "%%elixir\ndefmodule Greeter do\n  def hello(n), do: \"hi #{n}\"\nend\nGreeter.hello(0)",
       "%probe Greeter.hello/1 --as hellos",
@@ -178,7 +178,7 @@ describe("npm install -g of the packed tarball", () => {
     expect(errors).toEqual([]);
     // The kernel is the installed package, and nothing it loaded comes from anywhere else (this checkout).
     expect(resultOf(cells, "process.argv[1]")).toBe(`'${path.join(PACKAGE, "bin", "elixirlumin.js")}'`);
-    expect(resultOf(cells, "require.cache")).toBe("'every module from the installed package'");
+    expect(resultOf(cells, "_cache")).toBe("'every module from the installed package'");
     expect(textOf(outputsOf(cells, "%node start"))).toMatch(/Attached to lumin_\w+@\S+ \(started by this kernel\)/);
     expect(textOf(outputsOf(cells, "Greeter.hello(0)"))).toContain('"hi 0"');
     expect(textOf(outputsOf(cells, "for i <- 1..25"))).toContain('"hi 25"');
