@@ -20,6 +20,7 @@
  */
 
 import type { ProbeKind, ProbeState, SnapshotKind, WhyEnded } from "../tables/schemas";
+import type { ErlTerm } from "./etf";
 
 /** Ops the bridge answers, with their argument maps. Keys are atoms on the Erlang side. */
 export interface BridgeRequests {
@@ -118,6 +119,24 @@ export interface ConnectReply {
   owned: boolean;
 }
 
+/**
+ * What each op replies with, as the kernel reads it (kernel/beam/session.ts): the decoded value for most; the
+ * raw term for `eval` and `process` (shown in the node's syntax), the batch bytes for `snapshot`.
+ */
+export interface BridgeReplies {
+  connect: ConnectReply;
+  start_node: ConnectReply;
+  disconnect: "ok";
+  nodes: ConnectReply[];
+  eval: { value: ErlTerm; text: Uint8Array };
+  complete: CompleteReply;
+  probe_arm: ArmReply;
+  probe_disarm: "ok";
+  probe_list: ProbeStatusEvent[];
+  snapshot: Uint8Array;
+  process: ErlTerm;
+}
+
 /** `probe_arm`'s reply: the functions a call probe matched, and warnings to show (e.g. tail recursion). */
 export interface ArmReply {
   mfas?: string[];
@@ -126,12 +145,6 @@ export interface ArmReply {
 
 /** `complete`'s reply: module names (Elixir ones without `Elixir.`), or a module's exports as `fun/arity`. */
 export type CompleteReply = string[];
-
-/** `eval`'s reply: the value as a term, and its text as the node's language prints it. */
-export interface EvalReply {
-  value: unknown;
-  text: string;
-}
 
 /** {event, probe_status, …}: sent when a probe arms, about every 250 ms while it is armed, and when it ends. */
 export interface ProbeStatusEvent {

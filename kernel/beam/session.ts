@@ -5,7 +5,7 @@
 import { Bridge } from "./bridge";
 import { Atom, ErlMap, type ErlTerm } from "./etf";
 import { toJs } from "./term";
-import type { ArmReply, CompleteReply, ConnectReply, ProbeArm, ProbeStatusEvent, SnapshotKind } from "./protocol";
+import type { ArmReply, BridgeReplies, CompleteReply, ConnectReply, ProbeArm, ProbeStatusEvent, SnapshotKind } from "./protocol";
 import type { Syntax } from "./termFormat";
 import { ProbeStore } from "../tables/probeStore";
 import type { ShutdownHooks } from "../dispatch/shutdownHooks";
@@ -37,8 +37,12 @@ export class BeamSession {
     }
   }
 
-  private remember(reply: ErlTerm): ConnectReply {
-    const info = toJs(reply) as ConnectReply;
+  /** A request whose reply is read as plain JavaScript, typed by its op (kernel/beam/protocol.ts). */
+  private async ask<Op extends "connect" | "start_node" | "complete" | "probe_arm">(op: Op, args: Record<string, unknown>, timeoutMs: number): Promise<BridgeReplies[Op]> {
+    return toJs(await this.bridge.request(op, args, timeoutMs)) as BridgeReplies[Op];
+  }
+
+  private remember(info: ConnectReply): ConnectReply {
     this.nodes.set(info.node, info);
     this.current = info.node;
     return info;
@@ -50,11 +54,11 @@ export class BeamSession {
   }
 
   async connect(node: string, cookie: string | null, timeoutMs = 5000): Promise<ConnectReply> {
-    return this.remember(await this.bridge.request("connect", { node, cookie, timeout_ms: timeoutMs }, timeoutMs + 15_000));
+    return this.remember(await this.ask("connect", { node, cookie, timeout_ms: timeoutMs }, timeoutMs + 15_000));
   }
 
   async startNode(name: string, appDir: string | null): Promise<ConnectReply> {
-    return this.remember(await this.bridge.request("start_node", { name, app_dir: appDir, timeout_ms: 120_000 }, 180_000));
+    return this.remember(await this.ask("start_node", { name, app_dir: appDir, timeout_ms: 120_000 }, 180_000));
   }
 
   async disconnect(node: string): Promise<void> {
@@ -95,7 +99,7 @@ export class BeamSession {
       status: { name, node, kind, target: spec.target, state: "armed", seen: 0, dropped: 0, rate: 0, why_ended: null, detail: null },
     });
     try {
-      return toJs(await this.bridge.request("probe_arm", { node, name, kind: new Atom(kind), spec }, 60_000)) as ArmReply;
+      return await this.ask("probe_arm", { node, name, kind: new Atom(kind), spec }, 60_000);
     } catch (e) {
       this.probes.onStatus({ ...this.probes.get(name)!.status, state: "ended", why_ended: "refused", detail: (e as Error).message });
       throw e;
@@ -115,6 +119,6 @@ export class BeamSession {
   }
 
   async complete(node: string, module: string | null, prefix: string): Promise<CompleteReply> {
-    return toJs(await this.bridge.request("complete", { node, module, prefix }, 5000)) as CompleteReply;
+    return this.ask("complete", { node, module, prefix }, 5000);
   }
 }

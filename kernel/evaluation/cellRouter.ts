@@ -154,10 +154,7 @@ async function completeMagic(text: string, offset: number, cursor: number, env: 
   const start = cursor - word.length;
   const argsBefore = magic[2].slice(0, magic[2].length - word.length);
   const sources = beamCompletionSources(() => env.state.beam);
-  const fromDecl = await completeArgs(decl, argsBefore, word, sources);
-  const context = magicContext(env);
-  const own = decl.complete ? await decl.complete(word, { argText: argsBefore, words: argsBefore.trim().split(/\s+/).filter(Boolean) }, context).catch(() => []) : [];
-  return { start, end: cursor, matches: [...fromDecl, ...own.filter((m) => !fromDecl.includes(m))] };
+  return { start, end: cursor, matches: await completeArgs(decl, argsBefore, word, sources) };
 }
 
 const isCellMagic = (source: string) => CELL_MAGIC.test(source.split("\n").find((l) => l.trim() !== "") ?? "");

@@ -151,12 +151,6 @@ export interface MagicDeclaration<Fs extends readonly FlagSpec[] = readonly Flag
    */
   readonly showsResult: boolean;
   run(call: MagicCall<FlagValues<Fs>, PositionalValues<Ps>>, ctx: MagicContext): Promise<unknown>;
-  /**
-   * Dynamic completion of a word the user is typing (e.g. module names from the node, probe names). Flags
-   * and `choices` are completed from the declaration without this. `call.argText` is the text before the
-   * word; `call.words` its words.
-   */
-  complete?(word: string, call: { argText: string; words: readonly string[] }, ctx: MagicContext): Promise<string[]>;
 }
 
 /** What the registry holds: a declaration with its types erased. */

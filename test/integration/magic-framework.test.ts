@@ -100,6 +100,7 @@ describe("%drop", () => {
     const after = await cellJson<number>(k, measure);
     // 300,000 calls take some megabytes in compact columns; nearly all of it is back.
     expect(before - after).toBeGreaterThan(3_000_000);
+    expect(after).toBeLessThan(before / 4);
     expect(await cellError(k, "%events bulk")).toMatch(/there is no probe named bulk/);
     expect(await complete("%events bul")).toEqual([]);
   });
