@@ -49,7 +49,9 @@ describe("the contract across languages", () => {
     const used = new Set<string>();
     for (const { text } of agentSources()) {
       for (const m of text.matchAll(/\bend_probe\((?:[A-Z]\w*, )?([a-z][a-z_]*),/g)) used.add(m[1]);
-      for (const m of text.matchAll(/\bstop_all\(\w+, ([a-z][a-z_]*),/g)) used.add(m[1]);
+      for (const m of text.matchAll(/\b(?:stop_all|end_busiest|overload)\(\w+, ([a-z][a-z_]*),/g)) used.add(m[1]);
+      // `{Why, Detail}` pairs: `{rate, io_lib:format(…)}`, `{Name, time, io_lib:format(…)}` (but not `{error, …}`).
+      for (const m of text.matchAll(/\{(?:Name, )?([a-z][a-z_]*), (?:io_lib:format|<<")/g)) if (!["error", "syntax"].includes(m[1])) used.add(m[1]);
     }
     expect(used.size).toBeGreaterThan(0);
     expect([...used].filter((u) => !known.has(u))).toEqual([]);
