@@ -80,7 +80,7 @@ describe("%probes", () => {
 
 describe("%drop", () => {
   it("forgets a probe's rows and gives the kernel's memory for them back", async () => {
-    await k.execute("%probe :lists.seq/2 --as bulk --limit 300000 --rate 10000000 --for 60s");
+    await k.execute("%probe :lists.seq/2 --as bulk --limit 300000 --rate 10000000/s --unsafe --for 60s");
     await elixirCell(k, "for i <- 1..300_000, do: :lists.seq(1, rem(i, 3))\n:ok");
     // Shown, not bound: nothing in the cell scope holds the table.
     const shown = texts(await k.execute("%events bulk --wait=30s", { timeout: 60 }), "execute_result")[0];
