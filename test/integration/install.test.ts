@@ -216,7 +216,8 @@ describe("npm install -g of the packed tarball", () => {
     const [cmd, argv] = readOnly(pkg, process.execPath, ["-e", resolve]);
     execFileSync("chmod", ["-R", "a-w", pkg]);
     const ebin = (await run(cmd, argv)).stdout;
-    expect(ebin.startsWith(path.join(cache, "0.1.0-"))).toBe(true);
+    const version = JSON.parse(readFileSync(path.join(PACKAGE, "package.json"), "utf8")).version;
+    expect(ebin.startsWith(path.join(cache, `${version}-`))).toBe(true);
     expect(ebin).toMatch(/otp\d+-elixir[\d.]+\/ebin$/);
     expect(readdirSync(pkg + "/elixir_agent").sort()).toEqual(["lib", "mix.exs", "src"]);
     // The build loads: the bridge (Elixir) and the agent (Erlang) modules.
