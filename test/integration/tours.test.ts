@@ -5,21 +5,19 @@
  * nbconvert, and the facts each one teaches checked against what its probes saw: each tour prints them as
  * `facts: {…}` JSON lines, so a tour whose evidence contradicts its text fails here.
  */
-import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
-import os from "node:os";
+import { readdirSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROOT, kernelspecDir, ofType, startKernel, type ExecuteResult, type KernelClient } from "../support/jupyter";
+import { ROOT, notebookFolder, ofType, startKernel, type ExecuteResult, type KernelClient } from "../support/jupyter";
+import { executeNotebook } from "../support/nbconvert";
 
 const shown = (r: ExecuteResult, mime = "text/plain") => ofType(r, "display_data").map((m) => String(m.content.data[mime] ?? "")).join("\n");
 
 describe("predict and reveal", () => {
   let k: KernelClient;
   beforeAll(async () => {
-    // In the repository: a kernel whose working directory is outside it cannot load the cell scope yet
-    // (the evaluator's compiler cannot name Arquero's types from there).
-    k = await startKernel();
+    // A folder of its own outside the repository, as a reader's notebook folder is.
+    k = await startKernel({ cwd: notebookFolder() });
   });
   afterAll(async () => {
     await k?.shutdown();
@@ -70,23 +68,12 @@ interface Cell {
 }
 const join = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join("") : (v ?? ""));
 
-/** A tour executed headless by nbconvert (allow_stdin false), in its own directory as a reader runs it. */
-function execute(notebook: string): Promise<{ cells: Cell[]; seconds: number }> {
-  const spec = kernelspecDir();
-  const outDir = mkdtempSync(path.join(os.tmpdir(), "lumin-tour-"));
+/** A tour executed headless by nbconvert (allow_stdin false), from a copy of notebooks/ outside the repository. */
+async function execute(notebook: string): Promise<{ cells: Cell[]; seconds: number }> {
   const started = Date.now();
-  return new Promise((resolve, reject) => {
-    execFile(
-      "jupyter",
-      ["nbconvert", "--to", "notebook", "--execute", "--ExecutePreprocessor.kernel_name=elixirlumin", "--ExecutePreprocessor.timeout=120", "--output-dir", outDir, path.join(ROOT, notebook)],
-      { env: { ...process.env, JUPYTER_PATH: path.join(spec, "share", "jupyter") }, timeout: 300_000, maxBuffer: 16 * 1024 * 1024 },
-      (err, _out, stderr) => {
-        if (err) return reject(new Error(`nbconvert failed on ${notebook}:\n${stderr.slice(-4000)}`));
-        const cells = JSON.parse(readFileSync(path.join(outDir, path.basename(notebook)), "utf8")).cells as Cell[];
-        resolve({ cells, seconds: (Date.now() - started) / 1000 });
-      },
-    );
-  });
+  const run = await executeNotebook(notebook, { timeoutSec: 120 });
+  run.cleanup();
+  return { cells: run.notebook.cells as Cell[], seconds: (Date.now() - started) / 1000 };
 }
 
 const errorsIn = (cells: Cell[]) => cells.flatMap((c) => (c.outputs ?? []).filter((o) => o.output_type === "error").map((o) => `${o.ename}: ${o.evalue}\n--- in cell:\n${join(c.source)}`));
