@@ -160,18 +160,22 @@ describe("npm install -g of the packed tarball", () => {
     expect(installOutput).toContain(path.join(PACKAGE, "elixir_agent", "ebin"));
   });
 
-  it("runs a user's notebook in a folder of their own: a node started, an Elixir cell, a call probe and its rows", async () => {
+  it("runs a user's notebook in a folder of their own: TypeScript with the cell scope, a node started, a call probe, its rows in Arquero and danfo.js, a chart", async () => {
     const work = path.join(tmp, "work");
     mkdirSync(work);
     notebook(path.join(work, "mine.ipynb"), [
       "process.argv[1]",
       `Object.keys((require("node:module") as any)._cache).filter((f) => !f.startsWith(${JSON.stringify(PACKAGE + path.sep)})).join("\\n") || "every module from the installed package"`,
+      'const t = aq.table({ n: [1, 2, 3] }).derive({ twice: (d: any) => d.n * 2 });\ndisplay(t);\nt.array("twice").join(",")',
       "%node start",
       "%%elixir\ndefmodule Greeter do\n  def hello(n), do: \"hi #{n}\"\nend\nGreeter.hello(0)",
       "%probe Greeter.hello/1 --as hellos",
       "%%elixir\nfor i <- 1..25, do: Greeter.hello(i)",
       "%disarm hellos",
       "%events hellos --wait=5s",
+      "const calls = %events hellos\ncalls.numRows()",
+      'const df = toDanfo(calls.select("duration_us", "result")) as any;\ndf.shape.join("x")',
+      "latencyChart(calls)",
     ]);
     const cells = await execute(path.join(work, "mine.ipynb"), userEnv());
     const errors = cells.flatMap((c) => (c.outputs ?? []).filter((o) => o.output_type === "error").map((o) => `${o.ename}: ${o.evalue} in ${join(c.source)}`));
@@ -179,12 +183,20 @@ describe("npm install -g of the packed tarball", () => {
     // The kernel is the installed package, and nothing it loaded comes from anywhere else (this checkout).
     expect(resultOf(cells, "process.argv[1]")).toBe(`'${path.join(PACKAGE, "bin", "elixirlumin.js")}'`);
     expect(resultOf(cells, "_cache")).toBe("'every module from the installed package'");
+    // The cell scope is there: Arquero, display, the magics bound in TypeScript, toDanfo, the charts.
+    expect(cells.flatMap((c) => c.outputs ?? []).filter((o) => join(o.text).includes("did not load"))).toEqual([]);
+    const shown = outputsOf(cells, "aq.table").find((o) => o.output_type === "display_data");
+    expect(join(shown?.data?.["text/plain"])).toMatch(/twice[\s\S]*3 rows/);
+    expect(resultOf(cells, "aq.table")).toBe("'2,4,6'");
     expect(textOf(outputsOf(cells, "%node start"))).toMatch(/Attached to lumin_\w+@\S+ \(started by this kernel\)/);
     expect(textOf(outputsOf(cells, "Greeter.hello(0)"))).toContain('"hi 0"');
     expect(textOf(outputsOf(cells, "for i <- 1..25"))).toContain('"hi 25"');
     const events = textOf(outputsOf(cells, "%events hellos"));
     expect(events).toMatch(/25 seen, 0 dropped/);
     expect(events).toContain('"hi 1"');
+    expect(resultOf(cells, "const calls = %events")).toBe("25");
+    expect(resultOf(cells, "toDanfo(calls")).toBe("'25x2'");
+    expect(outputsOf(cells, "latencyChart(calls)").some((o) => o.data?.["application/vnd.vegalite.v5+json"])).toBe(true);
     // Nothing was compiled into the user's cache: the shipped agent build served.
     expect(existsSync(path.join(HOME, ".cache", "elixirlumin"))).toBe(false);
   }, 600_000);
