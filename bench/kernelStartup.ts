@@ -5,6 +5,12 @@
  *   - the first TypeScript cell (its round trip, and spawn → its result);
  *   - a magic-only cell (`%lsmagic`): first cell of a fresh kernel (cold: it must not wait for the TypeScript
  *     compiler, which is still loading) and again once warm. tslab has no line magics: no figure for it.
+ * Both kernels run in an empty folder outside the repository, as a user's notebook does (no node_modules
+ * around it: each kernel's compiler finds only the types it ships with).
+ *
+ * Issue 9's figure is spawn → the first TypeScript result (`[1,2,3].map(x => x * 2)`), ours at most 0.8×
+ * tslab's: our compiler starts in its own thread as the kernel starts, so it overlaps the kernel's own start,
+ * the client's handshake and the cold magic cell, where tslab starts its compiler before it answers anything.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -12,7 +18,7 @@ import path from "node:path";
 import { JupyterKernel, ROOT } from "./jupyterClient";
 import { emit, median, note, round } from "./stats";
 
-const FIRST_CELL = "const answer: number = 6 * 7;\nanswer";
+const FIRST_CELL = "[1, 2, 3].map((x) => x * 2)";
 const MAGIC_CELL = "%lsmagic";
 
 interface Run {
@@ -26,6 +32,7 @@ interface Run {
 async function runOurs(tmp: string, i: number): Promise<Run> {
   const k = await JupyterKernel.spawn("ours", [process.execPath, path.join(ROOT, "bin", "elixirlumin.js"), "kernel", "{connection_file}"], {
     env: { ELIXIRLUMIN_HISTORY_FILE: path.join(tmp, `history-${i}.jsonl`) },
+    cwd: notebookFolder(tmp),
   });
   try {
     const info = await k.request("shell", "kernel_info_request", {}, 30_000);
@@ -43,8 +50,10 @@ async function runOurs(tmp: string, i: number): Promise<Run> {
   }
 }
 
-async function runTslab(): Promise<Run> {
-  const k = await JupyterKernel.spawn("tslab", [process.execPath, path.join(ROOT, "node_modules", "tslab", "bin", "tslab"), "kernel", "--config-path", "{connection_file}"]);
+async function runTslab(tmp: string): Promise<Run> {
+  const k = await JupyterKernel.spawn("tslab", [process.execPath, path.join(ROOT, "node_modules", "tslab", "bin", "tslab"), "kernel", "--config-path", "{connection_file}"], {
+    cwd: notebookFolder(tmp),
+  });
   try {
     const info = await k.request("shell", "kernel_info_request", {}, 60_000);
     await k.ready();
@@ -57,12 +66,17 @@ async function runTslab(): Promise<Run> {
   }
 }
 
+/** An empty folder for one kernel's working directory, outside the repository. */
+function notebookFolder(tmp: string): string {
+  return mkdtempSync(path.join(tmp, "notebook-"));
+}
+
 /** ms since the kernel was spawned (called right after a cell finished: spawn → that cell's result). */
 function nowSince(k: JupyterKernel): number {
   return performance.now() - k.spawnedAt;
 }
 
-export async function benchKernelStartup(reps = 3): Promise<void> {
+export async function benchKernelStartup(reps = 5): Promise<void> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), "lumin-bench-history-"));
   const ours: Run[] = [];
   const tslab: Run[] = [];
@@ -70,11 +84,11 @@ export async function benchKernelStartup(reps = 3): Promise<void> {
     // One unmeasured start of each first: the OS file cache then holds both kernels' code, for both.
     note("kernel startup: warm-up spawn of each kernel");
     await runOurs(tmp, -1);
-    await runTslab();
+    await runTslab(tmp);
     for (let i = 0; i < reps; i++) {
       note(`kernel startup: run ${i + 1}/${reps}`);
       ours.push(await runOurs(tmp, i));
-      tslab.push(await runTslab());
+      tslab.push(await runTslab(tmp));
     }
   } finally {
     rmSync(tmp, { recursive: true, force: true });
@@ -99,16 +113,29 @@ export async function benchKernelStartup(reps = 3): Promise<void> {
   const tslabFirst = m(tslab, (r) => r.firstCellMs);
   emit({
     bench: "first_typescript_cell",
-    what: "round trip of the first TypeScript cell (execute_request → execute_reply + idle), ms; and spawn → its result",
+    what: "round trip of the first TypeScript cell (execute_request → execute_reply + idle), ms",
     reps,
     median_ours_ms: round(oursFirst, 1),
     median_tslab_ms: round(tslabFirst, 1),
-    median_ours_spawn_to_result_ms: round(m(ours, (r) => r.spawnToFirstCellMs), 1),
-    median_tslab_spawn_to_result_ms: round(m(tslab, (r) => r.spawnToFirstCellMs), 1),
     ratio: round(oursFirst / tslabFirst),
     ratio_is: "median_ours_ms / median_tslab_ms",
     target: null,
     meets_target: null,
+  });
+  const oursSpawn = m(ours, (r) => r.spawnToFirstCellMs);
+  const tslabSpawn = m(tslab, (r) => r.spawnToFirstCellMs);
+  emit({
+    bench: "spawn_to_first_typescript_result",
+    what: "spawn → the result of a first TypeScript cell `[1, 2, 3].map((x) => x * 2)`, ms (ours vs tslab, same client, interleaved; ours also ran a cold %lsmagic cell first)",
+    reps,
+    ours_ms: ours.map((r) => round(r.spawnToFirstCellMs, 1)),
+    tslab_ms: tslab.map((r) => round(r.spawnToFirstCellMs, 1)),
+    median_ours_ms: round(oursSpawn, 1),
+    median_tslab_ms: round(tslabSpawn, 1),
+    ratio: round(oursSpawn / tslabSpawn),
+    ratio_is: "median_ours_ms / median_tslab_ms",
+    target: "ratio ≤ 0.8",
+    meets_target: oursSpawn / tslabSpawn <= 0.8,
   });
   const warm = m(ours, (r) => r.warmMagicMs);
   const cold = m(ours, (r) => r.coldMagicMs);

@@ -44,8 +44,7 @@ export class TslabEvaluator implements TsEvaluator {
    * types), which takes a fraction of a second.
    */
   warm(): void {
-    this.compiler.onReady((ms) => {
-      kernelLog(`the TypeScript compiler started in ${Math.round(ms)} ms`);
+    this.compiler.onReady(() => {
       setImmediate(() => {
         try {
           require(PRELUDE);
