@@ -10,6 +10,8 @@ export function main(argv: string[]): number {
   const [command, ...rest] = argv;
   if (command === "kernel") {
     if (rest.length !== 1) return fail("kernel needs exactly one argument: the connection file Jupyter wrote");
+    // The TypeScript compiler takes the longest to start: its thread goes first, the kernel loads meanwhile.
+    require("./evaluation/compiler").kernelCompiler().start();
     require("./main").startKernel(rest[0]);
     return -1;
   }

@@ -6,6 +6,7 @@
 import path from "node:path";
 import { Worker } from "node:worker_threads";
 import type { CompilerMessage, CompilerRequest } from "./compilerProtocol";
+import { kernelLog } from "./consoleCapture";
 
 export class CompilerThread {
   private worker: Worker | undefined;
@@ -65,4 +66,14 @@ export class CompilerThread {
     this.worker = undefined;
     return w?.terminate();
   }
+}
+
+let shared: CompilerThread | undefined;
+
+/**
+ * The kernel's compiler thread. The `kernel` command starts it before it loads anything else, so the compiler
+ * is already parsing the standard library while the kernel's own modules load and the wire binds.
+ */
+export function kernelCompiler(): CompilerThread {
+  return (shared ??= new CompilerThread(kernelLog));
 }

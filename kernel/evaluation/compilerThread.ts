@@ -11,10 +11,12 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parentPort } from "node:worker_threads";
 import type { Converter, Diagnostic } from "tslab/dist/converter";
+import { loadTypeScriptCached } from "./typescriptCodeCache";
 import type { Compiled, CompileDiagnostic, CompilerMessage, CompilerRequest, PreludeCompiled, QuickInfo } from "./compilerProtocol";
 
 const started = performance.now();
 const port = parentPort!;
+const typescript = loadTypeScriptCached();
 const tslab = require("tslab/dist/converter") as typeof import("tslab/dist/converter");
 const { getCodeMetadata } = require("tslab/dist/metadata") as typeof import("tslab/dist/metadata");
 const ts = require(require.resolve("@tslab/typescript-for-tslab", { paths: [require.resolve("tslab")] })) as typeof import("@tslab/typescript-for-tslab");
@@ -34,8 +36,12 @@ port.on("message", (req: CompilerRequest & { id: number }) => {
 
 function answer(req: CompilerRequest): unknown {
   switch (req.op) {
-    case "prelude":
-      return prelude(req.module, req.arquero);
+    case "prelude": {
+      const compiled = prelude(req.module, req.arquero);
+      // By now most of the compiler's functions have run (and been compiled): cache them for the next kernel.
+      setImmediate(() => typescript.saveCache());
+      return compiled;
+    }
     case "compile":
       return compile(req.declarations, req.source);
     case "complete": {

@@ -13,7 +13,7 @@
  */
 import path from "node:path";
 import { CellRunner } from "./cellRunner";
-import { CompilerThread } from "./compiler";
+import { kernelCompiler, type CompilerThread } from "./compiler";
 import type { Compiled, CompileDiagnostic, PreludeCompiled, QuickInfo } from "./compilerProtocol";
 import { kernelLog } from "./consoleCapture";
 import { interruptedError } from "./interrupted";
@@ -33,7 +33,7 @@ export class TslabEvaluator implements TsEvaluator {
 
   constructor(
     rootDir: string = process.cwd(),
-    private readonly compiler: CompilerThread = new CompilerThread(kernelLog),
+    private readonly compiler: CompilerThread = kernelCompiler(),
   ) {
     this.runner = new CellRunner(rootDir);
   }
