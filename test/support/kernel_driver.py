@@ -106,10 +106,16 @@ def raw(cmd):
     """
     parts = [json.dumps(cmd.get(k)).encode() for k in ("header", "parent_header", "metadata", "content")]
     channel = kc.control_channel if cmd.get("channel") == "control" else kc.shell_channel
+    get = kc.get_control_msg if cmd.get("channel") == "control" else kc.get_shell_msg
+    # Replies left over from earlier requests (wait_for_ready's kernel_info) are not this message's.
+    while True:
+        try:
+            get(timeout=0.05)
+        except Exception:
+            break
     channel.socket.send_multipart([b"<IDS|MSG>", kc.session.sign(parts)] + parts)
     header = cmd.get("header")
     msg_id = header.get("msg_id") if isinstance(header, dict) else None
-    get = kc.get_control_msg if cmd.get("channel") == "control" else kc.get_shell_msg
     replies = []
     deadline = time.time() + cmd.get("wait", 2)
     while time.time() < deadline:
