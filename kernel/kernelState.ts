@@ -19,8 +19,8 @@ export class KernelState implements CellKernel {
   readonly shutdown = new ShutdownHooks();
   /** The cell running now: `%magic` lines inside its TypeScript run in its environment. */
   cell: CellEnvironment | undefined;
-  /** Where the cell scope's output goes: the running cell's, or after it ends the last one's (as in IPython). */
-  output: CellIO | undefined;
+  private cellOutput: CellIO | undefined;
+  private readonly cellStartListeners = new Set<(io: CellIO) => void>();
   private beamSession: BeamSession | undefined;
 
   constructor(
@@ -28,6 +28,23 @@ export class KernelState implements CellKernel {
     readonly comms: CommRegistry,
     readonly history: HistoryStore,
   ) {}
+
+  /** Where the cell scope's output goes: the running cell's, or after it ends the last one's (as in IPython). */
+  get output(): CellIO | undefined {
+    return this.cellOutput;
+  }
+
+  /** Set as each cell starts; tells the cell-start listeners. */
+  set output(io: CellIO | undefined) {
+    this.cellOutput = io;
+    if (io) for (const l of [...this.cellStartListeners]) l(io);
+  }
+
+  /** Called with each new cell's output as it starts (a probe's final status line rides on it into saved notebooks). */
+  onCellStart(listener: (io: CellIO) => void): () => void {
+    this.cellStartListeners.add(listener);
+    return () => this.cellStartListeners.delete(listener);
+  }
 
   /** The kernel's view of the BEAM, made on first use (its bridge starts on its first request). */
   get beam(): BeamSession {

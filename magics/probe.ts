@@ -9,7 +9,8 @@ import { beam, NODE_FLAG } from "./beamContext";
 import { parseMfa } from "./mfa";
 import { probesTable } from "../kernel/tables/tables";
 import { showingEveryRow } from "../kernel/display/tableBundle";
-import { LOG_LEVELS, type LogLevel, type ProbeArm, type ProbeBudget, type ProbeKind, type ProbeStatusEvent } from "../kernel/beam/protocol";
+import { LOG_LEVELS, type LogLevel, type ProbeArm, type ProbeBudget, type ProbeKind } from "../kernel/beam/protocol";
+import { showLiveStatus as showProbeStatus } from "../kernel/display/statusLine";
 
 const KIND_FLAGS: { flag: Exclude<ProbeKind, "calls">; kind: ProbeKind }[] = [
   { flag: "messages", kind: "messages" },
@@ -172,27 +173,10 @@ export function probeSpec(mfaText: string | undefined, flags: Partial<ProbeFlags
   }
 }
 
-function statusLine(s: ProbeStatusEvent): string {
-  const rate = s.state === "armed" ? `, ${Math.round(s.rate).toLocaleString("en")}/s` : "";
-  const end = s.state === "ended" ? ` — ended: ${s.why_ended}${s.detail ? ` (${s.detail})` : ""}` : "";
-  return `${s.name} · ${s.target} on ${s.node} · ${s.state} · ${s.seen.toLocaleString("en")} seen${rate}, ${s.dropped.toLocaleString("en")} dropped${end}`;
-}
-
-/** The probe's line, updated in place as statuses arrive, until it ends. */
+/** The probe's line, updated in place as statuses arrive, until it ends (kernel/display/statusLine.ts). */
 function showLiveStatus(name: string, ctx: MagicContext): void {
   const store = beam(ctx).probes;
-  const record = store.get(name)!;
-  const displayId = `probe-${name}-${Date.now()}`;
-  const bundle = (s: ProbeStatusEvent) => ({ "text/plain": statusLine(s) });
-  ctx.io.displayBundle(bundle(record.status), { displayId });
-  let last = 0;
-  const stop = store.listen(name, (s) => {
-    const now = Date.now();
-    if (s.state !== "ended" && now - last < 500) return;
-    last = now;
-    ctx.io.updateDisplay(displayId, { [Symbol.for("Jupyter.display")]: () => bundle(s) });
-    if (s.state === "ended") stop();
-  });
+  showProbeStatus(name, store.get(name)!.status, ctx.io, store);
 }
 
 export const probes = defineMagic({

@@ -6,10 +6,20 @@
  */
 import type { CellIO } from "./cellIO";
 
-let state: { readonly output: CellIO | undefined } | undefined;
+interface CellScopeState {
+  readonly output: CellIO | undefined;
+  onCellStart(listener: (io: CellIO) => void): () => void;
+}
+let state: CellScopeState | undefined;
 
-export function bindCellScope(kernel: { readonly output: CellIO | undefined }): void {
+export function bindCellScope(kernel: CellScopeState): void {
   state = kernel;
+}
+
+/** Called with each new cell's output as the cell starts (a late display update can ride on it). */
+export function onCellStart(listener: (io: CellIO) => void): () => void {
+  if (!state) throw new Error("the cell scope is not bound to a kernel yet");
+  return state.onCellStart(listener);
 }
 
 export function currentOutput(): CellIO {
