@@ -28,6 +28,7 @@ const DEBIAN_NEEDS = [
       onPath("jupyter") && onPath("jupyter-nbconvert") && onPath("jupyter-kernelspec") &&
       run("/usr/bin/python3", ["-c", "import jupyter_client, nbconvert, nbformat"], { quiet: true }).ok,
   },
+  { what: "DejaVu fonts (the text of chart pictures)", packages: ["fonts-dejavu-core"], present: () => fs.existsSync("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf") },
 ];
 const BROWSER_NEED = { what: "Chromium (browser tests)", packages: ["chromium"], present: () => fs.existsSync("/usr/bin/chromium") };
 

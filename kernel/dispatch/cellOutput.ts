@@ -4,7 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { CellIO, DisplayOptions, MimeBundle } from "../evaluation/cellIO";
-import { toMimeBundle } from "../display/mimeBundle";
+import { bundleMetadata, toMimeBundle } from "../display/mimeBundle";
 import { LIMITS } from "../display/limits";
 import type { Request } from "../wire/threadMessages";
 import type { WireLink } from "./wireLink";
@@ -62,7 +62,7 @@ export class CellOutput implements CellIO {
   }
 
   private sendBundle(type: string, data: MimeBundle, displayId?: string, metadata: Record<string, unknown> = {}): void {
-    const content: Record<string, unknown> = { data, metadata };
+    const content: Record<string, unknown> = { data, metadata: { ...bundleMetadata(data), ...metadata } };
     if (displayId) content.transient = { display_id: displayId };
     this.link.publish(type, content, this.request.header);
   }

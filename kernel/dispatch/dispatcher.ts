@@ -6,7 +6,7 @@ import type { CellEnvironment } from "../evaluation/types";
 import { completeCell, inspectCell, isCellComplete, runCell } from "../evaluation/cellRouter";
 import { kernelLog } from "../evaluation/consoleCapture";
 import type { TslabEvaluator } from "../evaluation/tsEvaluator";
-import { toMimeBundle } from "../display/mimeBundle";
+import { bundleMetadata, toMimeBundle } from "../display/mimeBundle";
 import type { HistoryEntry } from "../history/historyStore";
 import type { Request } from "../wire/threadMessages";
 import type { KernelState } from "../kernelState";
@@ -103,7 +103,7 @@ export class Dispatcher {
       if (outcome.hasValue && !silent) {
         const data = await toMimeBundle(outcome.value, this.k.state.report).catch((e) => ({ "text/plain": `(the value could not be shown: ${(e as Error).message})` }));
         await output.flushed();
-        link.publish("execute_result", { execution_count: count, data, metadata: {} }, req.header);
+        link.publish("execute_result", { execution_count: count, data, metadata: bundleMetadata(data) }, req.header);
         if (store && typeof data["text/plain"] === "string") this.k.state.history.setOutput(count, data["text/plain"] as string);
       }
       await output.flushed();

@@ -6,6 +6,9 @@ import { describeMeta, tableMeta } from "../tables/tableMeta";
 import { isTable, tableBundle } from "./tableBundle";
 import { isVegaLiteSpec, vegaBundle } from "./vegaBundle";
 import type { ReportLog } from "../report/reportLog";
+import { bundleMetadata, setBundleMetadata } from "./bundleMetadata";
+
+export { bundleMetadata } from "./bundleMetadata";
 
 /** An object with this method returns its own MIME bundle (the convention tslab and others share). */
 export const JUPYTER_DISPLAY = Symbol.for("Jupyter.display");
@@ -39,5 +42,5 @@ export function bound(bundle: MimeBundle): MimeBundle {
     else if (JSON.stringify(data ?? null).length > 5_000_000) out["text/plain"] = `(${mime} output of more than 5 MB not shown; aggregate or sample the data first)`;
     else out[mime] = data;
   }
-  return out;
+  return setBundleMetadata(out, bundleMetadata(bundle));
 }

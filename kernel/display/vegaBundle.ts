@@ -1,8 +1,17 @@
 /**
- * A Vega-Lite spec as application/vnd.vegalite.v5+json (JupyterLab renders it natively and interactively),
- * image/svg+xml rendered here with vega (every other frontend, nbconvert, GitHub), and text/plain.
+ * A Vega-Lite spec as application/vnd.vegalite.v5+json (JupyterLab, VS Code and nteract render it natively and
+ * interactively), image/png rendered here (every other viewer: static nbconvert HTML, classic Notebook with an
+ * untrusted notebook, GitHub), and text/plain.
+ *
+ * The picture is a PNG, not an SVG, on purpose: nbconvert ranks image/svg+xml above image/png and its HTML
+ * export passes inline SVG through a sanitizer that strips every child element (blank boxes), and classic
+ * Notebook refuses SVG from untrusted notebooks. So the SVG that vega draws here is only the PNG's source
+ * (and what tests count marks in, through `renderSvg`); it is not sent. The PNG is drawn by resvg at twice
+ * the chart's size, and its output metadata gives the size to show it at, so it is sharp on high-density
+ * screens and no wider than a notebook's output area.
  */
 import type { MimeBundle } from "../evaluation/cellIO";
+import { setBundleMetadata } from "./bundleMetadata";
 
 export type VegaLiteSpec = Record<string, unknown> & { $schema?: string };
 
@@ -36,11 +45,50 @@ export async function renderSvg(spec: VegaLiteSpec): Promise<string> {
   }
 }
 
+/** How a chart's picture is sized. */
+export const PICTURE = {
+  /** Widest a picture is shown, in CSS pixels: a notebook's output area (classic Notebook's is ~900 px). */
+  maxWidth: 860,
+  /** Pixels per CSS pixel in the PNG (2: sharp on high-density screens). */
+  density: 2,
+  /** Most pixels on the PNG's longer side, so a very tall chart stays a bounded file. */
+  maxPixels: 4000,
+  /** The fonts vega's text is measured for; DejaVu is Debian's default (scripts/setup.js installs it). */
+  font: "DejaVu Sans",
+} as const;
+
+export interface Picture {
+  png: Buffer;
+  /** The size to show the PNG at, in CSS pixels. */
+  width: number;
+  height: number;
+}
+
+type Resvg = typeof import("@resvg/resvg-js");
+let resvg: Resvg | undefined;
+
+/** The chart's SVG drawn as a PNG by resvg, off the main thread. */
+export async function renderPng(svg: string): Promise<Picture> {
+  resvg ??= require("@resvg/resvg-js") as Resvg;
+  const size = /<svg[^>]*?\bwidth="([\d.]+)"[^>]*?\bheight="([\d.]+)"/.exec(svg);
+  const [w, h] = size ? [Number(size[1]), Number(size[2])] : [PICTURE.maxWidth, 400];
+  const shown = Math.min(1, PICTURE.maxWidth / w);
+  const zoom = Math.min(PICTURE.density * shown, PICTURE.maxPixels / Math.max(w, h));
+  const image = await resvg.renderAsync(svg, {
+    fitTo: { mode: "zoom", value: zoom },
+    font: { loadSystemFonts: true, defaultFontFamily: PICTURE.font, sansSerifFamily: PICTURE.font },
+    logLevel: "off",
+  });
+  return { png: image.asPng(), width: Math.round(w * shown), height: Math.round(h * shown) };
+}
+
 export async function vegaBundle(spec: VegaLiteSpec): Promise<MimeBundle> {
   const title = typeof spec.title === "string" ? spec.title : (spec.title as { text?: string } | undefined)?.text;
-  return {
+  const picture = await renderPng(await renderSvg(spec));
+  const bundle: MimeBundle = {
     "application/vnd.vegalite.v5+json": spec,
-    "image/svg+xml": await renderSvg(spec),
+    "image/png": picture.png.toString("base64"),
     "text/plain": `<Vega-Lite chart${title ? `: ${title}` : ""}>`,
   };
+  return setBundleMetadata(bundle, { "image/png": { width: picture.width, height: picture.height } });
 }

@@ -62,7 +62,7 @@ console.log(JSON.stringify({ n: c.numRows(), first: c.orderby("start_us").get("r
       const events = await offline.execute("%events prices");
       expect(texts(events, "execute_result")[0]).toMatch(/prices: calls Shop\.Pricing\.price\/2 on shop_\S+ — 37 seen, 0 dropped/);
       const chart = await offline.execute("%chart latency prices");
-      expect(ofType(chart, "execute_result")[0].content.data["image/svg+xml"]).toBeTruthy();
+      expect(ofType(chart, "execute_result")[0].content.data["image/png"]).toBeTruthy();
     } finally {
       await offline.shutdown();
     }

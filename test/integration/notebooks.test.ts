@@ -50,7 +50,7 @@ const CHECKS: Record<string, (cells: Cell[]) => void> = {
     // fib(12) makes 465 calls: every one is a row.
     expect(textOf(outputsOf(cells, "const calls = %events fib"))).toMatch(/465 seen, 0 dropped/);
     const chart = outputsOf(cells, "latencyChart(calls)").find((o) => o.data?.["application/vnd.vegalite.v5+json"]);
-    expect(chart?.data?.["image/svg+xml"]).toBeTruthy();
+    expect(chart?.data?.["image/png"]).toBeTruthy();
   },
   "notebooks/investigations/first-probe.ipynb": (cells) => {
     expect(textOf(outputsOf(cells, "const prices = %events prices"))).toMatch(/prices: calls Shop\.Pricing\.price\/2 .* 30 seen, 0 dropped/);
@@ -67,7 +67,7 @@ const CHECKS: Record<string, (cells: Cell[]) => void> = {
   },
   "notebooks/investigations/messages.ipynb": (cells) => {
     const chart = outputsOf(cells, "sequenceChart(msgs").find((o) => o.data?.["application/vnd.vegalite.v5+json"]);
-    expect(chart?.data?.["image/svg+xml"]).toBeTruthy();
+    expect(chart?.data?.["image/png"]).toBeTruthy();
     expect(textOf(outputsOf(cells, "const msgs = %events orders_msgs"))).toMatch(/call/);
   },
   "notebooks/investigations/processes.ipynb": (cells) => {
@@ -75,7 +75,7 @@ const CHECKS: Record<string, (cells: Cell[]) => void> = {
     const exits = textOf(outputsOf(cells, 'd.event === "exit"'));
     expect(exits.match(/Shop\.Flaky\s+\{%RuntimeError\{message: "crashed on pur/g)?.length).toBe(3);
     expect(exits).toMatch(/^3 rows$/m);
-    expect(outputsOf(cells, "treeChart(tree").some((o) => o.data?.["image/svg+xml"])).toBe(true);
+    expect(outputsOf(cells, "treeChart(tree").some((o) => o.data?.["image/png"])).toBe(true);
   },
   "notebooks/investigations/genserver-state.ipynb": (cells) => {
     expect(textOf(outputsOf(cells, "const inv = %events inventory"))).toMatch(/restock/);
@@ -83,7 +83,7 @@ const CHECKS: Record<string, (cells: Cell[]) => void> = {
   },
   "notebooks/investigations/logs-and-metrics.ipynb": (cells) => {
     expect(textOf(outputsOf(cells, "const logs = %events warnings"))).toMatch(/warning/);
-    expect(outputsOf(cells, "metricsChart(vitals").some((o) => o.data?.["image/svg+xml"])).toBe(true);
+    expect(outputsOf(cells, "metricsChart(vitals").some((o) => o.data?.["image/png"])).toBe(true);
     expect(textOf(outputsOf(cells, "placed_refused"))).toMatch(/telemetry/);
   },
 };

@@ -3,26 +3,12 @@
  * opened in a real headless browser (Debian's chromium) with no network: the charts draw as SVG, with the
  * expected marks and no console error. A screenshot is kept in test-artifacts/.
  */
-import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT, startKernel, stdout, type KernelClient } from "../support/jupyter";
-
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_FLAGS = [
-  "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-  "--disable-component-update", "--disable-sync", "--virtual-time-budget=10000", "--enable-logging=stderr", "--v=0",
-];
-
-function chromium(args: string[], userDataDir: string): Promise<{ stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) =>
-    execFile(CHROMIUM, [...CHROMIUM_FLAGS, `--user-data-dir=${userDataDir}`, ...args], { timeout: 120_000, maxBuffer: 64 * 1024 * 1024 }, (err, out, errOut) =>
-      err ? reject(new Error(`${err.message}\n${errOut.slice(-3000)}`)) : resolve({ stdout: out, stderr: errOut }),
-    ),
-  );
-}
+import { chromium } from "../support/chromium";
 
 let k: KernelClient;
 let dir: string;

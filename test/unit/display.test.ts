@@ -1,6 +1,8 @@
 /** Display: tables, Vega-Lite specs, own bundles, plain values, and the size bounds. */
 import { describe, expect, it } from "vitest";
-import { toMimeBundle } from "../../kernel/display/mimeBundle";
+import { bundleMetadata, toMimeBundle } from "../../kernel/display/mimeBundle";
+import { renderSvg } from "../../kernel/display/vegaBundle";
+import { decodePng } from "../support/png";
 import { aq } from "../../kernel/analysis/aq";
 
 const ANSI = /\u001b\[/;
@@ -23,7 +25,7 @@ describe("display", () => {
     expect(String(b["text/html"]).length).toBeLessThan(200_000);
   });
 
-  it("renders a Vega-Lite spec to SVG in the kernel, beside the spec itself", async () => {
+  it("renders a Vega-Lite spec to a PNG in the kernel, beside the spec itself, with the size to show it at", async () => {
     const spec = {
       $schema: "https://vega.github.io/schema/vega-lite/v5.json",
       title: "Three bars",
@@ -33,9 +35,29 @@ describe("display", () => {
     };
     const b = await toMimeBundle(spec);
     expect(b["application/vnd.vegalite.v5+json"]).toEqual(spec);
-    expect(String(b["image/svg+xml"])).toMatch(/^<svg/);
-    expect((String(b["image/svg+xml"]).match(/<path[^>]*aria-roledescription="bar"/g) ?? []).length).toBe(3);
+    expect(b["image/svg+xml"]).toBeUndefined(); // nbconvert's HTML would pick it over the PNG and empty it
+    const png = decodePng(Buffer.from(String(b["image/png"]), "base64"));
+    const svg = await renderSvg(spec);
+    const svgWidth = Number(/width="([\d.]+)"/.exec(svg)![1]);
+    expect(bundleMetadata(b)).toEqual({ "image/png": { width: Math.round(svgWidth), height: expect.any(Number) } });
+    expect(png.width).toBe(Math.round(svgWidth * 2));
+    // Three bars in the chart's blue: count the blue pixel columns along a row through all three bars.
+    const row = Math.round(png.height * 0.9);
+    let blue = 0;
+    for (let x = 0; x < png.width; x++) {
+      const o = (row * png.width + x) * 4;
+      if (png.rgba[o + 2] > 150 && png.rgba[o] < 120 && png.rgba[o + 3] > 200) blue++;
+    }
+    expect(blue).toBeGreaterThan(png.width * 0.3);
     expect(b["text/plain"]).toBe("<Vega-Lite chart: Three bars>");
+  });
+
+  it("shows a wide chart no wider than a notebook's output area", async () => {
+    const wide = { $schema: "https://vega.github.io/schema/vega-lite/v5.json", width: 1600, height: 100, data: { values: [{ a: 1 }] }, mark: "point", encoding: { x: { field: "a", type: "quantitative" } } };
+    const b = await toMimeBundle(wide);
+    const shown = bundleMetadata(b)["image/png"] as { width: number; height: number };
+    expect(shown.width).toBe(860);
+    expect(decodePng(Buffer.from(String(b["image/png"]), "base64")).width).toBe(1720);
   });
 
   it("uses an object's own bundle", async () => {
