@@ -2,7 +2,7 @@
 
 Each command is one JSON object with "op"; each answer one JSON line. See jupyter.ts for the TypeScript side.
 """
-import json, os, signal, sys, time
+import json, os, select, signal, sys, time
 from jupyter_client.manager import KernelManager
 from jupyter_client.session import Session
 
@@ -168,6 +168,18 @@ def alive(cmd):
     return {"alive": km.is_alive()}
 
 
+def answer(text):
+    """Write one answer whole. The kernel inherits this process's stdout, and Node makes its stdout non-blocking,
+    which makes ours non-blocking too: a plain write of a long answer (charts' PNGs) would be cut short silently."""
+    data = text.encode()
+    fd = sys.stdout.fileno()
+    while data:
+        try:
+            data = data[os.write(fd, data):]
+        except BlockingIOError:
+            select.select([], [fd], [])
+
+
 OPS = {"start": start, "execute": execute, "request": request, "bad_signature": bad_signature,
        "restart": restart, "raw": raw, "shutdown": shutdown, "alive": alive, "comms": comms}
 
@@ -177,8 +189,7 @@ for line in sys.stdin:
         result = {"ok": True, **OPS[cmd["op"]](cmd)}
     except Exception as e:  # report, keep serving
         result = {"ok": False, "error": f"{type(e).__name__}: {e}"}
-    sys.stdout.write(json.dumps(result, default=str) + "\n")
-    sys.stdout.flush()
+    answer(json.dumps(result, default=str) + "\n")
 
 if km is not None and km.has_kernel:
     km.shutdown_kernel(now=True)
