@@ -7,6 +7,7 @@
  */
 import { execFile } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT, kernelspecDir } from "../support/jupyter";
@@ -67,7 +68,7 @@ function notebook(): Notebook {
       markdown("# A saved investigation\n\nRun headless, opened by a colleague."),
       code(`%node start ${NODE}`),
       code("%%elixir\ndefmodule Demo do\n  def fib(0), do: 0\n  def fib(1), do: 1\n  def fib(n), do: fib(n - 1) + fib(n - 2)\nend"),
-      code("%probe Demo.fib/1 --as fib --limit 5000 --rate 1000000/s"),
+      code("%probe Demo.fib/1 --as fib --limit 5000 --rate 100000/s"),
       code("%%elixir\nDemo.fib(12)"),
       code("%disarm fib\nconst calls = %events fib --wait=5s\ncalls"),
       code("%probe Demo.fib/1 --as capped --limit 100"),
@@ -105,7 +106,7 @@ const plain = (o: Output) => join(o.text) + join(o.data?.["text/plain"] as strin
 
 beforeAll(async () => {
   mkdirSync(artifacts, { recursive: true });
-  dir = mkdtempSync(path.join(artifacts, "saved-"));
+  dir = mkdtempSync(path.join(os.tmpdir(), "lumin-saved-"));
   env = { JUPYTER_PATH: path.join(kernelspecDir(), "share", "jupyter") };
   writeFileSync(path.join(dir, "saved.ipynb"), JSON.stringify(notebook(), null, 1));
   await jupyter(["nbconvert", "--to", "notebook", "--execute", "--ExecutePreprocessor.kernel_name=elixirlumin", "--ExecutePreprocessor.timeout=180", "--output", "executed", path.join(dir, "saved.ipynb")], env);
@@ -123,7 +124,7 @@ describe("a notebook saved by nbconvert", () => {
   });
 
   it("ends each probe's status line in its final figures and why it ended, said once", () => {
-    const fib = (cellWith("%probe Demo.fib/1 --as fib --limit 5000 --rate 1000000/s").outputs ?? []).map(plain).join("\n");
+    const fib = (cellWith("%probe Demo.fib/1 --as fib --limit 5000 --rate 100000/s").outputs ?? []).map(plain).join("\n");
     expect(fib).toMatch(new RegExp(`^fib · Demo\\.fib/1 on ${NODE}@\\S+ · ended · 465 seen, 0 dropped — disarmed by the user$`));
     const capped = (cellWith("%probe Demo.fib/1 --as capped --limit 100").outputs ?? []).map(plain).join("\n");
     expect(capped).toMatch(/^capped · Demo\.fib\/1 on \S+ · ended · 100 seen, \d+ dropped — count budget of 100 calls reached$/);
