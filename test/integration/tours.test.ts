@@ -89,13 +89,14 @@ const FACTS: Record<string, (f: Record<string, any>) => void> = {
   "01-processes-and-mailboxes.ipynb": (f) => {
     // :go arrived last but was the first taken; then :c; then the rest in arrival order.
     expect(f.picky_order).toEqual(["go", "c", "a", "b"]);
-    // Queues of 0, 20k, 40k, 80k, 160k: the selective receive grows with the queue (in proportion, give or take
-    // the machine's noise), the reply matched on a fresh reference does not scan it.
+    // Queues of 0, 20k, 40k, 80k, 160k: the selective receive grows with the queue, the reply matched on a fresh
+    // reference does not scan it. (Only lower bounds: on a busy machine a long scan is also descheduled, which
+    // makes it look longer, never shorter.)
     const s: number[] = f.selective_median_us;
     expect(f.queues).toEqual([0, 20_000, 40_000, 80_000, 160_000]);
     expect(s[4]).toBeGreaterThan(20 * Math.max(s[0], 5));
-    expect(s[4] / s[2]).toBeGreaterThan(2);
-    expect(s[4] / s[2]).toBeLessThan(8);
+    expect(s[4] / s[2]).toBeGreaterThan(1.5);
+    expect(s[2] / s[1]).toBeGreaterThan(1.2);
     expect(f.fresh_ref_median_us[4]).toBeLessThan(s[4] / 5);
     // The exercise as shipped is the slow version: its check says "not yet", and the probe agrees.
     expect(f.exercise_passed).toBe(false);
