@@ -96,7 +96,6 @@ const FACTS: Record<string, (f: Record<string, any>) => void> = {
     expect(f.queues).toEqual([0, 20_000, 40_000, 80_000, 160_000]);
     expect(s[4]).toBeGreaterThan(20 * Math.max(s[0], 5));
     expect(s[4] / s[2]).toBeGreaterThan(1.5);
-    expect(s[2] / s[1]).toBeGreaterThan(1.2);
     expect(f.fresh_ref_median_us[4]).toBeLessThan(s[4] / 5);
     // The exercise as shipped is the slow version: its check says "not yet", and the probe agrees.
     expect(f.exercise_passed).toBe(false);
