@@ -4,6 +4,7 @@ import { defineMagic, MagicUsageError } from "../kernel/magics/declaration";
 import { beam, NODE_NAME } from "./beamContext";
 import type { ConnectReply } from "../kernel/beam/protocol";
 import { nodesTable } from "../kernel/tables/tables";
+import { hideFromChildren } from "../kernel/beam/bridge";
 
 function uptime(ms: number): string {
   const s = Math.floor(ms / 1000);
@@ -21,7 +22,10 @@ export const connect = defineMagic({
   summary: "Attach to a running node over a hidden connection.",
   details: `The cookie comes from --cookie-env (an environment variable's name) or --cookie-file; with neither, the
 kernel asks for it (hidden input), and an empty answer means ~/.erlang.cookie. The cookie never appears in
-outputs, notebooks, captures or logs. A node that does not answer fails within 5 s with the likely causes.
+outputs, notebooks, captures or logs, and the --cookie-env variable is kept out of the environment of every
+process the kernel starts. A node that does not answer fails within 5 s with the likely causes. A node
+named with a dot in its host (app@127.0.0.1, app@host.example) is reached with long names, others with short
+names; one kernel can talk to both. A node held by another kernel is refused, with nothing changed on it.
 
 Example:
   %connect shop@localhost --cookie-env SHOP_COOKIE`,
@@ -45,16 +49,19 @@ Example:
 async function readCookie(flags: { "cookie-env"?: string; "cookie-file"?: string }, io: { input(p: string, o?: { password?: boolean }): Promise<string> }): Promise<string | null> {
   if (flags["cookie-env"] && flags["cookie-file"]) throw new MagicUsageError("%connect: give --cookie-env or --cookie-file, not both.");
   if (typeof flags["cookie-env"] === "string") {
+    hideFromChildren(flags["cookie-env"]);
     const v = process.env[flags["cookie-env"]];
     if (!v) throw new MagicUsageError(`%connect: the environment variable ${flags["cookie-env"]} is not set.`);
-    return v.trim();
+    return checkCookie(v.trim(), `the environment variable ${flags["cookie-env"]}`);
   }
   if (typeof flags["cookie-file"] === "string") {
+    let text: string;
     try {
-      return readFileSync(flags["cookie-file"], "utf8").trim();
+      text = readFileSync(flags["cookie-file"], "utf8");
     } catch (e) {
       throw new MagicUsageError(`%connect: cannot read the cookie file ${flags["cookie-file"]}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}.`);
     }
+    return checkCookie(text.trim(), `the cookie file ${flags["cookie-file"]}`);
   }
   try {
     const answer = await io.input("Cookie (empty for ~/.erlang.cookie): ", { password: true });
@@ -64,10 +71,22 @@ async function readCookie(flags: { "cookie-env"?: string; "cookie-file"?: string
   }
 }
 
+/**
+ * A cookie is an Erlang atom: one line of at most 255 printable characters. What is wrong is said without
+ * ever showing the text (a wrong file could be a private key).
+ */
+export function checkCookie(cookie: string, source: string): string {
+  if (!cookie) throw new MagicUsageError(`%connect: ${source} is empty.`);
+  const chars = [...cookie].length;
+  if (chars > 255) throw new MagicUsageError(`%connect: ${source} holds ${chars} characters, and a cookie is at most 255 on one line: is it the right file?`);
+  if (/[\x00-\x1f\x7f]/.test(cookie)) throw new MagicUsageError(`%connect: ${source} is not a cookie (it has line breaks or control characters): is it the right file?`);
+  return cookie;
+}
+
 export const nodes = defineMagic({
   name: "nodes",
   kind: "line",
-  summary: "List the attached nodes.",
+  summary: "List the attached nodes: up, or down since when and why (the next magic that needs it attaches again).",
   showsResult: true,
   async run(_call, ctx) {
     return nodesTable(beam(ctx).attached());

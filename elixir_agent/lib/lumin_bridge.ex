@@ -6,9 +6,16 @@ defmodule LuminBridge do
 
   When the channel reaches EOF (the kernel exited or was killed), the bridge detaches from every target and
   halts. Targets do not depend on that goodbye: their agents watch this process and clean up by themselves.
+
+  Each attached node is watched from this server, which lives as long as the connection: it monitors the
+  node's agent, so a node that stops, is killed or drops the connection is noticed at once and reported as
+  `node_down` (the kernel reattaches on the next magic that needs it).
+
+  Cell evaluation runs in an evaluator on the node (`lumin_eval:start/1`), one per node: bindings stay there,
+  and each cell's process is killed on interrupt (`eval_cancel`), timeout, detach or when this bridge goes.
   """
   use GenServer
-  alias LuminBridge.{Distribution, Loader, LocalNode, MatchSpec}
+  alias LuminBridge.{Distribution, Holder, Loader, LocalNode, MatchSpec}
 
   @doc "Entry point of elixir_agent/bin/lumin_bridge."
   def main do
@@ -19,12 +26,13 @@ defmodule LuminBridge do
     end
   end
 
-  # ---- state: %{port, nodes: %{node => info}, probes: %{name => node}, bindings: %{node => list}} ----
+  # ---- state: %{port, nodes: %{node => info}, probes: %{name => node}} ----
+  # info: %{agent, evaluator, watch (monitor of the agent), port (owned nodes), reply (what %connect shows)}
 
   @impl true
   def init(nil) do
     port = Port.open({:fd, 3, 4}, [{:packet, 4}, :binary, :eof])
-    {:ok, %{port: port, nodes: %{}, probes: %{}, bindings: %{}}}
+    {:ok, %{port: port, nodes: %{}, probes: %{}}}
   end
 
   @impl true
@@ -54,15 +62,10 @@ defmodule LuminBridge do
     {:noreply, s}
   end
 
-  def handle_info({:nodedown, node, _info}, s) do
-    case Map.pop(s.nodes, node) do
-      {nil, _} ->
-        {:noreply, s}
-
-      {info, nodes} ->
-        if info[:port], do: LocalNode.stop(info.port)
-        send_frame(s, {:event, :node_down, %{node: Atom.to_string(node), reason: "the connection to #{node} was lost"}})
-        {:noreply, %{s | nodes: nodes}}
+  def handle_info({:DOWN, ref, :process, _, reason}, s) do
+    case Enum.find(s.nodes, fn {_, info} -> info.watch == ref end) do
+      nil -> {:noreply, s}
+      {node, info} -> {:noreply, lost(s, node, info, reason)}
     end
   end
 
@@ -78,15 +81,20 @@ defmodule LuminBridge do
   end
 
   defp request(:connect, id, %{node: name} = args, s) do
-    async(id, fn ->
-      node = node_atom!(name)
-      ensure_distribution!(name)
-      cookie = cookie!(args[:cookie])
-      case Distribution.connect(node, cookie, args[:timeout_ms] || 5000) do
-        :ok -> attach!(node, false, nil)
-        {:error, why} -> throw({:error, why})
-      end
-    end)
+    if find_node(s, name) do
+      reply(s, id, {:error, "#{name} is attached already (%nodes lists the attached nodes)"})
+    else
+      async(id, fn ->
+        node = node_atom!(name)
+        ensure_distribution!(name)
+        # Reattaching after the node was lost: the cookie set for it last time (it never leaves this node).
+        cookie = if args[:again], do: :erlang.get_cookie(node), else: cookie!(args[:cookie])
+        case Distribution.connect(node, cookie, args[:timeout_ms] || 5000) do
+          :ok -> attach!(node, false, nil)
+          {:error, why} -> throw({:error, why})
+        end
+      end)
+    end
     s
   end
 
@@ -117,28 +125,40 @@ defmodule LuminBridge do
         s
 
       {node, info} ->
+        Process.demonitor(info.watch, [:flush])
         detach(node, info)
         reply(s, id, {:ok, :ok})
-        %{s | nodes: Map.delete(s.nodes, node), bindings: Map.delete(s.bindings, node),
-              probes: Map.reject(s.probes, fn {_, n} -> n == node end)}
+        %{s | nodes: Map.delete(s.nodes, node), probes: Map.reject(s.probes, fn {_, n} -> n == node end)}
     end
   end
 
-  defp request(:eval, id, %{node: name, language: lang, code: code}, s) do
-    with_node(s, id, name, fn node, _info ->
-      bindings = Map.get(s.bindings, node, %{})
-      lang_bindings = Map.get(bindings, lang, [])
-      fun = if lang in [:elixir, "elixir"], do: :elixir, else: :erlang
+  # The evaluator on the node runs the cell and answers this task; the task also ends if the node is lost.
+  defp request(:eval, id, %{node: name, language: lang, code: code} = args, s) do
+    with_node(s, id, name, fn node, info ->
+      eval_id = args[:eval_id] || id
+      timeout = args[:timeout_ms] || 120_000
+      watch = Process.monitor(info.evaluator)
+      send(info.evaluator, {:eval, eval_id, if(lang in [:erlang, "erlang"], do: :erlang, else: :elixir), code, timeout, self()})
 
-      case :rpc.call(node, :lumin_eval, fun, [code, lang_bindings], 120_000) do
-        {:ok, value, text, new_bindings} ->
-          {{:ok, %{value: value, text: text}},
-           fn st -> %{st | bindings: Map.put(st.bindings, node, Map.put(bindings, lang, new_bindings))} end}
+      receive do
+        {:eval_done, ^eval_id, result, cut} ->
+          Process.demonitor(watch, [:flush])
+          {eval_result(node, result, cut, timeout), & &1}
 
-        {:error, text} -> {{:error, text}, & &1}
-        {:badrpc, reason} -> {{:error, "#{node} did not evaluate the code: #{inspect(reason)}"}, & &1}
+        {:DOWN, ^watch, :process, _, _} ->
+          {{:error, "the connection to #{node} was lost during the evaluation"}, & &1}
       end
     end)
+  end
+
+  defp request(:eval_cancel, id, %{node: name, eval_id: eval_id}, s) do
+    case find_node(s, name) do
+      {_node, info} -> send(info.evaluator, {:cancel, eval_id})
+      nil -> :ok
+    end
+
+    reply(s, id, {:ok, :ok})
+    s
   end
 
   defp request(:complete, id, %{node: name, prefix: prefix} = args, s) do
@@ -160,7 +180,7 @@ defmodule LuminBridge do
         spec = compile_match!(spec, node, info.reply.language)
         case GenServer.call(info.agent, {:arm, probe, kind, spec}, 60_000) do
           {:ok, result} -> {{:ok, result}, fn st -> %{st | probes: Map.put(st.probes, probe, node)} end}
-          {:error, why} -> {{:error, why}, & &1}
+          {:error, why} -> {{:error, in_language(why, info.reply.language)}, & &1}
         end
       end)
     end
@@ -209,6 +229,35 @@ defmodule LuminBridge do
 
   # ---- helpers ----------------------------------------------------------------------------------------
 
+  # The node's messages name modules as the VM spells them; on an Elixir node, say them as Elixir does
+  # (`Elixir.Shop.Nope` is `Shop.Nope`).
+  defp in_language(text, :elixir), do: String.replace(IO.iodata_to_binary(text), ~r/\bElixir\.(?=[A-Z])/, "")
+  defp in_language(text, _), do: text
+
+  defp eval_result(_node, {:ok, value, text}, cut, _), do: {:ok, %{value: value, text: text, output_cut: cut}}
+
+  defp eval_result(node, {:error, :interrupted}, _, _),
+    do: {:error, "interrupted: the evaluation on #{node} was stopped (its process there was killed)"}
+
+  defp eval_result(node, {:error, {:timeout, ms}}, _, _),
+    do: {:error, "the evaluation on #{node} took longer than #{div(ms, 1000)} s and was stopped (its process there was killed); give it more time with --timeout"}
+
+  defp eval_result(_node, {:error, text}, _, _), do: {:error, text}
+
+  # The node is gone, or its agent stopped: forget it, end its probes on the kernel side, and say when.
+  defp lost(s, node, info, reason) do
+    if info[:port], do: LocalNode.stop(info.port)
+
+    why =
+      case reason do
+        :noconnection -> "the connection to #{node} was lost (the node stopped, or it disconnected this kernel)"
+        other -> "the agent on #{node} stopped (#{inspect(other)})"
+      end
+
+    send_frame(s, {:event, :node_down, %{node: Atom.to_string(node), reason: why, at_ms: System.system_time(:millisecond)}})
+    %{s | nodes: Map.delete(s.nodes, node), probes: Map.reject(s.probes, fn {_, n} -> n == node end)}
+  end
+
   defp async(id, fun) do
     server = self()
     Task.start(fn ->
@@ -216,17 +265,29 @@ defmodule LuminBridge do
         try do
           case fun.() do
             {{tag, _} = r, update} when tag in [:ok, :error] and is_function(update, 1) -> {r, update}
-            {:attached, node, info} -> {{:ok, info.reply}, fn st -> %{st | nodes: Map.put(st.nodes, node, info)} end}
+            {:attached, node, info} -> {{:ok, info.reply}, &watch(&1, node, info)}
             other -> {{:ok, other}, & &1}
           end
         catch
           {:error, why} -> {{:error, IO.iodata_to_binary(why)}, & &1}
           :exit, reason -> {{:error, "the request failed: #{Exception.format_exit(reason)}"}, & &1}
-          kind, reason -> {{:error, "the bridge failed on this request: #{Exception.format(kind, reason, __STACKTRACE__)}"}, & &1}
+          kind, reason -> {{:error, "the bridge failed on this request: #{safe_format(kind, reason, __STACKTRACE__)}"}, & &1}
         end
 
       send(server, {:done, id, result, update})
     end)
+  end
+
+  # The server watches the node's agent for as long as it is attached (a task would stop watching when it ends).
+  defp watch(s, node, info) do
+    ref = Process.monitor(info.agent)
+    %{s | nodes: Map.put(s.nodes, node, Map.put(info, :watch, ref))}
+  end
+
+  # An error's text without the arguments in its stack: they can hold what the user gave (a cookie).
+  defp safe_format(kind, reason, stack) do
+    stack = for {m, f, a, loc} <- stack, do: {m, f, if(is_list(a), do: length(a), else: a), loc}
+    Exception.format_banner(kind, reason, []) <> "\n" <> Exception.format_stacktrace(stack)
   end
 
   defp with_node(s, id, name, fun) do
@@ -263,7 +324,7 @@ defmodule LuminBridge do
   end
 
   defp ensure_distribution!(name) do
-    case Distribution.ensure_started(Distribution.naming_mode(name)) do
+    case Distribution.ensure_started(name) do
       :ok -> :ok
       {:error, why} -> throw({:error, why})
     end
@@ -272,23 +333,41 @@ defmodule LuminBridge do
   defp cookie!(nil) do
     path = Path.join(System.user_home!(), ".erlang.cookie")
     case File.read(path) do
-      {:ok, c} -> c |> String.trim() |> String.to_atom()
+      {:ok, c} -> c |> String.trim() |> cookie_atom!(path)
       _ -> throw({:error, "no cookie was given and #{path} cannot be read; pass --cookie-env VAR or --cookie-file PATH"})
     end
   end
 
-  defp cookie!(c) when is_binary(c), do: String.to_atom(c)
+  defp cookie!(c) when is_binary(c), do: cookie_atom!(c, "the cookie given")
 
-  # Load the agent, start its owner, and describe the node.
+  # A cookie is an atom: at most 255 characters, printable, on one line. What was wrong is said without ever
+  # showing the text (a wrong file could be a key).
+  defp cookie_atom!(c, source) do
+    cond do
+      c == "" -> throw({:error, "#{source} is empty"})
+      String.length(c) > 255 -> throw({:error, "#{source} is #{String.length(c)} characters long; a cookie is at most 255 characters (is it the right file?)"})
+      not String.printable?(c) or String.contains?(c, ["\n", "\r", "\t"]) ->
+        throw({:error, "#{source} is not a cookie: it has line breaks or unprintable characters (is it the right file?)"})
+      true -> String.to_atom(c)
+    end
+  end
+
+  # Load the agent, start its owner and the evaluator, and describe the node. Another kernel's agent there is
+  # found before anything is loaded: a refused attach changes nothing on the node.
   defp attach!(node, owned, port) do
+    Holder.refuse_if_held!(node)
+
     case Loader.load(node) do
       :ok -> :ok
       {:error, why} -> throw({:error, why})
     end
 
-    opts = %{modules: Loader.modules(), owned: owned}
-    case :rpc.call(node, :lumin_agent, :start, [Process.whereis(__MODULE__), opts], 15_000) do
-      {:ok, agent} -> {:attached, node, %{agent: agent, port: port, reply: describe(node, owned)}}
+    bridge = Process.whereis(__MODULE__)
+    opts = %{modules: Loader.modules(), owned: owned, holder: Holder.me()}
+    with {:ok, agent} <- :rpc.call(node, :lumin_agent, :start, [bridge, opts], 15_000),
+         {:ok, evaluator} <- :rpc.call(node, :lumin_eval, :start, [bridge], 15_000) do
+      {:attached, node, %{agent: agent, evaluator: evaluator, port: port, reply: describe(node, owned)}}
+    else
       {:error, why} -> throw({:error, why})
       other -> throw({:error, "the agent did not start on #{node}: #{inspect(other)}"})
     end
@@ -330,6 +409,7 @@ defmodule LuminBridge do
   defp compile_match!(spec, _node, _language), do: spec
 
   defp detach(node, info) do
+    send(info.evaluator, :stop)
     catch_exit(fn -> GenServer.call(info.agent, :stop, 5000) end)
     unless info.reply.owned, do: Node.disconnect(node)
     if info[:port], do: spawn(fn -> Process.sleep(3000); LocalNode.stop(info.port) end)

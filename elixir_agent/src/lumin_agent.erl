@@ -29,6 +29,8 @@ call(Agent, Request) -> gen_server:call(Agent, Request, 30000).
 
 init({Bridge, Opts}) ->
     process_flag(trap_exit, true),
+    %% Who holds this node (host, kernel, since when): read by a second kernel before it loads anything.
+    put(lumin_holder, maps:get(holder, Opts, #{})),
     erlang:monitor(process, Bridge),
     %% The node-wide memory budget over everything the agent holds (lumin_guard), started first.
     {ok, Guard} = lumin_guard:start_link(lumin_budget:node_memory()),

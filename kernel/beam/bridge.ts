@@ -4,6 +4,9 @@
  * replies to requests, and emits events. The bridge starts on first use; if it dies, pending requests fail
  * with its last words and the next request starts a new one. Stopping closes fd 3: the bridge detaches from
  * every node and halts.
+ *
+ * The bridge's environment is the kernel's less every variable that holds a secret (by its name, or named in
+ * `--cookie-env`): a cookie never sits in /proc/PID/environ of a process this kernel started.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
@@ -38,7 +41,7 @@ export class Bridge extends EventEmitter<{ event: [type: string, payload: ErlTer
   }
 
   private start(): void {
-    const env = { ...process.env, LUMIN_AGENT_EBIN: agentEbin() };
+    const env = { ...bridgeEnvironment(), LUMIN_AGENT_EBIN: agentEbin() };
     const child = spawn(BRIDGE_SCRIPT, [], { stdio: ["ignore", "pipe", "pipe", "pipe", "pipe"], env });
     this.child = child;
     this.toBridge = child.stdio[3] as Writable;
@@ -122,6 +125,21 @@ export class Bridge extends EventEmitter<{ event: [type: string, payload: ErlTer
       this.toBridge?.end();
     });
   }
+}
+
+/** Names of variables that hold secrets: never passed to the bridge, nor so to the nodes it starts. */
+const SECRET_NAME = /COOKIE|SECRET|TOKEN|PASSW|CREDENTIAL/i;
+const hidden = new Set<string>();
+
+/** A variable named in --cookie-env: kept out of every bridge (and node) started from now on. */
+export function hideFromChildren(name: string): void {
+  hidden.add(name);
+}
+
+/** The kernel's environment less secrets, plus who this kernel is (shown to a second kernel on the same node). */
+function bridgeEnvironment(): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !SECRET_NAME.test(k) && !hidden.has(k)));
+  return { ...env, LUMIN_KERNEL_PID: String(process.pid) };
 }
 
 /** Map keys with null values are left out: the agent reads a missing key as "not given". */

@@ -24,15 +24,25 @@ import type { ErlTerm } from "./etf";
 
 /** Ops the bridge answers, with their argument maps. Keys are atoms on the Erlang side. */
 export interface BridgeRequests {
-  /** Connect to a node (hidden), load the agent there, start its owner process. */
-  connect: { node: string; cookie: string | null; timeout_ms: number };
+  /**
+   * Connect to a node (hidden), load the agent there, start its owner process and its evaluator. Refused,
+   * with nothing changed on the node, when another kernel's agent runs there (the reply says whose).
+   * `again`: attach again to a node that was lost, with the cookie the bridge kept for it.
+   */
+  connect: { node: string; cookie?: string | null; timeout_ms: number; again?: boolean };
   /** Start a local node owned by this kernel; `app_dir` is a Mix project to compile and run. */
   start_node: { name: string; app_dir: string | null; timeout_ms: number };
   /** Detach: disarm every probe there, stop agent processes, purge agent modules, disconnect. */
   disconnect: { node: string };
   nodes: Record<string, never>;
-  /** Evaluate code on a node. Erlang works on every node; Elixir needs Elixir on the node. */
-  eval: { node: string; language: "elixir" | "erlang"; code: string };
+  /**
+   * Evaluate code on a node (Erlang works on every node; Elixir needs Elixir on the node), in a process that
+   * is killed on `eval_cancel`, after `timeout_ms`, on detach and when the bridge goes. Bindings stay on the
+   * node. Replies #{value, text, output_cut}; what the code prints comes first as `eval_output` events.
+   */
+  eval: { node: string; language: "elixir" | "erlang"; code: string; eval_id: number; timeout_ms: number };
+  /** Interrupt: kill the evaluation `eval_id` on the node; its `eval` then fails with "interrupted: …". */
+  eval_cancel: { node: string; eval_id: number };
   /** Names of loaded modules (prefix match), or of a module's exported functions, for completion. */
   complete: { node: string; module: string | null; prefix: string };
   probe_arm: { node: string; name: string } & ProbeArm;
@@ -128,7 +138,8 @@ export interface BridgeReplies {
   start_node: ConnectReply;
   disconnect: "ok";
   nodes: ConnectReply[];
-  eval: { value: ErlTerm; text: Uint8Array };
+  eval: { value: ErlTerm; text: Uint8Array; output_cut: number };
+  eval_cancel: "ok";
   complete: CompleteReply;
   probe_arm: ArmReply;
   probe_disarm: "ok";
@@ -188,8 +199,19 @@ export interface ProbeBatchEvent {
   batch: Uint8Array;
 }
 
-/** {event, node_down, #{node, reason}}: a connection was lost; its probes have ended (the agent cleans itself). */
+/**
+ * {event, node_down, #{node, reason, at_ms}}: a node was lost (it stopped, was killed, or dropped the
+ * connection), noticed by the bridge's watch on its agent; its probes have ended (the agent cleans itself).
+ */
 export interface NodeDownEvent {
   node: string;
   reason: string;
+  /** When, in ms since the epoch. */
+  at_ms: number;
+}
+
+/** {event, eval_output, #{id, text}}: what an evaluation printed, gathered (at most 100 kB a cell). */
+export interface EvalOutputEvent {
+  id: number;
+  text: string;
 }

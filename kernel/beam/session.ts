@@ -1,6 +1,14 @@
 /**
- * The kernel's view of the BEAM: its bridge, the nodes attached (and which one cells use by default), and
+ * The kernel's view of the BEAM: its bridges, the nodes attached (and which one cells use by default), and
  * the probes armed through it. One per kernel, in its state (kernel/kernelState.ts), made on the first BEAM magic.
+ *
+ * Naming modes. One Erlang node speaks either short names (`app@host`) or long names (`app@host.domain`,
+ * `app@127.0.0.1`), never both, so the kernel has one bridge per mode, each started on first need: a kernel
+ * talks to both kinds of node at once, and a failed connect in one mode never locks it out of the other.
+ *
+ * Lost nodes. A node that goes away (killed, halted, or it dropped the connection) is marked down with the
+ * time and the reason; its probes end with `node_down`, their rows kept. The next magic that needs the node
+ * attaches again (reloading the agent) with the cookie the bridge kept for it.
  */
 import { Bridge } from "./bridge";
 import { Atom, ErlMap, type ErlTerm } from "./etf";
@@ -10,39 +18,77 @@ import type { Syntax } from "./termFormat";
 import { ProbeStore } from "../tables/probeStore";
 import type { ShutdownHooks } from "../dispatch/shutdownHooks";
 
+/** Code larger than this is refused before it is sent: a cell is code, not a way to ship data to a node. */
+export const MAX_CODE_BYTES = 4 * 1024 * 1024;
+
+export type NamingMode = "short" | "long";
+
+/** A host with a dot (a domain, or an IP address) means long names, as Erlang decides it. */
+export function namingMode(node: string): NamingMode {
+  return node.slice(node.indexOf("@") + 1).includes(".") ? "long" : "short";
+}
+
+/** An attached node; `down` is set from the moment it was lost until it is attached again. */
+export interface AttachedNode extends ConnectReply {
+  down?: { at: Date; reason: string };
+}
+
+export interface EvalOptions {
+  timeoutMs?: number;
+  /** Aborting kills the evaluation on the node. */
+  signal?: AbortSignal;
+  /** What the code prints (`IO.puts`, `io:format`), as it prints it. */
+  onOutput?: (text: string) => void;
+}
+
 export class BeamSession {
-  readonly bridge = new Bridge();
+  private readonly bridges: Record<NamingMode, Bridge> = { short: new Bridge(), long: new Bridge() };
   readonly probes = new ProbeStore();
-  private readonly nodes = new Map<string, ConnectReply>();
+  private readonly nodes = new Map<string, AttachedNode>();
+  private readonly outputs = new Map<number, (text: string) => void>();
   private current: string | undefined;
+  private nextEval = 1;
 
   constructor(shutdown: ShutdownHooks) {
-    this.bridge.on("event", (type, payload) => this.onEvent(type, payload));
-    shutdown.add(() => this.bridge.stop());
+    for (const mode of ["short", "long"] as const) {
+      this.bridges[mode].on("event", (type, payload) => this.onEvent(mode, type, payload));
+    }
+    shutdown.add(() => Promise.all(Object.values(this.bridges).map((b) => b.stop())).then(() => undefined));
   }
 
-  private onEvent(type: string, payload: ErlTerm): void {
-    if (type === "probe_status") this.probes.onStatus(toJs(payload) as ProbeStatusEvent);
-    else if (type === "probe_batch" && payload instanceof ErlMap) {
-      this.probes.onBatch(String(toJs(payload.get("name")!)), payload.get("batch") as Uint8Array);
-    } else if (type === "node_down") {
-      const node = String((toJs(payload) as { node: string }).node);
-      this.forget(node);
-      this.probes.nodeDown(node);
-    } else if (type === "bridge_down") {
-      for (const node of [...this.nodes.keys()]) {
-        this.forget(node);
-        this.probes.nodeDown(node);
-      }
-    }
+  private bridge(node: string): Bridge {
+    return this.bridges[namingMode(node)];
   }
 
   /** A request whose reply is read as plain JavaScript, typed by its op (kernel/beam/protocol.ts). */
-  private async ask<Op extends "connect" | "start_node" | "complete" | "probe_arm">(op: Op, args: Record<string, unknown>, timeoutMs: number): Promise<BridgeReplies[Op]> {
-    return toJs(await this.bridge.request(op, args, timeoutMs)) as BridgeReplies[Op];
+  private async ask<Op extends "connect" | "start_node" | "complete" | "probe_arm">(bridge: Bridge, op: Op, args: Record<string, unknown>, timeoutMs: number): Promise<BridgeReplies[Op]> {
+    return toJs(await bridge.request(op, args, timeoutMs)) as BridgeReplies[Op];
   }
 
-  private remember(info: ConnectReply): ConnectReply {
+  private onEvent(mode: NamingMode, type: string, payload: ErlTerm): void {
+    if (type === "probe_status") this.probes.onStatus(toJs(payload) as ProbeStatusEvent);
+    else if (type === "probe_batch" && payload instanceof ErlMap) {
+      this.probes.onBatch(String(toJs(payload.get("name")!)), payload.get("batch") as Uint8Array);
+    } else if (type === "eval_output" && payload instanceof ErlMap) {
+      const id = Number(payload.get("id"));
+      this.outputs.get(id)?.(Buffer.from(payload.get("text") as Uint8Array).toString("utf8"));
+    } else if (type === "node_down") {
+      const { node, reason, at_ms } = toJs(payload) as { node: string; reason: string; at_ms: number };
+      this.lost(node, reason, new Date(Number(at_ms)));
+    } else if (type === "bridge_down") {
+      const reason = String((toJs(payload) as { reason: string }).reason);
+      for (const node of this.nodes.keys()) if (namingMode(node) === mode) this.lost(node, reason, new Date());
+    }
+  }
+
+  private lost(node: string, reason: string, at: Date): void {
+    const info = this.nodes.get(node);
+    if (!info || info.down) return;
+    info.down = { at, reason };
+    this.probes.nodeDown(node, `${reason}, at ${at.toISOString()}`);
+  }
+
+  private remember(info: AttachedNode): AttachedNode {
     this.nodes.set(info.node, info);
     this.current = info.node;
     return info;
@@ -54,25 +100,28 @@ export class BeamSession {
   }
 
   async connect(node: string, cookie: string | null, timeoutMs = 5000): Promise<ConnectReply> {
-    return this.remember(await this.ask("connect", { node, cookie, timeout_ms: timeoutMs }, timeoutMs + 15_000));
+    const known = this.nodes.get(node);
+    if (known?.down) this.forget(node);
+    return this.remember(await this.ask(this.bridge(node), "connect", { node, cookie, timeout_ms: timeoutMs }, timeoutMs + 15_000));
   }
 
   async startNode(name: string, appDir: string | null): Promise<ConnectReply> {
-    return this.remember(await this.ask("start_node", { name, app_dir: appDir, timeout_ms: 120_000 }, 180_000));
+    return this.remember(await this.ask(this.bridges.short, "start_node", { name, app_dir: appDir, timeout_ms: 120_000 }, 180_000));
   }
 
   async disconnect(node: string): Promise<void> {
-    await this.bridge.request("disconnect", { node });
+    if (!this.nodes.get(node)?.down) await this.bridge(node).request("disconnect", { node });
     this.forget(node);
     this.probes.nodeDown(node);
   }
 
-  attached(): ConnectReply[] {
+  /** Every node attached, those lost since included (marked `down`). */
+  attached(): AttachedNode[] {
     return [...this.nodes.values()];
   }
 
   /** The node a magic works on: the one named, or the one attached last. */
-  node(name?: string): ConnectReply {
+  node(name?: string): AttachedNode {
     if (name) {
       const info = this.nodes.get(name) ?? [...this.nodes.values()].find((n) => n.node.startsWith(`${name}@`));
       if (!info) throw new Error(`${name} is not attached (attached: ${[...this.nodes.keys()].join(", ") || "none"}); %connect it first`);
@@ -83,42 +132,94 @@ export class BeamSession {
     return info;
   }
 
+  /** A lost node is attached again (agent reloaded) before a magic uses it; one this kernel started cannot be. */
+  private async ready(node: string): Promise<void> {
+    const info = this.nodes.get(node);
+    if (!info?.down) return;
+    const when = info.down.at.toISOString();
+    if (info.owned) {
+      throw new Error(`${node} (started by this kernel) went away at ${when}: ${info.down.reason}. Start it again with %node start.`);
+    }
+    try {
+      this.remember(await this.ask(this.bridge(node), "connect", { node, again: true, timeout_ms: 5000 }, 20_000));
+    } catch (e) {
+      throw new Error(`${node} went away at ${when} (${info.down.reason}) and could not be attached again: ${(e as Error).message}`);
+    }
+  }
+
   syntaxOf(node: string): Syntax {
     return this.nodes.get(node)?.language === "erlang" ? "erlang" : "elixir";
   }
 
-  async eval(node: string, language: "elixir" | "erlang", code: string): Promise<{ value: ErlTerm; text: string }> {
-    const r = await this.bridge.request("eval", { node, language: new Atom(language), code }, 130_000);
-    const m = r as ErlMap;
-    return { value: m.get("value")!, text: Buffer.from(m.get("text") as Uint8Array).toString("utf8") };
+  /**
+   * Evaluate code on the node. Bindings stay on the node between cells; the evaluation is killed there when
+   * `signal` aborts or after `timeoutMs`, and what it prints streams to `onOutput`.
+   */
+  async eval(node: string, language: "elixir" | "erlang", code: string, o: EvalOptions = {}): Promise<{ value: ErlTerm; text: string; outputCut: number }> {
+    const size = Buffer.byteLength(code);
+    if (size > MAX_CODE_BYTES) {
+      throw new Error(
+        `the cell's code is ${(size / 1048576).toFixed(1)} MB, over the ${MAX_CODE_BYTES / 1048576} MB a cell may send to a node; ` +
+          `nothing was sent. Put large data in a file on the node's host and read it there (File.read!/1, file:consult/1).`,
+      );
+    }
+    await this.ready(node);
+    const timeoutMs = o.timeoutMs ?? 120_000;
+    const id = this.nextEval++;
+    const bridge = this.bridge(node);
+    let interrupted = false;
+    const cancel = () => {
+      interrupted = true;
+      bridge.request("eval_cancel", { node, eval_id: id }, 5000).catch(() => undefined);
+    };
+    if (o.onOutput) this.outputs.set(id, o.onOutput);
+    o.signal?.addEventListener("abort", cancel);
+    try {
+      if (o.signal?.aborted) cancel();
+      const r = (await bridge.request("eval", { node, language: new Atom(language), code, eval_id: id, timeout_ms: timeoutMs }, timeoutMs + 15_000)) as ErlMap;
+      return { value: r.get("value")!, text: Buffer.from(r.get("text") as Uint8Array).toString("utf8"), outputCut: Number(r.get("output_cut") ?? 0) };
+    } catch (e) {
+      if (interrupted) throw Object.assign(new Error((e as Error).message.replace(/^interrupted: /, "")), { name: "Interrupted" });
+      throw e;
+    } finally {
+      o.signal?.removeEventListener("abort", cancel);
+      this.outputs.delete(id);
+    }
   }
 
   async arm(node: string, name: string, { kind, spec }: ProbeArm): Promise<ArmReply> {
+    await this.ready(node);
     this.probes.add({
       name, node, kind, target: spec.target, spec: { ...spec }, syntax: this.syntaxOf(node),
       status: { name, node, kind, target: spec.target, state: "armed", seen: 0, dropped: 0, rate: 0, why_ended: null, detail: null },
     });
     try {
-      return await this.ask("probe_arm", { node, name, kind: new Atom(kind), spec }, 60_000);
+      return await this.ask(this.bridge(node), "probe_arm", { node, name, kind: new Atom(kind), spec }, 60_000);
     } catch (e) {
       this.probes.onStatus({ ...this.probes.get(name)!.status, state: "ended", why_ended: "refused", detail: (e as Error).message });
       throw e;
     }
   }
 
+  /** Disarm one probe (on its node's bridge) or all of them (on every running bridge). */
   async disarm(name: string | null): Promise<void> {
-    await this.bridge.request("probe_disarm", { name, all: name === null });
+    const node = name === null ? undefined : this.probes.get(name)?.node;
+    const bridges = node ? [this.bridge(node)] : Object.values(this.bridges).filter((b) => b.running);
+    await Promise.all(bridges.map((b) => b.request("probe_disarm", { name, all: name === null })));
   }
 
   async snapshot(node: string, kind: SnapshotKind, options: Record<string, unknown>): Promise<Uint8Array> {
-    return (await this.bridge.request("snapshot", { node, kind: new Atom(kind), options }, 60_000)) as Uint8Array;
+    await this.ready(node);
+    return (await this.bridge(node).request("snapshot", { node, kind: new Atom(kind), options }, 60_000)) as Uint8Array;
   }
 
   async process(node: string, target: string, what: "state" | "info"): Promise<ErlTerm> {
-    return this.bridge.request("process", { node, target, what: new Atom(what) }, 30_000);
+    await this.ready(node);
+    return this.bridge(node).request("process", { node, target, what: new Atom(what) }, 30_000);
   }
 
   async complete(node: string, module: string | null, prefix: string): Promise<CompleteReply> {
-    return this.ask("complete", { node, module, prefix }, 5000);
+    if (this.nodes.get(node)?.down) return [];
+    return this.ask(this.bridge(node), "complete", { node, module, prefix }, 5000);
   }
 }

@@ -93,10 +93,10 @@ export class ProbeStore {
   }
 
   /** Every probe on `node` has ended (the node went away). */
-  nodeDown(node: string): void {
+  nodeDown(node: string, detail = `the connection to ${node} was lost`): void {
     for (const p of this.probes.values()) {
       if (p.node === node && p.status.state !== "ended") {
-        this.onStatus({ ...p.status, state: "ended", why_ended: "node_down", detail: `the connection to ${node} was lost` });
+        this.onStatus({ ...p.status, state: "ended", why_ended: "node_down", detail });
       }
     }
   }

@@ -56,10 +56,15 @@ export async function probesTable(probes: readonly ProbeRow[]): Promise<ColumnTa
 }
 
 /** The attached nodes (%nodes). */
-export async function nodesTable(nodes: readonly { node: string; otp_release: string; elixir_version: string | null; process_count: number; owned: boolean }[]): Promise<ColumnTable> {
+export async function nodesTable(
+  nodes: readonly { node: string; otp_release: string; elixir_version: string | null; process_count: number; owned: boolean; down?: { at: Date; reason: string } }[],
+): Promise<ColumnTable> {
   const aq = await arquero();
   return aq.table({
     node: nodes.map((n) => n.node),
+    state: nodes.map((n) => (n.down ? "down" : "up")),
+    since: nodes.map((n) => n.down?.at.toISOString() ?? null),
+    why: nodes.map((n) => n.down?.reason ?? null),
     otp_release: nodes.map((n) => n.otp_release),
     elixir: nodes.map((n) => n.elixir_version),
     processes: nodes.map((n) => n.process_count),

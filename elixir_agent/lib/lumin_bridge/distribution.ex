@@ -13,31 +13,78 @@ defmodule LuminBridge.Distribution do
     end
   end
 
-  @doc "Start distribution (hidden) in `mode`, or check that it already runs in that mode."
-  def ensure_started(mode) do
+  @doc """
+  Start distribution (hidden) in the naming mode of `node_name`, or check that it already runs in that mode.
+  One bridge speaks one mode (Erlang distribution cannot mix them in one node): the kernel runs a bridge per
+  mode, so one kernel talks to both kinds of node at once.
+  """
+  def ensure_started(node_name) do
+    mode = naming_mode(node_name)
+
     cond do
       Node.alive?() and current_mode() == mode ->
         :ok
 
       Node.alive?() ->
-        {:error,
-         "this kernel already talks to nodes with #{mode_text(current_mode())}; a node with #{mode_text(mode)} " <>
-           "needs another kernel (Erlang distribution cannot mix the two in one node)"}
+        {:error, "this bridge already talks to nodes with #{mode_text(current_mode())}, not #{mode_text(mode)}"}
 
       true ->
         System.cmd("epmd", ["-daemon"], stderr_to_stdout: true)
-        name = :"lumin_bridge_#{System.unique_integer([:positive])}_#{:os.getpid()}"
+        base = "lumin_bridge_#{System.unique_integer([:positive])}_#{:os.getpid()}"
+        name = if mode == :longnames, do: :"#{base}@#{long_host(node_name)}", else: :"#{base}"
 
         case :net_kernel.start(name, %{name_domain: mode, hidden: true}) do
           {:ok, _} ->
             # The bridge's own cookie is random: no node can reach it with a guessed default.
             Node.set_cookie(:crypto.strong_rand_bytes(24) |> Base.url_encode64() |> String.to_atom())
-            :net_kernel.monitor_nodes(true, node_type: :all)
             :ok
 
           {:error, reason} ->
-            {:error, "could not start Erlang distribution (#{inspect(reason)}); is epmd allowed to run here?"}
+            {:error, "could not start Erlang distribution with #{mode_text(mode)} (#{inspect(reason)}); is epmd allowed to run here?"}
         end
+    end
+  end
+
+  # The bridge's host in a long name. Erlang would take this host's name, which fails where it has no dot
+  # ("nodistribution"): a target on this machine's loopback gets 127.0.0.1; another host gets this host's
+  # full name when it has a dot, else this host's first non-loopback IPv4 address.
+  defp long_host(node_name) do
+    [_, host] = String.split(node_name, "@", parts: 2)
+
+    cond do
+      loopback?(host) -> "127.0.0.1"
+      String.contains?(fqdn(), ".") -> fqdn()
+      true -> first_address() || "127.0.0.1"
+    end
+  end
+
+  defp loopback?(host) do
+    case :inet.parse_address(String.to_charlist(host)) do
+      {:ok, {127, _, _, _}} -> true
+      {:ok, {0, 0, 0, 0, 0, 0, 0, 1}} -> true
+      {:ok, _} -> false
+      _ -> String.starts_with?(host, "localhost.")
+    end
+  end
+
+  defp fqdn do
+    {:ok, short} = :inet.gethostname()
+    case :inet.gethostbyname(short) do
+      {:ok, {:hostent, full, _, _, _, _}} -> List.to_string(full)
+      _ -> List.to_string(short)
+    end
+  end
+
+  defp first_address do
+    with {:ok, ifs} <- :inet.getifaddrs() do
+      Enum.find_value(ifs, fn {_name, opts} ->
+        Enum.find_value(opts, fn
+          {:addr, {a, _, _, _} = ip} when a != 127 -> ip |> :inet.ntoa() |> List.to_string()
+          _ -> nil
+        end)
+      end)
+    else
+      _ -> nil
     end
   end
 

@@ -3,9 +3,15 @@ defmodule LuminBridge.LocalNode do
   Local nodes this kernel starts and owns (`%node start`): an embedded default (Elixir with nothing else
   loaded) or a Mix app (`--app DIR`: compiled, then run with `mix run --no-halt`). Each gets a random
   cookie. The bridge keeps the OS process as a port; the agent on the node stops it when the bridge goes.
+
+  The cookie is never on the node's command line (any local user can read that with `ps`) nor in its
+  environment: it is written to a file only this user can read, in a folder only this user can enter; the
+  node's first command reads it, deletes it and sets it as the node's cookie, then says so. Until then the
+  node runs with this user's ~/.erlang.cookie, which only this user can read either.
   """
 
   @started "lumin: application started"
+  @cookie_set "lumin: cookie set"
 
   @doc "Start `name` (short names, this host); returns the node atom and the port holding the OS process."
   def start(name, app_dir, cookie, timeout_ms) do
@@ -27,11 +33,12 @@ defmodule LuminBridge.LocalNode do
     cookie = "L" <> cookie
     :erlang.set_cookie(node, String.to_atom(cookie))
     elixir = System.find_executable("elixir") || throw({:error, "elixir is not on the PATH"})
-    common = ["--sname", name, "--cookie", cookie]
+    file = cookie_file!(cookie)
+    common = ["--sname", name, "-e", set_cookie_code(file)]
 
     {args, cd} =
       case app_dir do
-        nil -> {common ++ ["--no-halt", "-e", ":ok"], File.cwd!()}
+        nil -> {common ++ ["--no-halt"], File.cwd!()}
         dir ->
           dir = Path.expand(dir)
           unless File.exists?(Path.join(dir, "mix.exs")), do: throw({:error, "#{dir} has no mix.exs: --app takes a Mix project directory"})
@@ -45,7 +52,29 @@ defmodule LuminBridge.LocalNode do
       Port.open({:spawn_executable, elixir}, [:binary, :exit_status, :stderr_to_stdout, args: args, cd: cd,
                                               env: [{~c"MIX_ENV", ~c"dev"}]])
 
-    wait_until_up(node, port, System.monotonic_time(:millisecond) + timeout_ms, "", app_dir == nil)
+    try do
+      wait_until_up(node, port, System.monotonic_time(:millisecond) + timeout_ms, "", {false, app_dir == nil})
+    after
+      # Gone already when the node read it; not left behind when it never did.
+      File.rm_rf(Path.dirname(file))
+    end
+  end
+
+  # A fresh folder (0700) holding the cookie in a file (0600); the node deletes both once it has read it.
+  defp cookie_file!(cookie) do
+    dir = Path.join(System.tmp_dir!(), "lumin-" <> Base.url_encode64(:crypto.strong_rand_bytes(12), padding: false))
+    File.mkdir!(dir)
+    File.chmod!(dir, 0o700)
+    file = Path.join(dir, "cookie")
+    File.write!(file, "")
+    File.chmod!(file, 0o600)
+    File.write!(file, cookie)
+    file
+  end
+
+  defp set_cookie_code(file) do
+    "p = #{inspect(file)}; c = File.read!(p); File.rm!(p); File.rmdir(Path.dirname(p)); " <>
+      "Node.set_cookie(String.to_atom(c)); IO.puts(#{inspect(@cookie_set)})"
   end
 
   defp compile!(dir) do
@@ -55,22 +84,23 @@ defmodule LuminBridge.LocalNode do
     end
   end
 
-  # Up: reachable, and (for a Mix app) its application started.
-  defp wait_until_up(node, port, deadline, output, started) do
+  # Up: its cookie set, reachable, and (for a Mix app) its application started.
+  defp wait_until_up(node, port, deadline, output, {cookie_set, started}) do
     receive do
       {^port, {:data, d}} ->
         output = String.slice(output <> d, -2000, 2000)
-        wait_until_up(node, port, deadline, output, started or String.contains?(output, @started))
+        ready = {cookie_set or String.contains?(output, @cookie_set), started or String.contains?(output, @started)}
+        wait_until_up(node, port, deadline, output, ready)
 
       {^port, {:exit_status, s}} -> throw({:error, "the node exited (status #{s}) before it was reachable:\n#{output}"})
     after
       100 ->
         cond do
-          started and Node.connect(node) == true -> {node, port}
+          cookie_set and started and Node.connect(node) == true -> {node, port}
           System.monotonic_time(:millisecond) > deadline ->
             stop(port)
             throw({:error, "#{node} did not become reachable in time:\n#{output}"})
-          true -> wait_until_up(node, port, deadline, output, started)
+          true -> wait_until_up(node, port, deadline, output, {cookie_set, started})
         end
     end
   end
