@@ -29,7 +29,7 @@ export interface FlameNode {
   x1: number;
 }
 
-const WIDTH_PX = 800;
+const WIDTH_PX = 740; // with its axis, within a notebook's output area (about 860 px)
 
 /** The icicle's rects, computed from a calls table (exported for tests and custom drawings). */
 export function flameNodes(calls: ColumnTable, maxNodes = 2000): { nodes: FlameNode[]; paths: number; total_us: number } {

@@ -23,12 +23,14 @@ interface Series {
   column: string;
   title: string;
   scale: number;
+  /** Whole counts (processes, run queue): drawn as steps between samples, axis in whole numbers. */
+  count?: boolean;
 }
 
 export const METRIC_SERIES: Series[] = [
   { column: "memory_total", title: "memory total (MB)", scale: 1 / (1024 * 1024) },
-  { column: "process_count", title: "processes (count)", scale: 1 },
-  { column: "run_queue", title: "run queue (processes waiting)", scale: 1 },
+  { column: "process_count", title: "processes (count)", scale: 1, count: true },
+  { column: "run_queue", title: "run queue (processes waiting)", scale: 1, count: true },
   { column: "scheduler_utilization", title: "scheduler utilisation (%)", scale: 100 },
 ];
 
@@ -119,16 +121,24 @@ export function metricsChart(metrics: ColumnTable, options: MetricsChartOptions 
   const x = { field: "t_s", type: "quantitative", title: "time since first sample (s)" };
   const panel = (s: Series) => ({
     name: s.column,
-    width: 700,
+    width: 620,
     height: 110,
     layer: [
       {
         name: `${s.column}_line`,
         transform: [{ filter: { field: "series", equal: s.title } }],
-        mark: { type: "line", interpolate: "monotone", point: false, tooltip: true },
+        // Samples are what was measured, nothing between them: straight segments for gauges, steps for counts
+        // (a count holds until the next sample), never a smoothed curve that invents values.
+        mark: { type: "line", interpolate: s.count ? "step-after" : "linear", point: n <= 60, tooltip: true },
         encoding: {
           x,
-          y: { field: "value", type: "quantitative", title: s.title, scale: { zero: s.column !== "memory_total" } },
+          y: {
+            field: "value",
+            type: "quantitative",
+            title: s.title,
+            scale: { zero: s.column !== "memory_total" },
+            axis: s.count ? { format: "d", tickMinStep: 1 } : {},
+          },
           color: { field: "node", type: "nominal", title: "node", legend: nodes > 1 ? {} : null },
         },
       },

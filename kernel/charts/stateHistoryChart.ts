@@ -138,7 +138,7 @@ export function stateHistoryChart(state: ColumnTable, options: StateHistoryOptio
     vconcat: [
       {
         name: "history",
-        width: 700,
+        width: 620, // with the axis labels, within a notebook's output area (about 860 px)
         height: 120,
         data: { values: points },
         layer: [
@@ -168,7 +168,7 @@ export function stateHistoryChart(state: ColumnTable, options: StateHistoryOptio
       },
       {
         name: "state",
-        width: 700,
+        width: 620, // with the axis labels, within a notebook's output area (about 860 px)
         height: 15 * maxLines,
         data: { values: lines },
         transform: [{ filter: selected }],

@@ -19,6 +19,14 @@ export interface TimelineOptions {
 }
 
 const OVERVIEW_BINS = 100;
+/**
+ * Plot width and the most a lane's label takes: with the legend below the plot, the whole chart stays within a
+ * notebook's output area (about 860 px; classic Notebook's is narrower than JupyterLab's).
+ */
+const WIDTH = 620;
+const LABEL_LIMIT = 150;
+/** About how tall the detail view is when lanes and depths are many. */
+const DETAIL_HEIGHT = 480;
 
 /**
  * When each call ran: spans on one swimlane per process, nested calls below their callers, with an overview
@@ -103,7 +111,7 @@ export function timelineChart(calls: ColumnTable, options: TimelineOptions = {})
     vconcat: [
       {
         name: "overview",
-        width: 700,
+        width: WIDTH,
         height: 50,
         data: { values: overview },
         params: [{ name: "brush", select: { type: "interval", encodings: ["x"] } }],
@@ -117,17 +125,19 @@ export function timelineChart(calls: ColumnTable, options: TimelineOptions = {})
       },
       {
         name: "spans",
-        width: 700,
-        height: { step: Math.max(14, 8 * (maxDepth + 1)) },
+        width: WIDTH,
+        // With a yOffset channel the step is each depth's band inside a lane: up to 8 px, the whole detail about
+        // DETAIL_HEIGHT tall, never under 2 px.
+        height: { step: Math.max(2, Math.min(8, Math.floor(DETAIL_HEIGHT / (lanes.length * (maxDepth + 1))))) },
         data: { values: spans },
         transform: [{ filter: overlap }],
         mark: { type: "rect", clip: true, tooltip: true },
         encoding: {
           x: { field: "start_ms", type: "quantitative", title: "time since first call (ms)", scale: { domain: { param: "brush", encoding: "x" } } },
           x2: { field: "end_ms" },
-          y: { field: "lane", type: "nominal", sort: lanes, title: "process", scale: { paddingInner: 0.2 } },
+          y: { field: "lane", type: "nominal", sort: lanes, title: "process", scale: { paddingInner: 0.2 }, axis: { labelLimit: LABEL_LIMIT } },
           yOffset: { field: "depth", type: "ordinal", scale: { domain: Array.from({ length: maxDepth + 1 }, (_, d) => d) } },
-          color: { field: "fn", type: "nominal", title: "function", sort: [...coloured, "(other)"] },
+          color: { field: "fn", type: "nominal", title: "function", sort: [...coloured, "(other)"], legend: { orient: "bottom", columns: 2, labelLimit: WIDTH / 2 - 30 } },
           tooltip: [
             { field: "mfa", title: "function" },
             { field: "lane", title: "process" },

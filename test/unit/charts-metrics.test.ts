@@ -38,6 +38,18 @@ describe("metricsChart", () => {
     expect(countMarks(svg, "rule", "errors")).toBe(0);
   });
 
+  it("draws counts as steps with whole-number axes and gauges as straight segments, never smoothed curves", () => {
+    const spec = metricsChart(metrics);
+    const lines = (spec.vconcat as { name: string; layer: { mark: { interpolate: string }; encoding: { y: { axis: Record<string, unknown> } } }[] }[]).map((p) => [p.name, p.layer[0].mark.interpolate, p.layer[0].encoding.y.axis.format ?? null]);
+    expect(lines).toEqual([
+      ["memory_total", "linear", null],
+      ["process_count", "step-after", "d"],
+      ["run_queue", "step-after", "d"],
+      ["scheduler_utilization", "linear", null],
+    ]);
+    expect(JSON.stringify(spec)).not.toContain("monotone");
+  });
+
   it("marks error log rows and calls that raised with rules in every panel", async () => {
     expect(errorMarkers([logs, calls]).map((m) => [m.time_us - T, m.what])).toEqual([
       [5e6 + 1000, "exception in Pay.charge/2"],

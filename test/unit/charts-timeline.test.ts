@@ -45,6 +45,17 @@ describe("timelineChart", () => {
     expect((spans.encoding as { x: { scale: unknown } }).x.scale).toEqual({ domain: { param: "brush", encoding: "x" } });
   });
 
+  it("fits a notebook's output area, however long the names and deep the nesting", async () => {
+    const long = "Shop.Orders.Fulfilment.Warehouse.Allocation.handle_reservation_request";
+    const deep = calls(Array.from({ length: 13 }, (_, d) => ({ pid: "<0.1.0>", process: `${long}.Server`, module: `${long}${d}`, function: "run", depth: d, start_us: T + d, duration_us: 100 - d })));
+    const svg = await renderSvg(timelineChart(deep));
+    const [, width, height] = /<svg[^>]*?width="([\d.]+)"[^>]*?height="([\d.]+)"/.exec(svg)!.map(Number);
+    expect(width).toBeLessThanOrEqual(860);
+    // 13 depths on one lane: a band of a few pixels each, not a chart taller than a screen.
+    expect(height).toBeLessThan(700);
+    expect(countMarks(svg, "rect", "spans")).toBe(13);
+  });
+
   it("keeps the longest spans beyond maxSpans and says so", async () => {
     const spec = timelineChart(t, { maxSpans: 2 });
     expect(spansOf(spec).map((s) => s.mfa)).toEqual(["M.a/0", "M.d/0"]);
