@@ -57,13 +57,13 @@ export function install(options: InstallOptions): string {
 
 /**
  * Find (or compile once, into the user's cache) the Elixir agent the kernel's BEAM features need, so the
- * first `%node start` or `%connect` does not wait for it. Missing Erlang/Elixir is a note, not a failure:
- * TypeScript cells work without them.
+ * first `%node start` or `%connect` does not wait for it. Missing Erlang/Elixir (or a build that fails) is a
+ * note, not a failure: TypeScript cells work without the agent.
  */
 export function prepareAgent(): { ok: boolean; message: string } {
   try {
     return { ok: true, message: describeAgentEbin(agentEbin()) };
   } catch (e) {
-    return { ok: false, message: `${(e as Error).message}\nTypeScript cells work without them; %node, %connect, %%elixir and the probes need them.` };
+    return { ok: false, message: `${(e as Error).message}\nUntil then TypeScript cells work, but %node, %connect, %%elixir and the probes do not.` };
   }
 }
