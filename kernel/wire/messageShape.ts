@@ -68,7 +68,7 @@ function fits(value: unknown, type: Field): boolean {
   }
 }
 
-const describe = (v: unknown) => (v === null ? "null" : Array.isArray(v) ? "an array" : `a ${typeof v}`);
+const describe = (v: unknown) => (v === null ? "null" : Array.isArray(v) ? "an array" : typeof v === "object" ? "an object" : `a ${typeof v}`);
 
 /** The header, if it is one: an object with string msg_id and msg_type (the other known fields kept if strings). */
 function checkHeader(header: unknown): MessageHeader {
