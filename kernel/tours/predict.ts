@@ -22,7 +22,7 @@ export interface PredictOptions {
 export interface Prediction {
   question: string;
   choices: string[];
-  /** What the reader answered (a choice's text when they typed its number); null when not asked. */
+  /** What the reader answered (a choice's text when they typed its number); null when not asked or left empty. */
   answer: string | null;
   /** False when the frontend takes no input (a headless run): the question was shown, not asked. */
   asked: boolean;
@@ -43,6 +43,7 @@ export interface RevealOptions {
 interface Revealed {
   question: string;
   prediction: string | null;
+  asked: boolean;
   observed: unknown;
   /** True or false when the reader answered; null when the question was not asked. */
   correct: boolean | null;
@@ -62,7 +63,8 @@ export async function predict(question: string, options: PredictOptions = {}): P
     if (/allow_stdin is false/.test((e as Error).message)) return { question, choices, answer: null, asked: false };
     throw e;
   }
-  return { question, choices, answer: resolveChoice(typed.trim(), choices), asked: true };
+  // An empty answer (the reader just pressed Enter) is no prediction: the reveal then shows the evidence alone.
+  return { question, choices, answer: typed.trim() === "" ? null : resolveChoice(typed.trim(), choices), asked: true };
 }
 
 /** Show the reader's prediction beside what was observed, whether it was right, and why. */
@@ -70,7 +72,7 @@ export async function predict(question: string, options: PredictOptions = {}): P
 export function reveal(prediction: Prediction, observed: unknown, options: RevealOptions): void {
   const answer = prediction.answer;
   const correct = answer === null ? null : isRight(answer, observed, options.right);
-  const result: Revealed = { question: prediction.question, prediction: answer, observed, correct, explain: options.explain };
+  const result: Revealed = { question: prediction.question, prediction: answer, asked: prediction.asked, observed, correct, explain: options.explain };
   let shown = showValue(observed, options.unit);
   if (typeof options.right === "string" && !same(options.right, shown)) shown += ` — so: ${options.right}`;
   currentOutput().displayBundle(revealBundle(result, shown));
@@ -112,13 +114,18 @@ function questionBundle(question: string, choices: string[]): MimeBundle {
 }
 
 function verdict(r: Revealed): string {
-  return r.correct === null ? "not asked (this run takes no input)" : r.correct ? "right" : "not this time";
+  return r.correct ? "right" : "not this time";
+}
+
+/** The prediction as shown: the answer, or why there is none. */
+function predictionText(r: Revealed): string {
+  return r.prediction ?? (r.asked ? "(no answer given)" : "(not asked: this run takes no input)");
 }
 
 function revealText(r: Revealed, shown: string): string {
   return [
     `Question: ${r.question}`,
-    `Your prediction: ${r.prediction ?? "(not asked: this run takes no input)"}`,
+    `Your prediction: ${predictionText(r)}`,
     `Observed: ${shown}`,
     ...(r.correct === null ? [] : [`Verdict: ${verdict(r)}`]),
     `Why: ${r.explain}`,
@@ -133,7 +140,7 @@ function revealBundle(r: Revealed, shown: string): MimeBundle {
     "text/html":
       `<div class="lumin-reveal" style="border-left:4px solid ${colour};padding:4px 10px"><table>` +
       row("Question", escapeHtml(r.question)) +
-      row("Your prediction", r.prediction === null ? "<i>not asked: this run takes no input</i>" : escapeHtml(r.prediction)) +
+      row("Your prediction", r.prediction === null ? `<i>${escapeHtml(predictionText(r).slice(1, -1))}</i>` : escapeHtml(r.prediction)) +
       row("Observed", `<b>${escapeHtml(shown)}</b>`) +
       (r.correct === null ? "" : row("Verdict", `<span style="color:${colour}">${verdict(r)}</span>`)) +
       row("Why", escapeHtml(r.explain)) +

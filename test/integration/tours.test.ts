@@ -41,6 +41,12 @@ describe("predict and reveal", () => {
     expect(shown(r)).toMatch(/Your prediction: no\nObserved: 12\.5 ms — so: it grows\nVerdict: not this time/);
   });
 
+  it("takes an empty answer as no prediction", async () => {
+    const r = await k.execute(`const pEmpty = await predict("Who dies?");\nreveal(pEmpty, "the caller", { explain: "Links." })`, { inputs: [""] });
+    expect(r.prompts).toHaveLength(1);
+    expect(shown(r)).toMatch(/Your prediction: \(no answer given\)\nObserved: the caller\nWhy: Links\./);
+  });
+
   it("sends no input_request when the frontend takes no input, and shows the evidence alone", async () => {
     const r = await k.execute(`const pHeadless = await predict("Who dies?", { choices: ["the caller", "nobody"] });\nreveal(pHeadless, "the caller", { explain: "Links propagate exits." })`, { timeout: 15 });
     expect(r.reply.content.status).toBe("ok");
