@@ -48,6 +48,6 @@ export class KernelState implements CellKernel {
 
   /** The kernel's view of the BEAM, made on first use (its bridge starts on its first request). */
   get beam(): BeamSession {
-    return (this.beamSession ??= new BeamSession(this.shutdown));
+    return (this.beamSession ??= new BeamSession(this.shutdown, () => this.cell?.signal));
   }
 }

@@ -9,6 +9,10 @@
  * Lost nodes. A node that goes away (killed, halted, or it dropped the connection) is marked down with the
  * time and the reason; its probes end with `node_down`, their rows kept. The next magic that needs the node
  * attaches again (reloading the agent) with the cookie the bridge kept for it.
+ *
+ * Interrupts. Every wait on a node ends when the cell is interrupted: an evaluation is killed on the node;
+ * other requests stop being waited for at once (the cell says so), and what they do when they finish late
+ * is undone — a node attached or started after the interrupt is detached, a probe armed after it disarmed.
  */
 import { Bridge } from "./bridge";
 import { Atom, ErlMap, type ErlTerm } from "./etf";
@@ -49,7 +53,11 @@ export class BeamSession {
   private current: string | undefined;
   private nextEval = 1;
 
-  constructor(shutdown: ShutdownHooks) {
+  /** `cellSignal`: the running cell's abort signal (aborted when the user interrupts it). */
+  constructor(
+    shutdown: ShutdownHooks,
+    private readonly cellSignal: () => AbortSignal | undefined = () => undefined,
+  ) {
     for (const mode of ["short", "long"] as const) {
       this.bridges[mode].on("event", (type, payload) => this.onEvent(mode, type, payload));
     }
@@ -88,6 +96,35 @@ export class BeamSession {
     this.probes.nodeDown(node, `${reason}, at ${at.toISOString()}`);
   }
 
+  /**
+   * Wait for `request`, unless the cell is interrupted first: then the cell ends at once with an Interrupted
+   * error, and `undo` runs on the request's value if it arrives later.
+   */
+  private interruptible<T>(what: string, request: Promise<T>, undo?: (late: T) => unknown): Promise<T> {
+    const signal = this.cellSignal();
+    if (!signal) return request;
+    return new Promise<T>((resolve, reject) => {
+      let interrupted = false;
+      const onAbort = () => {
+        interrupted = true;
+        reject(Object.assign(new Error(`stopped waiting for ${what}`), { name: "Interrupted" }));
+      };
+      if (signal.aborted) onAbort();
+      else signal.addEventListener("abort", onAbort, { once: true });
+      request.then(
+        (v) => {
+          signal.removeEventListener("abort", onAbort);
+          if (interrupted) void Promise.resolve(undo?.(v)).catch(() => undefined);
+          else resolve(v);
+        },
+        (e) => {
+          signal.removeEventListener("abort", onAbort);
+          if (!interrupted) reject(e);
+        },
+      );
+    });
+  }
+
   private remember(info: AttachedNode): AttachedNode {
     this.nodes.set(info.node, info);
     this.current = info.node;
@@ -102,11 +139,15 @@ export class BeamSession {
   async connect(node: string, cookie: string | null, timeoutMs = 5000): Promise<ConnectReply> {
     const known = this.nodes.get(node);
     if (known?.down) this.forget(node);
-    return this.remember(await this.ask(this.bridge(node), "connect", { node, cookie, timeout_ms: timeoutMs }, timeoutMs + 15_000));
+    const bridge = this.bridge(node);
+    const request = this.ask(bridge, "connect", { node, cookie, timeout_ms: timeoutMs }, timeoutMs + 15_000);
+    return this.remember(await this.interruptible(`${node} to attach`, request, (late) => bridge.request("disconnect", { node: late.node })));
   }
 
   async startNode(name: string, appDir: string | null): Promise<ConnectReply> {
-    return this.remember(await this.ask(this.bridges.short, "start_node", { name, app_dir: appDir, timeout_ms: 120_000 }, 180_000));
+    const request = this.ask(this.bridges.short, "start_node", { name, app_dir: appDir, timeout_ms: 120_000 }, 180_000);
+    // A node that comes up after the interrupt is stopped: detaching from a node this kernel started stops it.
+    return this.remember(await this.interruptible(`${name} to start`, request, (late) => this.bridges.short.request("disconnect", { node: late.node })));
   }
 
   async disconnect(node: string): Promise<void> {
@@ -194,7 +235,8 @@ export class BeamSession {
       status: { name, node, kind, target: spec.target, state: "armed", seen: 0, dropped: 0, rate: 0, why_ended: null, detail: null },
     });
     try {
-      return await this.ask(this.bridge(node), "probe_arm", { node, name, kind: new Atom(kind), spec }, 60_000);
+      const request = this.ask(this.bridge(node), "probe_arm", { node, name, kind: new Atom(kind), spec }, 60_000);
+      return await this.interruptible(`${name} to arm on ${node}`, request, () => this.disarm(name));
     } catch (e) {
       this.probes.onStatus({ ...this.probes.get(name)!.status, state: "ended", why_ended: "refused", detail: (e as Error).message });
       throw e;
@@ -210,12 +252,12 @@ export class BeamSession {
 
   async snapshot(node: string, kind: SnapshotKind, options: Record<string, unknown>): Promise<Uint8Array> {
     await this.ready(node);
-    return (await this.bridge(node).request("snapshot", { node, kind: new Atom(kind), options }, 60_000)) as Uint8Array;
+    return (await this.interruptible(`${node} to answer`, this.bridge(node).request("snapshot", { node, kind: new Atom(kind), options }, 60_000))) as Uint8Array;
   }
 
   async process(node: string, target: string, what: "state" | "info"): Promise<ErlTerm> {
     await this.ready(node);
-    return this.bridge(node).request("process", { node, target, what: new Atom(what) }, 30_000);
+    return this.interruptible(`${node} to answer`, this.bridge(node).request("process", { node, target, what: new Atom(what) }, 30_000));
   }
 
   async complete(node: string, module: string | null, prefix: string): Promise<CompleteReply> {

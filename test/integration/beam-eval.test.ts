@@ -3,6 +3,7 @@
  * timeout, kernel death), what it prints shows in the cell, bindings stay on the node, oversized code is
  * refused before it is sent, and errors read as the user's code would (no evaluator frames, Elixir names).
  */
+import { execFileSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErlNode, uniqueName, waitFor } from "../support/beam";
@@ -126,4 +127,24 @@ describe("evaluation on a node the kernel did not start", () => {
     await waitFor(() => target.eval("[M || M <- erlang:loaded(), lists:prefix(\"lumin_\", atom_to_list(M))]") === "[]", 15_000, "the agent to unload");
     await k.shutdown().catch(() => undefined);
   }, 90_000);
+});
+
+describe("every magic that waits on a node can be interrupted", () => {
+  it("%node start interrupted: the cell ends at once, says so, and the node that comes up later is stopped", async () => {
+    const k = await startKernel();
+    const name = uniqueName("late");
+    const registered = () => execFileSync("epmd", ["-names"], { encoding: "utf8" }).includes(`name ${name} `);
+    try {
+      const started = Date.now();
+      const r = await k.execute(`%node start ${name}`, { interruptAfter: 0.3, timeout: 60 });
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(errorOf(r)).toMatchObject({ ename: "Interrupted", evalue: expect.stringMatching(new RegExp(`stopped waiting for ${name} to start`)) });
+      // The kernel keeps working, and the late node is not left running.
+      expect(texts(await k.execute("1 + 1"), "execute_result")).toEqual(["2"]);
+      await waitFor(() => !registered(), 60_000, `${name} to be stopped`);
+      expect(texts(await k.execute("const ns1 = %nodes\nns1.numRows()"), "execute_result")).toEqual(["0"]);
+    } finally {
+      await k.shutdown();
+    }
+  }, 120_000);
 });
