@@ -6,10 +6,11 @@
  * The picture is a PNG, not an SVG, on purpose: nbconvert ranks image/svg+xml above image/png and its HTML
  * export passes inline SVG through a sanitizer that strips every child element (blank boxes), and classic
  * Notebook refuses SVG from untrusted notebooks. So the SVG that vega draws here is only the PNG's source
- * (and what tests count marks in, through `renderSvg`); it is not sent. The PNG is drawn by resvg at twice
- * the chart's size, and its output metadata gives the size to show it at, so it is sharp on high-density
- * screens and no wider than a notebook's output area.
+ * (and what tests count marks in, through `renderSvg`); it is not sent. The PNG is drawn by resvg at up to
+ * twice the chart's size (less for a big chart, see PICTURE.maxArea), and its output metadata gives the size
+ * to show it at, so it is sharp on high-density screens and no wider than a notebook's output area.
  */
+import { existsSync } from "node:fs";
 import type { MimeBundle } from "../evaluation/cellIO";
 import { setBundleMetadata } from "./bundleMetadata";
 
@@ -51,8 +52,12 @@ export const PICTURE = {
   maxWidth: 860,
   /** Pixels per CSS pixel in the PNG (2: sharp on high-density screens). */
   density: 2,
-  /** Most pixels on the PNG's longer side, so a very tall chart stays a bounded file. */
-  maxPixels: 4000,
+  /**
+   * Most pixels in the PNG: a big chart (a tall facet of every function) is drawn at less than twice its size,
+   * down to once, so its picture costs about as much as a small chart's (rasterising and PNG-encoding grow with
+   * the pixels) and the notebook stays small.
+   */
+  maxArea: 1_200_000,
   /** The fonts vega's text is measured for; DejaVu is Debian's default (scripts/setup.js installs it). */
   font: "DejaVu Sans",
 } as const;
@@ -65,6 +70,16 @@ export interface Picture {
 }
 
 type Resvg = typeof import("@resvg/resvg-js");
+
+/** DejaVu Sans from Debian's fonts-dejavu-core when it is there (loading two files, not scanning every font). */
+const DEJAVU = ["/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"];
+let fontOptions: { loadSystemFonts: boolean; fontFiles?: string[]; defaultFontFamily: string; sansSerifFamily: string } | undefined;
+function fonts() {
+  fontOptions ??= DEJAVU.every((f) => existsSync(f))
+    ? { loadSystemFonts: false, fontFiles: DEJAVU, defaultFontFamily: PICTURE.font, sansSerifFamily: PICTURE.font }
+    : { loadSystemFonts: true, defaultFontFamily: PICTURE.font, sansSerifFamily: PICTURE.font };
+  return fontOptions;
+}
 let resvg: Resvg | undefined;
 
 /** The chart's SVG drawn as a PNG by resvg, off the main thread. */
@@ -73,10 +88,10 @@ export async function renderPng(svg: string): Promise<Picture> {
   const size = /<svg[^>]*?\bwidth="([\d.]+)"[^>]*?\bheight="([\d.]+)"/.exec(svg);
   const [w, h] = size ? [Number(size[1]), Number(size[2])] : [PICTURE.maxWidth, 400];
   const shown = Math.min(1, PICTURE.maxWidth / w);
-  const zoom = Math.min(PICTURE.density * shown, PICTURE.maxPixels / Math.max(w, h));
+  const zoom = Math.max(shown, Math.min(PICTURE.density * shown, Math.sqrt(PICTURE.maxArea / (w * h))));
   const image = await resvg.renderAsync(svg, {
     fitTo: { mode: "zoom", value: zoom },
-    font: { loadSystemFonts: true, defaultFontFamily: PICTURE.font, sansSerifFamily: PICTURE.font },
+    font: fonts(),
     logLevel: "off",
   });
   return { png: image.asPng(), width: Math.round(w * shown), height: Math.round(h * shown) };
