@@ -93,6 +93,8 @@ function factsOf(cells: Cell[]): Record<string, any> {
 /** What each tour teaches, checked against what its probes saw. */
 const FACTS: Record<string, (f: Record<string, any>) => void> = {
   "01-processes-and-mailboxes.ipynb": (f) => {
+    // A send to a dead process returns the message and raises nothing.
+    expect(f.send_to_dead).toEqual([false, "hello"]);
     // :go arrived last but was the first taken; then :c; then the rest in arrival order.
     expect(f.picky_order).toEqual(["go", "c", "a", "b"]);
     // Queues of 0, 20k, 40k, 80k, 160k: the selective receive grows with the queue, the reply matched on a fresh
