@@ -355,21 +355,25 @@ defmodule LuminBridge do
   # Load the agent, start its owner and the evaluator, and describe the node. Another kernel's agent there is
   # found before anything is loaded: a refused attach changes nothing on the node.
   defp attach!(node, owned, port) do
-    Holder.refuse_if_held!(node)
+    release = Holder.claim!(node)
 
-    case Loader.load(node) do
-      :ok -> :ok
-      {:error, why} -> throw({:error, why})
-    end
+    try do
+      case Loader.load(node) do
+        :ok -> :ok
+        {:error, why} -> throw({:error, why})
+      end
 
-    bridge = Process.whereis(__MODULE__)
-    opts = %{modules: Loader.modules(), owned: owned, holder: Holder.me()}
-    with {:ok, agent} <- :rpc.call(node, :lumin_agent, :start, [bridge, opts], 15_000),
-         {:ok, evaluator} <- :rpc.call(node, :lumin_eval, :start, [bridge], 15_000) do
-      {:attached, node, %{agent: agent, evaluator: evaluator, port: port, reply: describe(node, owned)}}
-    else
-      {:error, why} -> throw({:error, why})
-      other -> throw({:error, "the agent did not start on #{node}: #{inspect(other)}"})
+      bridge = Process.whereis(__MODULE__)
+      opts = %{modules: Loader.modules(), owned: owned, holder: Holder.me()}
+      with {:ok, agent} <- :rpc.call(node, :lumin_agent, :start, [bridge, opts], 15_000),
+           {:ok, evaluator} <- :rpc.call(node, :lumin_eval, :start, [bridge], 15_000) do
+        {:attached, node, %{agent: agent, evaluator: evaluator, port: port, reply: describe(node, owned)}}
+      else
+        {:error, why} -> throw({:error, why})
+        other -> throw({:error, "the agent did not start on #{node}: #{inspect(other)}"})
+      end
+    after
+      release.()
     end
   end
 

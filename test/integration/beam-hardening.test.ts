@@ -66,6 +66,21 @@ describe("two kernels meet on one node", () => {
     await b.execute("%disconnect");
     await waitFor(() => agentModules(target) === "[]", 15_000, "the agent to unload after both kernels detached");
   }, 120_000);
+
+  it("two kernels attaching at the same moment: one attaches, the other is refused, and the winner's agent is whole", async () => {
+    const connect = `%connect ${target.node} --cookie-env SHARED_NODE_COOKIE`;
+    const [ra, rb] = await Promise.all([a.execute(connect), b.execute(connect)]);
+    const attached = [ra, rb].filter((r) => /Attached to/.test(stdout(r)));
+    const refused = [ra, rb].map(errorText).filter(Boolean);
+    expect(attached).toHaveLength(1);
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toMatch(/is held by another ElixirLumin kernel|is attaching to \S+ at this moment; nothing was changed/);
+    const winner = attached[0] === ra ? a : b;
+    expect(errorText(await winner.execute("%probe :lists.reverse/1 --as race --limit 1000000 --for 5m"))).toBe("");
+    await waitFor(async () => (await probeStatus(winner, "race")).seen > 5, 15_000, "the winner's probe to see calls");
+    await winner.execute("%disconnect");
+    await waitFor(() => agentModules(target) === "[]", 15_000, "the agent to unload");
+  }, 120_000);
 });
 
 describe("a node that goes away is noticed", () => {

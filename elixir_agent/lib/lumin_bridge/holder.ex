@@ -17,6 +17,35 @@ defmodule LuminBridge.Holder do
       since: DateTime.utc_now() |> DateTime.truncate(:second) |> DateTime.to_iso8601()}
   end
 
+  @doc """
+  Claim `node` for one attach, or throw {:error, sentence}: another kernel holds it, or is attaching right
+  now. The claim is a registered name on the node (registering is atomic, so two kernels attaching at the
+  same moment cannot both pass), held by a plain `timer:sleep` process that ends by itself after a minute
+  if this bridge dies mid-attach. Returns the function that releases it.
+  """
+  def claim!(node) do
+    placeholder = :rpc.call(node, :erlang, :spawn, [:timer, :sleep, [60_000]], 5000)
+    release = fn -> :rpc.call(node, :erlang, :exit, [placeholder, :kill], 5000) end
+
+    case is_pid(placeholder) and :rpc.call(node, :erlang, :register, [:lumin_attaching, placeholder], 5000) do
+      true ->
+        try do
+          refuse_if_held!(node)
+        catch
+          kind, reason ->
+            release.()
+            :erlang.raise(kind, reason, __STACKTRACE__)
+        end
+
+        release
+
+      _ ->
+        if is_pid(placeholder), do: release.()
+        refuse_if_held!(node)
+        throw({:error, "another ElixirLumin kernel is attaching to #{node} at this moment; nothing was changed on the node"})
+    end
+  end
+
   @doc "Throws {:error, sentence} when another kernel's agent runs on `node`; waits out our own stale one."
   def refuse_if_held!(node) do
     case :rpc.call(node, :erlang, :whereis, [:lumin_agent], 5000) do

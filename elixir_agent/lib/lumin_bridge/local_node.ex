@@ -28,25 +28,24 @@ defmodule LuminBridge.LocalNode do
       _ -> :ok
     end
 
-    # A cookie starting with "-" (url-safe base64 has them) would be read as a flag by elixir's command line,
-    # and the node would fall back to ~/.erlang.cookie: the bridge could then not connect.
-    cookie = "L" <> cookie
     :erlang.set_cookie(node, String.to_atom(cookie))
     elixir = System.find_executable("elixir") || throw({:error, "elixir is not on the PATH"})
-    file = cookie_file!(cookie)
-    common = ["--sname", name, "-e", set_cookie_code(file)]
 
-    {args, cd} =
+    {rest, cd} =
       case app_dir do
-        nil -> {common ++ ["--no-halt"], File.cwd!()}
+        nil -> {["--no-halt"], File.cwd!()}
         dir ->
           dir = Path.expand(dir)
           unless File.exists?(Path.join(dir, "mix.exs")), do: throw({:error, "#{dir} has no mix.exs: --app takes a Mix project directory"})
           compile!(dir)
           # mix run evaluates -e after the application has started: the marker says the app is up, so the
           # first cell after %node start finds its registered processes.
-          {common ++ ["-S", "mix", "run", "--no-halt", "-e", "IO.puts(\"#{@started}\")"], dir}
+          {["-S", "mix", "run", "--no-halt", "-e", "IO.puts(\"#{@started}\")"], dir}
       end
+
+    # The cookie file is made last, just before the node that reads it starts.
+    file = cookie_file!(cookie)
+    args = ["--sname", name, "-e", set_cookie_code(file)] ++ rest
 
     port =
       Port.open({:spawn_executable, elixir}, [:binary, :exit_status, :stderr_to_stdout, args: args, cd: cd,
