@@ -4,8 +4,7 @@
  */
 import path from "node:path";
 import { defineMagic, MagicUsageError } from "../kernel/magics/declaration";
-import { beam } from "./beamContext";
-import { resolveTable } from "./tableArgument";
+import { resolveTable } from "../kernel/magics/tableArgument";
 
 export const capture = defineMagic({
   name: "capture",
@@ -38,7 +37,7 @@ Examples:
     if (words.length !== 1) throw new MagicUsageError("%capture load takes one file: %capture load orders.arrow [--as NAME]");
     const { table, meta } = loadCapture(path.resolve(words[0]));
     const name = args.flags.as ?? (meta.probe ?? path.basename(words[0]).replace(/\.arrow$/, ""));
-    beam(ctx).probes.addCapture(name, table);
+    ctx.beam.probes.addCapture(name, table);
     ctx.io.stream("stdout", `Loaded ${name}: ${table.numRows().toLocaleString("en")} rows of ${meta.kind}${meta.node ? ` captured on ${meta.node}` : ""} at ${meta.capturedAt}.\n`);
     return table;
   },

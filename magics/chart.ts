@@ -1,6 +1,6 @@
 /** %chart KIND TABLE: the common views of kernel/charts as one-line shortcuts. */
 import { defineMagic, MagicUsageError } from "../kernel/magics/declaration";
-import { resolveTable } from "./tableArgument";
+import { resolveTable } from "../kernel/magics/tableArgument";
 
 type Charts = typeof import("../kernel/charts");
 /** Each kind: the chart function, and the table kind it reads. The chart library loads on first use. */

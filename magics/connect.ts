@@ -1,7 +1,7 @@
 /** %connect, %nodes, %disconnect: attach to running nodes (hidden connections) and detach, leaving nothing behind. */
 import { readFileSync } from "node:fs";
 import { defineMagic, MagicUsageError } from "../kernel/magics/declaration";
-import { beam, NODE_NAME } from "./beamContext";
+import { NODE_NAME } from "../kernel/magics/nodeFlag";
 import type { ConnectReply } from "../kernel/beam/protocol";
 import { nodesTable } from "../kernel/tables/tables";
 import { hideFromChildren } from "../kernel/beam/bridge";
@@ -40,7 +40,7 @@ Example:
     const node = args.positionals.NODE;
     if (!NODE_NAME.test(node)) throw new MagicUsageError(`%connect: "${node}" is not a node name; write it as name@host.`);
     const cookie = await readCookie(args.flags, ctx.io);
-    const info = await beam(ctx).connect(node, cookie, args.flags.timeout);
+    const info = await ctx.beam.connect(node, cookie, args.flags.timeout);
     ctx.io.stream("stdout", describeNode(info));
     return info;
   },
@@ -89,7 +89,7 @@ export const nodes = defineMagic({
   summary: "List the attached nodes: up, or down since when and why (the next magic that needs it attaches again).",
   showsResult: true,
   async run(_call, ctx) {
-    return nodesTable(beam(ctx).attached());
+    return nodesTable(ctx.beam.attached());
   },
 });
 
@@ -100,7 +100,7 @@ export const disconnect = defineMagic({
   positionals: [{ name: "NODE", help: "the node to detach from", optional: true, completes: "nodes" }],
   showsResult: false,
   async run({ args }, ctx) {
-    const session = beam(ctx);
+    const session = ctx.beam;
     const targets = args.positionals.NODE !== undefined ? [session.node(args.positionals.NODE).node] : session.attached().map((n) => n.node);
     if (targets.length === 0) throw new MagicUsageError("%disconnect: no node is attached.");
     for (const node of targets) {

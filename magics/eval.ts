@@ -5,7 +5,7 @@
  * the timeout kills the evaluation on the node.
  */
 import { defineMagic, type Magic } from "../kernel/magics/declaration";
-import { beam, NODE_FLAG } from "./beamContext";
+import { NODE_FLAG } from "../kernel/magics/nodeFlag";
 import { toJs } from "../kernel/beam/term";
 
 function evalMagic(language: "elixir" | "erlang"): Magic {
@@ -27,7 +27,7 @@ Examples:
     flags: [NODE_FLAG, { name: "timeout", takes: "value", type: "duration", default: "120s", valueName: "DURATION", help: "stop the evaluation after this long" }],
     showsResult: false,
     async run(call, ctx) {
-      const session = beam(ctx);
+      const session = ctx.beam;
       const { flags } = call.args;
       const node = session.node(flags.node);
       // The line form's code is taken as written (quotes and all), after optional leading --node/--timeout flags.

@@ -1,6 +1,5 @@
 /** %events: what a probe saw, as an Arquero table in its kind's schema (`const t = %events p1`). */
 import { defineMagic, MagicUsageError } from "../kernel/magics/declaration";
-import { beam } from "./beamContext";
 
 export const events = defineMagic({
   name: "events",
@@ -17,7 +16,7 @@ Examples:
   showsResult: true,
   async run({ args }, ctx) {
     const name = args.positionals.NAME;
-    const session = beam(ctx);
+    const session = ctx.beam;
     if (!session.probes.has(name)) throw new MagicUsageError(`%events: there is no probe named ${name} (%probes lists them; %capture load reads a saved one).`);
     if (args.flags.wait !== undefined && session.probes.get(name)) {
       await session.probes.waitForEnd(name, args.flags.wait, ctx.signal);

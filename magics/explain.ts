@@ -1,6 +1,6 @@
 /** %explain TABLE: a table summarised in plain sentences (kernel/analysis/explain.ts). */
 import { defineMagic, MagicUsageError } from "../kernel/magics/declaration";
-import { resolveTable } from "./tableArgument";
+import { resolveTable } from "../kernel/magics/tableArgument";
 
 export const explain = defineMagic({
   name: "explain",

@@ -1,7 +1,6 @@
 /** %node start: a local node this kernel starts and owns (demos, tours, tests), stopped with the kernel. */
 import { randomBytes } from "node:crypto";
 import { defineMagic } from "../kernel/magics/declaration";
-import { beam } from "./beamContext";
 import { describeNode } from "./connect";
 
 export const node = defineMagic({
@@ -22,7 +21,7 @@ Examples:
   showsResult: false,
   async run({ args }, ctx) {
     const name = args.positionals.NAME ?? `lumin_${randomBytes(3).toString("hex")}`;
-    const info = await beam(ctx).startNode(name, args.flags.app ?? null);
+    const info = await ctx.beam.startNode(name, args.flags.app ?? null);
     ctx.io.stream("stdout", describeNode(info));
     return info;
   },

@@ -5,8 +5,8 @@
  * its tracer's mailbox or memory outgrow theirs (elixir_agent/src/lumin_budget.erl has the defaults).
  */
 import { defineMagic, MagicUsageError, type FlagValues, type MagicContext } from "../kernel/magics/declaration";
-import { beam, NODE_FLAG } from "./beamContext";
-import { parseMfa } from "./mfa";
+import { NODE_FLAG } from "../kernel/magics/nodeFlag";
+import { parseMfa } from "../kernel/magics/mfa";
 import { probesTable } from "../kernel/tables/tables";
 import { showingEveryRow } from "../kernel/display/tableBundle";
 import { LOG_LEVELS, type LogLevel, type ProbeArm, type ProbeBudget, type ProbeKind } from "../kernel/beam/protocol";
@@ -77,7 +77,7 @@ Examples:
   flags: PROBE_FLAGS,
   showsResult: false,
   async run({ args }, ctx) {
-    const session = beam(ctx);
+    const session = ctx.beam;
     const node = session.node(args.flags.node).node;
     const arm = probeSpec(args.positionals.MFA, args.flags);
     const name = args.flags.as !== undefined ? checkName(args.flags.as) : session.probes.nextName();
@@ -175,7 +175,7 @@ export function probeSpec(mfaText: string | undefined, flags: Partial<ProbeFlags
 
 /** The probe's line, updated in place as statuses arrive, until it ends (kernel/display/statusLine.ts). */
 function showLiveStatus(name: string, ctx: MagicContext): void {
-  const store = beam(ctx).probes;
+  const store = ctx.beam.probes;
   showProbeStatus(name, store.get(name)!.status, ctx.io, store);
 }
 
@@ -188,7 +188,7 @@ const ps = %probes binds the table.`,
   flags: [{ name: "armed", takes: "none", help: "only the probes still armed (or ending)" }],
   showsResult: true,
   async run({ args }, ctx) {
-    const all = beam(ctx).probes.all();
+    const all = ctx.beam.probes.all();
     const rows = args.flags.armed ? all.filter((p) => p.status.state !== "ended") : all;
     return showingEveryRow(await probesTable(rows));
   },
@@ -204,7 +204,7 @@ export const disarm = defineMagic({
   async run({ args }, ctx) {
     const name = args.positionals.NAME;
     if (!name && !args.flags.all) throw new MagicUsageError("%disarm: name a probe, or use --all.\nUsage: %disarm [NAME] [--all]");
-    const session = beam(ctx);
+    const session = ctx.beam;
     if (name && !session.probes.get(name)) throw new MagicUsageError(`%disarm: there is no probe named ${name} (%probes lists them).`);
     await session.disarm(args.flags.all ? null : name!);
     const ended = args.flags.all ? session.probes.all().map((p) => p.name) : [name!];
@@ -230,7 +230,7 @@ Examples:
     const name = args.positionals.NAME;
     if (!name && !args.flags.ended) throw new MagicUsageError("%drop: name a probe (or a loaded capture), or use --ended.\nUsage: %drop [NAME] [--ended]");
     if (name && args.flags.ended) throw new MagicUsageError("%drop: give a NAME or --ended, not both.");
-    const session = beam(ctx);
+    const session = ctx.beam;
     const store = session.probes;
     if (name && !store.has(name)) throw new MagicUsageError(`%drop: there is no probe or capture named ${name} (%probes lists them).`);
     const names = name ? [name] : store.all().filter((p) => p.status.state === "ended").map((p) => p.name);

@@ -1,6 +1,6 @@
 /** %top, %tree, %apps, %ets, %state, %info: immediate looks at a node, no probe armed. */
 import { defineMagic, type Magic } from "../kernel/magics/declaration";
-import { beam, NODE_FLAG, targetNode } from "./beamContext";
+import { NODE_FLAG } from "../kernel/magics/nodeFlag";
 import { snapshotTable } from "../kernel/tables/tables";
 import { Term } from "../kernel/beam/term";
 import { Atom } from "../kernel/beam/etf";
@@ -16,9 +16,9 @@ export const top = defineMagic({
   ],
   showsResult: true,
   async run({ args }, ctx) {
-    const node = targetNode(ctx, args.flags.node);
+    const node = ctx.beam.node(args.flags.node).node;
     const { n, by } = args.flags;
-    return snapshotTable(await beam(ctx).snapshot(node, "top", { n, by: new Atom(by) }), "top", node);
+    return snapshotTable(await ctx.beam.snapshot(node, "top", { n, by: new Atom(by) }), "top", node);
   },
 });
 
@@ -30,9 +30,9 @@ export const tree = defineMagic({
   flags: [NODE_FLAG],
   showsResult: true,
   async run({ args }, ctx) {
-    const node = targetNode(ctx, args.flags.node);
+    const node = ctx.beam.node(args.flags.node).node;
     const app = args.positionals.APP?.replace(/^:/, "") ?? null;
-    return snapshotTable(await beam(ctx).snapshot(node, "tree", { app }), "tree", node);
+    return snapshotTable(await ctx.beam.snapshot(node, "tree", { app }), "tree", node);
   },
 });
 
@@ -43,8 +43,8 @@ export const apps = defineMagic({
   flags: [NODE_FLAG],
   showsResult: true,
   async run({ args }, ctx) {
-    const node = targetNode(ctx, args.flags.node);
-    return snapshotTable(await beam(ctx).snapshot(node, "apps", {}), "apps", node);
+    const node = ctx.beam.node(args.flags.node).node;
+    return snapshotTable(await ctx.beam.snapshot(node, "apps", {}), "apps", node);
   },
 });
 
@@ -55,8 +55,8 @@ export const ets = defineMagic({
   flags: [{ name: "n", short: "n", takes: "value", type: "int", default: "20", valueName: "N", help: "how many tables" }, NODE_FLAG],
   showsResult: true,
   async run({ args }, ctx) {
-    const node = targetNode(ctx, args.flags.node);
-    return snapshotTable(await beam(ctx).snapshot(node, "ets", { n: args.flags.n }), "ets", node);
+    const node = ctx.beam.node(args.flags.node).node;
+    return snapshotTable(await ctx.beam.snapshot(node, "ets", { n: args.flags.n }), "ets", node);
   },
 });
 
@@ -69,8 +69,8 @@ function processMagic(name: "state" | "info", summary: string): Magic {
     flags: [NODE_FLAG],
     showsResult: true,
     async run({ args }, ctx) {
-      const session = beam(ctx);
-      const node = targetNode(ctx, args.flags.node);
+      const session = ctx.beam;
+      const node = ctx.beam.node(args.flags.node).node;
       const term = await session.process(node, args.positionals.TARGET, name);
       return Term.of(term, session.syntaxOf(node));
     },

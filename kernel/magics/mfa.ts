@@ -1,5 +1,5 @@
 /** Reading a function name as users write it: `Mod.fun/2`, `Mod.fun`, `:mod.fun/2`, `mod:fun/2`. */
-import { MagicUsageError } from "../kernel/magics/declaration";
+import { MagicUsageError } from "./declaration";
 
 export interface Mfa {
   /** As the node names it: `Elixir.Shop.Orders`, `lists`. */

@@ -2,12 +2,11 @@
  * The TABLE argument of %chart and %explain: a probe's name (its events, straight from the probe store, so a
  * magic-only cell never waits for the TypeScript compiler) or else a TypeScript expression naming a table.
  */
-import { MagicUsageError, type MagicContext } from "../kernel/magics/declaration";
-import { beam } from "./beamContext";
-import { isTable } from "../kernel/display/tableBundle";
+import { MagicUsageError, type MagicContext } from "./declaration";
+import { isTable } from "../display/tableBundle";
 
 export async function resolveTable(text: string, magic: string, ctx: MagicContext): Promise<any> {
-  const store = beam(ctx).probes;
+  const store = ctx.beam.probes;
   if (store.has(text)) return store.table(text);
   let value: unknown;
   try {
