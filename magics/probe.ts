@@ -1,5 +1,5 @@
 /**
- * %probe, %probes, %disarm: arm a probe on a node, see the probes, end them. A probe arms and returns at
+ * %probe, %probes, %disarm, %drop: arm a probe on a node, see the probes, end them, forget their rows. A probe arms and returns at
  * once, showing a live line (count, rate, state) that updates until it ends. Every probe has budgets —
  * count (--limit), time (--for), rate (--rate) — and disarms itself past any of them, or when its buffer,
  * its tracer's mailbox or memory outgrow theirs (elixir_agent/src/lumin_budget.erl has the defaults).
