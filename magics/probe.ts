@@ -1,8 +1,9 @@
 /**
- * %probe, %probes, %disarm, %drop: arm a probe on a node, see the probes, end them, forget their rows. A probe arms and returns at
- * once, showing a live line (count, rate, state) that updates until it ends. Every probe has budgets —
- * count (--limit), time (--for), rate (--rate) — and disarms itself past any of them, or when its buffer,
- * its tracer's mailbox or memory outgrow theirs (elixir_agent/src/lumin_budget.erl has the defaults).
+ * %probe, %probes, %disarm, %drop: arm a probe on a node, see the probes, end them, forget their rows. A
+ * probe arms and returns at once, showing a live line (count, rate, state) that updates until it ends. Every
+ * probe has budgets — count (--limit), time (--for), rate (--rate) — and disarms itself past any of them, or
+ * when its buffer, its tracer's mailbox or memory outgrow theirs (elixir_agent/src/lumin_budget.erl has the
+ * defaults).
  */
 import { defineMagic, MagicUsageError, type FlagValues, type MagicContext } from "../kernel/magics/declaration";
 import { NODE_FLAG } from "../kernel/magics/nodeFlag";
