@@ -33,7 +33,7 @@ export function helpText(decl: Magic): string {
     lines.push("", "Options:");
     for (const f of flags) {
       const name = `${f.short ? `-${f.short}, ` : ""}--${f.name}${f.takes === "value" ? ` ${f.valueName ?? "VALUE"}` : f.takes === "optional" ? `[=${f.valueName ?? "VALUE"}]` : ""}`;
-      const notes = [f.choices ? `one of: ${f.choices.join(", ")}` : "", f.default !== undefined ? `default: ${f.default}` : "", f.bare !== undefined ? `bare: ${f.bare}` : ""].filter(Boolean);
+      const notes = [f.choices ? `one of: ${f.choices.join(", ")}` : "", f.default !== undefined ? `default: ${f.default}` : "", f.bare !== undefined ? `--${f.name} alone: ${f.bare}` : ""].filter(Boolean);
       lines.push(`  ${name.padEnd(22)} ${f.help}${notes.length ? ` (${notes.join("; ")})` : ""}`);
     }
   }

@@ -73,7 +73,7 @@ describe("typed flags (declared with their type and default)", () => {
   });
   it("shows defaults in the help, from the declaration", () => {
     expect(helpText(top)).toMatch(/-n, --n N\s+how many processes \(default: 10\)/);
-    expect(helpText(events)).toMatch(/--wait\[=DURATION\].*bare: 60s/);
+    expect(helpText(events)).toMatch(/--wait\[=DURATION\].*--wait alone: 60s/);
   });
 });
 
