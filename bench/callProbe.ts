@@ -27,11 +27,11 @@ interface E2e {
   why_ended: string | null;
 }
 
-async function e2e(b: BeamBench, name: string, n: number, args: boolean): Promise<E2e> {
+async function e2e(b: BeamBench, name: string, n: number, args: boolean, noResult = false): Promise<E2e> {
   return b.json<E2e>(`{
 ${MEMORY_PRELUDE}
 const m0 = mem();
-await __lumin_magic__("probe", "lumin_bench:work/1 --limit ${n} --rate 100000000 --for 60s --as ${name}${args ? " --args" : ""}");
+await __lumin_magic__("probe", "lumin_bench:work/1 --limit ${n} --rate 100000000 --unsafe --for 60s --as ${name}${args ? " --args" : ""}${noResult ? " --no-result" : ""}");
 const t0 = performance.now();
 const loop = await __lumin_magic__("erlang", "lumin_bench:timed_loop(${n}).");
 const t = await __lumin_magic__("events", "${name} --wait=60s");

@@ -23,7 +23,7 @@ interface E2e {
 
 async function e2e(b: BeamBench, sink: string, name: string, n: number): Promise<E2e> {
   return b.json<E2e>(`{
-await __lumin_magic__("probe", "--messages ${sink} --limit ${n} --rate 100000000 --for 60s --as ${name}");
+await __lumin_magic__("probe", "--messages ${sink} --limit ${n} --rate 100000000 --unsafe --for 60s --as ${name}");
 const t0 = performance.now();
 const fl = await __lumin_magic__("erlang", "lumin_bench:flood(${sink}, ${n}).");
 const t = await __lumin_magic__("events", "${name} --wait=60s");

@@ -2,7 +2,7 @@
  * `npm run bench`: every "Speed" figure of issues 2–5, as JSON lines on stdout (one object per figure; each a
  * median of several repetitions; competitors measured side by side in the same run). Progress goes to stderr.
  *
- *   node dist/bench/run.js [kernel] [calls] [messages] [top] [charts]     (default: all, in that order)
+ *   node dist/bench/run.js [kernel] [calls] [messages] [noresult] [kinds] [top] [charts]     (default: all, in that order)
  */
 import { killAllKernels } from "./jupyterClient";
 import { benchKernelStartup } from "./kernelStartup";
@@ -10,6 +10,8 @@ import { benchCharts } from "./charts";
 import { BeamBench, killAllNodes } from "./beamBench";
 import { benchCallProbe } from "./callProbe";
 import { benchMessageProbe } from "./messageProbe";
+import { benchNoResult } from "./noResult";
+import { benchKindsTogether } from "./kindsTogether";
 import { benchTop } from "./top";
 import { execFileSync } from "node:child_process";
 import os from "node:os";
@@ -26,6 +28,8 @@ async function main(): Promise<void> {
     { name: "kernel", run: () => benchKernelStartup() },
     { name: "calls", run: async () => benchCallProbe(await beamBench()) },
     { name: "messages", run: async () => benchMessageProbe(await beamBench()) },
+    { name: "noresult", run: async () => benchNoResult(await beamBench()) },
+    { name: "kinds", run: async () => benchKindsTogether(await beamBench()) },
     { name: "top", run: async () => benchTop(await beamBench()) },
     { name: "charts", run: () => benchCharts() },
   ];

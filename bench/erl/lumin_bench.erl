@@ -3,9 +3,11 @@
 %% ceilings" — a trivial tracer on the same node that receives exactly the trace messages ElixirLumin's
 %% probes ask for (same flags, same match-spec bodies) and only counts them.
 -module(lumin_bench).
--export([work/1, timed_loop/1, raw_calls/2,
+-export([work/1, timed_loop/1, raw_calls/2, state_work/1, timed_state_loop/2,
          start_sink/1, stop_sink/1, flood/2, raw_messages/2,
-         spawn_idle/1, stop_idle/0, os_pid/0]).
+         spawn_idle/1, stop_idle/0, os_pid/0,
+         start_server/1, casts/2]).
+-export([init/1, handle_cast/2, handle_call/3]).
 
 %% The same flags and match-spec bodies as lumin_calls (?FLAGS, do_arm/3) and lumin_probe_kinds (?MSG_FLAGS).
 -define(CALL_FLAGS, [call, arity, monotonic_timestamp]).
@@ -17,6 +19,27 @@ os_pid() -> list_to_integer(os:getpid()).
 
 %% The traced function: trivial, so the figures measure tracing, not work.
 work(X) -> X + 1.
+
+%% A function that returns a state it was given (as a handle_call that replies with its state does): the
+%% cost of tracing it with and without its result.
+state_work(S) -> S.
+
+%% Call state_work/1 N times on a state of about KB kilobytes, in a fresh process; #{loop_us}.
+timed_state_loop(N, KB) ->
+    Parent = self(),
+    Ref = make_ref(),
+    Pid = spawn(fun() ->
+                        State = maps:from_list([{I, {entry, I}} || I <- lists:seq(1, KB * 1024 div 64)]),
+                        receive go -> ok end,
+                        T0 = erlang:monotonic_time(microsecond),
+                        _ = state_loop(N, State),
+                        Parent ! {Ref, erlang:monotonic_time(microsecond) - T0}
+                end),
+    Pid ! go,
+    receive {Ref, LoopUs} -> #{loop_us => LoopUs} after 120000 -> exit(Pid, kill), error(timeout) end.
+
+state_loop(0, S) -> S;
+state_loop(N, S) -> state_loop(N - 1, ?MODULE:state_work(S)).
 
 loop(0, Acc) -> Acc;
 loop(N, Acc) -> loop(N - 1, ?MODULE:work(Acc)).
@@ -137,3 +160,28 @@ stop_idle() ->
         undefined -> ok;
         H -> H ! stop, ok
     end.
+
+%% ---- kinds together ---------------------------------------------------------------------------------------
+
+%% A registered gen_server (callbacks below) that counts the casts it handles: the process every kind of probe
+%% watches at once.
+start_server(Name) ->
+    {ok, Pid} = gen_server:start({local, Name}, ?MODULE, 0, []),
+    Pid.
+
+init(N) -> {ok, N}.
+handle_cast({n, _}, N) -> {noreply, N + 1}.
+handle_call(count, _From, N) -> {reply, N, N}.
+
+%% A fresh process sends N casts, then a call that returns once the server has handled them all;
+%% #{us}: from the first cast to that reply (the node's time for the workload).
+casts(Name, N) ->
+    Parent = self(),
+    Ref = make_ref(),
+    spawn(fun() ->
+                  T0 = erlang:monotonic_time(microsecond),
+                  [gen_server:cast(Name, {n, I}) || I <- lists:seq(1, N)],
+                  _ = gen_server:call(Name, count, 60000),
+                  Parent ! {Ref, erlang:monotonic_time(microsecond) - T0}
+          end),
+    receive {Ref, Us} -> #{us => Us} after 120000 -> error(timeout) end.

@@ -34,8 +34,10 @@ init({Bridge, Opts}) ->
     erlang:monitor(process, Bridge),
     %% The node-wide memory budget over everything the agent holds (lumin_guard), started first.
     {ok, Guard} = lumin_guard:start_link(lumin_budget:node_memory()),
+    %% The owner of the node's one tracer and of every trace flag the probes set (lumin_trace).
+    {ok, Trace} = lumin_trace:start_link(),
     {ok, Calls} = lumin_calls:start_link(Bridge, self()),
-    {ok, #{bridge => Bridge, opts => Opts, calls => Calls, kinds => #{}, guard => Guard}}.
+    {ok, #{bridge => Bridge, opts => Opts, calls => Calls, kinds => #{}, guard => Guard, trace => Trace}}.
 
 handle_call({arm, Name, calls, Spec}, _From, S = #{calls := Calls}) ->
     {reply, lumin_calls:arm(Calls, Name, Spec), S};
@@ -77,6 +79,9 @@ terminate(_Reason, S) -> cleanup(S).
 cleanup(S = #{calls := Calls, kinds := Kinds, opts := Opts}) ->
     catch lumin_calls:stop(Calls),
     [catch lumin_probe_kinds:stop(Pid) || Pid <- maps:values(Kinds), is_pid(Pid)],
+    %% Every probe has released its flags by now; the owner removes whatever is left (a probe killed midway).
+    Trace = maps:get(trace, S, undefined),
+    _ = is_pid(Trace) andalso (catch gen_server:stop(Trace, normal, 10000)),
     Guard = maps:get(guard, S, undefined),
     is_pid(Guard) andalso (catch unlink(Guard)) =:= true andalso exit(Guard, kill),
     Modules = maps:get(modules, Opts, []),

@@ -281,75 +281,47 @@ refuse_if_traced(MFA, Routes, Ids) ->
                             " ElixirLumin does not change tracing it did not set up. Remove that pattern first."]})
     end.
 
-%% Call tracing on every process, to one tracer. Refused when another tracer is at work on the node. A probe
-%% without results adds the return_to flag (kept until call tracing stops: it is a process flag, so while it is
-%% set, probes with results get a return_to message after each return_from, which the collector skips).
+%% Call tracing on every process, through lumin_trace (which owns the node's one tracer and shares it with the
+%% other kinds of probes). Refused when another tool's tracer is at work on the node. A probe without results
+%% adds the return_to flag (kept until call tracing stops: it is a process flag, so while it is set, probes
+%% with results get a return_to message after each return_from, which the collector skips).
 ensure_tracing(S = #{tracer := T, return_to := RT}, NoResult) when is_pid(T) ->
     case NoResult andalso not RT of
         true ->
-            Ours = {tracer, T},
-            [catch erlang:trace(P, true, [{tracer, T}, return_to]) || P <- erlang:processes(), erlang:trace_info(P, tracer) =:= Ours],
-            erlang:trace(new, true, [{tracer, T}, return_to]),
+            case lumin_trace:acquire(self(), {[all], [return_to]}, calls, maps:get(counter, S)) of
+                {ok, _} -> ok;
+                {error, Msg} -> throw({error, Msg})
+            end,
             put('$return_to', true),
             S#{return_to := true};
         false -> S
     end;
-ensure_tracing(S = #{owner := Owner}, NoResult) ->
-    case erlang:trace_info(new, tracer) of
-        {tracer, []} -> ok;
-        {tracer, Other} -> throw({error, io_lib:format("new processes are already traced by ~ts; ElixirLumin does not change "
-                                                        "tracing it did not set up. Stop the other tracer first.", [owner_text(Other)])})
-    end,
-    [throw({error, io_lib:format("process ~p~ts is already traced by ~ts; ElixirLumin does not change tracing it did not "
-                                 "set up. Stop the other tracer (e.g. :dbg.stop()) first.", [P, name_suffix(P), owner_text(Tr)])})
-     || P <- erlang:processes(), {tracer, Tr} <- [erlang:trace_info(P, tracer)], Tr =/= []],
+ensure_tracing(S, NoResult) ->
     Counter = counters:new(1, [write_concurrency]),
-    Tracer = lumin_tracer:start(self(), Counter),
-    link(Tracer),
+    Flags = ?FLAGS ++ [return_to || NoResult],
+    Tracer = case lumin_trace:acquire(self(), {[all], Flags}, calls, Counter) of
+                 {ok, T} -> T;
+                 {error, Msg} -> throw({error, Msg})
+             end,
     Watchdog = lumin_watchdog:start(self(), Tracer, Counter),
     Stop = fun(Detail) -> lumin_watchdog:overload(Watchdog, memory, Detail) end,
     lumin_guard:enlist(self(), calls, Stop),
-    lumin_guard:enlist(Tracer, calls, Stop),
     process_flag(min_heap_size, ?TRACING_HEAP),
-    Flags = ?FLAGS ++ [return_to || NoResult],
-    erlang:trace(all, true, [{tracer, Tracer} | Flags]),
     %% Our own processes are never traced: a probe on a function the agent uses must not feed itself.
-    [catch erlang:trace(P, false, Flags) || P <- [self(), Tracer, Owner, Watchdog | [G || G <- [whereis(lumin_guard)], is_pid(G)]]],
+    [catch erlang:trace(P, false, Flags) || P <- [self(), Watchdog, maps:get(owner, S)]],
     put('$return_to', NoResult),
-    S#{tracer := Tracer, watchdog := Watchdog, return_to := NoResult}.
-
-%% Who holds a tracer: one of this agent's probes (named), or another tool (:dbg, recon…).
-owner_text(Tr) when is_pid(Tr) ->
-    case lumin_lib:agent_process(Tr) of
-        true -> io_lib:format("~p, the tracer of another probe of this agent (a process has one tracer: disarm that probe first)", [Tr]);
-        false -> io_lib:format("~p, which is not ElixirLumin's (:dbg, recon or another tool)", [Tr])
-    end;
-owner_text(Tr) -> io_lib:format("~0p, which is not ElixirLumin's (:dbg, recon or another tool)", [Tr]).
+    S#{tracer := Tracer, watchdog := Watchdog, return_to := NoResult, counter => Counter}.
 
 stop_tracing(S = #{tracer := undefined}) -> S;
-stop_tracing(S = #{tracer := Tracer, watchdog := Watchdog}) ->
+stop_tracing(S = #{watchdog := Watchdog}) ->
     lumin_watchdog:stop(Watchdog),
-    Ours = {tracer, Tracer},
-    Flags = [return_to | ?FLAGS],
-    [catch erlang:trace(P, false, Flags) || P <- erlang:processes(), erlang:trace_info(P, tracer) =:= Ours],
-    case erlang:trace_info(new, tracer) of
-        Ours -> erlang:trace(new, false, Flags);
-        _ -> ok
-    end,
-    unlink(Tracer),
-    lumin_tracer:stop(Tracer),
+    lumin_trace:release(self()),
     [erase(K) || {K, _} <- get(), is_pid(K) orelse (is_tuple(K) andalso element(1, K) =:= skip)],
     erase('$return_to'),
     {min_heap_size, Default} = erlang:system_info(min_heap_size),
     process_flag(min_heap_size, Default),
     erlang:garbage_collect(),
     S#{tracer := undefined, watchdog := undefined, return_to := false}.
-
-name_suffix(P) ->
-    case erlang:process_info(P, registered_name) of
-        {registered_name, N} -> io_lib:format(" (~ts)", [N]);
-        _ -> ""
-    end.
 
 %% A function that calls itself in tail position grows the stack under return tracing. Its code is read from
 %% the debug info only when that creates no atom on the node (binary_to_term/2 with `safe'): reading it
@@ -755,7 +727,12 @@ proc_name(Pid, Names) -> lumin_lib:label_of(Pid, Names).
 finalize(Name, S) ->
     S1 = #{probes := Ps, routes := Routes, ids := Ids} = flush(Name, S, true),
     P = #{id := Id} = maps:get(Name, Ps),
-    {Seen, Dropped} = counts(P),
+    {Seen, Dropped0} = counts(P),
+    %% Counted calls whose return never came (the process died mid-call, or the drain ran out) are dropped rows.
+    Dropped = case get(Id) of
+                  #hot{open = O} when O > 0 -> Dropped0 + O;
+                  _ -> Dropped0
+              end,
     erase(Id),
     P1 = P#{state := ended, seen := Seen, dropped := Dropped},
     status(P1, S1),

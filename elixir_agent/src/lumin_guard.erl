@@ -22,7 +22,7 @@ start_link(Budget) ->
 
 %% @doc Count `Pid's memory against the budget, under probe(s) `Who' (a name, for the message); `Stop' is
 %% called (in the guard) with a detail text when it must end. Does nothing when no guard runs.
--spec enlist(pid(), term(), fun((binary()) -> any())) -> ok.
+-spec enlist(pid(), term(), fun((binary()) -> any()) | shared) -> ok.
 enlist(Pid, Who, Stop) ->
     case whereis(?MODULE) of
         undefined -> ok;
@@ -67,13 +67,15 @@ loop(S = #{entries := Es}) ->
 
 check(S = #{entries := Es, budget := Budget, peak := Peak, cool_until := Cool, stopped := N}) ->
     Sizes = [{memory(P), P} || P <- maps:keys(Es)],
-    Own = memory(self()) + case whereis(lumin_agent) of undefined -> 0; A -> memory(A) end,
-    Total = Own + lists:sum([M || {M, _} <- Sizes]),
+    Agent = memory(self()) + case whereis(lumin_agent) of undefined -> 0; A -> memory(A) end,
+    Total = Agent + lists:sum([M || {M, _} <- Sizes]),
     S1 = S#{total := Total, peak := max(Peak, Total)},
     Now = erlang:monotonic_time(millisecond),
-    case Total > Budget andalso Now >= Cool andalso Sizes =/= [] of
+    %% The shared tracer counts in the total but cannot be ended: the biggest of the probes' own processes goes.
+    Own = [SP || SP = {_, P} <- Sizes, element(2, maps:get(P, Es)) =/= shared],
+    case Total > Budget andalso Now >= Cool andalso Own =/= [] of
         true ->
-            {Biggest, Pid} = lists:max(Sizes),
+            {Biggest, Pid} = lists:max(Own),
             {_Who, Stop} = maps:get(Pid, Es),
             Detail = iolist_to_binary(io_lib:format("the agent held ~b MB on the node, over the node-wide memory budget of ~b MB "
                                                     "(this probe's processes held ~b MB, the most)",

@@ -14,13 +14,13 @@
 %% purges it; %top and the probes recognise the agent's processes by it).
 -spec agent_modules() -> [module()].
 agent_modules() ->
-    [lumin_lib, lumin_budget, lumin_columns, lumin_tracer, lumin_watchdog, lumin_guard, lumin_calls,
+    [lumin_lib, lumin_budget, lumin_columns, lumin_tracer, lumin_trace, lumin_watchdog, lumin_guard, lumin_calls,
      lumin_probe_kinds, lumin_snapshot, lumin_eval, lumin_agent].
 
 %% @doc Whether `P' is one of the agent's own processes (never traced, watched or counted as the node's).
 -spec agent_process(pid()) -> boolean().
 agent_process(P) when is_pid(P) ->
-    P =:= whereis(lumin_agent) orelse P =:= whereis(lumin_guard) orelse
+    P =:= whereis(lumin_agent) orelse P =:= whereis(lumin_guard) orelse P =:= whereis(lumin_trace) orelse
         case initial_call(P) of
             {M, _, _} -> lists:member(M, agent_modules());
             _ -> false

@@ -183,13 +183,11 @@ setup(messages, Spec, S) ->
     S1 = S#{calls => #{}, checked => #{}},
     case app_target(maps:get(process, Spec, undefined)) of
         {app, App, Pids} ->
-            [refuse_traced(P) || P <- Pids],
             %% set_on_spawn: the processes the application's processes spawn from now on are traced too.
             start_tracing({app, App, Pids}, [set_on_spawn | ?MSG_FLAGS], S1);
         none ->
             Tracee = resolve_process(maps:get(process, Spec, undefined), true),
             refuse_ours(Tracee, S),
-            refuse_traced(Tracee),
             Warn = [<<"every process spawned from now on is traced (send and receive): keep --limit low on a busy node">>
                     || Tracee =:= new],
             start_tracing(Tracee, ?MSG_FLAGS, S1#{warnings := Warn})
@@ -199,7 +197,6 @@ setup(procs, Spec, S0) ->
     S = S0#{names := maps:from_list([{P, N} || N <- registered(), P <- [whereis(N)], is_pid(P)])},
     case maps:get(process, Spec, undefined) of
         P when P =:= undefined; P =:= <<>>; P =:= <<"all">> ->
-            refuse_traced(all),
             start_tracing(all, ?PROC_FLAGS, S#{checked => #{}});
         P ->
             {Pid, Members} = case app_target(P) of
@@ -210,8 +207,6 @@ setup(procs, Spec, S0) ->
                                      refuse_ours(Pid0, S),
                                      {Pid0, family_of(Pid0)}
                              end,
-            refuse_traced(new),
-            [refuse_traced(M) || M <- Members],
             Family = maps:from_list([{M, true} || M <- Members]),
             start_tracing({family, Pid, Members}, ?PROC_FLAGS, S#{family => Family})
     end;
@@ -235,18 +230,26 @@ setup(state, Spec, S = #{ref := Ref, off := Off, counter := C}) ->
     %% whose answer comes in order with the events.
     Self = self(),
     Replace = case lists:member(Behaviour, [gen_server, gen_statem]) of
-                  %% Asked from a process of its own, which exits at once: sys:replace_state/3 answers with the whole
-                  %% state, and a 40 MB copy must not stay in this probe's heap.
-                  true -> in_helper(fun() -> sys:replace_state(Pid, fun(St) -> Self ! {'$lumin', state0, Ref, view(St, View)}, St end, ?SYS_TIMEOUT), ok end);
+                  %% sys:replace_state/3 answers with the whole state: the copy is collected at once, so a 40 MB
+                  %% state does not stay in this probe's heap.
+                  %% The fun throws once it has sent the view: the state stays as it was, and the answer is that
+                  %% small error, not the whole state.
+                  true -> R0 = case catch sys:replace_state(Pid, fun(St) -> Self ! {'$lumin', state0, Ref, view(St, View)}, throw(lumin_state0) end, ?SYS_TIMEOUT) of
+                                   {'EXIT', {{callback_failed, _, {throw, lumin_state0}}, _}} -> ok;
+                                   {'EXIT', _} = E -> E;
+                                   _ -> ok
+                               end,
+                          erlang:garbage_collect(),
+                          R0;
                   false -> Pid ! {system, {Self, {'$lumin_state0', Ref}}, get_state}, ok
               end,
     case Replace of
         {'EXIT', _} ->
-            case in_helper(fun() -> Self ! {'$lumin', state0, Ref, view(sys:get_state(Pid, ?SYS_TIMEOUT), View)}, ok end) of
+            case catch Self ! {'$lumin', state0, Ref, view(sys:get_state(Pid, ?SYS_TIMEOUT), View)} of
                 {'EXIT', Why} ->
                     catch sys:remove(Pid, FuncId, ?SYS_TIMEOUT),
                     throw({error, io_lib:format("~ts did not give its state: ~0p", [pid_text(Pid), Why])});
-                ok -> ok
+                _ -> erlang:garbage_collect()
             end;
         _ -> ok
     end,
@@ -299,15 +302,6 @@ setup(metrics, Spec, S) ->
                end,
     _ = erlang:system_flag(scheduler_wall_time, true),
     S#{interval => Interval, timer => erlang:send_after(Interval, self(), {'$lumin', sample}), last => counters()}.
-
-%% Run F in a process of its own and give its result ({'EXIT', Why} if it failed): what F got (a whole state)
-%% goes with that process.
-in_helper(F) ->
-    {Pid, Mon} = spawn_monitor(fun() -> exit({done, catch F()}) end),
-    receive
-        {'DOWN', Mon, process, Pid, {done, R}} -> R;
-        {'DOWN', Mon, process, Pid, Other} -> {'EXIT', Other}
-    end.
 
 %% ---- resolving what the user wrote ----------------------------------------------------------------
 
@@ -395,14 +389,28 @@ family([P | Rest], Acc) ->
     Children = [C || C <- Links, erlang:process_info(C, parent) =:= {parent, P}],
     family(Children ++ Rest, lists:foldl(fun(C, A) -> A#{C => true} end, Acc, Children)).
 
+%% Which OTP behaviour runs the process, asked without a reply that carries its state (sys:get_status/1
+%% answers with the state: a 40 MB copy, and a message probe on the same process would see it): it must answer a
+%% small sys request within 1 s, and its behaviour is read from where it waits; only a process that is busy in a
+%% callback right now is asked for its status.
 sys_behaviour(Pid) ->
-    case catch sys:get_status(Pid, ?SYS_TIMEOUT) of
-        {status, _, {module, M}, _} -> M;
+    case catch sys:statistics(Pid, get, ?SYS_TIMEOUT) of
+        {ok, _} ->
+            case erlang:process_info(Pid, current_function) of
+                {current_function, {M, _, _}} when M =:= gen_server; M =:= gen_statem; M =:= gen_event -> M;
+                _ -> status_behaviour(Pid)
+            end;
         {'EXIT', {timeout, _}} ->
             throw({error, io_lib:format("~ts did not answer a sys request within 1 s: a state probe needs a gen_server, "
                                         "gen_statem or other OTP process that handles system messages (and is not stuck)",
                                         [pid_text(Pid)])});
         {'EXIT', {noproc, _}} -> throw({error, io_lib:format("~ts exited", [pid_text(Pid)])});
+        Other -> throw({error, io_lib:format("~ts did not answer sys as an OTP process does: ~0P", [pid_text(Pid), Other, 10])})
+    end.
+
+status_behaviour(Pid) ->
+    case catch sys:get_status(Pid, ?SYS_TIMEOUT) of
+        {status, _, {module, M}, _} -> M;
         Other -> throw({error, io_lib:format("~ts did not answer sys as an OTP process does: ~0P", [pid_text(Pid), Other, 10])})
     end.
 
@@ -479,79 +487,51 @@ refuse_ours(P, S) when is_pid(P) ->
     end;
 refuse_ours(_, _) -> ok.
 
-refuse_traced(all) ->
-    refuse_traced(new),
-    [refuse_traced(P) || P <- erlang:processes()],
-    ok;
-refuse_traced(new) ->
-    case erlang:trace_info(new, tracer) of
-        {tracer, []} -> ok;
-        {tracer, Other} -> throw({error, io_lib:format("new processes are already traced by ~p; ElixirLumin does not change "
-                                                        "tracing it did not set up. Stop the other tracer (or probe) first.", [Other])})
-    end;
-refuse_traced(P) when is_pid(P) ->
-    case erlang:trace_info(P, tracer) of
-        {tracer, []} -> ok;
-        {tracer, Other} -> throw({error, io_lib:format("~ts is already traced by ~p (a call probe, :dbg, recon…); a process has "
-                                                        "one tracer and ElixirLumin does not change tracing it did not set up. "
-                                                        "Stop the other tracer first.", [pid_text(P), Other])});
-        undefined -> ok
-    end.
-
 %% The agent's own processes, which are never traced: their events would feed the probes.
 agent_process(P, S) ->
     P =:= self() orelse P =:= maps:get(tracer, S, undefined) orelse lumin_lib:agent_process(P).
 
 %% ---- tracing (messages, procs) -----------------------------------------------------------------------
 
-start_tracing(Tracee, Flags, S) ->
-    T = lumin_tracer:start(self(), maps:get(counter, S)),
+%% Trace flags through lumin_trace, which owns the node's one tracer and shares it with every other probe:
+%% a message, process and call probe on the same processes work together, each getting its own events.
+start_tracing(Tracee, Flags, S = #{kind := Kind, counter := C}) ->
+    Tags = case Kind of
+               messages -> [send, send_to_non_existing_process, 'receive'];
+               procs -> [spawn, spawned, exit, link, unlink, getting_linked, getting_unlinked, register, unregister]
+           end,
+    {Targets, Route} = case Tracee of
+                           new -> {[new], {all, Tags}};
+                           all -> {[all], {all, Tags}};
+                           {family, _, Members} -> {Members ++ [new], {all, Tags}};
+                           {app, _, Pids} -> {Pids, {all, Tags}};
+                           Pid when is_pid(Pid) -> {[Pid], {pids, Tags, [Pid]}}
+                       end,
+    T = case lumin_trace:acquire(self(), {Targets, Flags}, Route, C) of
+            {ok, Tr} -> Tr;
+            {error, Msg} -> throw({error, Msg})
+        end,
     S1 = S#{tracer => T, tracee => Tracee, flags => Flags},
-    How = [{tracer, T} | Flags],
-    try
-        case Tracee of
-            new -> erlang:trace(new, true, How);
-            all ->
-                erlang:trace(all, true, How),
-                [untrace(P, S1) || P <- erlang:processes(), agent_process(P, S1)];
-            {family, Pid, Members} ->
-                erlang:trace(Pid, true, How),
-                [catch erlang:trace(M, true, How) || M <- Members, M =/= Pid],
-                erlang:trace(new, true, How);
-            {app, _, Pids} ->
-                case [P || P <- Pids, (catch erlang:trace(P, true, How)) =:= 1] of
-                    [] -> erlang:error(badarg);
-                    _ -> ok
-                end;
-            Pid -> erlang:trace(Pid, true, How)
-        end
-    catch error:badarg ->
-        stop_tracing(S1),
-        throw({error, "the process exited before it could be traced"})
-    end,
     case Tracee of
         P1 when is_pid(P1) -> S1#{mon => erlang:monitor(process, P1)};
         _ -> S1
     end.
 
+%% This probe's flags off one process (an agent process, or one outside a --procs family); timestamps stay,
+%% as other probes may trace the same process.
 untrace(P, #{tracer := T, flags := Flags}) ->
     case erlang:trace_info(P, tracer) of
-        {tracer, T} -> catch erlang:trace(P, false, Flags), ok;
+        {tracer, T} -> catch erlang:trace(P, false, Flags -- [monotonic_timestamp]), ok;
         _ -> ok
     end.
 
-%% Remove our flags (only where the tracer is ours), make sure every trace message generated so far reached
-%% the tracer, and let it hand on its last chunk: `tracer_stopped' follows that chunk.
-stop_tracing(S = #{tracer := T, tracee := Tracee}) ->
-    case Tracee of
-        P when is_pid(P) -> untrace(P, S);
-        _ ->
-            untrace(new, S),
-            [untrace(P, S) || P <- erlang:processes()]
-    end,
+%% Remove our flags (only what no other probe needs), make sure every trace message generated so far reached
+%% the tracer, and let it hand on what it holds for this probe: `tracer_stopped' follows.
+stop_tracing(S) ->
+    lumin_trace:release(self(), flags_only),
     Ref = erlang:trace_delivered(all),
     receive {trace_delivered, all, Ref} -> ok after 1000 -> ok end,
-    lumin_tracer:stop(T),
+    lumin_trace:release(self()),
     S.
 
 %% ---- events -------------------------------------------------------------------------------------------
@@ -660,6 +640,16 @@ message(Dir, Pid, To, Msg, TS, S0) ->
                     send -> {Pid, receiver(To)};
                     'receive' -> {Peer, {Pid, undefined}}
                 end,
+            %% A message to or from the agent (another probe's sys hook reporting, its sys requests) is the
+            %% tooling's, not the application's.
+            case ours(From, S1) orelse ours(ToPid, S1) orelse our_reply(Dir, Msg) of
+                true -> our_request(Dir, Msg), S1;
+                false -> message_row(Dir, From, ToPid, ToName0, Proto, CallId, Latency, Msg, TS, S1)
+            end
+    end.
+
+message_row(Dir, From, ToPid, ToName0, Proto, CallId, Latency, Msg, TS, S1) ->
+    begin
             {FromName, S2} = name_of(From, S1),
             {ToName, S3} = case ToName0 of
                                undefined -> name_of(ToPid, S2);
@@ -669,6 +659,42 @@ message(Dir, Pid, To, Msg, TS, S0) ->
                    min(erts_debug:flat_size(Msg), 16#7fffffff)},
             {row, Row, S3}
     end.
+
+%% A request the agent made of the watched process (a sys request, a call): its reply is the agent's too, and
+%% is recognised by its tag (OTP 25 replies go to an alias, not to the agent's pid).
+our_request('receive', {Sys, {_, Tag}, _}) when Sys =:= system; Sys =:= '$gen_call' ->
+    case tag_key(Tag) of
+        none -> ok;
+        Key -> put('$ours_tags', put_bounded(Key, true, case get('$ours_tags') of undefined -> #{}; M -> M end))
+    end;
+our_request(_, _) -> ok.
+
+our_reply(send, {Tag, _}) ->
+    case get('$ours_tags') of
+        #{} = M when map_size(M) > 0 ->
+            Key = tag_key(Tag),
+            case maps:is_key(Key, M) of
+                true -> put('$ours_tags', maps:remove(Key, M)), true;
+                false -> false
+            end;
+        _ -> false
+    end;
+our_reply(_, _) -> false.
+
+%% Whether a local pid is one of the agent's processes (cached in the process dictionary, at most ?MAX_CACHE pids).
+ours(P, _S) when is_pid(P), node(P) =:= node() ->
+    Cache = case get('$ours') of
+                undefined -> #{};
+                C -> C
+            end,
+    case Cache of
+        #{P := O} -> O;
+        _ ->
+            O = P =:= self() orelse lumin_lib:agent_process(P),
+            put('$ours', put_bounded(P, O, Cache)),
+            O
+    end;
+ours(_, _) -> false.
 
 %% Where a send went, {ToPid, ToName}: a name sent to is resolved to its pid where it is registered here.
 receiver(Name) when is_atom(Name) ->
@@ -1085,11 +1111,10 @@ tick(S = #{state := ending}) -> flush(S, false);
 tick(S) -> S.
 
 %% Mailbox and memory: of the tracer, which takes the flood, for trace kinds; of the probe itself otherwise.
+%% (The tracer is shared by every probe: its backlog is judged by the watchdog, which knows whether this probe
+%% is getting events, and its memory by lumin_guard.)
 watch(S = #{state := armed, budget := #{mailbox := MaxQ, memory := MaxM}}) ->
-    {Who, What} = case S of
-                      #{tracer := T} -> {T, "the tracer"};
-                      _ -> {self(), "the probe"}
-                  end,
+    {Who, What} = {self(), "the probe"},
     case erlang:process_info(Who, [message_queue_len, memory]) of
         [{message_queue_len, Q}, _] when Q > MaxQ ->
             end_probe(mailbox, io_lib:format("~ts's mailbox held ~b messages (budget ~b)", [What, Q, MaxQ]), S);
@@ -1210,17 +1235,9 @@ start_watchdog(S = #{counter := C, off := Off, budget := Budget, kind := K}) ->
     A = #{probe => self(), counter => C, off => Off, budget => Budget, source => Source, noun => noun(K),
           since => maps:get(armed_at, S), kind => K},
     W = proc_lib:spawn(?MODULE, watchdog, [A]),
-    case Source of
-        {_, _, _} -> untrace(W, S);
-        none -> ok
-    end,
     %% The node-wide memory budget: this probe's process and its tracer count, and it ends this probe alone.
     Stop = fun(_Detail) -> wd_stop(4, 0, A) end,
     lumin_guard:enlist(self(), maps:get(name, S), Stop),
-    case Source of
-        {T1, _, _} -> lumin_guard:enlist(T1, maps:get(name, S), Stop);
-        none -> ok
-    end,
     S#{watchdog := W}.
 
 stop_watchdog(#{watchdog := W}) when is_pid(W) -> exit(W, kill);
@@ -1273,9 +1290,14 @@ wd_loop(A = #{samples := Samples, counter := C, budget := #{rate := MaxRate, tim
         end
     end.
 
-%% Mailbox lengths and memory of the probe and its tracer, together.
-load(#{probe := P, source := Source}) ->
-    Ps = case Source of {T, _, _} -> [P, T]; none -> [P] end,
+%% Mailbox length and memory of the probe, and — when events for this probe came in since the last look (it is
+%% one cause of the load, not an idle neighbour) — the backlog of the tracer it shares with every probe.
+load(#{probe := P, source := Source, counter := C, samples := [{_, Last} | _]}) ->
+    Busy = counters:get(C, 1) > Last,
+    Ps = case Source of
+             {T, _, _} when Busy -> [P, T];
+             _ -> [P]
+         end,
     lists:foldl(fun(X, {Q, M}) ->
                         case erlang:process_info(X, [message_queue_len, memory]) of
                             [{message_queue_len, Q1}, {memory, M1}] -> {Q + Q1, M + M1};
@@ -1288,12 +1310,7 @@ wd_stop(Code, Figure, #{off := Off, probe := Probe, source := Source}) ->
     atomics:put(Off, 2, Code),
     atomics:put(Off, 1, 1),
     case Source of
-        {T, Tracee, Flags} ->
-            S = #{tracer => T, flags => Flags},
-            case Tracee of
-                P when is_pid(P) -> untrace(P, S);
-                _ -> untrace(new, S), [untrace(P, S) || P <- erlang:processes()]
-            end;
+        {_, _, _} -> lumin_trace:release(Probe, flags_only);
         none -> ok
     end,
     Probe ! {'$lumin', watchdog},

@@ -1,38 +1,50 @@
-%% @doc The tracer: the one process trace messages are sent to. It does the least possible work — receive,
-%% accumulate, hand the chunk to the collector — because the BEAM gives a tracer no backpressure. Its mailbox
-%% and memory are watched from outside, by the collector (a tick message of its own would wait behind a flood).
+%% @doc The tracer: the one process every trace message of the agent is sent to (lumin_trace owns it and the
+%% flags). It does the least possible work — receive, cut big terms, route, hand on in chunks — because the
+%% BEAM gives a tracer no backpressure. Call messages (call, return_from, exception_from, return_to) go to the
+%% call collector; send/receive and process events go to the probes that asked for them, by the process they
+%% concern or for every process (routes set with route/4). Its mailbox and memory are watched from outside
+%% (a tick message of its own would wait behind a flood).
 %%
 %% It cuts big terms where they arrive: a traced result, argument list or message larger than the cut size
 %% becomes a `{lumin_cut, Bytes, Prefix}' marker before it is kept (lumin_lib:cut/2 costs O(cut size), not
 %% O(term size)), and the copy the VM made of it is released at once with a garbage collection. A 40 MB
 %% state returned by a traced function therefore lives in the agent for one message, never in a chunk.
 -module(lumin_tracer).
--export([start/2, stop/1, hurry/1, mark/2, cut/2, init/2]).
+-export([start/2, stop/1, hurry/1, mark/2, cut/2, route/4, unroute/2, init/2]).
 
 -define(CHUNK, 2000).
 %% What it holds is handed on once no trace message came for this long (ms), so the end of a burst does not
 %% wait for the next tick; a steady flow is handed on in chunks of ?CHUNK, or on ticks.
 -define(IDLE_MS, 2).
 
-%% @doc `Counter' (a counters ref) counts the trace messages taken, once per chunk, for lumin_watchdog.
+%% @doc A tracer for `Owner' (it stops when Owner goes).
 -spec start(pid(), counters:counters_ref()) -> pid().
-start(Collector, Counter) ->
-    proc_lib:spawn(?MODULE, init, [Collector, Counter]).
+start(Owner, _Counter) ->
+    proc_lib:spawn(?MODULE, init, [Owner, undefined]).
 
+%% @doc Hand on everything, tell every route `tracer_stopped', and stop.
 stop(Tracer) -> Tracer ! {'$lumin', stop}, ok.
 
 %% @doc Hand on what it holds now (a probe is ending and wants its last calls).
 hurry(Tracer) -> Tracer ! {'$lumin', hand_on}, ok.
 
-%% @doc Hand on what it holds now, then `{'$lumin', marker, Tag}': once the collector has that, it has every
-%% trace message the tracer had taken when this request reached it.
+%% @doc Hand on what it holds now, then `{'$lumin', marker, Tag}' to the call collector: once the collector has
+%% that, it has every trace message the tracer had taken when this request reached it.
 mark(Tracer, Tag) -> Tracer ! {'$lumin', hand_on, Tag}, ok.
 
 %% @doc Cut terms bigger than `Bytes' from now on (the largest cut size of the probes it serves).
 cut(Tracer, Bytes) -> Tracer ! {'$lumin', cut, Bytes}, ok.
 
-init(Collector, Counter) ->
-    erlang:monitor(process, Collector),
+%% @doc Send `Holder' the messages of `Route' (calls | {pids, Tags, Pids} | {all, Tags}); `Counter' (index 1)
+%% counts what it is handed, for its watchdog.
+route(Tracer, Holder, Route, Counter) -> Tracer ! {'$lumin', route, Holder, Route, Counter}, ok.
+
+%% @doc Stop routing to `Holder': what it held for it is handed on, then `{'$lumin', tracer_stopped, Tracer}'.
+unroute(Tracer, Holder) when is_pid(Tracer) -> Tracer ! {'$lumin', unroute, Holder}, ok;
+unroute(_, _) -> ok.
+
+init(Owner, _) ->
+    erlang:monitor(process, Owner),
     process_flag(priority, high),
     %% A flood waits in the mailbox; off the heap, it is not copied by each garbage collection.
     process_flag(message_queue_data, off_heap),
@@ -40,9 +52,13 @@ init(Collector, Counter) ->
     process_flag(min_heap_size, 50000),
     erlang:send_after(lumin_budget:tick_ms() div 2, self(), {'$lumin', tick}),
     put('$lumin_cut', lumin_budget:max_term_bytes()),
-    put('$lumin_cc', {Collector, Counter}),
-    loop({Collector, Counter}, [], 0).
+    put('$routes', #{}),
+    put('$counters', #{}),
+    put('$holders', []),
+    loop(undefined, [], 0).
 
+%% CC: the call collector and its counter ({Pid, Counter}) or undefined; Acc/N: call messages held (newest
+%% first); other routes' messages are held in the process dictionary ({acc, Holder}) and counted in N too.
 loop(CC, Acc, N) ->
     receive
         {'$lumin', tick} ->
@@ -54,37 +70,136 @@ loop(CC, Acc, N) ->
             loop(CC, [], 0);
         {'$lumin', hand_on, Tag} ->
             hand_on(CC, Acc, N),
-            element(1, CC) ! {'$lumin', marker, Tag},
+            is_tuple(CC) andalso (element(1, CC) ! {'$lumin', marker, Tag}),
             loop(CC, [], 0);
         {'$lumin', stop} ->
             hand_on(CC, Acc, N),
-            element(1, CC) ! {'$lumin', tracer_stopped, self()};
+            [H ! {'$lumin', tracer_stopped, self()} || H <- holders(CC)];
         {'$lumin', cut, Bytes} ->
             put('$lumin_cut', Bytes),
             loop(CC, Acc, N);
-        {'DOWN', _, process, C, _} when C =:= element(1, CC) ->
+        {'$lumin', route, H, calls, C} ->
+            put('$holders', [H | get('$holders')]),
+            loop({H, C}, Acc, N);
+        {'$lumin', route, H, Route, C} ->
+            add_route(H, Route, C),
+            loop(CC, Acc, N);
+        {'$lumin', unroute, H} ->
+            hand_on(CC, Acc, N),
+            CC1 = case CC of
+                      {H, _} -> undefined;
+                      _ -> del_route(H), CC
+                  end,
+            put('$holders', lists:delete(H, get('$holders'))),
+            H ! {'$lumin', tracer_stopped, self()},
+            loop(CC1, [], 0);
+        {'DOWN', _, process, _, _} ->
             ok;
         Msg0 ->
             Msg = small(Msg0),
-            case N >= ?CHUNK of
-                true ->
-                    hand_on(CC, [Msg | Acc], N + 1),
-                    loop(CC, [], 0);
-                false ->
-                    loop(CC, [Msg | Acc], N + 1)
+            case element(3, Msg) of
+                T when T =:= call; T =:= return_from; T =:= exception_from; T =:= return_to ->
+                    case N >= ?CHUNK of
+                        true ->
+                            hand_on(CC, [Msg | Acc], N + 1),
+                            loop(CC, [], 0);
+                        false ->
+                            loop(CC, [Msg | Acc], N + 1)
+                    end;
+                Tag ->
+                    other(Tag, Msg),
+                    case N >= ?CHUNK of
+                        true -> hand_on(CC, Acc, N + 1), loop(CC, [], 0);
+                        false -> loop(CC, Acc, N + 1)
+                    end
             end
     after idle(N) ->
         hand_on(CC, Acc, N),
         loop(CC, [], 0)
     end.
 
+holders(CC) -> lists:usort(get('$holders') ++ [element(1, CC) || is_tuple(CC)]).
+
 idle(0) -> infinity;
 idle(_) -> ?IDLE_MS.
 
-hand_on(_, [], _) -> ok;
-hand_on({C, Counter}, Acc, N) ->
-    counters:add(Counter, 1, N),
-    C ! {'$lumin', chunk, Acc}.
+%% ---- routes of the other kinds -------------------------------------------------------------------------
+%% '$routes': Tag => {#{Pid => [Holder]}, [Holder]} (by the process the message is about, or for every process);
+%% '$counters': Holder => counters ref. What is held for a holder is under the holder's pid in the process
+%% dictionary: {Messages (newest first), Count}.
+
+add_route(H, Route, C) ->
+    put('$holders', [H | get('$holders')]),
+    put('$counters', maps:put(H, C, get_map('$counters'))),
+    {Tags, Pids} = case Route of
+                       {pids, T, Ps} -> {T, Ps};
+                       {all, T} -> {T, all}
+                   end,
+    put('$routes', lists:foldl(fun(Tag, R) ->
+                                       {PM, All} = maps:get(Tag, R, {#{}, []}),
+                                       R#{Tag => case Pids of
+                                                     all -> {PM, [H | All]};
+                                                     _ -> {lists:foldl(fun(P, M) -> maps:update_with(P, fun(L) -> [H | L] end, [H], M) end, PM, Pids), All}
+                                                 end}
+                               end, get_map('$routes'), Tags)).
+
+get_map(K) ->
+    case get(K) of
+        undefined -> #{};
+        M -> M
+    end.
+
+del_route(H) ->
+    Keep = fun(L) -> [X || X <- L, X =/= H] end,
+    put('$routes', maps:map(fun(_, {PM, All}) ->
+                                    {maps:filter(fun(_, L) -> L =/= [] end, maps:map(fun(_, L) -> Keep(L) end, PM)), Keep(All)}
+                            end, get_map('$routes'))),
+    put('$counters', maps:remove(H, get_map('$counters'))),
+    erase(H),
+    ok.
+
+other(Tag, Msg) ->
+    case get('$routes') of
+        #{Tag := {PM, All}} ->
+            case PM of
+                #{element(2, Msg) := L} -> hold_all(L, Msg);
+                _ -> ok
+            end,
+            hold_all(All, Msg);
+        _ -> ok
+    end.
+
+hold_all([H | Hs], Msg) ->
+    case get(H) of
+        undefined -> put(H, {[Msg], 1});
+        {L, K} -> put(H, {[Msg | L], K + 1})
+    end,
+    hold_all(Hs, Msg);
+hold_all([], _) -> ok.
+
+hand_on(CC, Acc, N) ->
+    case {CC, Acc} of
+        {{C, Counter}, [_ | _]} ->
+            counters:add(Counter, 1, length(Acc)),
+            C ! {'$lumin', chunk, Acc};
+        _ -> ok
+    end,
+    case N > length(Acc) of
+        true ->
+            Counters = get_map('$counters'),
+            [begin
+                 erase(H),
+                 case Counters of
+                     #{H := Counter1} -> counters:add(Counter1, 1, K1);
+                     _ -> ok
+                 end,
+                 H ! {'$lumin', chunk, L}
+             end || {H, {L, K1}} <- get(), is_pid(H)];
+        false -> ok
+    end,
+    ok.
+
+%% ---- cutting --------------------------------------------------------------------------------------------
 
 %% A value whose size is small for sure: kept without looking at it.
 -define(SMALL(V), (is_atom(V) orelse is_integer(V) orelse is_float(V) orelse is_pid(V) orelse V =:= [])).
@@ -93,10 +208,27 @@ hand_on({C, Counter}, Acc, N) ->
 %% VM's copy of it is garbage now, collected at once.
 small({trace_ts, _, Tag, _, V, _} = M) when Tag =:= return_from; Tag =:= exception_from; Tag =:= call ->
     shrink(M, 5, V);
-small({trace_ts, _, send, V, _, _} = M) -> shrink(M, 4, V);
-small({trace_ts, _, send_to_non_existing_process, V, _, _} = M) -> shrink(M, 4, V);
-small({trace_ts, _, 'receive', V, _} = M) -> shrink(M, 4, V);
+small({trace_ts, _, send, V, _, _} = M) -> shrink_msg(M, V);
+small({trace_ts, _, send_to_non_existing_process, V, _, _} = M) -> shrink_msg(M, V);
+small({trace_ts, _, 'receive', V, _} = M) -> shrink_msg(M, V);
 small(M) -> M.
+
+%% A message keeps its outer tuple (up to 4 elements), each element cut on its own: a reply's tag, a call's
+%% `$gen_call' and from, a system message's requester stay readable, so protocols are still recognised.
+shrink_msg(M, V) when is_tuple(V), tuple_size(V) >= 2, tuple_size(V) =< 4 ->
+    Max = get('$lumin_cut'),
+    case lumin_lib:fits(V, Max) of
+        true -> M;
+        false ->
+            Each = max(64, Max div tuple_size(V)),
+            V1 = list_to_tuple([case lumin_lib:fits(E, Each) of
+                                    true -> E;
+                                    false -> lumin_lib:cut(E, Each)
+                                end || E <- tuple_to_list(V)]),
+            erlang:garbage_collect(),
+            setelement(4, M, V1)
+    end;
+shrink_msg(M, V) -> shrink(M, 4, V).
 
 shrink(M, _, V) when ?SMALL(V) -> M;
 shrink(M, I, V) ->
@@ -117,7 +249,7 @@ shrink(M, I, V) ->
 too_big(M, V) ->
     Budget = lumin_budget:traced_term_max(),
     Tag = element(3, M),
-    case Tag =/= send andalso Tag =/= 'receive' andalso Tag =/= send_to_non_existing_process
+    case (Tag =:= return_from orelse Tag =:= exception_from orelse Tag =:= call)
          andalso not lumin_lib:fits(V, 65536) andalso erts_debug:flat_size(V) * 8 of
         Bytes when is_integer(Bytes), Bytes > Budget ->
             MFA = element(4, M),
@@ -125,6 +257,7 @@ too_big(M, V) ->
             Detail = io_lib:format("one traced result or argument list of ~ts took ~b MB on the node (at most ~b MB); "
                                    "the VM copies it whole for each call: probe it with --no-result, or a function that returns less",
                                    [lumin_lib:fmt_mfa(MFA), Bytes div 1048576, Budget div 1048576]),
-            element(1, get('$lumin_cc')) ! {'$lumin', too_big, MFA, iolist_to_binary(Detail), erlang:monotonic_time(nanosecond)};
+            [C ! {'$lumin', too_big, MFA, iolist_to_binary(Detail), erlang:monotonic_time(nanosecond)}
+             || C <- get('$holders')];
         _ -> ok
     end.

@@ -24,6 +24,8 @@ defmodule LuminCallsTest do
   @mod "Elixir.LuminCallsTest.Target"
 
   setup do
+    # The owner of the node's tracer and flags, as the agent starts it (one per test: it ends with the test).
+    start_supervised!(%{id: :lumin_trace, start: {:lumin_trace, :start_link, []}})
     {:ok, c} = :lumin_calls.start_link(self(), self())
     # The collector is linked to the test process and cleans up when it goes; stop it first when it is still there.
     on_exit(fn ->

@@ -48,6 +48,12 @@ defmodule LuminProbeKindsTest do
     def open({:call, from}, :status, n), do: {:keep_state_and_data, [{:reply, from, {:open, n}}]}
   end
 
+  setup do
+    # The owner of the node's tracer and flags, as the agent starts it (one per test: it ends with the test).
+    start_supervised!(%{id: :lumin_trace, start: {:lumin_trace, :start_link, []}})
+    :ok
+  end
+
   # ---- messages -----------------------------------------------------------------------------------
 
   test "messages: N calls and M casts give exact rows, each call paired with its reply" do
@@ -243,6 +249,69 @@ defmodule LuminProbeKindsTest do
     assert [%{other: :lumin_procs_all_test}, %{reason: {:all_mode, ^ref}, name: :lumin_procs_all_test}, _] = mine
     assert nothing_traced()
     :ok = :lumin_probe_kinds.stop(probe)
+  end
+
+  # ---- kinds together ------------------------------------------------------------------------------
+
+  test "call, message, procs and state probes on one GenServer, plus a call probe elsewhere: each its own exact rows; disarming one leaves the others" do
+    {:ok, calls} = :lumin_calls.start_link(self(), self())
+    {:ok, srv} = Counter.start_link()
+    mod = "Elixir.LuminProbeKindsTest.Counter"
+    {:ok, _} = :lumin_calls.arm(calls, "c", %{module: mod, function: "handle_call", arity: 3, target: "t"})
+    {:ok, _} = :lumin_calls.arm(calls, "c2", %{module: "lists", function: "duplicate", arity: 2, target: "t"})
+    {:ok, msgs, _} = arm(:messages, %{process: pid_text(srv)}, "m")
+    {:ok, procs, _} = arm(:procs, %{process: pid_text(srv)}, "p")
+    {:ok, state, _} = arm(:state, %{process: pid_text(srv)}, "s")
+
+    caller = spawn(fn -> for i <- 1..5, do: GenServer.call(srv, {:add, i}); :lists.duplicate(3, :x) end)
+    ref = Process.monitor(caller)
+    assert_receive {:DOWN, ^ref, _, _, _}, 5000
+    for _ <- 1..2, do: GenServer.cast(srv, {:add, 10})
+    GenServer.call(srv, :get)
+
+    # The message probe ends; the others go on.
+    :ok = :lumin_probe_kinds.disarm(msgs)
+    {m_rows, _} = collect("m", :messages)
+    # 6 calls in, 6 replies out, 2 casts in
+    assert length(m_rows) == 14, inspect(Enum.map(m_rows, &{&1.event, &1.protocol, &1.message, &1.from_pid, &1.to_pid}))
+    assert :erlang.trace_info(srv, :flags) |> elem(1) |> Enum.sort() == [:arity, :call, :monotonic_timestamp, :procs]
+    GenServer.call(srv, :get)
+
+    :ok = :lumin_probe_kinds.disarm(state)
+    {s_rows, _} = collect("s", :state)
+    assert length(s_rows) == 9
+    :ok = :lumin_calls.disarm(calls, "c")
+    {c_rows, _} = collect_calls("c")
+    assert length(c_rows) == 7
+    :ok = :lumin_calls.disarm(calls, "c2")
+    {c2_rows, _} = collect_calls("c2")
+    assert length(c2_rows) == 1
+    # The process probe saw no lifecycle event of the server (none happened) and is still armed until now.
+    assert %{state: :armed} = :lumin_probe_kinds.status(procs)
+    :ok = :lumin_probe_kinds.disarm(procs)
+    {[], _} = collect("p", :procs)
+
+    # Nothing is left: no flag on the server, no tracer on new processes.
+    assert :erlang.trace_info(srv, :flags) == {:flags, []}
+    assert :erlang.trace_info(:new, :tracer) == {:tracer, []}
+    :lumin_calls.stop(calls)
+  end
+
+  defp collect_calls(name, acc \\ []) do
+    receive do
+      {:lumin_event, :probe_batch, %{name: ^name, kind: :calls, batch: batch, from: from}} ->
+        send(from, {:lumin_ack, name})
+        %{rows: rows} = LuminTest.Batch.decode(batch, ~w(node pid process module function arity depth start_us duration_us outcome result exception_class exception_reason args)a)
+        collect_calls(name, [rows | acc])
+
+      {:lumin_event, :probe_status, %{name: ^name, state: :ended} = status} ->
+        {acc |> Enum.reverse() |> Enum.concat(), status}
+
+      {:lumin_event, :probe_status, %{name: ^name}} ->
+        collect_calls(name, acc)
+    after
+      5000 -> flunk("probe #{name} did not end")
+    end
   end
 
   # ---- state --------------------------------------------------------------------------------------

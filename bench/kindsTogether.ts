@@ -1,0 +1,90 @@
+/**
+ * Issue 10, "Speed": every kind of probe armed at once on one process, against each alone. A registered
+ * gen_server (lumin_bench) handles N casts and a final call; it is watched by a call probe (its handle_cast/2,
+ * --no-result), a message probe, a state probe and a process probe, first each
+ * alone, then all four at once, rep by rep. Figures: the node's time for the workload (first cast → the final
+ * reply), and the end-to-end time until every probe's rows are in the kernel's tables; each probe's rows, drops
+ * and why it ended (a state probe on a server flooded this hard ends on its cost budget, by design).
+ */
+import { randomBytes } from "node:crypto";
+import { BeamBench } from "./beamBench";
+import { emit, median, note, round } from "./stats";
+
+const CASTS = 20_000;
+const KINDS = ["calls", "messages", "state", "procs"] as const;
+type Kind = (typeof KINDS)[number];
+
+function armLine(kind: Kind, server: string, name: string): string {
+  const budget = `--limit 1000000 --rate 100000000 --unsafe --for 60s --as ${name}`;
+  switch (kind) {
+    case "calls":
+      return `lumin_bench:handle_cast/2 --no-result ${budget}`;
+    case "messages":
+      return `--messages ${server} ${budget}`;
+    case "state":
+      return `--state ${server} ${budget}`;
+    case "procs":
+      return `--procs=${server} ${budget}`;
+  }
+}
+
+interface Run {
+  us: number;
+  e2e_ms: number;
+  probes: { kind: Kind; rows: number; seen: number; dropped: number; why_ended: string | null }[];
+}
+
+async function run(b: BeamBench, server: string, kinds: readonly Kind[], tag: string): Promise<Run> {
+  const names = kinds.map((k) => `${tag}_${k}`);
+  return b.json<Run>(`{
+${kinds.map((k, i) => `await __lumin_magic__("probe", ${JSON.stringify(armLine(k, server, names[i]))});`).join("\n")}
+const t0 = performance.now();
+const w = await __lumin_magic__("erlang", "lumin_bench:casts(${server}, ${CASTS}).");
+await __lumin_magic__("disarm", "--all");
+const probes = [];
+${kinds.map((k, i) => `{ const t = await __lumin_magic__("events", "${names[i]} --wait=60s");
+  const p = (await __lumin_magic__("probes", "")).objects().find((o: any) => o.name === "${names[i]}");
+  probes.push({ kind: "${k}", rows: t.numRows(), seen: p?.seen, dropped: p?.dropped, why_ended: p?.why_ended }); }`).join("\n")}
+const t1 = performance.now();
+console.log(JSON.stringify({ us: w.us, e2e_ms: t1 - t0, probes }));
+}`);
+}
+
+export async function benchKindsTogether(b: BeamBench, reps = 3): Promise<void> {
+  const server = `lbench_srv_${randomBytes(3).toString("hex")}`;
+  await b.erl(`lumin_bench:start_server(${server}), ok.`);
+  note("kinds: warm-up");
+  await b.erl(`lumin_bench:casts(${server}, 1000).`);
+  await run(b, server, KINDS, "warm");
+  const untraced: number[] = [];
+  const alone: Record<Kind, Run[]> = { calls: [], messages: [], state: [], procs: [] };
+  const together: Run[] = [];
+  for (let i = 0; i < reps; i++) {
+    note(`kinds: run ${i + 1}/${reps}`);
+    untraced.push((await b.erl<{ us: number }>(`lumin_bench:casts(${server}, ${CASTS}).`)).us);
+    for (const k of KINDS) alone[k].push(await run(b, server, [k], `a${i}`));
+    together.push(await run(b, server, KINDS, `t${i}`));
+  }
+  const ms = (us: number) => us / 1000;
+  const aloneWork = Object.fromEntries(KINDS.map((k) => [k, round(median(alone[k].map((r) => ms(r.us))), 1)]));
+  const aloneE2e = Object.fromEntries(KINDS.map((k) => [k, round(median(alone[k].map((r) => r.e2e_ms)), 1)]));
+  const togetherWork = median(together.map((r) => ms(r.us)));
+  const sumAloneWork = KINDS.reduce((s, k) => s + (aloneWork[k] as number) - median(untraced.map(ms)), 0) + median(untraced.map(ms));
+  emit({
+    bench: "probe_kinds_together",
+    what: `${CASTS} casts to one gen_server: node time for the workload (ms) untraced, under each kind alone (calls --no-result, messages, state, procs), and under all four at once; end-to-end time until every probe's rows are in (ms)`,
+    casts: CASTS,
+    reps,
+    median_untraced_ms: round(median(untraced.map(ms)), 1),
+    median_alone_ms: aloneWork,
+    median_together_ms: round(togetherWork, 1),
+    median_alone_e2e_ms: aloneE2e,
+    median_together_e2e_ms: round(median(together.map((r) => r.e2e_ms)), 1),
+    together_probes: together.map((r) => r.probes),
+    alone_probes: Object.fromEntries(KINDS.map((k) => [k, alone[k].map((r) => r.probes[0])])),
+    ratio: round(togetherWork / sumAloneWork),
+    ratio_is: "median_together_ms / (untraced + the sum of each kind's extra time alone): ≈ 1 when the kinds cost what they cost alone",
+    target: "ratio ≤ 1.2, and all four probes armed together give their rows",
+    meets_target: togetherWork / sumAloneWork <= 1.2 && together.every((r) => r.probes.every((p) => p.rows === p.seen - p.dropped)),
+  });
+}
