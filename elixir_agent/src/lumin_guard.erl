@@ -66,7 +66,7 @@ loop(S = #{entries := Es}) ->
     end.
 
 check(S = #{entries := Es, budget := Budget, peak := Peak, cool_until := Cool, stopped := N}) ->
-    Sizes = [{memory(P), P} || P <- maps:keys(Es)],
+    Sizes = [{memory(P, Stop), P} || {P, {_, Stop}} <- maps:to_list(Es)],
     Agent = memory(self()) + case whereis(lumin_agent) of undefined -> 0; A -> memory(A) end,
     Total = Agent + lists:sum([M || {M, _} <- Sizes]),
     S1 = S#{total := Total, peak := max(Peak, Total)},
@@ -86,7 +86,17 @@ check(S = #{entries := Es, budget := Budget, peak := Peak, cool_until := Cool, s
         false -> S1
     end.
 
-%% A process's memory: heap, stack, mailbox (including off-heap messages) and the binaries it refers to.
+%% A process's memory: heap, stack, mailbox (including off-heap messages) and the binaries it refers to. The
+%% shared tracer's is estimated in O(1) (heap, and its mailbox at 128 bytes a trace message: a big traced term
+%% is the tracer's own to catch): measuring a mailbox of millions of messages exactly would walk it under its
+%% lock, every tick, and stall the very process that must drain it.
+memory(P, shared) ->
+    case erlang:process_info(P, [total_heap_size, message_queue_len]) of
+        [{total_heap_size, W}, {message_queue_len, Q}] -> W * erlang:system_info(wordsize) + Q * 128;
+        undefined -> 0
+    end;
+memory(P, _) -> memory(P).
+
 memory(P) ->
     case erlang:process_info(P, [memory, binary]) of
         [{memory, M}, {binary, Bins}] -> M + lists:sum([Sz || {_, Sz, _} <- Bins]);

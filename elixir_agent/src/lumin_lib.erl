@@ -17,12 +17,13 @@ agent_modules() ->
     [lumin_lib, lumin_budget, lumin_columns, lumin_tracer, lumin_trace, lumin_watchdog, lumin_guard, lumin_calls,
      lumin_probe_kinds, lumin_snapshot, lumin_eval, lumin_agent].
 
-%% @doc Whether `P' is one of the agent's own processes (never traced, watched or counted as the node's).
+%% @doc Whether `P' is one of the agent's own processes (never traced, watched or counted as the node's). An
+%% evaluation (lumin_eval) runs the user's code: it is the user's work, shown like any other process.
 -spec agent_process(pid()) -> boolean().
 agent_process(P) when is_pid(P) ->
     P =:= whereis(lumin_agent) orelse P =:= whereis(lumin_guard) orelse P =:= whereis(lumin_trace) orelse
         case initial_call(P) of
-            {M, _, _} -> lists:member(M, agent_modules());
+            {M, _, _} -> M =/= lumin_eval andalso lists:member(M, agent_modules());
             _ -> false
         end;
 agent_process(_) -> false.
@@ -82,14 +83,15 @@ dict_values(P, Keys) ->
         throw:gone -> undefined;
         error:badarg ->
             %% OTP 25/26.0: only the whole dictionary can be read; not of a process that holds a lot.
-            case erlang:process_info(P, memory) of
-                {memory, M} when M =< ?DICT_COPY_MAX ->
+            %% (total_heap_size: O(1); `memory' would walk a flooded mailbox)
+            case erlang:process_info(P, total_heap_size) of
+                {total_heap_size, W} when W * 8 =< ?DICT_COPY_MAX ->
                     case erlang:process_info(P, dictionary) of
                         {dictionary, D} -> [case lists:keyfind(K, 1, D) of {_, V} -> {value, V}; false -> none end
                                             || K <- Keys];
                         undefined -> undefined
                     end;
-                {memory, _} -> [none || _ <- Keys];
+                {total_heap_size, _} -> [none || _ <- Keys];
                 undefined -> undefined
             end
     end.

@@ -1294,10 +1294,19 @@ wd_loop(A = #{samples := Samples, counter := C, budget := #{rate := MaxRate, tim
 %% one cause of the load, not an idle neighbour) — the backlog of the tracer it shares with every probe.
 load(#{probe := P, source := Source, counter := C, samples := [{_, Last} | _]}) ->
     Busy = counters:get(C, 1) > Last,
-    Ps = case Source of
-             {T, _, _} when Busy -> [P, T];
-             _ -> [P]
+    %% The tracer's mailbox length only (O(1)); its memory is lumin_guard's to judge.
+    TQ = case Source of
+             {T, _, _} when Busy ->
+                 case erlang:process_info(T, message_queue_len) of
+                     {message_queue_len, N} -> N;
+                     undefined -> 0
+                 end;
+             _ -> 0
          end,
+    {Q0, M0} = load_of([P]),
+    {Q0 + TQ, M0}.
+
+load_of(Ps) ->
     lists:foldl(fun(X, {Q, M}) ->
                         case erlang:process_info(X, [message_queue_len, memory]) of
                             [{message_queue_len, Q1}, {memory, M1}] -> {Q + Q1, M + M1};

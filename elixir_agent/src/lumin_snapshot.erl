@@ -86,7 +86,7 @@ named({Score, P, Info = #{reg := Reg}}) ->
                _ -> Reg
            end,
     Agent = case Init of
-                {M, _, _} -> lists:member(M, lumin_lib:agent_modules());
+                {M, _, _} -> M =/= lumin_eval andalso lists:member(M, lumin_lib:agent_modules());
                 _ -> false
             end,
     {Score, P, Info#{name => Name, initial => case Init of undefined -> undefined; _ -> fmt_mfa(Init) end, agent => Agent}}.
