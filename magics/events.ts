@@ -1,5 +1,7 @@
 /** %events: what a probe saw, as an Arquero table in its kind's schema (`const t = %events p1`). */
 import { defineMagic, MagicUsageError } from "../kernel/magics/declaration";
+import { MAX_PAGE_ROWS, showingPage, type TableLike } from "../kernel/display/tableBundle";
+import { LIMITS } from "../kernel/display/limits";
 
 export const events = defineMagic({
   name: "events",
@@ -10,9 +12,13 @@ The table's metadata (probe, node, events seen, dropped exactly, why it ended) i
 
 Examples:
   %events p1
-  const calls = %events orders --wait=10s`,
+  const calls = %events orders --wait=10s
+  %events orders --rows 100`,
   positionals: [{ name: "NAME", help: "the probe (%probes lists them)", completes: "probes" }],
-  flags: [{ name: "wait", takes: "optional", type: "duration", bare: "60s", valueName: "DURATION", help: "wait for the probe to end first" }],
+  flags: [
+    { name: "wait", takes: "optional", type: "duration", bare: "60s", valueName: "DURATION", help: "wait for the probe to end first" },
+    { name: "rows", takes: "value", type: "int", valueName: "N", help: "show the first N rows (default 20, at most 1000); show(t, { offset, limit }) pages further" },
+  ],
   showsResult: true,
   async run({ args }, ctx) {
     const name = args.positionals.NAME;
@@ -21,6 +27,9 @@ Examples:
     if (args.flags.wait !== undefined && session.probes.get(name)) {
       await session.probes.waitForEnd(name, args.flags.wait, ctx.signal);
     }
-    return session.probes.table(name);
+    const rows = args.flags.rows ?? LIMITS.tableRows;
+    if (rows < 1 || rows > MAX_PAGE_ROWS) throw new MagicUsageError(`%events: --rows takes 1 to ${MAX_PAGE_ROWS} rows (got ${rows}); for more, page with show(t, { offset, limit }).`);
+    // Always set: a loaded capture is the same table each time, and should not keep an earlier --rows.
+    return showingPage((await session.probes.table(name)) as TableLike, { limit: rows });
   },
 });

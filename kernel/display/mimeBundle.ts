@@ -3,7 +3,7 @@ import type { MimeBundle } from "../evaluation/cellIO";
 import { cut } from "./limits";
 import { plainText } from "./plainText";
 import { describeMeta, tableMeta } from "../tables/tableMeta";
-import { isTable, tableBundle } from "./tableBundle";
+import { isTable, pageOf, tableBundle, TablePageView, type TableLike, type TablePage } from "./tableBundle";
 import { isVegaLiteSpec, vegaBundle } from "./vegaBundle";
 import type { ReportLog } from "../report/reportLog";
 import { bundleMetadata, setBundleMetadata } from "./bundleMetadata";
@@ -21,17 +21,22 @@ export async function toMimeBundle(value: unknown, report?: ReportLog): Promise<
 async function rawBundle(value: unknown, report?: ReportLog): Promise<MimeBundle> {
   const own = (value as { [JUPYTER_DISPLAY]?: () => MimeBundle | Promise<MimeBundle> } | null)?.[JUPYTER_DISPLAY];
   if (typeof own === "function") return own.call(value);
-  if (isTable(value)) {
-    const meta = tableMeta(value);
-    const bundle = tableBundle(value, meta ? describeMeta(meta) : undefined);
-    report?.recordTable(String(bundle["text/html"]), meta ? describeMeta(meta).split("\n")[0] : undefined);
-    return bundle;
-  }
+  if (value instanceof TablePageView) return shownTable(value.table, value.page, report);
+  if (isTable(value)) return shownTable(value, pageOf(value), report);
   if (isVegaLiteSpec(value)) {
     report?.recordChart(value);
     return vegaBundle(value);
   }
   return { "text/plain": plainText(value) };
+}
+
+/** A table under its metadata's caption (a probe's table says what it is), recorded for %export. */
+function shownTable(table: TableLike, page: TablePage, report?: ReportLog): MimeBundle {
+  const meta = tableMeta(table);
+  const caption = meta ? describeMeta(meta) : undefined;
+  const bundle = tableBundle(table, caption, page);
+  report?.recordTable(String(bundle["text/html"]), caption?.split("\n")[0]);
+  return bundle;
 }
 
 /** No entry of a bundle is sent whole past the limit: text is cut with a note, oversize JSON replaced by one. */

@@ -4,6 +4,7 @@
  */
 import { currentOutput } from "./currentOutput";
 import type { DisplayOptions } from "./cellIO";
+import { isTable, TablePageView } from "../display/tableBundle";
 
 // Arquero (`aq`, `op`, `desc`, `escape`) joins the scope in tsEvaluator.ts, imported by cells' own compiler from
 // the arquero this package depends on, so that its types resolve in any folder as an application's would.
@@ -16,6 +17,15 @@ export { predict, reveal } from "../tours/predict";
 /** Show a value in the cell's output (tables, charts, terms, anything); with `displayId`, update it later. */
 export function display(value: unknown, options?: DisplayOptions): void {
   currentOutput().display(value, options);
+}
+
+/**
+ * Show a page of a table: `show(t, { offset: 20 })` for rows 21–40, `show(t, { offset: 100, limit: 100 })`;
+ * at most 1,000 rows a page. The table itself is unchanged (display(t) still shows its first page).
+ */
+export function show(table: unknown, page: { offset?: number; limit?: number } = {}): void {
+  if (!isTable(table)) throw new TypeError("show(table, { offset, limit }) takes an Arquero table; use display() for other values");
+  currentOutput().display(new TablePageView(table, page));
 }
 
 /** Replace an earlier output shown with `display(value, { displayId })`. */

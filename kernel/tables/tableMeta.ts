@@ -33,6 +33,8 @@ export function describeMeta(m: TableMeta): string {
   if (m.target) parts.push(m.target);
   if (m.node) parts.push(`on ${m.node}`);
   const counts = [`${(m.seen ?? 0).toLocaleString("en")} seen`, `${m.dropped.toLocaleString("en")} dropped`];
-  const state = m.state === "ended" ? `ended${m.whyEnded ? ` (${m.whyEnded}${m.detail ? `: ${m.detail}` : ""})` : ""}` : m.state;
+  // Why it ended, said once: the sentence when there is one ("disarmed by the user"), else the reason's name.
+  const why = m.detail ?? m.whyEnded?.replace(/_/g, " ");
+  const state = m.state === "ended" ? `ended${why ? ` (${why})` : ""}` : m.state;
   return `${parts.join(" ")} — ${counts.join(", ")}${state ? `; ${state}` : ""}`;
 }

@@ -71,6 +71,8 @@ function notebook(): Notebook {
       code("%probe Demo.fib/1 --as fib --limit 5000 --rate 100000/s"),
       code("%%elixir\nDemo.fib(12)"),
       code("%disarm fib\nconst calls = %events fib --wait=5s\ncalls"),
+      code("show(calls, { offset: 20, limit: 5 })"),
+      code("%events fib --rows 30"),
       code("%probe Demo.fib/1 --as capped --limit 100"),
       code("%%elixir\nDemo.fib(12)"),
       code("%probe --metrics --every 200ms --for 2s --as vitals"),
@@ -131,6 +133,20 @@ describe("a notebook saved by nbconvert", () => {
     expect(capped).not.toMatch(/ended: |armed · 0 seen/);
     const vitals = (cellWith("%probe --metrics --every 200ms --for 2s --as vitals").outputs ?? []).map(plain).join("\n");
     expect(vitals).toMatch(/· ended · \d+ seen, 0 dropped — /);
+  });
+
+  it("shows tables people can read, and pages through them", () => {
+    const html = (source: string) => (cellWith(source).outputs ?? []).map((o) => join(o.data?.["text/html"] as string | string[])).join("");
+    const first = html("%disarm fib\nconst calls = %events fib --wait=5s\ncalls");
+    expect(first).toMatch(/<th[^>]*>start_us<br\/><span[^>]*>float · time \(UTC\)</);
+    expect(first).toMatch(/<td style="text-align:right[^"]*" title="\d+(\.\d+)?">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}<\/td>/);
+    expect(first).toMatch(/<td style="text-align:right[^"]*" title="[\d.]+">[\d.]+ (ns|µs|ms)<\/td>/);
+    expect(first).toMatch(/not shown, no value in any row: [^<]*process/);
+    expect(first).toMatch(/20 of 465 rows — next: show\(t, \{ offset: 20 \}\)/);
+    expect(html("show(calls, { offset: 20, limit: 5 })")).toContain("rows 21–25 of 465");
+    const rows30 = html("%events fib --rows 30");
+    expect(rows30).toContain("30 of 465 rows");
+    expect(rows30.match(/<tr>/g)?.length).toBe(31);
   });
 
   it("carries, for each chart, the Vega-Lite spec and a PNG sized for a notebook — no SVG that nbconvert's HTML would empty", () => {

@@ -4,6 +4,8 @@ import { bundleMetadata, toMimeBundle } from "../../kernel/display/mimeBundle";
 import { renderSvg } from "../../kernel/display/vegaBundle";
 import { decodePng } from "../support/png";
 import { aq } from "../../kernel/analysis/aq";
+import { TablePageView, showingPage } from "../../kernel/display/tableBundle";
+import { formatDuration, formatFloat, formatTime } from "../../kernel/display/columnFormat";
 
 const ANSI = /\u001b\[/;
 
@@ -16,6 +18,66 @@ describe("display", () => {
     expect(String(b["text/html"])).toMatch(/3 rows/);
     expect(String(b["text/plain"])).toMatch(/<0\.3\.0>/);
     expect(b["application/vnd.dataresource+json"]).toMatchObject({ schema: { fields: expect.arrayContaining([expect.objectContaining({ name: "pid" })]) } });
+  });
+
+  it("makes a table readable: units, dates, precision, right-aligned numbers, wide cells cut, empty columns left out", async () => {
+    const T = Date.UTC(2026, 11, 2, 4, 3, 31, 666) * 1000 + 403; // 2026-12-02 04:03:31.666403, in µs
+    const wide = `%{items: [${Array.from({ length: 40 }, (_, i) => i).join(", ")}]}`;
+    const t = aq.table({
+      pid: ["<0.1.0>", "<0.2.0>", "<0.3.0>"],
+      start_us: [T, T + 1.5, T + 2_000_000],
+      duration_us: [1.492, 11_296.4, 2_050_000],
+      share: [2, 2.5, 805.1573266666662], // whole at first: still a float column
+      whole: Float64Array.from([1, 2, 3]), // floats that happen to be whole
+      count: [1, 20_000, 3],
+      reply: [wide, "ok", null],
+      process: [null, null, null],
+    });
+    const b = await toMimeBundle(t);
+    const html = String(b["text/html"]);
+    const cells = [...html.matchAll(/<td style="text-align:(\w+)[^"]*"(?: title="([^"]*)")?>([^<]*)<\/td>/g)].map((m) => ({ align: m[1], title: m[2], text: m[3] }));
+    const row = (r: number) => cells.slice(r * 7, r * 7 + 7);
+    expect(row(0).map((c) => c.text)).toEqual(["&lt;0.1.0&gt;", "2026-12-02 04:03:31.666403", "1.49 µs", "2", "1", "1", `${wide.slice(0, 59)}…`]);
+    expect(row(1).map((c) => c.text)).toEqual(["&lt;0.2.0&gt;", "2026-12-02 04:03:31.666405", "11.3 ms", "2.5", "2", "20,000", "ok"]);
+    expect(row(2).map((c) => c.text).slice(1, 4)).toEqual(["2026-12-02 04:03:33.666403", "2.05 s", "805.16"]);
+    // Numbers right, text left; the raw value of a formatted number and the whole of a cut cell on hover.
+    expect(row(0).map((c) => c.align)).toEqual(["left", "right", "right", "right", "right", "right", "left"]);
+    expect(row(0)[2].title).toBe("1.492");
+    expect(row(2)[3].title).toBe("805.1573266666662");
+    expect(row(0)[6].title).toBe(wide);
+    // Column kinds under the names: the float columns say float, durations and times say so.
+    const heads = [...html.matchAll(/<th[^>]*>([^<]*)<br\/><span[^>]*>([^<]*)<\/span>/g)].map((m) => [m[1], m[2]]);
+    expect(heads).toEqual([["pid", "string"], ["start_us", "float · time (UTC)"], ["duration_us", "float · duration"], ["share", "float"], ["whole", "float"], ["count", "int"], ["reply", "string"]]);
+    expect(html).toContain("not shown, no value in any row: process");
+    expect(String(b["text/plain"])).toMatch(/^ +1\.49 µs$|1\.49 µs/m);
+    // Plain text: numbers right-aligned under their names.
+    const plain = String(b["text/plain"]).split("\n");
+    expect(plain[0]).toMatch(/ duration_us   share  whole   count  reply$/);
+    expect(plain[2]).toMatch(/ {6}1\.49 µs {7}2 {6}1 {7}1  %\{items/);
+    expect(plain[4]).toMatch(/ {7}2\.05 s  805\.16 {6}3 {7}3$/);
+    // The data keeps every column and the raw values.
+    const data = b["application/vnd.dataresource+json"] as { schema: { fields: { name: string; type: string }[] }; data: Record<string, unknown>[] };
+    expect(data.data[0]).toMatchObject({ start_us: T, duration_us: 1.492, share: 2, process: null });
+    expect(data.schema.fields.find((f) => f.name === "share")?.type).toBe("number");
+  });
+
+  it("formats durations, times and floats", () => {
+    expect([0.84, 1.492, 999, 1000, 11_296.4, 2_050_000, 200_000_000].map(formatDuration)).toEqual(["840 ns", "1.49 µs", "999 µs", "1 ms", "11.3 ms", "2.05 s", "3 min 20 s"]);
+    expect(formatTime(1796179112849299.8)).toBe("2026-12-02 02:38:32.849300");
+    expect([805.1573266666662, 1.4921, 0.01234, 0.00001234, 1234567.891].map(formatFloat)).toEqual(["805.16", "1.492", "0.0123", "1.234e-5", "1,234,567.89"]);
+  });
+
+  it("shows another page of a table, says which rows, and refuses a page that does not exist", async () => {
+    const t = aq.table({ n: Array.from({ length: 100 }, (_, i) => i) });
+    const page = await toMimeBundle(new TablePageView(t, { offset: 20, limit: 5 }));
+    expect([...String(page["text/html"]).matchAll(/<td[^>]*>(\d+)<\/td>/g)].map((m) => Number(m[1]))).toEqual([20, 21, 22, 23, 24]);
+    expect(String(page["text/html"])).toContain("rows 21–25 of 100 — next: show(t, { offset: 25, limit: 5 })");
+    // The table itself still shows its first page.
+    expect(String((await toMimeBundle(t))["text/plain"])).toMatch(/20 of 100 rows/);
+    expect(String((await toMimeBundle(showingPage(t, { limit: 100 })))["text/plain"])).toMatch(/^100 rows$/m);
+    expect(() => new TablePageView(t, { offset: 100 })).toThrow(/offset 100 is past the last row \(the table has 100 rows\)/);
+    expect(() => new TablePageView(t, { limit: 5000 })).toThrow(/at most 1000 rows a page/);
+    expect(() => new TablePageView(t, { offset: -1 })).toThrow(/offset must be a whole number/);
   });
 
   it("shows only a page of a big table, and says how many rows there are", async () => {
