@@ -55,7 +55,11 @@ function answer(req: CompilerRequest): unknown {
   }
 }
 
+/** Has a cell been compiled yet? (Then the prelude's types are parsed already.) */
+let compiledACell = false;
+
 function compile(declarations: string, source: string): Compiled {
+  compiledACell = true;
   const meta = getCodeMetadata(source);
   if (meta.module) return { kind: "module", diagnostics: converter.addModule(meta.module, source, meta).map(diagnostic) };
   const r = converter.convert(declarations, source);
@@ -75,8 +79,11 @@ function diagnostic(d: Diagnostic): CompileDiagnostic {
 }
 
 /**
- * The cell scope as the first "cell": every export of the prelude module and Arquero, imported from where this
- * package is installed (imports, which tslab carries as they are into the declarations of later cells).
+ * The cell scope: every export of the prelude module, and Arquero, imported from where this package is
+ * installed. It needs no compiling: tslab carries import declarations into the next cell's declarations as they
+ * are written, so these lines are the declarations, and their JavaScript is a plain CommonJS transpile (what
+ * tslab's own output goes through). Its types are checked with the first cell; until one comes, the compiler
+ * reads them on its own so that the first cell finds them parsed.
  */
 function prelude(module: string, arquero: string): PreludeCompiled {
   const names = exportedNames(`${module}.d.ts`);
@@ -84,7 +91,15 @@ function prelude(module: string, arquero: string): PreludeCompiled {
     `import { ${names.join(", ")} } from ${JSON.stringify(module)};\n` +
     `import * as aq from ${JSON.stringify(arquero)};\n` +
     `import { op, desc, escape } from ${JSON.stringify(arquero)};\n`;
-  return { compiled: compile("", source), names: [...names, "aq", "op", "desc", "escape"] };
+  const all = [...names, "aq", "op", "desc", "escape"];
+  // Exported, as tslab exports a cell's names (an import nothing uses would be dropped).
+  const js = ts.transpileModule(`${source}export { ${all.join(", ")} };\n`, {
+    compilerOptions: { module: ts.ModuleKind.CommonJS, esModuleInterop: true, target: ts.ScriptTarget.ES2022, newLine: ts.NewLineKind.LineFeed },
+  }).outputText;
+  setImmediate(() => {
+    if (!compiledACell) converter.convert(source, "");
+  });
+  return { compiled: { kind: "code", js, declarations: source, topLevelAwait: false, files: [] }, names: all };
 }
 
 /** The names a declaration file exports (read with the parser alone: nothing is loaded or run). */
