@@ -55,11 +55,7 @@ function answer(req: CompilerRequest): unknown {
   }
 }
 
-/** Has a cell been compiled yet? (Then the prelude's types are parsed already.) */
-let compiledACell = false;
-
 function compile(declarations: string, source: string): Compiled {
-  compiledACell = true;
   const meta = getCodeMetadata(source);
   if (meta.module) return { kind: "module", diagnostics: converter.addModule(meta.module, source, meta).map(diagnostic) };
   const r = converter.convert(declarations, source);
@@ -82,8 +78,7 @@ function diagnostic(d: Diagnostic): CompileDiagnostic {
  * The cell scope: every export of the prelude module, and Arquero, imported from where this package is
  * installed. It needs no compiling: tslab carries import declarations into the next cell's declarations as they
  * are written, so these lines are the declarations, and their JavaScript is a plain CommonJS transpile (what
- * tslab's own output goes through). Its types are checked with the first cell; until one comes, the compiler
- * reads them on its own so that the first cell finds them parsed.
+ * tslab's own output goes through). Their types are read with the first cell compiled against them.
  */
 function prelude(module: string, arquero: string): PreludeCompiled {
   const names = exportedNames(`${module}.d.ts`);
@@ -96,9 +91,6 @@ function prelude(module: string, arquero: string): PreludeCompiled {
   const js = ts.transpileModule(`${source}export { ${all.join(", ")} };\n`, {
     compilerOptions: { module: ts.ModuleKind.CommonJS, esModuleInterop: true, target: ts.ScriptTarget.ES2022, newLine: ts.NewLineKind.LineFeed },
   }).outputText;
-  setImmediate(() => {
-    if (!compiledACell) converter.convert(source, "");
-  });
   return { compiled: { kind: "code", js, declarations: source, topLevelAwait: false, files: [] }, names: all };
 }
 

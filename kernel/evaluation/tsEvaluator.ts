@@ -56,13 +56,22 @@ export class TslabEvaluator implements TsEvaluator {
     void this.loadPrelude();
   }
 
+  /** Cells waiting for the prelude (then its types are read with the first of them, not on their own). */
+  private waiting = 0;
+  /** The prelude's JavaScript until it has run (it loads Arquero and the analysis and chart modules). */
+  private preludeJs: string | undefined;
+
   private loadPrelude(): Promise<void> {
     return (this.prelude ??= this.compiler
       .request<PreludeCompiled>({ op: "prelude", module: PRELUDE, arquero: path.dirname(require.resolve("arquero/package.json")) })
       .then(({ compiled }) => {
         if (compiled.kind !== "code") throw new Error(compiled.diagnostics.map(formatDiagnostic).join("; "));
-        this.runner.run(compiled.js, false);
         this.declarations = compiled.declarations;
+        this.preludeJs = compiled.js;
+        if (this.waiting > 0) return;
+        // Nobody is waiting: read the scope's types now (an empty cell), and load its modules, while idle.
+        void this.compiler.request({ op: "compile", declarations: this.declarations, source: "" }).catch(() => undefined);
+        setImmediate(() => this.runPrelude());
       })
       .catch((e) => {
         // Cells still run, without the scope; the log says why. A later cell tries again.
@@ -71,11 +80,27 @@ export class TslabEvaluator implements TsEvaluator {
       }));
   }
 
+  private runPrelude(): void {
+    const js = this.preludeJs;
+    if (js === undefined) return;
+    this.preludeJs = undefined;
+    try {
+      this.runner.run(js, false);
+    } catch (e) {
+      kernelLog(`the cell prelude did not load: ${(e as Error).message}`);
+    }
+  }
+
   async run(source: string, signal: AbortSignal): Promise<CellOutcome> {
     if (signal.aborted) return { status: "error", ...interruptedError("before") };
     const stopped = whenAborted(signal);
-    if ((await Promise.race([this.loadPrelude(), stopped])) === STOPPED) return { status: "error", ...interruptedError("before") };
-    const compiled = await Promise.race([this.compiler.request<Compiled>({ op: "compile", declarations: this.declarations, source }), stopped]).catch(
+    this.waiting++;
+    const ready = await Promise.race([this.loadPrelude(), stopped]).finally(() => this.waiting--);
+    if (ready === STOPPED) return { status: "error", ...interruptedError("before") };
+    const compiling = this.compiler.request<Compiled>({ op: "compile", declarations: this.declarations, source });
+    // The scope's modules load here while the compiler works on the cell.
+    this.runPrelude();
+    const compiled = await Promise.race([compiling, stopped]).catch(
       (e: Error): CellOutcome => ({ status: "error", ename: "CompilerError", evalue: e.message, traceback: [e.message] }),
     );
     if (compiled === STOPPED || signal.aborted) return { status: "error", ...interruptedError("before") };
