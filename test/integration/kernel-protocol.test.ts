@@ -178,10 +178,14 @@ describe("display", () => {
 });
 
 describe("magics", () => {
-  it("%lsmagic lists line and cell magics", async () => {
-    const out = stdout(await k.execute("%lsmagic"));
-    expect(out).toMatch(/Line magics:[\s\S]*%probe/);
-    expect(out).toMatch(/Cell magics:[\s\S]*%%elixir/);
+  it("%lsmagic lists line and cell magics, with an HTML table whose summaries wrap between words", async () => {
+    const r = await k.execute("%lsmagic");
+    const [shown] = ofType(r, "display_data");
+    expect(shown.content.data["text/plain"]).toMatch(/Line magics:[\s\S]*%probe/);
+    expect(shown.content.data["text/plain"]).toMatch(/Cell magics:[\s\S]*%%elixir/);
+    const html = shown.content.data["text/html"];
+    expect(html).toMatch(/<td[^>]*>%probe<\/td><td style="text-align:left">Arm a probe/);
+    expect(html).not.toMatch(/<pre|break-all/);
   });
 
   it("%name? returns the help as a page payload to a frontend with a pager, and prints it where payloads are dropped; -h prints it", async () => {
