@@ -51,7 +51,7 @@ export async function probesTable(probes: readonly ProbeRow[]): Promise<ColumnTa
     } satisfies Record<(typeof SCHEMAS.probes.columns)[number]["name"], unknown[]> as never,
     columnNames("probes"),
   ) as ColumnTable;
-  setTableMeta(table, { kind: "probes", schemaVersion: SCHEMAS.probes.version, dropped: 0, seen: rows.length });
+  // No metadata: its caption would read as one probe's counts.
   return table;
 }
 
