@@ -18,6 +18,7 @@ Examples:
     if (!text) throw new MagicUsageError("%explain: name the table to explain, e.g. %explain p1.");
     const { explain: explainTable } = require("../kernel/analysis") as typeof import("../kernel/analysis");
     const sentences = explainTable(await resolveTable(text, "explain", ctx));
+    ctx.report.recordText(`%explain ${text}`, sentences);
     return {
       sentences,
       [Symbol.for("Jupyter.display")]: () => ({

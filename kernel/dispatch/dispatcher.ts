@@ -90,6 +90,7 @@ export class Dispatcher {
     if (!silent) link.publish("execute_input", { code, execution_count: count }, req.header);
     if (store) this.k.state.history.append(count, code);
 
+    if (!silent) this.k.state.report.cellStarted(code);
     const output = new CellOutput(link, req, this.k.stdin, this.k.state.report);
     this.k.state.output = output;
     const controller = new AbortController();

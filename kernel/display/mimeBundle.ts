@@ -35,7 +35,7 @@ function shownTable(table: TableLike, page: TablePage, report?: ReportLog): Mime
   const meta = tableMeta(table);
   const caption = meta ? describeMeta(meta) : undefined;
   const bundle = tableBundle(table, caption, page);
-  report?.recordTable(String(bundle["text/html"]), caption?.split("\n")[0]);
+  report?.recordTable(String(bundle["text/html"]), caption?.split("\n")[0], { rows: table.numRows(), columns: table.columnNames() });
   return bundle;
 }
 

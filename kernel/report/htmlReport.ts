@@ -5,6 +5,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { ReportEntry } from "./reportLog";
+import { markdownToHtml } from "./markdown";
+import { escapeHtml } from "../display/textBundle";
 
 /** The UMD builds, by package. Their "exports" hide build/, so they are found along Node's search paths. */
 const LIBRARIES: [string, string][] = [["vega", "build/vega.min.js"], ["vega-lite", "build/vega-lite.min.js"], ["vega-embed", "build/vega-embed.min.js"]];
@@ -27,19 +29,25 @@ function inlineLibraries(): string {
   return scripts;
 }
 
-const escapeHtml = (s: string) => s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
 /** JSON safe inside a <script> element. */
 const scriptJson = (v: unknown) => JSON.stringify(v).replace(/</g, "\\u003c");
 
-export function htmlReport(title: string, entries: readonly ReportEntry[]): string {
+/** What a report holds: what the kernel showed, and the notebook's markdown between it. */
+export type ReportItem = ReportEntry | { kind: "markdown"; source: string };
+
+export function htmlReport(title: string, items: readonly ReportItem[]): string {
   const charts: Record<string, unknown>[] = [];
-  const body = entries
+  const entries = items.filter((e): e is ReportEntry => e.kind !== "markdown");
+  const body = items
     .map((e) => {
-      if (e.kind === "table") return `<section class="table"><h2>${escapeHtml(e.title)}</h2>${e.html}</section>`;
+      if (e.kind === "markdown") return `<section class="markdown">${markdownToHtml(e.source)}</section>`;
+      if (e.kind === "table") return `<section class="table"><h2>${escapeHtml(e.title)}</h2><div class="scroll">${e.html}</div></section>`;
+      if (e.kind === "text") return `<section class="text"><h2>${escapeHtml(e.title)}</h2><ul>${e.lines.map((l) => `<li>${escapeHtml(l)}</li>`).join("")}</ul></section>`;
       charts.push(e.spec);
       return `<section class="chart"><h2>${escapeHtml(e.title)}</h2><div class="vega" id="chart-${charts.length - 1}"></div></section>`;
     })
     .join("\n");
+  const tables = entries.filter((e) => e.kind === "table").length;
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -49,14 +57,16 @@ export function htmlReport(title: string, entries: readonly ReportEntry[]): stri
   body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; padding: 0 1rem; color: #222; background: #fff; }
   @media (prefers-color-scheme: dark) { body { color: #ddd; background: #1e1e1e; } table { border-color: #555; } }
   h1 { font-size: 1.5rem; } h2 { font-size: 1.1rem; margin-top: 2rem; }
-  table { border-collapse: collapse; font-size: 0.85rem; } td, th { border: 1px solid #ccc; padding: 2px 6px; text-align: left; }
+  table { border-collapse: collapse; font-size: 0.85rem; } td, th { border: 1px solid #ccc; padding: 2px 6px; }
+  .scroll { overflow-x: auto; } pre { background: rgba(128,128,128,0.1); padding: 0.5rem; overflow-x: auto; }
+  code { font-size: 0.9em; } blockquote { border-left: 3px solid #ccc; margin-left: 0; padding-left: 1rem; }
   .generated { color: #777; font-size: 0.85rem; }
 </style>
 ${inlineLibraries()}
 </head>
 <body>
 <h1>${escapeHtml(title)}</h1>
-<p class="generated">Exported by ElixirLumin on ${new Date().toISOString()} — ${charts.length} chart(s), ${entries.length - charts.length} table(s).</p>
+<p class="generated">Exported by ElixirLumin on ${new Date().toISOString()} — ${charts.length} chart(s), ${tables} table(s).</p>
 ${body}
 <script>
   const specs = ${scriptJson(charts)};

@@ -3,11 +3,11 @@
  * opened in a real headless browser (Debian's chromium) with no network: the charts draw as SVG, with the
  * expected marks and no console error. A screenshot is kept in test-artifacts/.
  */
-import { mkdirSync, mkdtempSync, readFileSync, statSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROOT, startKernel, stdout, type KernelClient } from "../support/jupyter";
+import { ofType, ROOT, startKernel, stdout, type KernelClient } from "../support/jupyter";
 import { chromium } from "../support/chromium";
 
 let k: KernelClient;
@@ -59,6 +59,50 @@ display(flameChart(calls));`);
     const shot = path.join(artifacts, "report.png");
     await chromium([`--screenshot=${shot}`, "--window-size=1200,2400", `file://${file}`], profile);
     expect(statSync(shot).size).toBeGreaterThan(10_000);
+  });
+
+  it("follows the notebook: its markdown between what each cell showed, %explain's sentences, tables titled by their code", async () => {
+    const k3 = await startKernel({ cwd: dir });
+    try {
+      const cells = [
+        { cell_type: "markdown", source: "# Slow orders\n\nWe look at **one** slow call, see `place/2`." },
+        { cell_type: "code", source: `const orders = aq.table({ node: ["a@h", "a@h", "a@h"], pid: ["<0.1.0>", "<0.1.0>", "<0.2.0>"], process: [null, null, null], module: ["Shop.Orders", "Shop.Orders", "Shop.Orders"],
+  function: ["place", "place", "place"], arity: [2, 2, 2], depth: [0, 0, 0], start_us: [0, 1000, 2000], duration_us: [100, 120, 30000], outcome: ["return", "return", "return"],
+  result: [null, null, null], exception_class: [null, null, null], exception_reason: [null, null, null], args: [null, null, null] });` },
+        { cell_type: "markdown", source: "## Where the time went\n\n- by function\n- by call" },
+        { cell_type: "code", source: "latencyTable(orders)" },
+        { cell_type: "code", source: "%explain orders" },
+        { cell_type: "markdown", source: "The histogram:" },
+        { cell_type: "code", source: "latencyChart(orders)" },
+      ];
+      const nb = path.join(dir, "slow.ipynb");
+      writeFileSync(nb, JSON.stringify({ cells: cells.map((c) => ({ ...c, metadata: {}, ...(c.cell_type === "code" ? { outputs: [], execution_count: null } : {}) })), metadata: {}, nbformat: 4, nbformat_minor: 5 }));
+      for (const c of cells) if (c.cell_type === "code") expect(ofType(await k3.execute(c.source), "error")).toEqual([]);
+      await k3.execute("display(latencyChart(orders))"); // shown by code not in the notebook: comes last
+
+      const listed = stdout(await k3.execute("%export --list"));
+      expect(listed).toMatch(/^ {2}1 {2}table {2}latencyTable\(orders\)\n {2}2 {2}text {3}%explain orders\n {2}3 {2}chart {2}Call latency/);
+
+      const r = await k3.execute("%export slow.html --notebook slow.ipynb");
+      expect(stdout(r)).toMatch(/Wrote .*slow\.html: 2 chart\(s\), 1 table\(s\), 1 explanation\(s\), the markdown of slow\.ipynb \(3 cell\(s\)\)/);
+      const html = readFileSync(path.join(dir, "slow.html"), "utf8");
+      const order = ["<h2>Slow orders</h2>", "<strong>one</strong>", "<code>place/2</code>", "<h3>Where the time went</h3>", "<li>by function</li>",
+        "<h2>latencyTable(orders)</h2>", "<h2>%explain orders</h2>", "<p>The histogram:</p>", 'id="chart-0"', 'id="chart-1"'];
+      const at = order.map((x) => html.indexOf(x));
+      expect(at.every((i) => i >= 0), JSON.stringify(order.filter((_, i) => at[i] < 0))).toBe(true);
+      expect(at).toEqual([...at].sort((a, b) => a - b));
+      const sentences = /<section class="text"><h2>%explain orders<\/h2><ul>((?:<li>[^<]+<\/li>)+)<\/ul>/.exec(html)?.[1] ?? "";
+      expect(sentences, html.slice(html.indexOf('<section class="text">'), html.indexOf('<section class="text">') + 600)).toMatch(/place\/2/);
+      expect(html).not.toContain("<h2>Table</h2>");
+
+      // Only what was picked.
+      const some = await k3.execute("%export some.html --only 1,3");
+      expect(stdout(some)).toMatch(/: 1 chart\(s\), 1 table\(s\)\./);
+      const bad = await k3.execute("%export some.html --only 9");
+      expect(ofType(bad, "error")[0].content.evalue).toMatch(/--only 9 is outside 1-4/);
+    } finally {
+      await k3.shutdown();
+    }
   });
 
   it("says what to do when there is nothing to export, or the file is not HTML", async () => {
