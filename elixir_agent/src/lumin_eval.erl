@@ -218,7 +218,10 @@ limit(Chars) ->
 %% functions of a loaded Module. Names travel as binaries; no atom is made.
 -spec complete(binary() | undefined, binary()) -> [binary()].
 complete(undefined, Prefix) ->
-    Names = [atom_to_binary(M, utf8) || {M, _} <- code:all_loaded()],
+    %% Loaded modules and those on the code path not loaded yet (a probe loads them): names are read as text,
+    %% so no atom is made and nothing is loaded.
+    Names = [atom_to_binary(M, utf8) || {M, _} <- code:all_loaded()]
+        ++ [unicode:characters_to_binary(N) || {N, _, false} <- code:all_available()],
     Shown = [case N of <<"Elixir.", R/binary>> -> R; _ -> N end || N <- Names],
     lists:usort([N || N <- Shown, is_prefix(Prefix, N)]);
 complete(ModBin, Prefix) ->

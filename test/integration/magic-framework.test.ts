@@ -44,6 +44,16 @@ describe("completion", () => {
     await k.execute("%disarm --all");
   });
 
+  it("completes the names of modules on the node's code path not loaded yet, without loading them", async () => {
+    const loaded = () => elixirCell(k, "{:code.is_loaded(Shop.Pricing), :erlang.system_info(:atom_count)}");
+    await loaded(); // the first evaluation on a node makes its own atoms: count from the second
+    const before = await loaded();
+    expect(before).toMatch(/^\{false, \d+\}$/);
+    expect(await complete("%probe Shop.Pri")).toContain("Shop.Pricing");
+    expect(await complete("%probe :gen_stat")).toContain(":gen_statem");
+    expect(await loaded()).toBe(before);
+  });
+
   it("completes module names from the node, then a module's functions", async () => {
     expect(await complete("%probe Shop.Inv")).toContain("Shop.Inventory");
     expect(await complete("%probe Shop.Inventory.re")).toEqual(expect.arrayContaining(["Shop.Inventory.reserve/2", "Shop.Inventory.restock/2"]));
