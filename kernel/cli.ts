@@ -1,5 +1,6 @@
 /** The `elixirlumin` command: `kernel CONNECTION_FILE` runs the kernel; `install` registers it with Jupyter. */
-import { install, prepareAgent, type InstallOptions } from "./install";
+// install.ts is loaded only by `install`: the `kernel` command starts the compiler before loading anything.
+import type { InstallOptions } from "./install";
 
 const USAGE = `usage:
   elixirlumin kernel CONNECTION_FILE            run the kernel (Jupyter does this)
@@ -26,6 +27,7 @@ export function main(argv: string[]): number {
         options = { where: "prefix", prefix };
       } else return fail(`install does not understand "${rest[i]}"`);
     }
+    const { install, prepareAgent } = require("./install") as typeof import("./install");
     const dir = install(options);
     process.stdout.write(`Installed the ElixirLumin kernelspec in ${dir}\n`);
     const agent = prepareAgent();

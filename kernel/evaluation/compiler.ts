@@ -60,12 +60,6 @@ export class CompilerThread {
       this.worker!.postMessage({ ...req, id });
     });
   }
-
-  close(): Promise<number> | undefined {
-    const w = this.worker;
-    this.worker = undefined;
-    return w?.terminate();
-  }
 }
 
 let shared: CompilerThread | undefined;
