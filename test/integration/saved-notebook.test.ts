@@ -10,7 +10,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } fro
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROOT, kernelspecDir } from "../support/jupyter";
+import { ROOT, kernelspecDir, ofType, startKernel } from "../support/jupyter";
 import { screenshot } from "../support/chromium";
 import { decodePng, nonWhite } from "../support/png";
 
@@ -191,4 +191,26 @@ describe("a notebook saved by nbconvert", () => {
     expect(control).toBeLessThan(1_000);
     for (const [kind, n] of Object.entries(charts)) expect(n, `${kind}: ${n} non-white pixels`).toBeGreaterThan(5_000);
   }, 300_000);
+});
+
+describe("a probe that ends while no cell runs", () => {
+  it("has its final line sent again, as a child of the next cell, so nbclient keeps it", async () => {
+    const k = await startKernel({ cwd: os.tmpdir() });
+    try {
+      expect(ofType(await k.execute(`%node start between${process.pid}`, { timeout: 120 }), "error")).toEqual([]);
+      await k.execute("%%elixir\ndefmodule Between do\n  def f(x), do: x\nend");
+      const armed = await k.execute("%probe Between.f/1 --as between --limit 3");
+      const displayId = ofType(armed, "display_data")[0].content.transient.display_id;
+      // The probe ends on its count after this cell has finished: its final status arrives between cells.
+      await k.execute("%%elixir\nspawn(fn -> Process.sleep(300); Enum.each(1..5, &Between.f/1) end)\n:ok");
+      await new Promise((r) => setTimeout(r, 2000));
+      const next = await k.execute("1 + 1");
+      const updates = ofType(next, "update_display_data").filter((m) => m.content.transient?.display_id === displayId);
+      expect(updates.map((m) => m.content.data["text/plain"])).toEqual([expect.stringMatching(/^between · Between\.f\/1 on \S+ · ended · 3 seen, \d+ dropped — count budget of 3 calls reached$/)]);
+      // Once: the cell after gets nothing more.
+      expect(ofType(await k.execute("2 + 2"), "update_display_data")).toEqual([]);
+    } finally {
+      await k.shutdown();
+    }
+  }, 180_000);
 });
