@@ -620,6 +620,16 @@ on_trace(Msg, S = #{kind := procs}) -> proc_event(Msg, S).
 
 msg_event({trace_ts, Pid, send, Msg, To, TS}, S) -> message(send, Pid, To, Msg, TS, S);
 msg_event({trace_ts, Pid, send_to_non_existing_process, Msg, To, TS}, S) -> message(send, Pid, To, Msg, TS, S);
+%% A `receive ... after' that timed out: the VM reports it as receiving `timeout'. Its own row kind (no sender,
+%% no protocol), so that a server polling with timeouts does not look like one flooded with messages.
+msg_event({trace_ts, Pid, 'receive', timeout, TS}, S0) ->
+    case skip_ours(Pid, S0) of
+        {true, S} -> S;
+        {false, S} ->
+            {Name, S1} = name_of(Pid, S),
+            {row, {node(), us(TS, S1), timeout, undefined, undefined, Pid, Name, timeout, undefined, undefined,
+                   term(timeout), 1}, S1}
+    end;
 msg_event({trace_ts, Pid, 'receive', Msg, TS}, S) -> message('receive', Pid, undefined, Msg, TS, S);
 msg_event(_, S) -> S.
 

@@ -251,6 +251,29 @@ defmodule LuminProbeKindsTest do
     :ok = :lumin_probe_kinds.stop(probe)
   end
 
+  test "messages: a receive ... after that times out is a timeout row, not a received message" do
+    parent = self()
+    poller = spawn(fn ->
+      receive do :go -> :ok end
+      for _ <- 1..3 do
+        receive do
+          :never -> :ok
+        after 5 -> :ok
+        end
+      end
+      receive do :real -> send(parent, :polled) end
+    end)
+    {:ok, probe, _} = arm(:messages, %{process: pid_text(poller)}, "t")
+    send(poller, :go)
+    Process.sleep(50)
+    send(poller, :real)
+    assert_receive :polled, 2000
+    :ok = :lumin_probe_kinds.disarm(probe)
+    {rows, _} = collect("t", :messages)
+    assert Enum.map(rows, &{&1.event, &1.protocol}) ==
+             [{:receive, :info}, {:timeout, :timeout}, {:timeout, :timeout}, {:timeout, :timeout}, {:receive, :info}, {:send, :info}]
+  end
+
   # ---- kinds together ------------------------------------------------------------------------------
 
   test "call, message, procs and state probes on one GenServer, plus a call probe elsewhere: each its own exact rows; disarming one leaves the others" do
