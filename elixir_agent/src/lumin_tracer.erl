@@ -54,6 +54,7 @@ init(Owner, _) ->
     put('$lumin_cut', lumin_budget:max_term_bytes()),
     put('$routes', #{}),
     put('$counters', #{}),
+    put('$other', []),
     put('$holders', []),
     loop(undefined, [], 0).
 
@@ -106,8 +107,9 @@ loop(CC, Acc, N) ->
                         false ->
                             loop(CC, [Msg | Acc], N + 1)
                     end;
-                Tag ->
-                    other(Tag, Msg),
+                _ ->
+                    %% Held as they come (newest first); sorted out by route when handed on (hand_on/3).
+                    put('$other', [Msg | get('$other')]),
                     case N >= ?CHUNK of
                         true -> hand_on(CC, Acc, N + 1), loop(CC, [], 0);
                         false -> loop(CC, Acc, N + 1)
@@ -155,48 +157,57 @@ del_route(H) ->
                                     {maps:filter(fun(_, L) -> L =/= [] end, maps:map(fun(_, L) -> Keep(L) end, PM)), Keep(All)}
                             end, get_map('$routes'))),
     put('$counters', maps:remove(H, get_map('$counters'))),
-    erase(H),
     ok.
 
-other(Tag, Msg) ->
-    case get('$routes') of
-        #{Tag := {PM, All}} ->
-            case PM of
-                #{element(2, Msg) := L} -> hold_all(L, Msg);
-                _ -> ok
-            end,
-            hold_all(All, Msg);
-        _ -> ok
+%% The other kinds' messages held since the last hand-on, each to the holders whose route takes it, in one pass
+%% per chunk (off the per-message path). When one holder takes every tag for every process, the chunk goes
+%% whole.
+route_other([]) -> ok;
+route_other(Msgs) ->
+    put('$other', []),
+    Routes = get('$routes'),
+    case single(Routes) of
+        {ok, H} -> send_chunk(H, Msgs);
+        none ->
+            ByHolder = lists:foldl(fun(Msg, Acc) ->
+                                           case Routes of
+                                               #{element(3, Msg) := {PM, All}} ->
+                                                   Hs = case PM of
+                                                            #{element(2, Msg) := L} -> L ++ All;
+                                                            _ -> All
+                                                        end,
+                                                   lists:foldl(fun(H, A) -> maps:update_with(H, fun(L1) -> [Msg | L1] end, [Msg], A) end, Acc, Hs);
+                                               _ -> Acc
+                                           end
+                                   end, #{}, lists:reverse(Msgs)),
+            %% (folded oldest first, so each holder's list is newest first, as chunks go)
+            maps:foreach(fun(H, L) -> send_chunk(H, L) end, ByHolder)
     end.
 
-hold_all([H | Hs], Msg) ->
-    case get(H) of
-        undefined -> put(H, {[Msg], 1});
-        {L, K} -> put(H, {[Msg | L], K + 1})
-    end,
-    hold_all(Hs, Msg);
-hold_all([], _) -> ok.
+%% The one holder every route goes to, for every process it watches (a single probe of another kind), or none.
+%% (Only the processes and tags a holder asked for are traced for it, so its chunk needs no sorting.)
+single(Routes) ->
+    Holders = lists:usort(lists:append([All ++ lists:append(maps:values(PM)) || {PM, All} <- maps:values(Routes)])),
+    case Holders of
+        [H] -> {ok, H};
+        _ -> none
+    end.
 
-hand_on(CC, Acc, N) ->
+send_chunk(H, Msgs) ->
+    case get_map('$counters') of
+        #{H := Counter} -> counters:add(Counter, 1, length(Msgs));
+        _ -> ok
+    end,
+    H ! {'$lumin', chunk, Msgs}.
+
+hand_on(CC, Acc, _N) ->
     case {CC, Acc} of
         {{C, Counter}, [_ | _]} ->
             counters:add(Counter, 1, length(Acc)),
             C ! {'$lumin', chunk, Acc};
         _ -> ok
     end,
-    case N > length(Acc) of
-        true ->
-            Counters = get_map('$counters'),
-            [begin
-                 erase(H),
-                 case Counters of
-                     #{H := Counter1} -> counters:add(Counter1, 1, K1);
-                     _ -> ok
-                 end,
-                 H ! {'$lumin', chunk, L}
-             end || {H, {L, K1}} <- get(), is_pid(H)];
-        false -> ok
-    end,
+    route_other(get('$other')),
     ok.
 
 %% ---- cutting --------------------------------------------------------------------------------------------
