@@ -156,19 +156,30 @@ words(T, Limit) ->
         _ -> Limit + 1
     end.
 
-%% Words left of the budget after walking the stack of terms; negative as soon as it is spent.
-walk(_, B) when B < 0 -> B;
-walk([], B) -> B;
-walk([T | Ts], B) when is_atom(T); is_pid(T); is_port(T); is_reference(T); is_function(T) -> walk(Ts, B - 1);
-walk([T | Ts], B) when is_integer(T) -> walk(Ts, B - (case T of I when I > -16#7ffffffffffffff, I < 16#7ffffffffffffff -> 1; _ -> 4 end));
-walk([T | Ts], B) when is_float(T) -> walk(Ts, B - 2);
-walk([T | Ts], B) when is_binary(T); is_bitstring(T) -> walk(Ts, B - 2 - (byte_size(T) + 7) div 8);
-walk([[H | R] | Ts], B) -> walk([H, R | Ts], B - 2);
-walk([[] | Ts], B) -> walk(Ts, B);
-walk([T | Ts], B) when is_tuple(T) -> walk(tuple_to_list(T) ++ Ts, B - 1 - tuple_size(T));
-walk([T | Ts], B) when is_map(T), map_size(T) > B -> walk(Ts, -1);
-walk([T | Ts], B) when is_map(T) -> walk(maps:keys(T) ++ maps:values(T) ++ Ts, B - 3 - 2 * map_size(T));
-walk([_ | Ts], B) -> walk(Ts, B - 1).
+%% Words left of the budget after walking a term, negative as soon as it is spent; allocates nothing (each
+%% level of nesting costs budget, so the recursion is as deep as the budget allows at most).
+walk([T], B) -> w(T, B).
+
+w(_, B) when B < 0 -> B;
+w(T, B) when is_atom(T); is_pid(T); is_port(T); is_reference(T); is_function(T) -> B - 1;
+w(T, B) when is_integer(T), T > -16#7ffffffffffffff, T < 16#7ffffffffffffff -> B - 1;
+w(T, B) when is_integer(T) -> B - 4;
+w(T, B) when is_float(T) -> B - 2;
+w(T, B) when is_bitstring(T) -> B - 2 - (byte_size(T) + 7) div 8;
+w([H | R], B) -> w(R, w(H, B - 2));
+w([], B) -> B;
+w(T, B) when is_tuple(T) -> wt(T, tuple_size(T), B - 1 - tuple_size(T));
+w(T, B) when is_map(T), map_size(T) > B -> -1;
+w(T, B) when is_map(T) -> wm(maps:next(maps:iterator(T)), B - 3 - 2 * map_size(T));
+w(_, B) -> B - 1.
+
+wt(_, 0, B) -> B;
+wt(_, _, B) when B < 0 -> B;
+wt(T, I, B) -> wt(T, I - 1, w(element(I, T), B)).
+
+wm(_, B) when B < 0 -> B;
+wm(none, B) -> B;
+wm({K, V, Next}, B) -> wm(maps:next(Next), w(V, w(K, B))).
 
 %% The start of a big term, about `Words' words of it: the first elements of a list, tuple or map, each cut in
 %% turn to what is left.
