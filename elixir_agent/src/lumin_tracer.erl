@@ -45,7 +45,9 @@ unroute(_, _) -> ok.
 
 init(Owner, _) ->
     erlang:monitor(process, Owner),
-    process_flag(priority, high),
+    %% Normal priority: a tracer at high priority draining a flood would starve the node's own work (its RPCs,
+    %% its schedulers' other processes); its backlog is bounded by the budgets instead (mailbox, node memory).
+    process_flag(priority, normal),
     %% A flood waits in the mailbox; off the heap, it is not copied by each garbage collection.
     process_flag(message_queue_data, off_heap),
     %% Room for a chunk: fewer collections while it fills.
