@@ -208,7 +208,7 @@ defmodule LuminBridge do
     with_node(s, id, name, fn _node, info ->
       case GenServer.call(info.agent, {:snapshot, kind, args[:options] || %{}}, 60_000) do
         {:ok, batch} -> {{:ok, batch}, & &1}
-        {:error, why} -> {{:error, why}, & &1}
+        {:error, why} -> {{:error, in_language(why, info.reply.language)}, & &1}
       end
     end)
   end
@@ -217,7 +217,7 @@ defmodule LuminBridge do
     with_node(s, id, name, fn _node, info ->
       case GenServer.call(info.agent, {:process, target, what}, 30_000) do
         {:ok, term} -> {{:ok, term}, & &1}
-        {:error, why} -> {{:error, why}, & &1}
+        {:error, why} -> {{:error, in_language(why, info.reply.language)}, & &1}
       end
     end)
   end
