@@ -110,6 +110,21 @@ describe("evaluation on a node the kernel did not start", () => {
   });
   afterAll(() => target?.stop());
 
+  it("%disconnect kills an evaluation still running on the node", async () => {
+    const k = await startKernel({ env: { EV_TARGET_COOKIE: target.cookie } });
+    try {
+      expect(stdout(await k.execute(`%connect ${target.node} --cookie-env EV_TARGET_COOKIE`))).toMatch(/Attached to/);
+      // An evaluation left running by a cell that did not wait for it (the magic called as a function).
+      const left = await k.execute('const pending = __lumin_magic__("erlang", "register(lumin_left, self()), timer:sleep(60000).");\npending.catch(() => undefined);\n0');
+      expect(errorOf(left)).toBeUndefined();
+      await waitFor(() => target.eval("is_pid(whereis(lumin_left))") === "true", 15_000, "the evaluation to start");
+      expect(stdout(await k.execute("%disconnect"))).toMatch(/Detached from/);
+      await waitFor(() => target.eval("whereis(lumin_left)") === "undefined", 10_000, "the evaluation to be killed");
+    } finally {
+      await k.shutdown();
+    }
+  }, 90_000);
+
   it("a kernel killed mid-evaluation leaves nothing running on the node", async () => {
     const k = await startKernel({ env: { EV_TARGET_COOKIE: target.cookie } });
     try {
