@@ -205,4 +205,25 @@ console.log(JSON.stringify(kst.orderby("seq").array("state_after").map((v: any) 
     );
     expect(left).toBe("{0, {:flags, []}, 0}");
   });
+
+  it("the first probe on a module creates no atom on the node (its code is read only with binary_to_term safe), and an ended probe leaves no process", async () => {
+    await k.execute("%disarm --all");
+    await allEnded();
+    const atoms = async () => Number(await elixirCell(k, ":erlang.system_info(:atom_count)"));
+    await atoms();
+    const before = await atoms();
+    for (const target of ["BigState.Application.start/2", "BigState.Queue"]) {
+      await arm(`%probe ${target} --as a_${before}_${target.length}`);
+    }
+    await arm("%probe --state BigState.Queue --as a_state");
+    await arm("%probe --messages BigState.Queue --as a_msgs");
+    await k.execute("%disarm --all");
+    await allEnded();
+    expect(await atoms()).toBe(before);
+    const probeProcesses = await elixirCell(
+      k,
+      `Enum.count(Process.list(), fn p -> match?({_, {:lumin_probe_kinds, _, _}}, List.keyfind(elem(Process.info(p, :dictionary) || {:dictionary, []}, 1), :"$initial_call", 0)) end)`,
+    );
+    expect(probeProcesses).toBe("0");
+  });
 });
