@@ -77,13 +77,23 @@ loop(S = #{bridge := Bridge, cell := Cell}) ->
         flush_output ->
             loop(flush(S));
         stop ->
-            kill(S), ok;
+            kill(S), hand_over_output();
         {'DOWN', _, process, Bridge, _} ->
             %% The kernel is gone (or its connection): nothing may keep running on its behalf.
-            kill(S), ok;
+            kill(S), hand_over_output();
         _ ->
             loop(S)
     end.
+
+%% Processes a cell started and left running (a server, a ticker) have this evaluator as their group
+%% leader: before it goes, they get the node's own `user', so their output never fails once we are gone.
+hand_over_output() ->
+    Me = self(),
+    case whereis(user) of
+        undefined -> ok;
+        User -> [group_leader(User, P) || P <- processes(), P =/= Me, erlang:process_info(P, group_leader) =:= {group_leader, Me}]
+    end,
+    ok.
 
 kill(S = #{cell := #{worker := Worker, ref := Ref}}) ->
     erlang:demonitor(Ref, [flush]),

@@ -125,6 +125,21 @@ describe("evaluation on a node the kernel did not start", () => {
     }
   }, 90_000);
 
+  it("a process a cell left running keeps working after %disconnect: its output goes to the node's own user", async () => {
+    const k = await startKernel({ env: { EV_TARGET_COOKIE: target.cookie } });
+    try {
+      expect(stdout(await k.execute(`%connect ${target.node} --cookie-env EV_TARGET_COOKIE`))).toMatch(/Attached to/);
+      const r = await k.execute('%%erlang\nregister(lumin_ticker, spawn(fun L() -> io:format("tick~n"), timer:sleep(50), L() end)).');
+      expect(errorOf(r)).toBeUndefined();
+      expect(stdout(await k.execute("%disconnect"))).toMatch(/Detached from/);
+      await new Promise((res) => setTimeout(res, 1000));
+      expect(target.eval("{is_pid(whereis(lumin_ticker)), element(2, erlang:process_info(whereis(lumin_ticker), group_leader)) =:= whereis(user)}")).toBe("{true,true}");
+      target.eval("exit(whereis(lumin_ticker), kill)");
+    } finally {
+      await k.shutdown();
+    }
+  }, 90_000);
+
   it("a kernel killed mid-evaluation leaves nothing running on the node", async () => {
     const k = await startKernel({ env: { EV_TARGET_COOKIE: target.cookie } });
     try {
