@@ -12,6 +12,7 @@ import { endpoint, readConnectionFile } from "./connection";
 import { BadMessageError, decodeFrames, encodeFrames, identitiesOf, Signer } from "./frames";
 import { makeHeader, type JupyterMessage, type MessageHeader } from "./message";
 import { knownMessageType } from "./messageShape";
+import { killSelfAfter, watchParent } from "./parentWatch";
 import type { MainToWire, WireThreadData, WireToMain } from "./threadMessages";
 
 const { connectionFile, kernelInfo } = workerData as WireThreadData;
@@ -203,6 +204,11 @@ async function main(): Promise<void> {
   ]);
   await status("starting");
   void echoHeartbeats();
+  watchParent(() => {
+    log("the process that started this kernel has gone: shutting down");
+    port.postMessage({ type: "shutdown", restart: false } satisfies WireToMain);
+    killSelfAfter(6000);
+  });
   // A socket's loop only ends if its socket fails; say so rather than die quietly.
   const served = (name: string) => (e: unknown) => log(`the ${name} channel stopped: ${(e as Error)?.stack ?? e}`);
   void serve(control, onControl, "control").catch(served("control"));

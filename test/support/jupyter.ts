@@ -126,6 +126,13 @@ export class KernelClient {
     return (await this.send<{ alive: boolean }>({ op: "alive" })).alive;
   }
 
+  /** Kill the Jupyter client itself (the kernel's parent) as a crash would: no shutdown_request is sent. */
+  killClient(): void {
+    this.driver.kill("SIGKILL");
+    rmSync(this.tmp, { recursive: true, force: true });
+    if (this.ownsCwd) rmSync(this.cwd, { recursive: true, force: true });
+  }
+
   async shutdown(): Promise<void> {
     try {
       await this.send({ op: "shutdown" });
