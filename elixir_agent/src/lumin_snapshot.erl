@@ -253,7 +253,5 @@ table_name(T) ->
     end.
 
 %% Elixir modules as Elixir writes them (Shop.Orders.init/1), Erlang ones as Erlang does (gen_server:loop/7).
-fmt_mfa({M, F, A}) when is_atom(M), is_atom(F), is_integer(A) ->
-    {Mod, Sep} = case atom_to_binary(M, utf8) of <<"Elixir.", R/binary>> -> {R, "."}; B -> {B, ":"} end,
-    iolist_to_binary([Mod, Sep, atom_to_binary(F, utf8), "/", integer_to_binary(A)]);
+fmt_mfa({M, F, A} = MFA) when is_atom(M), is_atom(F), is_integer(A) -> lumin_lib:fmt_mfa(MFA);
 fmt_mfa(_) -> undefined.
