@@ -258,7 +258,7 @@ setup(state, Spec, S = #{ref := Ref, off := Off, counter := C}) ->
            [fmt("~p: its debug events say which message came in, not what it returned; the state after each message "
                 "is read right after it (so under load it may include later messages), and the time it took is not "
                 "known", [Behaviour]) || Behaviour =/= gen_statem, Behaviour =/= gen_server],
-    S#{tracee => Pid, pname => reg_name(Pid), mon => erlang:monitor(process, Pid), func_id => FuncId,
+    S#{tracee => Pid, pname => reg_name(Pid), mon => erlang:monitor(process, Pid), func_id => FuncId, view => View,
        behaviour => Behaviour, synced => false, cur => undefined, cur_name => undefined, pending => undefined,
        awaiting => queue:new(), seq => 0, warnings := Warn};
 setup(telemetry, Spec, S = #{ref := Ref, off := Off, counter := C}) ->
@@ -878,12 +878,27 @@ other_event(In, TS, S) when element(1, In) =:= in, tuple_size(In) =:= 2; element
                   end,
     case take(S) of
         {true, S1 = #{seq := Seq, awaiting := Q, tracee := Pid, ref := Ref}} ->
-            Pid ! {system, {self(), {'$lumin_data', Ref}}, get_state},
+            ask_data(Pid, Ref, S),
             E = #{other => true, seq => Seq, time => TS, kind => Kind, msg => Msg},
             check_limit(S1#{seq := Seq + 1, awaiting := queue:in(E, Q)});
         {false, S1} -> S1
     end;
 other_event(_, _, S) -> S.
+
+%% Ask the watched process for its state (data) after the event just seen. A gen_statem is asked with a
+%% replace_state request whose fun sends the view (its --path, cut) and throws, so its data stays as it was and
+%% the answer to the request is that small error, never the whole data (a get_state request would copy it out
+%% whole, on every event). The view comes as `{{'$lumin_data', Ref}, View}', in order with its other replies.
+%% (gen_event and other behaviours apply a replace_state fun to each handler, not to the whole state: they are
+%% asked with get_state, whose answer is their handlers' states.)
+ask_data(Pid, Ref, #{view := View, behaviour := gen_statem}) ->
+    Self = self(),
+    Fun = fun({Name, Data}) -> Self ! {{'$lumin_data', Ref}, {Name, view(Data, View)}}, throw(lumin_view);
+             (St) -> Self ! {{'$lumin_data', Ref}, view(St, View)}, throw(lumin_view)
+          end,
+    Pid ! {system, {Self, {'$lumin_view_done', Ref}}, {replace_state, Fun}};
+ask_data(Pid, Ref, _) ->
+    Pid ! {system, {self(), {'$lumin_data', Ref}}, get_state}.
 
 %% `Reply' is a get_state answer: the state itself (gen_statem: {StateName, Data}), or an error; none when the
 %% process went before answering.
@@ -915,7 +930,7 @@ sm_event({Verdict, Event, StateName, Next}, TS, S = #{pending := P0}) when Verdi
     case take(S1) of
         {true, S2 = #{seq := Seq, awaiting := Q, tracee := Pid}} ->
             %% The data after this event: asked of the process now, answered in order with its other replies.
-            Pid ! {system, {self(), {'$lumin_data', maps:get(ref, S)}}, get_state},
+            ask_data(Pid, maps:get(ref, S), S),
             E = P#{seq => Seq, end_time => TS, name_after => Next},
             check_limit(S2#{seq := Seq + 1, awaiting := queue:in(E, Q)});
         {false, S2} -> S2
@@ -1215,6 +1230,7 @@ drain_now(S, Deadline) ->
     receive
         M when is_tuple(M), tuple_size(M) >= 2, element(1, M) =:= '$lumin' -> drain_now(event(M, S), Deadline);
         {{'$lumin_data', _}, _} = M -> drain_now(event(M, S), Deadline);
+        {{'$lumin_view_done', _}, _} -> drain_now(S, Deadline);
         {lumin_ack, _} = M -> drain_now(event(M, S), Deadline);
         {'DOWN', Mon, process, _, _} = M -> drain_now(event(M, S), Deadline)
     after Left ->

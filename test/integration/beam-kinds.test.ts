@@ -401,7 +401,7 @@ flood_t`);
     const status = JSON.parse(stdout(ended).trim());
     expect(status.status).toMatchObject({ kind: "messages", state: "ended", why_ended: "rate" });
     expect(status.tookMs).toBeLessThan(3_000);
-    expect(texts(ended, "execute_result")[0]).toMatch(/ended \(rate: rate budget of 5000 messages\/s exceeded \(\d+\/s\)(; stopped at the source)?\)/); // by the watchdog or the probe's own tick, whichever sees it first
+    expect(texts(ended, "execute_result")[0]).toMatch(/ended \((rate: )?rate budget of 5000 messages\/s exceeded \(\d+\/s\)(; stopped at the source)?\)/); // by the watchdog or the probe's own tick, whichever sees it first
     // Rows up to the moment the watchdog stopped the flood at its source; what was queued then is dropped, counted.
     expect(status.rows).toBeGreaterThan(0);
     expect(status.status.seen).toBe(status.rows);
