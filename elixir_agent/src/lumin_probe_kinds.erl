@@ -40,8 +40,8 @@
 %%     :telemetry loaded.
 %%   * `logs' (spec: `level', "warning"…): a :logger handler (id `lumin_log_probe', so one logs probe per node)
 %%     at that level. Events the node's primary level filters out never reach any handler.
-%%   * `metrics' (spec: `interval_ms', default 1000, at least 100): a timer sampling memory, process and port
-%%     counts, run queue, scheduler utilisation (scheduler_wall_time, enabled for the probe's life), and
+%%   * `metrics' (spec: `interval_ms', default 1000, at least 100): a timer on a fixed grid (start + k *
+%%     interval; ticks missed while busy are skipped) sampling memory, process and port counts, run queue, scheduler utilisation (scheduler_wall_time, enabled for the probe's life), and
 %%     reductions and io per second.
 %%
 %% Every kind counts its rows against the budgets (limit, time_ms, rate, buffer; mailbox and memory of the
@@ -301,7 +301,8 @@ setup(metrics, Spec, S) ->
                    _ -> 1000
                end,
     _ = erlang:system_flag(scheduler_wall_time, true),
-    S#{interval => Interval, timer => erlang:send_after(Interval, self(), {'$lumin', sample}), last => counters()}.
+    Start = erlang:monotonic_time(millisecond),
+    next_sample(S#{interval => Interval, start_ms => Start, tick => 0, last => counters()}).
 
 %% ---- resolving what the user wrote ----------------------------------------------------------------
 
@@ -600,9 +601,9 @@ event({'$lumin', telemetry, Ref, TS, Pid, Ev, Meas, Meta}, S = #{ref := Ref, sta
     emit([node(), us(TS, S), Pid, event_text(Ev, S), term(Meas), term(Meta)], S);
 event({'$lumin', log, Ref, Ev}, S = #{ref := Ref, state := St}) when St =/= ended ->
     emit(log_row(Ev), S);
-event({'$lumin', sample}, S = #{state := armed, interval := I}) ->
+event({'$lumin', sample}, S = #{state := armed}) ->
     {Row, S1} = sample(S),
-    emit(Row, S1#{timer := erlang:send_after(I, self(), {'$lumin', sample})});
+    emit(Row, next_sample(S1));
 event({'DOWN', Mon, process, Pid, Reason}, S = #{mon := Mon, state := St}) when St =/= ended ->
     S1 = target_gone(S),
     end_probe(target_down, io_lib:format("the watched process ~ts exited: ~0P", [pid_text(Pid), Reason, 20]), S1);
@@ -1021,6 +1022,14 @@ sample(S = #{last := Last}) ->
            (maps:get(reductions, Now) - maps:get(reductions, Last)) / Secs,
            (maps:get(in, Now) - maps:get(in, Last)) / Secs, (maps:get(out, Now) - maps:get(out, Last)) / Secs],
     {Row, S#{last := Now}}.
+
+%% Samples fall on a fixed grid, start + k * interval (monotonic ms, absolute timers), so the time a sample
+%% takes, or a busy moment of the probe, does not push every later sample back. Ticks already past are
+%% skipped rather than sent one after another.
+next_sample(S = #{interval := I, start_ms := Start, tick := K}) ->
+    Due = (erlang:monotonic_time(millisecond) - Start) div I + 1,
+    K1 = max(K + 1, Due),
+    S#{tick := K1, timer => erlang:send_after(Start + K1 * I, self(), {'$lumin', sample}, [{abs, true}])}.
 
 %% Active over total wall time of the normal schedulers since the previous sample.
 utilisation(Before, After) when is_list(Before), is_list(After) ->

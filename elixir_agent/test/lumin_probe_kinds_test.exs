@@ -546,6 +546,30 @@ defmodule LuminProbeKindsTest do
     :ok = :lumin_probe_kinds.stop(probe)
   end
 
+  test "metrics: samples keep to the interval over 2 s, even after the probe was held up" do
+    {:ok, probe, _} = arm(:metrics, %{interval_ms: 200, time_ms: 2100}, "mgrid")
+    # Held up for a while (a long flush, a busy scheduler): the samples that follow keep to the grid, the
+    # ticks missed are skipped rather than sent all at once.
+    Process.sleep(500)
+    :erlang.suspend_process(probe)
+    Process.sleep(400)
+    :erlang.resume_process(probe)
+    {rows, status} = collect("mgrid", :metrics)
+    assert %{why_ended: :time} = status
+
+    times = Enum.map(rows, &round(&1.time_us))
+    # 10 ticks in 2.1 s; of the two the hold-up covered, one comes late and one is skipped.
+    assert length(rows) in 8..10, "#{length(rows)} samples at #{inspect(times)}"
+    gaps = Enum.zip_with(tl(times), times, &(&1 - &2))
+    assert Enum.all?(gaps, &(&1 >= 80_000)), "samples bunched: gaps #{inspect(gaps)} µs"
+
+    # Each sample on the grid the first one started: off by at most 40 ms, except the one that came late.
+    [first | _] = times
+    off = for t <- times, do: abs(rem(t - first + 100_000, 200_000) - 100_000)
+    assert Enum.count(off, &(&1 > 40_000)) <= 1, "off the 200 ms grid by #{inspect(off)} µs"
+    :ok = :lumin_probe_kinds.stop(probe)
+  end
+
   test "metrics: the time budget ends the probe by itself" do
     {:ok, probe, _} = arm(:metrics, %{interval_ms: 100, time_ms: 300}, "mtime")
     {rows, status} = collect("mtime", :metrics)

@@ -191,7 +191,7 @@ export const SCHEMAS: { readonly [K in TableKind]: TableSchema } = {
   metrics: {
     kind: "metrics",
     version: 1,
-    doc: "A time series of node-wide signals, one row per sample (`%probe --metrics`).",
+    doc: "A time series of node-wide signals, one row per sample (`%probe --metrics`). Samples keep to a fixed grid (the start plus a whole number of `--every` intervals), so they do not drift; ticks missed while the node was busy are skipped, not sent late one after another.",
     columns: [
       col("node", "string", "node"),
       col("time_us", "float", "µs since the epoch"),

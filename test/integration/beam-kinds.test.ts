@@ -325,16 +325,21 @@ for q <- 1..3, do: Shop.Orders.place("tm", q)`);
 });
 
 describe("%probe --metrics", () => {
-  it("samples every --every with sane values, and ends on its time budget", async () => {
-    await arm("%probe --metrics --every 200ms --for 1100ms --as mt1");
+  it("samples every --every with sane values, on the interval's grid, and ends on its time budget", async () => {
+    await arm("%probe --metrics --every 200ms --for 2100ms --as mt1");
     const rows = await cellJson<any[]>(k, `const m_rows = %events mt1 --wait=5s
 console.log(JSON.stringify(m_rows.objects()))`);
     const s = await cellJson<any>(k, `const p_list = %probes\nconsole.log(JSON.stringify(p_list.objects().find((p: any) => p.name === "mt1")))`);
     expect(s).toMatchObject({ state: "ended", why_ended: "time" });
-    expect(rows.length).toBeGreaterThanOrEqual(4);
-    expect(rows.length).toBeLessThanOrEqual(6);
+    // Ticks at 200, 400, … 2000 ms: 10 samples, give or take the one at the edge of the time budget.
+    expect(rows.length).toBeGreaterThanOrEqual(9);
+    expect(rows.length).toBeLessThanOrEqual(11);
+    // No drift: the last sample is a whole number of intervals after the first (a sampler that waits the
+    // interval after each sample's work falls behind by that work every time).
+    const span = rows[rows.length - 1].time_us - rows[0].time_us;
+    expect(Math.abs(span - (rows.length - 1) * 200_000)).toBeLessThan(30_000);
     for (const [i, r] of rows.entries()) {
-      if (i > 0) expect(r.time_us - rows[i - 1].time_us).toBeGreaterThan(150_000);
+      if (i > 0) expect(Math.abs(r.time_us - rows[i - 1].time_us - 200_000)).toBeLessThan(60_000);
       expect(r.memory_total).toBeGreaterThan(r.memory_processes);
       for (const c of ["memory_processes", "memory_binary", "memory_ets", "memory_atom", "memory_code"]) expect(r[c]).toBeGreaterThan(0);
       expect(r.memory_total).toBeGreaterThan(r.memory_processes + r.memory_ets + r.memory_code);
