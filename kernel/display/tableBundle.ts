@@ -123,7 +123,8 @@ export function tableBundle(table: TableLike, caption?: string, page: TablePage 
   };
   const html = [
     `<div class="elixirlumin-table">`,
-    caption ? `<div style="font-weight:600">${escapeHtml(caption)}</div>` : "",
+    // The caption's first line heads the table; any further line (rows it leaves out) is a quieter note.
+    ...(caption ?? "").split("\n").filter(Boolean).map((l, i) => `<div style="${i === 0 ? "font-weight:600" : "opacity:0.7"}">${escapeHtml(l)}</div>`),
     `<table><thead><tr>`,
     ...names.map((n, j) => `<th style="text-align:${align(j)}">${escapeHtml(n)}<br/><span style="font-weight:normal;opacity:0.6">${kindLabel(kinds.get(n)!)}</span></th>`),
     `</tr></thead><tbody>`,

@@ -60,7 +60,9 @@ export function saveCapture(table: ColumnTable, file: string, fallbackKind = "ta
   const arrow = aq.toArrow(plain, { types: Object.fromEntries(terms.map((n) => [n, flechette.binary()])) } as never) as unknown as {
     schema: { metadata: Map<string, string> | null };
   };
-  const meta: CaptureMeta = { ...(tableMeta(table) ?? { kind: fallbackKind, schemaVersion: 1, dropped: 0 }), terms, syntax, capturedAt: new Date().toISOString() };
+  // The file holds exactly this table's rows: a note about rows the table left out is not carried into it.
+  const { hidden: _hidden, ...known } = tableMeta(table) ?? { kind: fallbackKind, schemaVersion: 1, dropped: 0 };
+  const meta: CaptureMeta = { ...known, terms, syntax, capturedAt: new Date().toISOString() };
   arrow.schema.metadata = new Map([[META_KEY, JSON.stringify(meta)]]);
   const bytes = flechette.tableToIPC(arrow, { format: "file" });
   writeFileSync(file, bytes);

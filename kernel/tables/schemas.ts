@@ -112,7 +112,7 @@ export const SCHEMAS: { readonly [K in TableKind]: TableSchema } = {
     columns: [
       col("node", "string", "node of the watched process"),
       col("time_us", "float", "when the send or receive happened, µs since the epoch"),
-      col("event", "string", "`send`, `receive`, or `timeout`: a `receive … after` that timed out, which the VM reports as receiving the atom `timeout` (its own row kind, so it is not taken for a message; a real message that is the bare atom `timeout` with no sender reads the same)"),
+      col("event", "string", "`send`, `receive`, or `timeout`: a `receive … after` that timed out, which the VM reports as receiving the atom `timeout` (its own row kind, so it is not taken for a message; a real message that is the bare atom `timeout` with no sender reads the same); `%events` leaves these rows out unless `--timeouts`"),
       col("from_pid", "string", "sender; on a `receive` row known only when the message names it (calls, replies to calls seen, EXIT, DOWN, system), else null", true),
       col("from_name", "string", "sender's registered name", true),
       col("to_pid", "string", "receiver (a pid, or the name sent to)"),

@@ -15,6 +15,8 @@ export interface TableMeta {
   state?: string;
   whyEnded?: string | null;
   detail?: string | null;
+  /** Rows this table leaves out of the probe's data, and the sentence that says so (and how to see them). */
+  hidden?: { rows: number; note: string };
 }
 
 const metas = new WeakMap<object, TableMeta>();
@@ -27,7 +29,7 @@ export function tableMeta(table: object): TableMeta | undefined {
   return metas.get(table);
 }
 
-/** One line for the top of a displayed probe table. */
+/** The caption of a displayed probe table: one line, and a second when the table leaves rows out. */
 export function describeMeta(m: TableMeta): string {
   const parts = [m.probe ? `${m.probe}: ${m.kind}` : m.kind];
   if (m.target) parts.push(m.target);
@@ -36,5 +38,6 @@ export function describeMeta(m: TableMeta): string {
   // Why it ended, said once: the sentence when there is one ("disarmed by the user"), else the reason's name.
   const why = m.detail ?? m.whyEnded?.replace(/_/g, " ");
   const state = m.state === "ended" ? `ended${why ? ` (${why})` : ""}` : m.state;
-  return `${parts.join(" ")} — ${counts.join(", ")}${state ? `; ${state}` : ""}`;
+  const line = `${parts.join(" ")} — ${counts.join(", ")}${state ? `; ${state}` : ""}`;
+  return m.hidden ? `${line}\n${m.hidden.note}` : line;
 }

@@ -7,7 +7,7 @@ import { decodeBatch } from "../beam/batchDecoder";
 import type { ProbeStatusEvent } from "../beam/protocol";
 import type { ColumnTable } from "../analysis/aq";
 import { columnNames, SCHEMAS, type ProbeKind, type SnapshotKind, type TableKind } from "./schemas";
-import { setTableMeta, type TableMeta } from "./tableMeta";
+import { setTableMeta, tableMeta, type TableMeta } from "./tableMeta";
 import { mergeColumns, type ArqueroColumn } from "./tableBuilder";
 
 const arquero = () => import("arquero");
@@ -18,6 +18,23 @@ export async function columnTable(kind: TableKind, columns: Record<string, Arque
   const table = aq.table(columns as never, columnNames(kind)) as ColumnTable;
   setTableMeta(table, { ...meta, kind, schemaVersion: SCHEMAS[kind].version });
   return table;
+}
+
+/**
+ * A message probe's table without its `timeout` rows (each a `receive … after` that timed out: on a server
+ * that polls, most of the rows), as %events shows it unless asked for them. The rows stay in the probe's data
+ * (`%capture`, `%chart` and `%explain` by name see every row); the metadata counts them, so the caption says
+ * how many were left out and how to see them. `name` is what the user called the table by.
+ */
+export function withoutTimeoutRows(table: ColumnTable, name: string): ColumnTable {
+  const meta = tableMeta(table);
+  if (meta?.kind !== "messages" || !table.columnNames().includes("event")) return table;
+  const shown = table.filter((d: { event: string }) => d.event !== "timeout") as ColumnTable;
+  const rows = table.numRows() - shown.numRows();
+  if (rows === 0) return table;
+  const note = `${rows.toLocaleString("en")} timeout row${rows === 1 ? "" : "s"} hidden — %events ${name} --timeouts shows them`;
+  setTableMeta(shown, { ...meta, hidden: { rows, note } });
+  return shown;
 }
 
 /** A snapshot batch from the node (%top, %tree, %apps, %ets) as a table in its schema. */

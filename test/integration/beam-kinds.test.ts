@@ -125,6 +125,35 @@ inspect(self())`);
     expect(otp[5].call_id).toBe(otp[0].call_id);
     expect(otp[2].from_name).toBe("Shop.Orders");
   });
+  it("a receive … after loop: %events leaves its timeout rows out and says how many; --timeouts shows them", async () => {
+    await ex(`pid = spawn(fn ->
+  loop = fn loop -> receive do :stop -> :ok; _ -> loop.(loop) after 10 -> loop.(loop) end end
+  loop.(loop)
+end)
+Process.register(pid, LuminKinds.Poller)`);
+    await arm("%probe --messages LuminKinds.Poller --as poll1");
+    await ex(`for i <- 1..3, do: send(LuminKinds.Poller, {:hello, i})
+Process.sleep(300)`);
+    await k.execute("%disarm poll1");
+    const eventsOf = (table: string) => `console.log(JSON.stringify(${table}.objects().map((r: any) => r.event)))\n${table}`;
+    const byDefault = await k.execute(`const poll_t = %events poll1 --wait=5s\n${eventsOf("poll_t")}`);
+    const withTimeouts = await k.execute(`const poll_all = %events poll1 --timeouts\n${eventsOf("poll_all")}`);
+    const status = await cellJson(k, `const poll_p = %probes\nconsole.log(JSON.stringify(poll_p.objects().find((p: any) => p.name === "poll1")))`);
+    await ex(`send(LuminKinds.Poller, :stop)`);
+
+    // By default: the three messages only, and a caption line counting what was left out.
+    expect(JSON.parse(stdout(byDefault).trim())).toEqual(["receive", "receive", "receive"]);
+    const caption = texts(byDefault, "execute_result")[0];
+    const hidden = Number(caption.match(/^([\d,]+) timeout rows hidden — %events poll1 --timeouts shows them$/m)?.[1].replace(/,/g, ""));
+    expect(hidden).toBeGreaterThanOrEqual(5); // one every 10 ms for 0.3 s, on a busy machine fewer
+    expect(texts(byDefault, "execute_result", "text/html")[0]).toContain(`${hidden} timeout rows hidden`);
+    // --timeouts: every row the probe kept, the same timeouts counted, no caption line about hidden rows.
+    const all: string[] = JSON.parse(stdout(withTimeouts).trim());
+    expect(all.filter((e) => e === "timeout").length).toBe(hidden);
+    expect(all.filter((e) => e !== "timeout")).toEqual(["receive", "receive", "receive"]);
+    expect(texts(withTimeouts, "execute_result")[0]).not.toContain("hidden");
+    expect(status).toMatchObject({ kind: "messages", state: "ended", seen: 3 + hidden, dropped: 0 });
+  });
 });
 
 describe("%probe --state", () => {
