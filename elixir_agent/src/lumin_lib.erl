@@ -124,12 +124,25 @@ label_of(P, Cache) ->
 
 %% ---- cutting -----------------------------------------------------------------------------------------
 
+%% A value of at most 4 words as walk/2 counts it (an integer of one word, an atom, a float, a pid, a port, a
+%% reference, []), and the most a tuple of four of them takes: 1 + 4 + 4 x 4 words, rounded up.
+-define(IMMEDIATE(V), (is_atom(V) orelse (is_integer(V) andalso V > -16#7ffffffffffffff andalso V < 16#7ffffffffffffff)
+                       orelse is_float(V) orelse is_pid(V) orelse is_port(V) orelse is_reference(V) orelse V =:= [])).
+-define(SURE_BYTES, 256).
+
 %% @doc A term whose size fits `Max' bytes (counted as heap words x 8, about its external size) is kept as it is;
 %% a bigger one becomes `{lumin_cut, Bytes, Prefix}', where Prefix shows its start (about Max bytes of it). Bytes is
 %% the term's size when it is at most 16 x Max, else 16 x Max: a lower bound ("at least"), because measuring a
 %% 40 MB term whole costs 150 ms in the process that holds it. Cost: O(Max), whatever the term's size.
 -spec cut(term(), pos_integer()) -> term().
-cut(T, Max) ->
+cut(T, Max) when Max >= ?SURE_BYTES ->
+    case small_for_sure(T) of
+        true -> T;
+        false -> cut_walked(T, Max)
+    end;
+cut(T, Max) -> cut_walked(T, Max).
+
+cut_walked(T, Max) ->
     W = Max div 8,
     case walk([T], W) of
         Left when Left >= 0 -> T;
@@ -147,7 +160,19 @@ cut(T) -> cut(T, lumin_budget:max_term_bytes()).
 
 %% @doc Whether `T' takes at most `Max' bytes of heap (8-byte words), walking no more of it than that.
 -spec fits(term(), non_neg_integer()) -> boolean().
+fits(T, Max) when Max >= ?SURE_BYTES ->
+    small_for_sure(T) orelse walk([T], Max div 8) >= 0;
 fits(T, Max) -> walk([T], Max div 8) >= 0.
+
+%% Most traced terms under a flood are tiny ({tag, N}, a reply's {Ref, ok}): an immediate, or a tuple of up to
+%% four immediates, takes at most ?SURE_BYTES bytes, so it is kept without walking it (O(1): one look at each
+%% of at most four elements). This is the per-message path of both the tracer and the probes.
+small_for_sure(T) when ?IMMEDIATE(T) -> true;
+small_for_sure({A}) -> ?IMMEDIATE(A);
+small_for_sure({A, B}) -> ?IMMEDIATE(A) andalso ?IMMEDIATE(B);
+small_for_sure({A, B, C}) -> ?IMMEDIATE(A) andalso ?IMMEDIATE(B) andalso ?IMMEDIATE(C);
+small_for_sure({A, B, C, D}) -> ?IMMEDIATE(A) andalso ?IMMEDIATE(B) andalso ?IMMEDIATE(C) andalso ?IMMEDIATE(D);
+small_for_sure(_) -> false.
 
 %% @doc The heap words of `T', up to `Limit' (then `Limit' + 1): O(Limit).
 words(T, Limit) ->
