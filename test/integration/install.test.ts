@@ -18,22 +18,9 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT } from "../support/jupyter";
+import { joinText, type Cell, type Output } from "../support/nbconvert";
 
-interface Output {
-  output_type: string;
-  text?: string | string[];
-  data?: Record<string, unknown>;
-  ename?: string;
-  evalue?: string;
-}
-interface Cell {
-  cell_type: string;
-  source: string | string[];
-  outputs?: Output[];
-}
-
-const join = (v: unknown) => (Array.isArray(v) ? v.join("") : typeof v === "string" ? v : "");
-const textOf = (outputs: Output[]) => outputs.map((o) => join(o.text) + join(o.data?.["text/plain"]) + join(o.evalue)).join("\n");
+const textOf = (outputs: Output[]) => outputs.map((o) => joinText(o.text) + joinText(o.data?.["text/plain"]) + joinText(o.evalue)).join("\n");
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "lumin-install-"));
 const PREFIX = path.join(tmp, "prefix");
@@ -98,7 +85,7 @@ async function execute(file: string, env: Record<string, string>, prefixReadOnly
 }
 
 function outputsOf(cells: Cell[], marker: string): Output[] {
-  const cell = cells.find((c) => join(c.source).includes(marker));
+  const cell = cells.find((c) => joinText(c.source).includes(marker));
   if (!cell) throw new Error(`no cell contains ${marker}`);
   return cell.outputs ?? [];
 }
@@ -178,15 +165,15 @@ describe("npm install -g of the packed tarball", () => {
       "latencyChart(calls)",
     ]);
     const cells = await execute(path.join(work, "mine.ipynb"), userEnv());
-    const errors = cells.flatMap((c) => (c.outputs ?? []).filter((o) => o.output_type === "error").map((o) => `${o.ename}: ${o.evalue} in ${join(c.source)}`));
+    const errors = cells.flatMap((c) => (c.outputs ?? []).filter((o) => o.output_type === "error").map((o) => `${o.ename}: ${o.evalue} in ${joinText(c.source)}`));
     expect(errors).toEqual([]);
     // The kernel is the installed package, and nothing it loaded comes from anywhere else (this checkout).
     expect(resultOf(cells, "process.argv[1]")).toBe(`'${path.join(PACKAGE, "bin", "elixirlumin.js")}'`);
     expect(resultOf(cells, "_cache")).toBe("'every module from the installed package'");
     // The cell scope is there: Arquero, display, the magics bound in TypeScript, toDanfo, the charts.
-    expect(cells.flatMap((c) => c.outputs ?? []).filter((o) => join(o.text).includes("did not load"))).toEqual([]);
+    expect(cells.flatMap((c) => c.outputs ?? []).filter((o) => joinText(o.text).includes("did not load"))).toEqual([]);
     const shown = outputsOf(cells, "aq.table").find((o) => o.output_type === "display_data");
-    expect(join(shown?.data?.["text/plain"])).toMatch(/twice[\s\S]*3 rows/);
+    expect(joinText(shown?.data?.["text/plain"])).toMatch(/twice[\s\S]*3 rows/);
     expect(resultOf(cells, "aq.table")).toBe("'2,4,6'");
     expect(textOf(outputsOf(cells, "%node start"))).toMatch(/Attached to lumin_\w+@\S+ \(started by this kernel\)/);
     expect(textOf(outputsOf(cells, "Greeter.hello(0)"))).toContain('"hi 0"');

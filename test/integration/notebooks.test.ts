@@ -7,23 +7,8 @@ import { readdirSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ROOT } from "../support/jupyter";
-import { executeNotebook } from "../support/nbconvert";
+import { executeNotebook, joinText, type Cell, type Output } from "../support/nbconvert";
 
-interface Output {
-  output_type: string;
-  name?: string;
-  text?: string | string[];
-  data?: Record<string, unknown>;
-  ename?: string;
-  evalue?: string;
-}
-interface Cell {
-  cell_type: string;
-  source: string | string[];
-  outputs?: Output[];
-}
-
-const join = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join("") : (v ?? ""));
 
 /** Runs the notebook from a folder of its own outside the repository, as a reader would. */
 async function execute(notebook: string): Promise<Cell[]> {
@@ -34,12 +19,12 @@ async function execute(notebook: string): Promise<Cell[]> {
 
 /** The outputs of the code cell whose source contains `marker`. */
 function outputsOf(cells: Cell[], marker: string): Output[] {
-  const cell = cells.find((c) => c.cell_type === "code" && join(c.source).includes(marker));
+  const cell = cells.find((c) => c.cell_type === "code" && joinText(c.source).includes(marker));
   if (!cell) throw new Error(`no cell contains ${marker}`);
   return cell.outputs ?? [];
 }
-const textOf = (outputs: Output[]) => outputs.map((o) => join(o.text) + join(o.data?.["text/plain"] as string | string[])).join("\n");
-const errorsIn = (cells: Cell[]) => cells.flatMap((c) => (c.outputs ?? []).filter((o) => o.output_type === "error").map((o) => `${o.ename}: ${o.evalue}\n--- in cell:\n${join(c.source)}`));
+const textOf = (outputs: Output[]) => outputs.map((o) => joinText(o.text) + joinText(o.data?.["text/plain"] as string | string[])).join("\n");
+const errorsIn = (cells: Cell[]) => cells.flatMap((c) => (c.outputs ?? []).filter((o) => o.output_type === "error").map((o) => `${o.ename}: ${o.evalue}\n--- in cell:\n${joinText(c.source)}`));
 
 /** What each notebook must show, beyond running without errors. */
 const CHECKS: Record<string, (cells: Cell[]) => void> = {

@@ -9,7 +9,7 @@ import { readdirSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT, notebookFolder, ofType, startKernel, type ExecuteResult, type KernelClient } from "../support/jupyter";
-import { executeNotebook } from "../support/nbconvert";
+import { executeNotebook, joinText, type Cell, type Output } from "../support/nbconvert";
 
 const shown = (r: ExecuteResult, mime = "text/plain") => ofType(r, "display_data").map((m) => String(m.content.data[mime] ?? "")).join("\n");
 
@@ -59,20 +59,6 @@ describe("predict and reveal", () => {
   });
 });
 
-interface Output {
-  output_type: string;
-  name?: string;
-  text?: string | string[];
-  data?: Record<string, unknown>;
-  ename?: string;
-  evalue?: string;
-}
-interface Cell {
-  cell_type: string;
-  source: string | string[];
-  outputs?: Output[];
-}
-const join = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join("") : (v ?? ""));
 
 /** A tour executed headless by nbconvert (allow_stdin false), from a copy of notebooks/ outside the repository. */
 async function execute(notebook: string): Promise<{ cells: Cell[]; seconds: number }> {
@@ -82,11 +68,11 @@ async function execute(notebook: string): Promise<{ cells: Cell[]; seconds: numb
   return { cells: run.notebook.cells as Cell[], seconds: (Date.now() - started) / 1000 };
 }
 
-const errorsIn = (cells: Cell[]) => cells.flatMap((c) => (c.outputs ?? []).filter((o) => o.output_type === "error").map((o) => `${o.ename}: ${o.evalue}\n--- in cell:\n${join(c.source)}`));
+const errorsIn = (cells: Cell[]) => cells.flatMap((c) => (c.outputs ?? []).filter((o) => o.output_type === "error").map((o) => `${o.ename}: ${o.evalue}\n--- in cell:\n${joinText(c.source)}`));
 
 /** Every `facts: {…}` line the tour printed, merged: the evidence its probes gave, in numbers and names. */
 function factsOf(cells: Cell[]): Record<string, any> {
-  const lines = cells.flatMap((c) => (c.outputs ?? []).filter((o) => o.output_type === "stream")).flatMap((o) => join(o.text).split("\n"));
+  const lines = cells.flatMap((c) => (c.outputs ?? []).filter((o) => o.output_type === "stream")).flatMap((o) => joinText(o.text).split("\n"));
   return Object.assign({}, ...lines.filter((l) => l.startsWith("facts: ")).map((l) => JSON.parse(l.slice("facts: ".length))));
 }
 
@@ -228,7 +214,7 @@ describe.each(tours)("tour %s", (tour) => {
     const { cells, seconds } = await execute(`notebooks/tours/${tour}`);
     expect(errorsIn(cells)).toEqual([]);
     // Headless: every question shown, none asked, every reveal shows the evidence.
-    const shownText = cells.flatMap((c) => c.outputs ?? []).map((o) => join(o.data?.["text/plain"] as string | string[])).join("\n");
+    const shownText = cells.flatMap((c) => c.outputs ?? []).map((o) => joinText(o.data?.["text/plain"] as string | string[])).join("\n");
     const questions = shownText.match(/^Predict: /gm)?.length ?? 0;
     expect(questions).toBeGreaterThan(0);
     expect(shownText.match(/^Your prediction: \(not asked/gm)?.length).toBe(questions);

@@ -8,6 +8,26 @@ import { readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { kernelspecDir, notebookFolder } from "./jupyter";
 
+/** A cell's output as nbformat saves it. */
+export interface Output {
+  output_type: string;
+  name?: string;
+  text?: string | string[];
+  data?: Record<string, unknown>;
+  ename?: string;
+  evalue?: string;
+}
+
+/** A cell as nbformat saves it. */
+export interface Cell {
+  cell_type: string;
+  source: string | string[];
+  outputs?: Output[];
+}
+
+/** nbformat's multiline text (a string or a list of lines) as one string. */
+export const joinText = (v: unknown): string => (Array.isArray(v) ? v.join("") : typeof v === "string" ? v : "");
+
 export interface ExecutedNotebook {
   /** The executed notebook as saved by nbconvert (parsed JSON). */
   notebook: { cells: any[]; metadata: Record<string, any> };
