@@ -216,9 +216,18 @@ hand_on(CC, Acc, _N) ->
 
 %% A value whose size is small for sure: kept without looking at it.
 -define(SMALL(V), (is_atom(V) orelse is_integer(V) orelse is_float(V) orelse is_pid(V) orelse V =:= [])).
+%% One that takes a few words for sure (an integer of one word, not any integer).
+-define(IMMEDIATE(V), (is_atom(V) orelse (is_integer(V) andalso V > -16#7ffffffffffffff andalso V < 16#7ffffffffffffff)
+                       orelse is_float(V) orelse is_pid(V) orelse is_port(V) orelse is_reference(V) orelse V =:= [])).
 
 %% The trace message with its big term cut (results, exceptions, arguments, messages); when one was cut, the
 %% VM's copy of it is garbage now, collected at once.
+%% First, without a call: a message that is an immediate or a pair of immediates ({tag, N}, {Ref, ok}), as
+%% most are under a flood; lumin_lib:fits/2 would keep it too, at a few calls a message more.
+small({trace_ts, _, 'receive', V, _} = M) when ?IMMEDIATE(V) -> M;
+small({trace_ts, _, 'receive', {A, B}, _} = M) when ?IMMEDIATE(A), ?IMMEDIATE(B) -> M;
+small({trace_ts, _, send, V, _, _} = M) when ?IMMEDIATE(V) -> M;
+small({trace_ts, _, send, {A, B}, _, _} = M) when ?IMMEDIATE(A), ?IMMEDIATE(B) -> M;
 small({trace_ts, _, Tag, _, V, _} = M) when Tag =:= return_from; Tag =:= exception_from; Tag =:= call ->
     shrink(M, 5, V);
 small({trace_ts, _, send, V, _, _} = M) -> shrink_msg(M, V);
