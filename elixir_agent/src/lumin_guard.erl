@@ -13,6 +13,11 @@
 
 -define(TICK_MS, 50).
 -define(COOL_MS, 1000).
+%% What one queued trace message costs, for the estimate: the trace_ts tuple (tag, pid, timestamp), the
+%% off-heap message's own header and the copied term. A small message is about 250 bytes, a modest tuple or
+%% list (a flood of `{flood, [1..20]}') about 500: estimating low let a flooded tracer's queue pass the budget
+%% unseen while the node's memory grew by hundreds of MB.
+-define(TRACE_MSG_BYTES, 512).
 
 %% @doc Start the guard (registered as lumin_guard) with a budget in bytes.
 -spec start_link(pos_integer()) -> {ok, pid()}.
@@ -48,7 +53,10 @@ init(Budget) ->
     register(?MODULE, self()),
     process_flag(priority, high),
     erlang:send_after(?TICK_MS, self(), tick),
-    loop(#{budget => Budget, entries => #{}, total => 0, peak => 0, stopped => 0, cool_until => 0}).
+    %% Not 0: the VM's monotonic clock is usually negative, so a zero `cool_until' kept the guard from ever
+    %% ending a probe.
+    loop(#{budget => Budget, entries => #{}, total => 0, peak => 0, stopped => 0,
+           cool_until => erlang:monotonic_time(millisecond)}).
 
 loop(S = #{entries := Es}) ->
     receive
@@ -87,12 +95,12 @@ check(S = #{entries := Es, budget := Budget, peak := Peak, cool_until := Cool, s
     end.
 
 %% A process's memory: heap, stack, mailbox (including off-heap messages) and the binaries it refers to. The
-%% shared tracer's is estimated in O(1) (heap, and its mailbox at 128 bytes a trace message: a big traced term
-%% is the tracer's own to catch): measuring a mailbox of millions of messages exactly would walk it under its
-%% lock, every tick, and stall the very process that must drain it.
+%% shared tracer's is estimated in O(1): heap, and its mailbox at ?TRACE_MSG_BYTES a trace message (a big
+%% traced term is the tracer's own to catch). Measuring a mailbox of millions of messages exactly would walk it
+%% under its lock, every tick, and stall the very process that must drain it.
 memory(P, shared) ->
     case erlang:process_info(P, [total_heap_size, message_queue_len]) of
-        [{total_heap_size, W}, {message_queue_len, Q}] -> W * erlang:system_info(wordsize) + Q * 128;
+        [{total_heap_size, W}, {message_queue_len, Q}] -> W * erlang:system_info(wordsize) + Q * ?TRACE_MSG_BYTES;
         undefined -> 0
     end;
 memory(P, _) -> memory(P).

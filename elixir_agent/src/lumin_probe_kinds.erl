@@ -550,15 +550,19 @@ event({lumin_ack, Name}, S = #{name := Name, in_flight := F}) ->
     S#{in_flight := max(0, F - 1)};
 %% After the watchdog stopped a flood at its source, what was already queued is dropped (and counted), fast.
 event({'$lumin', chunk, Msgs}, S = #{flooded := true, state := ending}) -> drop(length(Msgs), S);
+%% Ending is bounded: what is still queued ?DRAIN_MS after the source was stopped is dropped, counted, and the
+%% probe ends now (a drain that kept turning chunks into rows never finished while a flood went on).
+event({'$lumin', chunk, Msgs}, S = #{state := ending, drain_until := Until}) when is_integer(Until) ->
+    case erlang:monotonic_time(millisecond) >= Until of
+        true -> finalize(drop_queued(drop(length(Msgs), S)));
+        false -> event_chunk(Msgs, S)
+    end;
+event({'$lumin', chunk, Msgs}, S) -> event_chunk(Msgs, S);
 event({'$lumin', Tag, Ref, _, _}, S = #{flooded := true, state := ending, ref := Ref}) when Tag =:= sys -> drop(1, S);
 event({'$lumin', Tag, Ref, _}, S = #{flooded := true, state := ending, ref := Ref}) when Tag =:= log -> drop(1, S);
 event({'$lumin', telemetry, Ref, _, _, _, _, _}, S = #{flooded := true, state := ending, ref := Ref}) -> drop(1, S);
-event({'$lumin', chunk, Msgs}, S = #{kind := messages, state := St}) when St =/= ended ->
-    %% The chunk's rows first (newest first, as the tracer hands them on), then counted and added at once.
-    {S1, Rows} = lists:foldr(fun msg_row/2, {S, []}, Msgs),
-    emit_many(lists:reverse(Rows), S1);
-event({'$lumin', chunk, Msgs}, S = #{state := St}) when St =/= ended ->
-    lists:foldr(fun on_trace/2, S, Msgs);
+%% The tracer was killed with a flood's backlog in it (lumin_trace): what it held is dropped, counted here.
+event({'$lumin', backlog_dropped, N}, S = #{state := ending}) -> drop(N, S);
 event({'$lumin', tracer_stopped, _}, S = #{state := ending}) -> finalize(S);
 event({'$lumin', drained}, S = #{state := ending}) ->
     %% A state probe still waiting for gen_statem data finishes when the last answer comes.
@@ -609,6 +613,20 @@ event({'DOWN', Mon, process, Pid, Reason}, S = #{mon := Mon, state := St}) when 
     end_probe(target_down, io_lib:format("the watched process ~ts exited: ~0P", [pid_text(Pid), Reason, 20]), S1);
 event(_, S) ->
     S.
+
+event_chunk(Msgs, S = #{kind := messages, state := St}) when St =/= ended ->
+    %% The chunk's rows first (newest first, as the tracer hands them on), then counted and added at once.
+    {S1, Rows} = lists:foldr(fun msg_row/2, {S, []}, Msgs),
+    emit_many(lists:reverse(Rows), S1);
+event_chunk(Msgs, S = #{state := St}) when St =/= ended ->
+    lists:foldr(fun on_trace/2, S, Msgs);
+event_chunk(_, S) -> S.
+
+%% The chunks already in this process's mailbox, counted as dropped.
+drop_queued(S) ->
+    receive {'$lumin', chunk, Msgs} -> drop_queued(drop(length(Msgs), S))
+    after 0 -> S
+    end.
 
 on_trace(Msg, S = #{kind := messages}) ->
     case msg_event(Msg, S) of
@@ -1099,7 +1117,13 @@ add_row(Row, S = #{rows := Rows, budget := #{buffer := Buffer}}) ->
     case lumin_columns:count(Rows) >= Buffer of
         true ->
             S1 = S#{dropped := maps:get(dropped, S) + 1, dropped_unsent := maps:get(dropped_unsent, S) + 1},
-            end_probe(buffer, io_lib:format("~b rows waited on the node for the kernel (buffer budget)", [Buffer]), S1);
+            %% Once ending, each further row is only counted: formatting the reason per row made an ending
+            %% probe too slow to ever finish under a flood.
+            case S1 of
+                #{state := armed} ->
+                    end_probe(buffer, io_lib:format("~b rows waited on the node for the kernel (buffer budget)", [Buffer]), S1);
+                _ -> S1
+            end;
         false ->
             Rows1 = lumin_columns:add(Row, Rows),
             S1 = S#{rows := Rows1},
@@ -1176,7 +1200,8 @@ flush(S = #{rows := Rows, in_flight := F, dropped_unsent := D, report := Report,
 end_probe(Why, Detail, S = #{state := armed, off := Off, kind := K}) ->
     atomics:put(Off, 1, 1),
     stop_watchdog(S),
-    S1 = (undo(S))#{state := ending, why := Why, detail := text_bin(Detail), watchdog := undefined},
+    S1 = (undo(S))#{state := ending, why := Why, detail := text_bin(Detail), watchdog := undefined,
+                    drain_until => erlang:monotonic_time(millisecond) + ?DRAIN_MS},
     report_status(S1),
     %% Trace kinds finish when the tracer hands on its last chunk; the others once the messages already
     %% sent to this process (queued before this one) are handled.
@@ -1281,7 +1306,11 @@ stop_watchdog(_) -> ok.
 %% @private The watchdog's process.
 watchdog(A = #{probe := Probe, counter := C}) ->
     erlang:monitor(process, Probe),
-    wd_loop(A#{samples => [{erlang:monotonic_time(millisecond), counters:get(C, 1)}],
+    %% High priority: under a flood the processes at normal priority (the flooded ones, the tracer, the probe)
+    %% take turns for many milliseconds each; the watchdog's few microseconds a tick must not wait behind them,
+    %% or a budget (mailbox, time) is seen seconds late while the node's memory grows.
+    process_flag(priority, high),
+    wd_loop(A#{tracee_q0 => tracee_queue(A), samples => [{erlang:monotonic_time(millisecond), counters:get(C, 1)}],
                hook => [{erlang:monotonic_time(), counters:get(C, 2)}]}).
 
 wd_loop(A = #{samples := Samples, counter := C, budget := #{rate := MaxRate, time_ms := MaxT}, since := Since, hook := Hook}) ->
@@ -1313,7 +1342,9 @@ wd_loop(A = #{samples := Samples, counter := C, budget := #{rate := MaxRate, tim
                     false -> 0
                 end,
         MaxShare = lumin_budget:state_share(),
+        Grew = tracee_queue(A) - maps:get(tracee_q0, A),
         if
+            Grew > MaxQ -> wd_stop(7, Grew, A);
             Long > MaxRate -> wd_stop(1, Long, A);
             Short > 4 * MaxRate -> wd_stop(1, Short, A);
             Q > MaxQ -> wd_stop(2, Q, A);
@@ -1327,7 +1358,9 @@ wd_loop(A = #{samples := Samples, counter := C, budget := #{rate := MaxRate, tim
 
 %% Mailbox length and memory of the probe, and — when events for this probe came in since the last look (it is
 %% one cause of the load, not an idle neighbour) — the backlog of the tracer it shares with every probe.
-load(#{probe := P, source := Source, counter := C, samples := [{_, Last} | _]}) ->
+load(#{probe := P, source := Source, counter := C, samples := Samples}) ->
+    %% Over the whole window, not one tick: a tracer deep in a flood may hand on no chunk for a tick or two.
+    {_, Last} = lists:last(Samples),
     Busy = counters:get(C, 1) > Last,
     %% The tracer's mailbox length only (O(1)); its memory is lumin_guard's to judge.
     TQ = case Source of
@@ -1340,6 +1373,16 @@ load(#{probe := P, source := Source, counter := C, samples := [{_, Last} | _]}) 
          end,
     {Q0, M0} = load_of([P]),
     {Q0 + TQ, M0}.
+
+%% The mailbox of the one process a message or process probe watches (0 otherwise). Tracing makes each of its
+%% sends and receives cost a copy to the tracer: under a flood it falls behind its senders and its mailbox —
+%% the node's memory, not the agent's — grows without bound, while the agent's own queues stay small.
+tracee_queue(#{source := {_, Pid, _}}) when is_pid(Pid) ->
+    case erlang:process_info(Pid, message_queue_len) of
+        {message_queue_len, N} -> N;
+        undefined -> 0
+    end;
+tracee_queue(_) -> 0.
 
 load_of(Ps) ->
     lists:foldl(fun(X, {Q, M}) ->
@@ -1375,6 +1418,8 @@ heed_watchdog(S = #{state := armed, off := Off, budget := B, kind := K}) ->
                     3 -> {memory, io_lib:format("the probe used ~b MB (budget ~b MB)",
                                                 [Fig div 1048576, maps:get(memory, B) div 1048576])};
                     4 -> {memory, <<"the node-wide memory budget was exceeded and this probe held the most">>};
+                    7 -> {overload, io_lib:format("the watched process's mailbox grew by ~b messages while traced (budget ~b): "
+                                                  "tracing slowed it below the rate its senders send at", [Fig, maps:get(mailbox, B)])};
                     5 -> {cost, io_lib:format("the state hook took ~.1f% of the watched process's time (budget ~b%): "
                                               "the probe would slow the process it watches", [Fig / 10, round(lumin_budget:state_share() * 100)])};
                     _ -> {time, io_lib:format("time budget of ~.1f s spent", [maps:get(time_ms, B) / 1000])}

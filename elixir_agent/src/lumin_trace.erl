@@ -17,6 +17,8 @@
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
 
 -define(TIMEOUT, 30000).
+%% A tracer that stops with more trace messages than this waiting is killed rather than drained (maybe_stop/2).
+-define(BACKLOG_KILL, 10000).
 
 %% @doc Start the owner, registered as lumin_trace (the agent starts it; tests may too).
 start_link() -> gen_server:start_link({local, ?MODULE}, ?MODULE, [], []).
@@ -52,6 +54,9 @@ tracer() ->
 
 init([]) ->
     process_flag(trap_exit, true),
+    %% High priority: a watchdog or the node-wide guard removes a flooded probe's flags through this process,
+    %% and that must happen at once, not after the flooded processes' turns. Its requests are few and short.
+    process_flag(priority, high),
     {ok, #{tracer => undefined, holds => #{}, counts => #{}}}.
 
 handle_call({acquire, Holder, Targets, Flags, Route, Counter}, _From, S) ->
@@ -83,7 +88,7 @@ handle_call({release, Holder, What}, _From, S = #{holds := Hs, tracer := T}) ->
                 all ->
                     erlang:demonitor(Mon, [flush]),
                     lumin_tracer:unroute(T, Holder),
-                    {reply, ok, maybe_stop(S1#{holds := maps:remove(Holder, Hs)})};
+                    {reply, ok, maybe_stop(S1#{holds := maps:remove(Holder, Hs)}, Holder)};
                 flags_only ->
                     {reply, ok, S1#{holds := Hs#{Holder := {[], [], Mon}}}}
             end;
@@ -112,11 +117,22 @@ ensure_tracer(S) ->
     lumin_guard:enlist(T, tracer, shared),
     S#{tracer := T}.
 
-maybe_stop(S = #{holds := Hs, tracer := T}) when map_size(Hs) =:= 0, is_pid(T) ->
+maybe_stop(S) -> maybe_stop(S, none).
+
+%% When the last holder goes and a flood's backlog waits in the tracer, nobody needs it: the tracer is killed,
+%% which frees the backlog at once (draining it would take seconds of a busy node's time and hold its memory
+%% meanwhile), and the holder that went last is told how many trace messages that dropped, to count them.
+maybe_stop(S = #{holds := Hs, tracer := T}, Last) when map_size(Hs) =:= 0, is_pid(T) ->
     unlink(T),
-    lumin_tracer:stop(T),
+    case erlang:process_info(T, message_queue_len) of
+        {message_queue_len, Q} when Q > ?BACKLOG_KILL ->
+            exit(T, kill),
+            is_pid(Last) andalso (Last ! {'$lumin', backlog_dropped, Q}),
+            is_pid(Last) andalso (Last ! {'$lumin', tracer_stopped, T});
+        _ -> lumin_tracer:stop(T)
+    end,
     S#{tracer := undefined, counts := #{}};
-maybe_stop(S) -> S.
+maybe_stop(S, _) -> S.
 
 add(Holder, Targets, Flags, S = #{holds := Hs, counts := C}) ->
     {Targets0, Flags0, Mon} = case Hs of

@@ -32,6 +32,9 @@ overload(W, Why, Detail) -> W ! {overload, Why, Detail}, ok.
 stop(W) -> unlink(W), exit(W, shutdown), ok.
 
 init(Collector, Tracer, Counter) ->
+    %% High priority: under a flood the collector, the tracer and the traced processes take long turns at normal
+    %% priority; a tick that waits behind them sees a budget (rate, mailbox, time) seconds late.
+    process_flag(priority, high),
     erlang:send_after(?TICK_MS, self(), tick),
     loop(#{collector => Collector, tracer => Tracer, counter => Counter, probes => #{},
            last => counters:get(Counter, 1), at => erlang:monotonic_time(millisecond)}).
