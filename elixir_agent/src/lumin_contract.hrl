@@ -26,16 +26,17 @@
 %%   mailbox: its tracer's mailbox grew past its budget
 %%   memory: its tracer's memory grew past its budget, or the agent's memory on the node passed the node-wide budget (120 MB) and this probe held the most
 %%   cost: a state probe's hook took more than its share (5%) of the watched process's time
+%%   overload: the process a message probe watched fell behind its senders while traced: its mailbox grew by more than the mailbox budget
 %%   target_down: the process it watched exited
 %%   disarmed: the user disarmed it (%disarm, %disconnect), or the agent stopped
 %%   node_down: the connection to its node was lost
 %%   refused: the node refused to arm it (the error says why); it never ran
--define(LUMIN_WHY_ENDED, [limit, time, rate, buffer, mailbox, memory, cost, target_down, disarmed, node_down,
-                        refused]).
+-define(LUMIN_WHY_ENDED, [limit, time, rate, buffer, mailbox, memory, cost, overload, target_down, disarmed,
+                        node_down, refused]).
 -define(LUMIN_IS_WHY_ENDED(X),
         (X =:= limit orelse X =:= time orelse X =:= rate orelse X =:= buffer orelse
-         X =:= mailbox orelse X =:= memory orelse X =:= cost orelse X =:= target_down orelse
-         X =:= disarmed orelse X =:= node_down orelse X =:= refused)).
+         X =:= mailbox orelse X =:= memory orelse X =:= cost orelse X =:= overload orelse
+         X =:= target_down orelse X =:= disarmed orelse X =:= node_down orelse X =:= refused)).
 
 %% Each table's columns, in order, and its schema version.
 -define(LUMIN_COLUMNS_CALLS, [node, pid, process, module, function, arity, depth, start_us, duration_us,

@@ -67,6 +67,7 @@ export const WHY_ENDED = [
   { name: "mailbox", doc: "its tracer's mailbox grew past its budget" },
   { name: "memory", doc: "its tracer's memory grew past its budget, or the agent's memory on the node passed the node-wide budget (120 MB) and this probe held the most" },
   { name: "cost", doc: "a state probe's hook took more than its share (5%) of the watched process's time" },
+  { name: "overload", doc: "the process a message probe watched fell behind its senders while traced: its mailbox grew by more than the mailbox budget" },
   { name: "target_down", doc: "the process it watched exited" },
   { name: "disarmed", doc: "the user disarmed it (`%disarm`, `%disconnect`), or the agent stopped" },
   { name: "node_down", doc: "the connection to its node was lost" },
