@@ -74,6 +74,27 @@ register(lumin_flooder, spawn(fun F() -> lumin_sink ! {flood, lists:seq(1, 20)},
     target.eval("exit(whereis(lumin_flooder), kill)");
   }, 120_000);
 
+  it("a call probe with --rate and --limit raised on a tight loop ends by a budget or its --for, with the node's memory bounded and RPCs fast all along", async () => {
+    const armed = await k.execute("%probe lists:seq/2 --rate 10000000/s --limit 100000000 --for 12s --unsafe --as callflood");
+    expect(armed.messages.find((m) => m.msg_type === "error")).toBeUndefined();
+    const peak = peakGrowth(12_000);
+    const rpcs = rpcLatencies(120);
+    await k.execute(`%%erlang
+register(lumin_caller, spawn(fun L() -> _ = lists:seq(1, 3), L() end)).`);
+    const ended = await cellJson<{ tookMs: number }>(k, `const t1 = Date.now()\nconst callRows = %events callflood --wait=20s\nconsole.log(JSON.stringify({ tookMs: Date.now() - t1 }))`, 60);
+    const s = await status("callflood");
+    expect(s.state).toBe("ended");
+    // A call probe that keeps up with the loop may run its whole --for: what must hold is --for itself, the
+    // node's memory and its RPCs.
+    expect(["memory", "overload", "rate", "mailbox", "buffer", "time"]).toContain(s.why_ended);
+    expect(ended.tookMs).toBeLessThan(13_500);
+    const grew = await peak;
+    expect(grew / MB, `peak growth of the node's memory (why_ended ${s.why_ended}: ${s.detail})`).toBeLessThan(200);
+    const latencies = await rpcs;
+    expect(Math.max(...latencies), `RPC round trips during the flood: ${latencies.map((l) => l.toFixed(0)).join(" ")} ms`).toBeLessThan(250);
+    target.eval("exit(whereis(lumin_caller), kill)");
+  }, 120_000);
+
   it("--for ends a message probe on time under a steady stream", async () => {
     await k.execute(`%%erlang
 register(lumin_ticker, spawn(fun F() -> lumin_sink ! tick, timer:sleep(1), F() end)).`);
