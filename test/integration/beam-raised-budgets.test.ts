@@ -49,6 +49,27 @@ async function status(name: string): Promise<Record<string, any>> {
   return rows[0];
 }
 
+/**
+ * Arms `probeLine`, starts `load` (an Erlang expression that registers the process making the load), watches
+ * the node's memory and RPCs over `watchMs` while the probe runs to its end, and stops the load.
+ */
+async function floodUnderProbe(probeLine: string, name: string, load: string, loadName: string, watchMs: number) {
+  const armed = await k.execute(probeLine);
+  expect(armed.messages.find((m) => m.msg_type === "error")).toBeUndefined();
+  const peak = peakGrowth(watchMs);
+  const rpcs = rpcLatencies(watchMs / 100);
+  await k.execute(`%%erlang\n${load}`);
+  const ended = await cellJson<{ tookMs: number }>(k, `const t_${name} = Date.now()\nconst rows_${name} = %events ${name} --wait=20s\nconsole.log(JSON.stringify({ tookMs: Date.now() - t_${name} }))`, 60);
+  const s = await status(name);
+  const grew = await peak;
+  const latencies = await rpcs;
+  target.eval(`exit(whereis(${loadName}), kill)`);
+  expect(s.state).toBe("ended");
+  expect(grew / MB, `peak growth of the node's memory (why_ended ${s.why_ended}: ${s.detail})`).toBeLessThan(200);
+  expect(Math.max(...latencies), `RPC round trips during the flood: ${latencies.map((l) => l.toFixed(0)).join(" ")} ms`).toBeLessThan(250);
+  return { status: s, tookMs: ended.tookMs };
+}
+
 describe("raised budgets on a flood", () => {
   it("a message probe with --rate and --limit raised is still ended before it takes the node's memory, and RPCs stay fast", async () => {
     // The sink keeps its mailbox off its heap, so on its own it keeps up with the flood below (an on-heap sink
@@ -56,43 +77,29 @@ describe("raised budgets on a flood", () => {
     // then is the probe's doing.
     await k.execute(`%%erlang
 register(lumin_sink, spawn(fun() -> process_flag(message_queue_data, off_heap), (fun L() -> receive _ -> L() end end)() end)).`);
-    const armed = await k.execute("%probe --messages lumin_sink --rate 10000000/s --limit 100000000 --for 12s --unsafe --as raised");
-    expect(armed.messages.find((m) => m.msg_type === "error")).toBeUndefined();
-    const peak = peakGrowth(6_000);
-    const rpcs = rpcLatencies(60);
-    await k.execute(`%%erlang
-register(lumin_flooder, spawn(fun F() -> lumin_sink ! {flood, lists:seq(1, 20)}, F() end)).`);
-    const ended = await cellJson<{ tookMs: number }>(k, `const t0 = Date.now()\nconst raisedRows = %events raised --wait=20s\nconsole.log(JSON.stringify({ tookMs: Date.now() - t0 }))`, 60);
-    const s = await status("raised");
-    expect(s.state).toBe("ended");
+    const { status: s, tookMs } = await floodUnderProbe(
+      "%probe --messages lumin_sink --rate 10000000/s --limit 100000000 --for 12s --unsafe --as raised",
+      "raised",
+      "register(lumin_flooder, spawn(fun F() -> lumin_sink ! {flood, lists:seq(1, 20)}, F() end)).",
+      "lumin_flooder",
+      6_000,
+    );
     expect(["memory", "overload", "rate", "mailbox", "buffer"]).toContain(s.why_ended);
-    expect(ended.tookMs).toBeLessThan(12_000);
-    const grew = await peak;
-    expect(grew / MB, `peak growth of the node's memory (why_ended ${s.why_ended}: ${s.detail})`).toBeLessThan(200);
-    const latencies = await rpcs;
-    expect(Math.max(...latencies), `RPC round trips during the flood: ${latencies.map((l) => l.toFixed(0)).join(" ")} ms`).toBeLessThan(250);
-    target.eval("exit(whereis(lumin_flooder), kill)");
+    expect(tookMs).toBeLessThan(12_000);
   }, 120_000);
 
   it("a call probe with --rate and --limit raised on a tight loop ends by a budget or its --for, with the node's memory bounded and RPCs fast all along", async () => {
-    const armed = await k.execute("%probe lists:seq/2 --rate 10000000/s --limit 100000000 --for 12s --unsafe --as callflood");
-    expect(armed.messages.find((m) => m.msg_type === "error")).toBeUndefined();
-    const peak = peakGrowth(12_000);
-    const rpcs = rpcLatencies(120);
-    await k.execute(`%%erlang
-register(lumin_caller, spawn(fun L() -> _ = lists:seq(1, 3), L() end)).`);
-    const ended = await cellJson<{ tookMs: number }>(k, `const t1 = Date.now()\nconst callRows = %events callflood --wait=20s\nconsole.log(JSON.stringify({ tookMs: Date.now() - t1 }))`, 60);
-    const s = await status("callflood");
-    expect(s.state).toBe("ended");
+    const { status: s, tookMs } = await floodUnderProbe(
+      "%probe lists:seq/2 --rate 10000000/s --limit 100000000 --for 12s --unsafe --as callflood",
+      "callflood",
+      "register(lumin_caller, spawn(fun L() -> _ = lists:seq(1, 3), L() end)).",
+      "lumin_caller",
+      12_000,
+    );
     // A call probe that keeps up with the loop may run its whole --for: what must hold is --for itself, the
     // node's memory and its RPCs.
     expect(["memory", "overload", "rate", "mailbox", "buffer", "time"]).toContain(s.why_ended);
-    expect(ended.tookMs).toBeLessThan(13_500);
-    const grew = await peak;
-    expect(grew / MB, `peak growth of the node's memory (why_ended ${s.why_ended}: ${s.detail})`).toBeLessThan(200);
-    const latencies = await rpcs;
-    expect(Math.max(...latencies), `RPC round trips during the flood: ${latencies.map((l) => l.toFixed(0)).join(" ")} ms`).toBeLessThan(250);
-    target.eval("exit(whereis(lumin_caller), kill)");
+    expect(tookMs).toBeLessThan(13_500);
   }, 120_000);
 
   it("--for ends a message probe on time under a steady stream", async () => {
