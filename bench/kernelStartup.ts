@@ -112,51 +112,50 @@ export async function benchKernelStartup(reps = 5): Promise<void> {
     rmSync(tmp, { recursive: true, force: true });
   }
   const m = (runs: Run[], f: (r: Run) => number | undefined) => median(runs.map((r) => f(r) ?? NaN));
-  const oursInfo = m(ours, (r) => r.kernelInfoMs);
-  const tslabInfo = m(tslab, (r) => r.kernelInfoMs);
+  /** One figure measured in both kernels: the medians and their ratio (and each run, with `runs`). */
+  const sideBySide = (pick: (r: Run) => number, runs: boolean) => {
+    const oursMs = m(ours, pick);
+    const tslabMs = m(tslab, pick);
+    return {
+      figures: {
+        ...(runs ? { ours_ms: ours.map((r) => round(pick(r), 1)), tslab_ms: tslab.map((r) => round(pick(r), 1)) } : {}),
+        median_ours_ms: round(oursMs, 1),
+        median_tslab_ms: round(tslabMs, 1),
+        ratio: round(oursMs / tslabMs),
+        ratio_is: "median_ours_ms / median_tslab_ms",
+      },
+      oursMs,
+      ratio: oursMs / tslabMs,
+    };
+  };
+  const info = sideBySide((r) => r.kernelInfoMs, true);
   emit({
     bench: "kernel_info_reply",
     what: "spawn → kernel_info_reply, ms (ours vs tslab, same client, interleaved)",
     reps,
-    ours_ms: ours.map((r) => round(r.kernelInfoMs, 1)),
-    tslab_ms: tslab.map((r) => round(r.kernelInfoMs, 1)),
-    median_ours_ms: round(oursInfo, 1),
-    median_tslab_ms: round(tslabInfo, 1),
-    ratio: round(oursInfo / tslabInfo),
-    ratio_is: "median_ours_ms / median_tslab_ms",
+    ...info.figures,
     target: "ours ≤ 500 ms and ratio ours/tslab ≤ 0.333",
-    meets_target: oursInfo <= 500 && oursInfo / tslabInfo <= 1 / 3,
+    meets_target: info.oursMs <= 500 && info.ratio <= 1 / 3,
   });
-  const oursFirst = m(ours, (r) => r.firstCellMs);
-  const tslabFirst = m(tslab, (r) => r.firstCellMs);
   emit({
     bench: "first_typescript_cell",
     what: "round trip of the first TypeScript cell (execute_request → execute_reply + idle), ms",
     reps,
-    median_ours_ms: round(oursFirst, 1),
-    median_tslab_ms: round(tslabFirst, 1),
-    ratio: round(oursFirst / tslabFirst),
-    ratio_is: "median_ours_ms / median_tslab_ms",
+    ...sideBySide((r) => r.firstCellMs, false).figures,
     target: null,
     meets_target: null,
   });
-  const oursSpawn = m(ours, (r) => r.spawnToFirstCellMs);
-  const tslabSpawn = m(tslab, (r) => r.spawnToFirstCellMs);
+  const spawn = sideBySide((r) => r.spawnToFirstCellMs, true);
   emit({
     bench: "spawn_to_first_typescript_result",
     what: "spawn → the result of a first TypeScript cell `[1, 2, 3].map((x) => x * 2)`, ms (ours vs tslab, same client, interleaved; ours also ran a cold %lsmagic cell first)",
     reps,
-    ours_ms: ours.map((r) => round(r.spawnToFirstCellMs, 1)),
-    tslab_ms: tslab.map((r) => round(r.spawnToFirstCellMs, 1)),
-    median_ours_ms: round(oursSpawn, 1),
-    median_tslab_ms: round(tslabSpawn, 1),
-    ratio: round(oursSpawn / tslabSpawn),
-    ratio_is: "median_ours_ms / median_tslab_ms",
+    ...spawn.figures,
     median_ours_cpu_ms: round(m(ours, (r) => r.cpuToFirstCellMs), 0),
     median_tslab_cpu_ms: round(m(tslab, (r) => r.cpuToFirstCellMs), 0),
     cpu_is: "CPU time of the kernel process (all threads) from spawn to that result: the work, whatever the machine's load",
     target: "ratio ≤ 0.8",
-    meets_target: oursSpawn / tslabSpawn <= 0.8,
+    meets_target: spawn.ratio <= 0.8,
   });
   const warm = m(ours, (r) => r.warmMagicMs);
   const cold = m(ours, (r) => r.coldMagicMs);
