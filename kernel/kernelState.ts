@@ -12,11 +12,14 @@ import type { CellIO } from "./evaluation/cellIO";
 import type { HistoryStore } from "./history/historyStore";
 import type { MagicRegistry } from "./magics/registry";
 import { ReportLog } from "./report/reportLog";
+import { RedactionSettings, type RedactionPolicy } from "./redaction/policy";
 
 export class KernelState implements CellKernel {
   /** The charts and tables shown so far, for %export. */
   readonly report = new ReportLog();
   readonly shutdown = new ShutdownHooks();
+  /** The redaction policy and its changes (%redact); every attached node's agent applies it. */
+  readonly redactionSettings = new RedactionSettings();
   /** The cell running now: `%magic` lines inside its TypeScript run in its environment. */
   cell: CellEnvironment | undefined;
   private cellOutput: CellIO | undefined;
@@ -46,8 +49,16 @@ export class KernelState implements CellKernel {
     return () => this.cellStartListeners.delete(listener);
   }
 
+  /**
+   * The redaction policy in force now: what the agents redact before terms leave the nodes. A frozen plain
+   * value (JSON as it is) for captures, reports and recordings to state; `%redact` replaces it, never edits it.
+   */
+  get redaction(): RedactionPolicy {
+    return this.redactionSettings.policy;
+  }
+
   /** The kernel's view of the BEAM, made on first use (its bridge starts on its first request). */
   get beam(): BeamSession {
-    return (this.beamSession ??= new BeamSession(this.shutdown, () => this.cell?.signal));
+    return (this.beamSession ??= new BeamSession(this.shutdown, () => this.cell?.signal, this.redactionSettings));
   }
 }

@@ -21,6 +21,7 @@ import type { ArmReply, BridgeReplies, CompleteReply, ConnectReply, ProbeArm, Pr
 import type { Syntax } from "./termFormat";
 import { ProbeStore } from "../tables/probeStore";
 import type { ShutdownHooks } from "../dispatch/shutdownHooks";
+import { RedactionSettings } from "../redaction/policy";
 
 /** Code larger than this is refused before it is sent: a cell is code, not a way to ship data to a node. */
 export const MAX_CODE_BYTES = 4 * 1024 * 1024;
@@ -57,6 +58,8 @@ export class BeamSession {
   constructor(
     shutdown: ShutdownHooks,
     private readonly cellSignal: () => AbortSignal | undefined = () => undefined,
+    /** The kernel's redaction policy: sent to each node as it is attached, and again when it changes. */
+    readonly redaction: RedactionSettings = new RedactionSettings(),
   ) {
     for (const mode of ["short", "long"] as const) {
       this.bridges[mode].on("event", (type, payload) => this.onEvent(mode, type, payload));
