@@ -11,10 +11,21 @@ defmodule LuminBridge do
   node's agent, so a node that stops, is killed or drops the connection is noticed at once and reported as
   `node_down` (the kernel reattaches on the next magic that needs it).
 
+  The server also sends each agent a heartbeat every second and expects its answer: an agent that hears none
+  for 3 s cleans up on its own (a cut link is noticed long before the node's net tick time), and a node whose
+  agent has not answered for 10 s is reported lost (`node_down`) and disconnected.
+
+  Clusters: `cluster` lists the peers an attached node is connected to (visible and hidden apart), and a peer
+  is attached with `cookie_of: SEED` (the cookie set for the node it was found through). Each agent reports the
+  nodes that join or leave its node's cluster as `cluster_change` events.
+
   Cell evaluation runs in an evaluator on the node (`lumin_eval:start/1`), one per node: bindings stay there,
   and each cell's process is killed on interrupt (`eval_cancel`), timeout, detach or when this bridge goes.
   """
   use GenServer
+  # Heartbeats to every agent, and how long a silent agent is given before its node is reported lost.
+  @beat_ms 1000
+  @silent_ms 10_000
   alias LuminBridge.{Distribution, Holder, Loader, LocalNode, MatchSpec}
 
   @doc "Entry point of elixir_agent/bin/lumin_bridge."
@@ -32,6 +43,7 @@ defmodule LuminBridge do
   @impl true
   def init(nil) do
     port = Port.open({:fd, 3, 4}, [{:packet, 4}, :binary, :eof])
+    :timer.send_interval(@beat_ms, :beat)
     {:ok, %{port: port, nodes: %{}, probes: %{}}}
   end
 
@@ -69,6 +81,29 @@ defmodule LuminBridge do
     end
   end
 
+  def handle_info(:beat, s) do
+    now = System.monotonic_time(:millisecond)
+
+    Enum.reduce(s.nodes, s, fn {node, info}, acc ->
+      if now - Map.get(info, :last_beat, now) > @silent_ms do
+        Process.demonitor(info.watch, [:flush])
+        unless info.reply.owned, do: Node.disconnect(node)
+        lost(acc, node, info, :silent)
+      else
+        send(info.agent, {:"$lumin", :heartbeat, self()})
+        acc
+      end
+    end)
+    |> then(&{:noreply, &1})
+  end
+
+  def handle_info({:"$lumin", :beat_ack, node}, s) do
+    case s.nodes do
+      %{^node => info} -> {:noreply, %{s | nodes: Map.put(s.nodes, node, Map.put(info, :last_beat, System.monotonic_time(:millisecond)))}}
+      _ -> {:noreply, s}
+    end
+  end
+
   def handle_info(_, s), do: {:noreply, s}
 
   # ---- requests ---------------------------------------------------------------------------------------
@@ -88,7 +123,13 @@ defmodule LuminBridge do
         node = node_atom!(name)
         ensure_distribution!(name)
         # Reattaching after the node was lost: the cookie set for it last time (it never leaves this node).
-        cookie = if args[:again], do: :erlang.get_cookie(node), else: cookie!(args[:cookie])
+        # A peer found through an attached node: the cookie set for that node (the cluster shares one).
+        cookie =
+          cond do
+            args[:again] -> :erlang.get_cookie(node)
+            args[:cookie_of] -> :erlang.get_cookie(node_atom!(args[:cookie_of]))
+            true -> cookie!(args[:cookie])
+          end
         case Distribution.connect(node, cookie, args[:timeout_ms] || 5000) do
           :ok -> attach!(node, false, nil)
           {:error, why} -> throw({:error, why})
@@ -116,6 +157,24 @@ defmodule LuminBridge do
       end
     end)
     s
+  end
+
+  # The nodes an attached node is connected to, visible and hidden apart: bridges of ElixirLumin kernels
+  # (this one's and others') are not part of the cluster and are left out.
+  defp request(:cluster, id, %{node: name}, s) do
+    with_node(s, id, name, fn node, _ ->
+      peers = fn type ->
+        case :rpc.call(node, :erlang, :nodes, [type], 5000) do
+          l when is_list(l) ->
+            for n <- l, text = Atom.to_string(n), not String.starts_with?(text, "lumin_bridge_"), do: text
+
+          other ->
+            throw({:error, "could not ask #{node} for its peers: #{inspect(other)}"})
+        end
+      end
+
+      {{:ok, %{visible: peers.(:visible), hidden: peers.(:hidden)}}, & &1}
+    end)
   end
 
   defp request(:disconnect, id, %{node: name}, s) do
@@ -251,6 +310,7 @@ defmodule LuminBridge do
     why =
       case reason do
         :noconnection -> "the connection to #{node} was lost (the node stopped, or it disconnected this kernel)"
+        :silent -> "#{node} did not answer for #{div(@silent_ms, 1000)} s (the link to it may be cut; its agent cleans up on its own after 3 s without this kernel)"
         other -> "the agent on #{node} stopped (#{inspect(other)})"
       end
 
@@ -281,7 +341,8 @@ defmodule LuminBridge do
   # The server watches the node's agent for as long as it is attached (a task would stop watching when it ends).
   defp watch(s, node, info) do
     ref = Process.monitor(info.agent)
-    %{s | nodes: Map.put(s.nodes, node, Map.put(info, :watch, ref))}
+    info = info |> Map.put(:watch, ref) |> Map.put(:last_beat, System.monotonic_time(:millisecond))
+    %{s | nodes: Map.put(s.nodes, node, info)}
   end
 
   # An error's text without the arguments in its stack: they can hold what the user gave (a cookie).

@@ -4,10 +4,17 @@
 %% distribution), so it never relies on the kernel to say goodbye. Cleanup removes this agent's trace
 %% patterns and flags (and only those), stops its processes, and deletes and purges its modules. On a node
 %% the kernel started itself (`owned'), it then stops the node.
+%%
+%% A cut link can go unnoticed by distribution for the node's whole net tick time (60 s by default), so the
+%% bridge also sends a heartbeat every second: an agent that hears none for ?SILENT_MS cleans up as if the
+%% bridge were gone. The agent also reports nodes that join or leave this node's cluster (`cluster_change').
 -module(lumin_agent).
 -behaviour(gen_server).
 
 -export([start/2, call/2]).
+%% Without a heartbeat from the bridge for this long, the agent cleans up; checked this often.
+-define(SILENT_MS, 3000).
+-define(CHECK_MS, 250).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
 
 %% @doc Start the owner for `Bridge' (a pid on the kernel's bridge node). Opts: modules (the agent modules
@@ -32,12 +39,16 @@ init({Bridge, Opts}) ->
     %% Who holds this node (host, kernel, since when): read by a second kernel before it loads anything.
     put(lumin_holder, maps:get(holder, Opts, #{})),
     erlang:monitor(process, Bridge),
+    erlang:send_after(?CHECK_MS, self(), check_link),
+    %% Joins and leaves of this node's cluster, told to the kernel (the bridge's own connection is not one).
+    ok = net_kernel:monitor_nodes(true, [{node_type, all}]),
     %% The node-wide memory budget over everything the agent holds (lumin_guard), started first.
     {ok, Guard} = lumin_guard:start_link(lumin_budget:node_memory()),
     %% The owner of the node's one tracer and of every trace flag the probes set (lumin_trace).
     {ok, Trace} = lumin_trace:start_link(),
     {ok, Calls} = lumin_calls:start_link(Bridge, self()),
-    {ok, #{bridge => Bridge, opts => Opts, calls => Calls, kinds => #{}, guard => Guard, trace => Trace}}.
+    {ok, #{bridge => Bridge, opts => Opts, calls => Calls, kinds => #{}, guard => Guard, trace => Trace,
+           last_beat => erlang:monotonic_time(millisecond)}}.
 
 handle_call({arm, Name, calls, Spec}, _From, S = #{calls := Calls}) ->
     {reply, lumin_calls:arm(Calls, Name, Spec), S};
@@ -67,6 +78,26 @@ handle_cast(_, S) -> {noreply, S}.
 handle_info({'DOWN', _, process, Bridge, _}, S = #{bridge := Bridge}) ->
     %% The kernel's bridge is gone (killed, halted, or the connection dropped): clean up on our own.
     {stop, normal, S};
+handle_info({'$lumin', heartbeat, From}, S) ->
+    From ! {'$lumin', beat_ack, node()},
+    {noreply, S#{last_beat := erlang:monotonic_time(millisecond)}};
+handle_info(check_link, S) ->
+    %% Heartbeats that queued while this process was busy count: take them before judging.
+    S1 = take_beats(S),
+    case erlang:monotonic_time(millisecond) - maps:get(last_beat, S1) > ?SILENT_MS of
+        true -> {stop, normal, S1};
+        false -> erlang:send_after(?CHECK_MS, self(), check_link), {noreply, S1}
+    end;
+handle_info({NodeUpDown, Peer, Info}, S = #{bridge := Bridge}) when NodeUpDown =:= nodeup; NodeUpDown =:= nodedown ->
+    case Peer =:= node(Bridge) orelse lists:prefix("lumin_bridge_", atom_to_list(Peer)) of
+        true -> ok;
+        false ->
+            Bridge ! {lumin_event, cluster_change,
+                      #{node => atom_to_binary(node(), utf8), peer => atom_to_binary(Peer, utf8),
+                        change => case NodeUpDown of nodeup -> joined; nodedown -> left end,
+                        type => proplists:get_value(node_type, Info, visible), at_ms => os:system_time(millisecond)}}
+    end,
+    {noreply, S};
 handle_info({'$lumin', probe_ended, Pid, Summary}, S = #{kinds := Kinds}) ->
     %% An ended probe's process is gone; its last summary is kept for %probes.
     {noreply, S#{kinds := maps:map(fun(_, P) when P =:= Pid -> {ended, Summary}; (_, P) -> P end, Kinds)}};
@@ -74,6 +105,14 @@ handle_info(_, S) ->
     {noreply, S}.
 
 terminate(_Reason, S) -> cleanup(S).
+
+take_beats(S) ->
+    receive
+        {'$lumin', heartbeat, From} ->
+            From ! {'$lumin', beat_ack, node()},
+            take_beats(S#{last_beat := erlang:monotonic_time(millisecond)})
+    after 0 -> S
+    end.
 
 %% The one cleanup every ending path goes through.
 cleanup(S = #{calls := Calls, kinds := Kinds, opts := Opts}) ->

@@ -29,7 +29,12 @@ export interface BridgeRequests {
    * with nothing changed on the node, when another kernel's agent runs there (the reply says whose).
    * `again`: attach again to a node that was lost, with the cookie the bridge kept for it.
    */
-  connect: { node: string; cookie?: string | null; timeout_ms: number; again?: boolean };
+  connect: { node: string; cookie?: string | null; timeout_ms: number; again?: boolean; cookie_of?: string };
+  /**
+   * The nodes an attached node is connected to, visible and hidden apart (ElixirLumin bridges left out). A peer
+   * is then attached with `connect`'s `cookie_of`: the cookie set for the node it was found through.
+   */
+  cluster: { node: string };
   /** Start a local node owned by this kernel; `app_dir` is a Mix project to compile and run. */
   start_node: { name: string; app_dir: string | null; timeout_ms: number };
   /** Detach: disarm every probe there, stop agent processes, purge agent modules, disconnect. */
@@ -129,12 +134,27 @@ export interface ConnectReply {
   owned: boolean;
 }
 
+export interface ClusterReply {
+  visible: string[];
+  hidden: string[];
+}
+
+/** A node that joined or left the cluster of an attached node, as that node's agent saw it. */
+export interface ClusterChangeEvent {
+  node: string;
+  peer: string;
+  change: "joined" | "left";
+  type: "visible" | "hidden";
+  at_ms: number;
+}
+
 /**
  * What each op replies with, as the kernel reads it (kernel/beam/session.ts): the decoded value for most; the
  * raw term for `eval` and `process` (shown in the node's syntax), the batch bytes for `snapshot`.
  */
 export interface BridgeReplies {
   connect: ConnectReply;
+  cluster: ClusterReply;
   start_node: ConnectReply;
   disconnect: "ok";
   nodes: ConnectReply[];

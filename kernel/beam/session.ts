@@ -17,7 +17,7 @@
 import { Bridge } from "./bridge";
 import { Atom, ErlMap, type ErlTerm } from "./etf";
 import { toJs } from "./term";
-import type { ArmReply, BridgeReplies, CompleteReply, ConnectReply, ProbeArm, ProbeStatusEvent, SnapshotKind } from "./protocol";
+import type { ArmReply, BridgeReplies, ClusterChangeEvent, ClusterReply, CompleteReply, ConnectReply, ProbeArm, ProbeStatusEvent, SnapshotKind } from "./protocol";
 import type { Syntax } from "./termFormat";
 import { ProbeStore } from "../tables/probeStore";
 import type { ShutdownHooks } from "../dispatch/shutdownHooks";
@@ -38,6 +38,16 @@ export interface AttachedNode extends ConnectReply {
   down?: { at: Date; reason: string };
 }
 
+/** A node of an attached node's cluster, as last seen: its connection type, and when it last joined or left. */
+export interface ClusterPeer {
+  peer: string;
+  type: "visible" | "hidden";
+  change: "joined" | "left" | "present";
+  at: Date;
+  /** The attached node that saw it. */
+  seenFrom: string;
+}
+
 export interface EvalOptions {
   timeoutMs?: number;
   /** Aborting kills the evaluation on the node. */
@@ -50,6 +60,9 @@ export class BeamSession {
   private readonly bridges: Record<NamingMode, Bridge> = { short: new Bridge(), long: new Bridge() };
   readonly probes = new ProbeStore();
   private readonly nodes = new Map<string, AttachedNode>();
+  /** The peers of the clusters attached with `%connect --cluster`; hidden ones only when asked for. */
+  private readonly peers = new Map<string, ClusterPeer>();
+  private clusterHidden = false;
   private readonly outputs = new Map<number, (text: string) => void>();
   private current: string | undefined;
   private nextEval = 1;
@@ -72,7 +85,7 @@ export class BeamSession {
   }
 
   /** A request whose reply is read as plain JavaScript, typed by its op (kernel/beam/protocol.ts). */
-  private async ask<Op extends "connect" | "start_node" | "complete" | "probe_arm">(bridge: Bridge, op: Op, args: Record<string, unknown>, timeoutMs: number): Promise<BridgeReplies[Op]> {
+  private async ask<Op extends "connect" | "cluster" | "start_node" | "complete" | "probe_arm">(bridge: Bridge, op: Op, args: Record<string, unknown>, timeoutMs: number): Promise<BridgeReplies[Op]> {
     return toJs(await bridge.request(op, args, timeoutMs)) as BridgeReplies[Op];
   }
 
@@ -83,6 +96,8 @@ export class BeamSession {
     } else if (type === "eval_output" && payload instanceof ErlMap) {
       const id = Number(payload.get("id"));
       this.outputs.get(id)?.(Buffer.from(payload.get("text") as Uint8Array).toString("utf8"));
+    } else if (type === "cluster_change") {
+      this.onClusterChange(toJs(payload) as ClusterChangeEvent);
     } else if (type === "node_down") {
       const { node, reason, at_ms } = toJs(payload) as { node: string; reason: string; at_ms: number };
       this.lost(node, reason, new Date(Number(at_ms)));
@@ -90,6 +105,75 @@ export class BeamSession {
       const reason = String((toJs(payload) as { reason: string }).reason);
       for (const node of this.nodes.keys()) if (namingMode(node) === mode) this.lost(node, reason, new Date());
     }
+  }
+
+  /** Joins and leaves are kept only for clusters attached with --cluster (and hidden peers only when asked). */
+  private onClusterChange(e: ClusterChangeEvent): void {
+    if (!this.peers.size && !this.clusterHidden) return;
+    if (e.type === "hidden" && !this.clusterHidden) return;
+    const known = this.peers.get(e.peer);
+    // Several attached nodes see the same peer come and go: the first to tell it is kept for that change.
+    if (known && known.change === e.change && Math.abs(known.at.getTime() - e.at_ms) < 5000) return;
+    this.peers.set(e.peer, { peer: e.peer, type: e.type, change: e.change, at: new Date(e.at_ms), seenFrom: e.node });
+  }
+
+  /** The cluster's peers seen so far (%nodes shows them beside the attached nodes). */
+  clusterPeers(): ClusterPeer[] {
+    return [...this.peers.values()];
+  }
+
+  /** The nodes `node` is connected to, visible and hidden apart; remembered as the cluster's present peers. */
+  async cluster(node: string, hidden: boolean): Promise<ClusterReply> {
+    await this.ready(node);
+    const r = await this.interruptible(`${node} to list its peers`, this.ask(this.bridge(node), "cluster", { node }, 15_000));
+    this.clusterHidden ||= hidden;
+    const at = new Date();
+    for (const [type, list] of [["visible", r.visible], ["hidden", hidden ? r.hidden : []]] as const) {
+      for (const peer of list) if (!this.peers.has(peer)) this.peers.set(peer, { peer, type, change: "present", at, seenFrom: node });
+    }
+    // The seed itself belongs to its cluster.
+    if (!this.peers.has(node)) this.peers.set(node, { peer: node, type: "visible", change: "present", at, seenFrom: node });
+    return r;
+  }
+
+  /** Attach to a peer of an attached node, with the cookie set for that node. */
+  async connectPeer(peer: string, through: string, timeoutMs = 5000): Promise<ConnectReply> {
+    if (namingMode(peer) !== namingMode(through)) throw new Error(`${peer} uses ${namingMode(peer)} names and ${through} ${namingMode(through)} names`);
+    const known = this.nodes.get(peer);
+    if (known?.down) this.forget(peer);
+    const bridge = this.bridge(peer);
+    const request = this.ask(bridge, "connect", { node: peer, cookie_of: through, timeout_ms: timeoutMs }, timeoutMs + 15_000);
+    const current = this.current;
+    const info = this.remember(await this.interruptible(`${peer} to attach`, request, (late) => bridge.request("disconnect", { node: late.node })));
+    // The node cells use by default stays the one named in %connect.
+    this.current = current ?? info.node;
+    return info;
+  }
+
+  /**
+   * The attached nodes a `--nodes` value names: `all` (every node up), names separated by commas (full, or
+   * the part before @), or a regular expression written /like this/ or with regex characters. Lost nodes are
+   * left out of `all` and of a pattern; named explicitly, they are attached again on use.
+   */
+  nodesMatching(spec: string): string[] {
+    const up = [...this.nodes.values()].filter((n) => !n.down).map((n) => n.node);
+    if (spec === "all") {
+      if (!up.length) throw new Error("no node is attached: %connect NODE --cluster attaches a node and its cluster");
+      return up;
+    }
+    const names = spec.split(",").map((s) => s.trim()).filter(Boolean);
+    const plain = names.every((n) => /^[\w.@-]+$/.test(n));
+    if (plain) return [...new Set(names.map((n) => this.node(n).node))];
+    const text = /^\/(.*)\/$/.exec(spec)?.[1] ?? spec;
+    let re: RegExp;
+    try {
+      re = new RegExp(text);
+    } catch (e) {
+      throw new Error(`--nodes ${spec}: not a node list nor a regular expression (${(e as Error).message})`);
+    }
+    const hits = up.filter((n) => re.test(n));
+    if (!hits.length) throw new Error(`--nodes ${spec} matches no attached node (attached: ${up.join(", ") || "none"})`);
+    return hits;
   }
 
   private lost(node: string, reason: string, at: Date): void {
@@ -157,6 +241,10 @@ export class BeamSession {
     if (!this.nodes.get(node)?.down) await this.bridge(node).request("disconnect", { node });
     this.forget(node);
     this.probes.nodeDown(node);
+    if (this.nodes.size === 0) {
+      this.peers.clear();
+      this.clusterHidden = false;
+    }
   }
 
   /** Every node attached, those lost since included (marked `down`). */

@@ -43,6 +43,16 @@ export async function snapshotTable(bytes: Uint8Array, kind: SnapshotKind, node:
   return columnTable(kind, mergeColumns([batch], columnNames(kind), "elixir"), { node, dropped: 0, seen: batch.count });
 }
 
+/**
+ * Snapshot batches from several nodes as one table (`%top --nodes all`): the rows of every node, each row
+ * naming its node; the metadata names the nodes.
+ */
+export async function clusterSnapshotTable(parts: readonly Uint8Array[], kind: SnapshotKind, nodes: readonly string[]): Promise<ColumnTable> {
+  const batches = parts.map((b) => decodeBatch(b));
+  const seen = batches.reduce((a, b) => a + b.count, 0);
+  return columnTable(kind, mergeColumns(batches, columnNames(kind), "elixir"), { node: `${nodes.length} nodes (${nodes.join(", ")})`, dropped: 0, seen });
+}
+
 /** One row of %probes. */
 export interface ProbeRow {
   status: ProbeStatusEvent;
@@ -72,19 +82,37 @@ export async function probesTable(probes: readonly ProbeRow[]): Promise<ColumnTa
   return table;
 }
 
-/** The attached nodes (%nodes). */
+/** A node of an attached node's cluster, as %nodes shows it. */
+export interface PeerRow {
+  peer: string;
+  type: "visible" | "hidden";
+  change: "joined" | "left" | "present";
+  at: Date;
+  seenFrom: string;
+}
+
+/**
+ * The attached nodes (%nodes), then the cluster's nodes that are not attached. `cluster`: how the node is
+ * connected in its cluster (`visible` or `hidden`), and when it joined or left after the cluster was attached.
+ */
 export async function nodesTable(
   nodes: readonly { node: string; otp_release: string; elixir_version: string | null; process_count: number; owned: boolean; down?: { at: Date; reason: string } }[],
+  peers: readonly PeerRow[] = [],
 ): Promise<ColumnTable> {
   const aq = await arquero();
+  const byPeer = new Map(peers.map((p) => [p.peer, p]));
+  const clusterText = (p: PeerRow | undefined) =>
+    !p ? null : p.change === "present" ? p.type : `${p.type}, ${p.change} at ${p.at.toISOString()} (seen from ${p.seenFrom})`;
+  const others = peers.filter((p) => !nodes.some((n) => n.node === p.peer));
   return aq.table({
-    node: nodes.map((n) => n.node),
-    state: nodes.map((n) => (n.down ? "down" : "up")),
-    since: nodes.map((n) => n.down?.at.toISOString() ?? null),
-    why: nodes.map((n) => n.down?.reason ?? null),
-    otp_release: nodes.map((n) => n.otp_release),
-    elixir: nodes.map((n) => n.elixir_version),
-    processes: nodes.map((n) => n.process_count),
-    owned: nodes.map((n) => n.owned),
+    node: [...nodes.map((n) => n.node), ...others.map((p) => p.peer)],
+    state: [...nodes.map((n) => (n.down ? "down" : "up")), ...others.map((p) => (p.change === "left" ? "left the cluster" : "not attached"))],
+    since: [...nodes.map((n) => n.down?.at.toISOString() ?? null), ...others.map((p) => (p.change === "present" ? null : p.at.toISOString()))],
+    why: [...nodes.map((n) => n.down?.reason ?? null), ...others.map((p) => (p.change === "left" ? null : `%connect ${p.peer} --cluster attaches it`))],
+    cluster: [...nodes.map((n) => clusterText(byPeer.get(n.node))), ...others.map((p) => clusterText(p))],
+    otp_release: [...nodes.map((n) => n.otp_release), ...others.map(() => null)],
+    elixir: [...nodes.map((n) => n.elixir_version), ...others.map(() => null)],
+    processes: [...nodes.map((n) => n.process_count), ...others.map(() => null)],
+    owned: [...nodes.map((n) => n.owned), ...others.map(() => null)],
   } as never) as ColumnTable;
 }

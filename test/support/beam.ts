@@ -47,16 +47,22 @@ export class ErlNode {
   constructor(
     readonly name: string,
     readonly cookie: string,
+    extraArgs: string[] = [],
   ) {
     this.node = `${name}@${HOST}`;
     execFileSync("epmd", ["-daemon"]);
-    this.child = spawn("erl", ["-sname", name, "-setcookie", cookie, "-noshell", "-noinput"], { stdio: "ignore" });
+    this.child = spawn("erl", ["-sname", name, "-setcookie", cookie, "-noshell", "-noinput", ...extraArgs], { stdio: "ignore" });
   }
 
-  static async start(prefix = "target"): Promise<ErlNode> {
-    const n = new ErlNode(uniqueName(prefix), randomCookie());
+  static async start(prefix = "target", o: { cookie?: string; args?: string[] } = {}): Promise<ErlNode> {
+    const n = new ErlNode(uniqueName(prefix), o.cookie ?? randomCookie(), o.args);
     await waitFor(() => registered().includes(n.name), 15_000, `${n.node} to register with epmd`);
     return n;
+  }
+
+  /** The node's OS process id. */
+  get osPid(): number {
+    return this.child.pid!;
   }
 
   /** Evaluate an Erlang expression on this node from a separate hidden checker node; the result as text (~0p). */
@@ -67,6 +73,19 @@ export class ErlNode {
   stop(): void {
     this.child.kill("SIGKILL");
   }
+}
+
+/**
+ * `count` plain Erlang nodes sharing one cookie, connected to each other (a visible cluster, as
+ * `net_kernel:connect_node/1` makes it), each started with `args` (e.g. `-pa DIR`).
+ */
+export async function startCluster(count: number, prefix: string, args: string[] = []): Promise<ErlNode[]> {
+  const cookie = randomCookie();
+  const nodes = await Promise.all(Array.from({ length: count }, () => ErlNode.start(prefix, { cookie, args })));
+  const others = nodes.slice(1).map((n) => `'${n.node}'`).join(", ");
+  const joined = nodes[0].eval(`[net_kernel:connect_node(N) || N <- [${others}]]`);
+  if (joined.includes("false")) throw new Error(`the cluster did not form: ${joined}`);
+  return nodes;
 }
 
 /**
