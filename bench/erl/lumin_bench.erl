@@ -9,7 +9,7 @@
          start_server/1, casts/2]).
 -export([init/1, handle_cast/2, handle_call/3]).
 
-%% The same flags and match-spec bodies as lumin_calls (?FLAGS, do_arm/3) and lumin_probe_kinds (?MSG_FLAGS).
+%% The same flags and match-spec bodies as lumin_calls (?FLAGS, do_arm/3) and lumin_kind_messages (?FLAGS).
 -define(CALL_FLAGS, [call, arity, monotonic_timestamp]).
 -define(MSG_FLAGS, [send, 'receive', monotonic_timestamp]).
 
@@ -124,7 +124,7 @@ flood(Name, N) ->
 send_n(_, 0) -> ok;
 send_n(Sink, N) -> Sink ! {flood, N}, send_n(Sink, N - 1).
 
-%% The raw ceiling for message probes: the sink traced with the flags lumin_probe_kinds uses (send, receive,
+%% The raw ceiling for message probes: the sink traced with the flags lumin_kind_messages uses (send, receive,
 %% monotonic timestamps) to a trivial counting tracer. #{total_us}: from the flood's start until the tracer
 %% has counted the N receive messages.
 raw_messages(Name, N) ->

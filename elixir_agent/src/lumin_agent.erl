@@ -53,17 +53,17 @@ init({Bridge, Opts}) ->
 handle_call({arm, Name, calls, Spec}, _From, S = #{calls := Calls}) ->
     {reply, lumin_calls:arm(Calls, Name, Spec), S};
 handle_call({arm, Name, Kind, Spec}, _From, S = #{bridge := Bridge, kinds := Kinds}) ->
-    case lumin_probe_kinds:arm(Kind, Name, Spec, Bridge) of
+    case lumin_probe:arm(Kind, Name, Spec, Bridge) of
         {ok, Pid, Info} -> {reply, {ok, Info}, S#{kinds := Kinds#{Name => Pid}}};
         {error, _} = E -> {reply, E, S}
     end;
 handle_call({disarm, Which}, _From, S = #{calls := Calls, kinds := Kinds}) ->
     ok = lumin_calls:disarm(Calls, Which),
-    [lumin_probe_kinds:disarm(Pid) || {N, Pid} <- maps:to_list(Kinds), is_pid(Pid), Which =:= all orelse N =:= Which],
+    [lumin_probe:disarm(Pid) || {N, Pid} <- maps:to_list(Kinds), is_pid(Pid), Which =:= all orelse N =:= Which],
     {reply, ok, S};
 handle_call(list, _From, S = #{calls := Calls, kinds := Kinds}) ->
     Others = [St || P <- maps:values(Kinds),
-                    St <- [case P of {ended, Sum} -> Sum; _ -> lumin_probe_kinds:status(P) end], St =/= undefined],
+                    St <- [case P of {ended, Sum} -> Sum; _ -> lumin_probe:status(P) end], St =/= undefined],
     {reply, lumin_calls:list(Calls) ++ Others, S};
 handle_call({snapshot, Kind, Options}, _From, S) ->
     {reply, lumin_snapshot:take(Kind, Options), S};
@@ -117,7 +117,7 @@ take_beats(S) ->
 %% The one cleanup every ending path goes through.
 cleanup(S = #{calls := Calls, kinds := Kinds, opts := Opts}) ->
     catch lumin_calls:stop(Calls),
-    [catch lumin_probe_kinds:stop(Pid) || Pid <- maps:values(Kinds), is_pid(Pid)],
+    [catch lumin_probe:stop(Pid) || Pid <- maps:values(Kinds), is_pid(Pid)],
     %% Every probe has released its flags by now; the owner removes whatever is left (a probe killed midway).
     Trace = maps:get(trace, S, undefined),
     _ = is_pid(Trace) andalso (catch gen_server:stop(Trace, normal, 10000)),

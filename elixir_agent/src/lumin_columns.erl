@@ -7,7 +7,7 @@
 %% node between batches compact (binaries, not terms). column/2 and batch/4 build a batch from whole columns
 %% at once, for a caller that keeps its rows in its own shape (lumin_calls).
 -module(lumin_columns).
--export([new/1, add/2, count/1, encode/3, cut_term/1]).
+-export([new/1, add/2, count/1, encode/3, cut_term/1, present/1]).
 -export([column/2, batch/4]).
 
 -type kind() :: f64 | i32 | dict | terms | {const, term()}.
@@ -164,6 +164,11 @@ finish(dict, {Map, _, Idx}) ->
     {dict, Values, Idx};
 finish(terms, {Offsets, Data, _}) -> {terms, Offsets, Data};
 finish({const, V}, none) -> {const, V}.
+
+%% @doc A cell of a terms column that is present even when its term is the atom `undefined' (which a terms
+%% column reads as null): the term, cut, already in external format. Encoding stays here, in this module.
+-spec present(term()) -> {lumin_raw, binary()}.
+present(V) -> {lumin_raw, term_to_binary(cut_term(V))}.
 
 %% @doc A term small enough to keep, or `{lumin_cut, Bytes, Prefix}' where Prefix shows its start (lumin_lib:cut/2).
 %% The size is the calling probe's cut size (`$lumin_cut' in its dictionary) or lumin_budget:max_term_bytes/0.

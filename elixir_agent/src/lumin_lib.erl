@@ -8,14 +8,17 @@
 %% stored or sent on.
 -module(lumin_lib).
 -export([agent_modules/0, agent_process/1, initial_call/1, fmt_mfa/1, fmt_mod/1, label/1, label_of/2,
-         cut/2, cut/1, fits/2, words/2]).
+         cut/2, cut/1, fits/2, words/2, fmt/2, utf8/1]).
 
 %% @doc Every module the kernel loads into a target, in load order (the bridge loads this list; cleanup
 %% purges it; %top and the probes recognise the agent's processes by it).
 -spec agent_modules() -> [module()].
 agent_modules() ->
     [lumin_lib, lumin_budget, lumin_columns, lumin_tracer, lumin_trace, lumin_watchdog, lumin_guard, lumin_calls,
-     lumin_probe_kinds, lumin_snapshot, lumin_eval, lumin_agent].
+     lumin_target, lumin_probe_kind, lumin_probe,
+     %% The probe kinds of the runtime (lumin_probe): one callback module each, named lumin_kind_KIND.
+     lumin_kind_messages, lumin_kind_procs, lumin_kind_state, lumin_kind_telemetry, lumin_kind_logs, lumin_kind_metrics,
+     lumin_snapshot, lumin_eval, lumin_agent].
 
 %% @doc Whether `P' is one of the agent's own processes (never traced, watched or counted as the node's). An
 %% evaluation (lumin_eval) runs the user's code: it is the user's work, shown like any other process.
@@ -27,6 +30,20 @@ agent_process(P) when is_pid(P) ->
             _ -> false
         end;
 agent_process(_) -> false.
+
+%% ---- text --------------------------------------------------------------------------------------------
+
+%% @doc io_lib:format/2 as a UTF-8 binary.
+-spec fmt(io:format(), [term()]) -> binary().
+fmt(F, A) -> utf8(io_lib:format(F, A)).
+
+%% @doc Text (chardata: binaries are UTF-8, lists may hold any code point, e.g. from ~ts) as a UTF-8 binary.
+-spec utf8(unicode:chardata()) -> binary().
+utf8(Chars) ->
+    case unicode:characters_to_binary(Chars) of
+        B when is_binary(B) -> B;
+        _ -> iolist_to_binary(io_lib:format("~0p", [Chars]))
+    end.
 
 %% ---- names -------------------------------------------------------------------------------------------
 

@@ -201,7 +201,7 @@ console.log(JSON.stringify(kst.orderby("seq").array("state_after").map((v: any) 
       `{Enum.count(Process.list(), fn p -> :erlang.trace_info(p, :flags) not in [{:flags, []}, :undefined] end),
  :erlang.trace_info(:new, :flags),
  Enum.count(Process.list(), fn p -> match?({:dictionary, d} when is_list(d), Process.info(p, :dictionary)) and
-   match?({_, {:lumin_probe_kinds, _, _}}, List.keyfind(elem(Process.info(p, :dictionary), 1), :"$initial_call", 0)) end)}`,
+   match?({_, {:lumin_probe, _, _}}, List.keyfind(elem(Process.info(p, :dictionary), 1), :"$initial_call", 0)) end)}`,
     );
     expect(left).toBe("{0, {:flags, []}, 0}");
   });
@@ -222,7 +222,7 @@ console.log(JSON.stringify(kst.orderby("seq").array("state_after").map((v: any) 
     expect(await atoms()).toBe(before);
     const probeProcesses = await elixirCell(
       k,
-      `Enum.count(Process.list(), fn p -> match?({_, {:lumin_probe_kinds, _, _}}, List.keyfind(elem(Process.info(p, :dictionary) || {:dictionary, []}, 1), :"$initial_call", 0)) end)`,
+      `Enum.count(Process.list(), fn p -> match?({_, {:lumin_probe, _, _}}, List.keyfind(elem(Process.info(p, :dictionary) || {:dictionary, []}, 1), :"$initial_call", 0)) end)`,
     );
     expect(probeProcesses).toBe("0");
   });

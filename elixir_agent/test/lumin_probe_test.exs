@@ -1,4 +1,4 @@
-defmodule LuminProbeKindsTest do
+defmodule LuminProbeTest do
   # The probe kinds run in this test node; the test process is both the agent (the probe's owner) and the
   # bridge (its Report): it acknowledges batches and decodes them as the kernel would.
   use ExUnit.Case, async: false
@@ -66,7 +66,7 @@ defmodule LuminProbeKindsTest do
     m = 3
     for i <- 1..n, do: GenServer.call(srv, {:add, i})
     for _ <- 1..m, do: GenServer.cast(srv, {:add, 1})
-    :ok = :lumin_probe_kinds.disarm(probe)
+    :ok = :lumin_probe.disarm(probe)
     {rows, status} = collect("m", :messages)
 
     assert length(rows) == 2 * n + m
@@ -108,7 +108,7 @@ defmodule LuminProbeKindsTest do
     assert_receive {:"$lumin", :probe_ended, ^probe, %{state: :ended, seen: seen}}, 2000
     assert seen == length(rows)
     refute Process.alive?(probe)
-    assert :lumin_probe_kinds.status(probe) == :undefined
+    assert :lumin_probe.status(probe) == :undefined
   end
 
   test "messages: the count budget ends the probe after exactly `limit` rows" do
@@ -120,7 +120,7 @@ defmodule LuminProbeKindsTest do
     assert %{state: :ended, why_ended: :limit, seen: 3} = status
     assert status.detail =~ "count budget of 3"
     assert :erlang.trace_info(srv, :tracer) == {:tracer, []}
-    :ok = :lumin_probe_kinds.stop(probe)
+    :ok = :lumin_probe.stop(probe)
   end
 
   test "messages: `new` traces processes spawned from now on, never the agent's own" do
@@ -129,13 +129,13 @@ defmodule LuminProbeKindsTest do
     me = self()
     pid = spawn(fn -> send(me, {:hello, self()}) end)
     assert_receive {:hello, ^pid}
-    :ok = :lumin_probe_kinds.disarm(probe)
+    :ok = :lumin_probe.disarm(probe)
     {rows, _} = collect("new", :messages)
 
     assert [%{event: :send, from_pid: ^pid, to_pid: ^me, protocol: :info, message: {:hello, ^pid}}] =
              Enum.filter(rows, &(&1.from_pid == pid))
     assert nothing_traced()
-    :ok = :lumin_probe_kinds.stop(probe)
+    :ok = :lumin_probe.stop(probe)
   end
 
   test "messages: the rate budget ends a probe that sees too much" do
@@ -147,17 +147,17 @@ defmodule LuminProbeKindsTest do
     assert status.detail =~ "rate budget of 20 messages/s exceeded"
     assert length(rows) == status.seen
     assert :erlang.trace_info(srv, :tracer) == {:tracer, []}
-    :ok = :lumin_probe_kinds.stop(probe)
+    :ok = :lumin_probe.stop(probe)
   end
 
   test "messages: processes are named as written, and refused clearly" do
     {:ok, srv} = Counter.start_link(name: Counter)
-    {:ok, probe, _} = arm(:messages, %{process: "LuminProbeKindsTest.Counter"}, "named")
+    {:ok, probe, _} = arm(:messages, %{process: "LuminProbeTest.Counter"}, "named")
     GenServer.call(Counter, :get)
-    :ok = :lumin_probe_kinds.disarm(probe)
+    :ok = :lumin_probe.disarm(probe)
     {rows, _} = collect("named", :messages)
     assert [%{to_name: Counter, protocol: :call}, %{from_name: Counter, protocol: :reply}] = rows
-    :ok = :lumin_probe_kinds.stop(probe)
+    :ok = :lumin_probe.stop(probe)
 
     assert {:error, msg} = arm(:messages, %{process: "lumin_no_such_process_zz"})
     assert msg =~ "no process is registered as lumin_no_such_process_zz"
@@ -170,7 +170,7 @@ defmodule LuminProbeKindsTest do
     assert msg =~ "is not a pid"
     assert {:error, msg} = arm(:state, %{process: "new"})
     assert msg =~ "only for message probes"
-    assert {:error, msg} = :lumin_probe_kinds.arm(:bogus, "b", %{}, self())
+    assert {:error, msg} = :lumin_probe.arm(:bogus, "b", %{}, self())
     assert msg =~ "no probe kind bogus"
 
     # A process traced by someone else is left alone.
@@ -201,7 +201,7 @@ defmodule LuminProbeKindsTest do
         child
       end
 
-    :ok = :lumin_probe_kinds.disarm(probe)
+    :ok = :lumin_probe.disarm(probe)
     {rows, _} = collect("pr", :procs)
 
     exits = Enum.filter(rows, &(&1.event == :exit))
@@ -210,7 +210,7 @@ defmodule LuminProbeKindsTest do
 
     spawns = Enum.filter(rows, &(&1.event == :spawn))
     assert length(spawns) == k
-    assert Enum.all?(spawns, &(&1.pid == sup and &1.mfa == "LuminProbeKindsTest.Counter.init/1" and is_pid(&1.other)))
+    assert Enum.all?(spawns, &(&1.pid == sup and &1.mfa == "LuminProbeTest.Counter.init/1" and is_pid(&1.other)))
     # Only the supervisor and its children appear.
     [{_, last, _, _}] = Supervisor.which_children(sup)
     family = MapSet.new([sup, last | crashed])
@@ -219,7 +219,7 @@ defmodule LuminProbeKindsTest do
     assert :erlang.trace_info(sup, :tracer) == {:tracer, []}
     assert :erlang.trace_info(:new, :tracer) == {:tracer, []}
     assert nothing_traced()
-    :ok = :lumin_probe_kinds.stop(probe)
+    :ok = :lumin_probe.stop(probe)
   end
 
   test "procs: without a process, every process: spawn, register, exit, unregister" do
@@ -238,17 +238,17 @@ defmodule LuminProbeKindsTest do
     mon = Process.monitor(pid)
     send(pid, :go)
     assert_receive {:DOWN, ^mon, _, _, _}
-    :ok = :lumin_probe_kinds.disarm(probe)
+    :ok = :lumin_probe.disarm(probe)
     {rows, _} = collect("all", :procs)
 
     me = self()
     assert [%{pid: ^me, mfa: mfa}] = Enum.filter(rows, &(&1.event == :spawn and &1.other == pid))
-    assert mfa =~ "LuminProbeKindsTest"
+    assert mfa =~ "LuminProbeTest"
     mine = Enum.filter(rows, &(&1.pid == pid))
     assert [:register, :exit, :unregister] == Enum.map(mine, & &1.event)
     assert [%{other: :lumin_procs_all_test}, %{reason: {:all_mode, ^ref}, name: :lumin_procs_all_test}, _] = mine
     assert nothing_traced()
-    :ok = :lumin_probe_kinds.stop(probe)
+    :ok = :lumin_probe.stop(probe)
   end
 
   test "messages: a receive ... after that times out is a timeout row, not a received message" do
@@ -268,7 +268,7 @@ defmodule LuminProbeKindsTest do
     Process.sleep(50)
     send(poller, :real)
     assert_receive :polled, 2000
-    :ok = :lumin_probe_kinds.disarm(probe)
+    :ok = :lumin_probe.disarm(probe)
     {rows, _} = collect("t", :messages)
     assert Enum.map(rows, &{&1.event, &1.protocol}) ==
              [{:receive, :info}, {:timeout, :timeout}, {:timeout, :timeout}, {:timeout, :timeout}, {:receive, :info}, {:send, :info}]
@@ -279,7 +279,7 @@ defmodule LuminProbeKindsTest do
   test "call, message, procs and state probes on one GenServer, plus a call probe elsewhere: each its own exact rows; disarming one leaves the others" do
     {:ok, calls} = :lumin_calls.start_link(self(), self())
     {:ok, srv} = Counter.start_link()
-    mod = "Elixir.LuminProbeKindsTest.Counter"
+    mod = "Elixir.LuminProbeTest.Counter"
     {:ok, _} = :lumin_calls.arm(calls, "c", %{module: mod, function: "handle_call", arity: 3, target: "t"})
     {:ok, _} = :lumin_calls.arm(calls, "c2", %{module: "lists", function: "duplicate", arity: 2, target: "t"})
     {:ok, msgs, _} = arm(:messages, %{process: pid_text(srv)}, "m")
@@ -293,14 +293,14 @@ defmodule LuminProbeKindsTest do
     GenServer.call(srv, :get)
 
     # The message probe ends; the others go on.
-    :ok = :lumin_probe_kinds.disarm(msgs)
+    :ok = :lumin_probe.disarm(msgs)
     {m_rows, _} = collect("m", :messages)
     # 6 calls in, 6 replies out, 2 casts in
     assert length(m_rows) == 14, inspect(Enum.map(m_rows, &{&1.event, &1.protocol, &1.message, &1.from_pid, &1.to_pid}))
     assert :erlang.trace_info(srv, :flags) |> elem(1) |> Enum.sort() == [:arity, :call, :monotonic_timestamp, :procs]
     GenServer.call(srv, :get)
 
-    :ok = :lumin_probe_kinds.disarm(state)
+    :ok = :lumin_probe.disarm(state)
     {s_rows, _} = collect("s", :state)
     assert length(s_rows) == 9
     :ok = :lumin_calls.disarm(calls, "c")
@@ -310,8 +310,8 @@ defmodule LuminProbeKindsTest do
     {c2_rows, _} = collect_calls("c2")
     assert length(c2_rows) == 1
     # The process probe saw no lifecycle event of the server (none happened) and is still armed until now.
-    assert %{state: :armed} = :lumin_probe_kinds.status(procs)
-    :ok = :lumin_probe_kinds.disarm(procs)
+    assert %{state: :armed} = :lumin_probe.status(procs)
+    :ok = :lumin_probe.disarm(procs)
     {[], _} = collect("p", :procs)
 
     # Nothing is left: no flag on the server, no tracer on new processes.
@@ -348,7 +348,7 @@ defmodule LuminProbeKindsTest do
     for _ <- 1..2, do: GenServer.cast(srv, {:add, 100})
     for _ <- 1..2, do: send(srv, {:add, 1000})
     2216 = GenServer.call(srv, :get)
-    :ok = :lumin_probe_kinds.disarm(probe)
+    :ok = :lumin_probe.disarm(probe)
     {rows, status} = collect("s", :state)
 
     assert status.seen == 8
@@ -362,7 +362,7 @@ defmodule LuminProbeKindsTest do
     assert Enum.all?(rows, &(&1.pid == srv and &1.state_name_before == nil and is_float(&1.duration_us)))
 
     assert sys_debug(srv) == []
-    :ok = :lumin_probe_kinds.stop(probe)
+    :ok = :lumin_probe.stop(probe)
   end
 
   test "state: a big state is cut in the watched process, --path keeps only a part" do
@@ -373,8 +373,8 @@ defmodule LuminProbeKindsTest do
     {:ok, part, _} = arm(:state, %{process: pid_text(srv), path: ["queue", "len"]}, "part")
     for _ <- 1..20, do: :sys.replace_state(srv, fn st -> put_in(st, [:queue, :len], st.queue.len + 1) end)
     GenServer.call(srv, :get)
-    :ok = :lumin_probe_kinds.disarm(whole)
-    :ok = :lumin_probe_kinds.disarm(part)
+    :ok = :lumin_probe.disarm(whole)
+    :ok = :lumin_probe.disarm(part)
     {rows, _} = collect("whole", :state)
     {part_rows, _} = collect("part", :state)
     # The state arrived cut (a prefix of it with its size), never whole.
@@ -397,7 +397,7 @@ defmodule LuminProbeKindsTest do
     {:open, 106} = :gen_statem.call(door, :status)
     :gen_statem.cast(door, :lock)
     wait_until(fn -> :sys.get_state(door) == {:locked, 212} end)
-    :ok = :lumin_probe_kinds.disarm(probe)
+    :ok = :lumin_probe.disarm(probe)
     {rows, _} = collect("sm", :state)
 
     assert Enum.map(rows, & &1.kind) == [:cast, :call, :info, :call, :cast]
@@ -411,7 +411,7 @@ defmodule LuminProbeKindsTest do
     for [a, b] <- Enum.chunk_every(rows, 2, 1, :discard), do: assert(a.state_after == b.state_before)
 
     assert sys_debug(door) == []
-    :ok = :lumin_probe_kinds.stop(probe)
+    :ok = :lumin_probe.stop(probe)
   end
 
   test "state: a process that does not answer sys is refused within about a second" do
@@ -432,7 +432,7 @@ defmodule LuminProbeKindsTest do
     assert %{why_ended: :target_down} = status
     assert status.detail =~ "exited: bye"
     assert [%{kind: :call, state_after: 1}, %{kind: :cast, message: {:crash, :bye}, state_before: 1}] = rows
-    :ok = :lumin_probe_kinds.stop(probe)
+    :ok = :lumin_probe.stop(probe)
   end
 
   # ---- logs ---------------------------------------------------------------------------------------
@@ -445,7 +445,7 @@ defmodule LuminProbeKindsTest do
     k = 4
     for i <- 1..k, do: Logger.warning("lumin probe test #{i}")
     Logger.info("lumin probe test: info is below the level")
-    :ok = :lumin_probe_kinds.disarm(probe)
+    :ok = :lumin_probe.disarm(probe)
     {rows, _} = collect("l", :logs)
 
     assert Enum.map(rows, & &1.message) == for(i <- 1..k, do: "lumin probe test #{i}")
@@ -453,13 +453,13 @@ defmodule LuminProbeKindsTest do
 
     for row <- rows do
       assert %{level: :warning, pid: ^me, line: line, file: file, mfa: mfa, metadata: meta} = row
-      assert is_integer(line) and String.ends_with?(file, "lumin_probe_kinds_test.exs")
-      assert mfa =~ "LuminProbeKindsTest."
+      assert is_integer(line) and String.ends_with?(file, "lumin_probe_test.exs")
+      assert mfa =~ "LuminProbeTest."
       assert is_map(meta) and not Map.has_key?(meta, :time)
     end
 
     refute :lumin_log_probe in :logger.get_handler_ids()
-    :ok = :lumin_probe_kinds.stop(probe)
+    :ok = :lumin_probe.stop(probe)
 
     assert {:error, msg} = arm(:logs, %{level: "loud"})
     assert msg =~ "not a log level"
@@ -470,7 +470,7 @@ defmodule LuminProbeKindsTest do
 
     owner =
       spawn(fn ->
-        {:ok, probe, _} = :lumin_probe_kinds.arm(:logs, "owned", %{level: "error"}, test)
+        {:ok, probe, _} = :lumin_probe.arm(:logs, "owned", %{level: "error"}, test)
         send(test, {:armed, probe})
         receive do
           :exit -> :ok
@@ -502,7 +502,7 @@ defmodule LuminProbeKindsTest do
       for i <- 1..3, do: telemetry_execute([:lumin_test_app, :orders, :stop], %{duration: i}, %{order: i})
       telemetry_execute([:lumin_test_app, :orders, :start], %{system_time: 1}, %{})
       telemetry_execute([:lumin_test_app, :orders], %{}, %{})
-      :ok = :lumin_probe_kinds.disarm(probe)
+      :ok = :lumin_probe.disarm(probe)
       {rows, _} = collect("t", :telemetry)
 
       assert Enum.map(rows, & &1.event) ==
@@ -512,7 +512,7 @@ defmodule LuminProbeKindsTest do
       assert Enum.map(rows, & &1.metadata) == [%{order: 1}, %{order: 2}, %{order: 3}, %{}]
       assert Enum.all?(rows, &(&1.pid == self()))
       assert :persistent_term.get(:lumin_fake_telemetry, %{}) == %{}
-      :ok = :lumin_probe_kinds.stop(probe)
+      :ok = :lumin_probe.stop(probe)
     after
       :persistent_term.erase(:lumin_fake_telemetry)
       :code.purge(:telemetry)
@@ -527,7 +527,7 @@ defmodule LuminProbeKindsTest do
     before = :erlang.statistics(:scheduler_wall_time)
     {:ok, probe, _} = arm(:metrics, %{interval_ms: 100}, "mt")
     Process.sleep(470)
-    :ok = :lumin_probe_kinds.disarm(probe)
+    :ok = :lumin_probe.disarm(probe)
     {rows, _} = collect("mt", :metrics)
 
     assert length(rows) in 3..5
@@ -543,7 +543,7 @@ defmodule LuminProbeKindsTest do
     end
 
     assert :erlang.statistics(:scheduler_wall_time) == before
-    :ok = :lumin_probe_kinds.stop(probe)
+    :ok = :lumin_probe.stop(probe)
   end
 
   test "metrics: samples keep to the interval over 2 s, even after the probe was held up" do
@@ -567,7 +567,7 @@ defmodule LuminProbeKindsTest do
     [first | _] = times
     off = for t <- times, do: abs(rem(t - first + 100_000, 200_000) - 100_000)
     assert Enum.count(off, &(&1 > 40_000)) <= 1, "off the 200 ms grid by #{inspect(off)} µs"
-    :ok = :lumin_probe_kinds.stop(probe)
+    :ok = :lumin_probe.stop(probe)
   end
 
   test "metrics: the time budget ends the probe by itself" do
@@ -576,7 +576,7 @@ defmodule LuminProbeKindsTest do
     assert %{why_ended: :time, state: :ended} = status
     assert status.detail =~ "time budget of 0.3 s"
     assert length(rows) in 2..3
-    :ok = :lumin_probe_kinds.stop(probe)
+    :ok = :lumin_probe.stop(probe)
   end
 
   # ---- stop -------------------------------------------------------------------------------------------
@@ -592,7 +592,7 @@ defmodule LuminProbeKindsTest do
     assert :erlang.trace_info(srv, :tracer) != {:tracer, []}
     assert sys_debug(door) != []
 
-    for probe <- [m, s, l, mt, p], do: :ok = :lumin_probe_kinds.stop(probe)
+    for probe <- [m, s, l, mt, p], do: :ok = :lumin_probe.stop(probe)
 
     assert :erlang.trace_info(srv, :tracer) == {:tracer, []}
     assert sys_debug(door) == []
@@ -605,7 +605,7 @@ defmodule LuminProbeKindsTest do
   # ---- helpers ------------------------------------------------------------------------------------
 
   defp arm(kind, spec, name \\ "p"),
-    do: :lumin_probe_kinds.arm(kind, name, Map.put_new(spec, :target, "test"), self())
+    do: :lumin_probe.arm(kind, name, Map.put_new(spec, :target, "test"), self())
 
   defp pid_text(pid), do: pid |> :erlang.pid_to_list() |> List.to_string()
 

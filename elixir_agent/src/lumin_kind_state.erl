@@ -1,0 +1,344 @@
+%% @doc State probes (a kind of lumin_probe): a sys debug function (sys:install/3) in a gen_server, gen_statem
+%% or other process that answers sys (spec `process'), and the state read once at arm (in the process itself,
+%% so the first row's state_before is exact).
+%%
+%%   * gen_server: one row per call, cast, info or continue, with the state before and after and the reply,
+%%     all exact.
+%%   * gen_statem: one row per event consumed or postponed, with the state names before and after (exact) and
+%%     the reply; the debug events carry no data, so data after each event is asked of the process as the
+%%     event is seen: under load it can already include later events. A postponed event shows twice
+%%     (postponed, then handled).
+%%   * Other processes that answer sys (gen_event, proc_lib processes calling sys:handle_debug/4) report only
+%%     the message that came in: one row per message, with the state after it read the same way as
+%%     gen_statem's data, and no reply or duration.
+%%
+%% What of a state is shipped is decided in the watched process itself: the part at `--path' (a key path into
+%% maps, keyword lists and tuples), cut to the probe's cut size, so a 40 MB state is never copied out of it;
+%% the hook's own time there is counted, and the watchdog ends the probe (`cost') when it takes more than
+%% lumin_budget:state_share/0 of the process's time. A process that does not answer sys within 1 s is refused.
+-module(lumin_kind_state).
+-behaviour(lumin_probe_kind).
+
+-export([setup/2, columns/0, noun/0, target/1, undo/1, event/2, info/2, finish/1, waiting/1, release/1]).
+%% Run in the watched process: the sys debug function, and the view of a state.
+-export([sys_event/3, view/2]).
+
+-define(SYS_TIMEOUT, 1000).
+
+setup(Spec, P = #{ref := Ref, off := Off, counter := C}) ->
+    Pid = lumin_target:process(maps:get(process, Spec, undefined), false),
+    lumin_target:refuse_ours(Pid),
+    Behaviour = sys_behaviour(Pid),
+    FuncId = {?MODULE, Ref},
+    Path = state_path(maps:get(path, Spec, undefined)),
+    Cut = lumin_budget:cut_bytes(Spec),
+    View = {Path, Cut},
+    case catch sys:install(Pid, {FuncId, fun ?MODULE:sys_event/3, {self(), Ref, Off, C, View}}, ?SYS_TIMEOUT) of
+        ok -> ok;
+        Err -> throw({error, io_lib:format("could not install a sys debug function in ~ts: ~0p", [lumin_target:pid_text(Pid), Err])})
+    end,
+    %% The state is read inside the process, after the function is installed: events it reports before this
+    %% message happened before the state we start from, and are left out. gen_event (and others) apply a
+    %% replace_state fun to each handler, not to the whole state: they are asked with a get_state request
+    %% whose answer comes in order with the events.
+    Self = self(),
+    Replace = case lists:member(Behaviour, [gen_server, gen_statem]) of
+                  %% sys:replace_state/3 answers with the whole state: the fun throws once it has sent the view,
+                  %% so the state stays as it was and the answer is that small error, not the whole state.
+                  true -> R0 = case catch sys:replace_state(Pid, fun(St) -> Self ! {'$lumin', state0, Ref, view(St, View)}, throw(lumin_state0) end, ?SYS_TIMEOUT) of
+                                   {'EXIT', {{callback_failed, _, {throw, lumin_state0}}, _}} -> ok;
+                                   {'EXIT', _} = E -> E;
+                                   _ -> ok
+                               end,
+                          erlang:garbage_collect(),
+                          R0;
+                  false -> Pid ! {system, {Self, {'$lumin_state0', Ref}}, get_state}, ok
+              end,
+    case Replace of
+        {'EXIT', _} ->
+            case catch Self ! {'$lumin', state0, Ref, view(sys:get_state(Pid, ?SYS_TIMEOUT), View)} of
+                {'EXIT', Why} ->
+                    catch sys:remove(Pid, FuncId, ?SYS_TIMEOUT),
+                    throw({error, io_lib:format("~ts did not give its state: ~0p", [lumin_target:pid_text(Pid), Why])});
+                _ -> erlang:garbage_collect()
+            end;
+        _ -> ok
+    end,
+    Warn = [<<"gen_statem: the debug events carry state names, not data; data after each event is read right after "
+              "it, so under load it may include later events">> || Behaviour =:= gen_statem] ++
+           [lumin_lib:fmt("~p: its debug events say which message came in, not what it returned; the state after each message "
+                          "is read right after it (so under load it may include later messages), and the time it took is not "
+                          "known", [Behaviour]) || Behaviour =/= gen_statem, Behaviour =/= gen_server],
+    P#{tracee => Pid, pname => lumin_lib:label(Pid), mon => erlang:monitor(process, Pid), func_id => FuncId, view => View,
+       behaviour => Behaviour, synced => false, cur => undefined, cur_name => undefined, pending => undefined,
+       awaiting => queue:new(), seq => 0, warnings := Warn}.
+
+columns() ->
+    [{node, {const, node()}}, {pid, dict}, {name, dict}, {seq, i32}, {time_us, f64}, {duration_us, dict}, {kind, dict},
+     {message, terms}, {state_before, terms}, {state_after, terms}, {state_name_before, terms},
+     {state_name_after, terms}, {reply, terms}].
+
+noun() -> "handled messages".
+
+target(Spec) -> lumin_target:text(maps:get(process, Spec, <<>>)).
+
+undo(P = #{tracee := Pid, func_id := Id}) ->
+    catch sys:remove(Pid, Id, ?SYS_TIMEOUT),
+    P.
+
+release(P) -> P#{cur := undefined}.
+
+waiting(#{awaiting := Q}) -> not queue:is_empty(Q).
+
+%% A debug event reported by the hook.
+event({sys, TS, Ev}, P = #{synced := true, behaviour := B}) ->
+    case B of
+        gen_statem -> sm_event(Ev, TS, P);
+        gen_server -> srv_event(Ev, TS, P);
+        _ -> other_event(Ev, TS, P)
+    end;
+event(_, P) -> P.
+
+info({{'$lumin_state0', Ref}, Reply}, P = #{ref := Ref}) ->
+    %% A get_state request is answered with the state itself, or {error, {callback_failed, ...}}.
+    case Reply of
+        {error, {callback_failed, _, _}} ->
+            lumin_probe:end_probe(target_down, io_lib:format("~ts did not give its state: ~0P",
+                                                             [lumin_target:pid_text(maps:get(tracee, P)), Reply, 10]), P);
+        St -> info({'$lumin', state0, Ref, St}, P)
+    end;
+info({'$lumin', state0, Ref, St}, P = #{ref := Ref, behaviour := B}) ->
+    case {B, St} of
+        {gen_statem, {Name, Data}} -> P#{synced := true, cur_name := Name, cur := Data};
+        _ -> P#{synced := true, cur := St}
+    end;
+info({{'$lumin_data', Ref}, Reply}, P = #{ref := Ref, awaiting := Q}) ->
+    case queue:out(Q) of
+        {{value, E}, Q1} ->
+            P1 = awaited_row(E, Reply, P#{awaiting := Q1}),
+            case maps:get(drained, P1, false) andalso queue:is_empty(Q1) of
+                true -> lumin_probe:finalize(P1);
+                false -> P1
+            end;
+        {empty, _} -> P
+    end;
+info(_, P) -> P.
+
+%% ---- in the watched process ----------------------------------------------------------------------------
+
+%% @doc The sys debug function, run by the watched process for each of its debug events. It removes itself
+%% (`done') once the probe has ended or is gone.
+sys_event(FS = {Probe, Ref, Off, C, View}, Event, _Extra) ->
+    case atomics:get(Off, 1) =:= 0 andalso is_process_alive(Probe) of
+        true ->
+            T0 = erlang:monotonic_time(),
+            %% One count per message the process takes in (for the watchdog's rate).
+            element(1, Event) =:= in andalso counters:add(C, 1, 1),
+            Probe ! {'$lumin_event', Ref, {sys, erlang:monotonic_time(nanosecond), small_event(Event, View)}},
+            %% The time this hook took in the watched process, which the watchdog holds to a share of its time.
+            counters:add(C, 2, erlang:monotonic_time() - T0),
+            FS;
+        false -> done
+    end;
+sys_event(_, _, _) -> done.
+
+%% A debug event with its terms cut and its states reduced to their view, in the watched process.
+small_event({in, Msg}, {_, Cut}) -> {in, lumin_lib:cut(Msg, Cut)};
+small_event({in, Msg, From}, {_, Cut}) -> {in, lumin_lib:cut(Msg, Cut), From};
+small_event({out, Reply, To, NewState}, V = {_, Cut}) -> {out, lumin_lib:cut(Reply, Cut), To, view(NewState, V)};
+small_event({noreply, NewState}, V) -> {noreply, view(NewState, V)};
+small_event({out, Reply, To}, {_, Cut}) -> {out, lumin_lib:cut(Reply, Cut), To};
+small_event(Ev, {_, Cut}) when is_tuple(Ev) ->
+    list_to_tuple([case is_atom(E) of true -> E; false -> lumin_lib:cut(E, Cut) end || E <- tuple_to_list(Ev)]);
+small_event(Ev, {_, Cut}) -> lumin_lib:cut(Ev, Cut).
+
+%% @doc The part of a state a probe shows: the value at its path (or `{lumin_no_path, Keys}' when the state has
+%% nothing there), cut to its cut size.
+view(State, {Path, Cut}) -> lumin_lib:cut(at_path(State, Path), Cut).
+
+at_path(V, []) -> V;
+at_path(M, [K | Ks]) when is_map(M) ->
+    case [V || Key <- K, is_map_key(Key, M), V <- [map_get(Key, M)]] of
+        [V | _] -> at_path(V, Ks);
+        [] -> {lumin_no_path, [K | Ks]}
+    end;
+at_path(L, [K | Ks]) when is_list(L) ->
+    case [V || Key <- K, is_atom(Key), {Key1, V} <- [lists:keyfind(Key, 1, L)], Key1 =:= Key] of
+        [V | _] -> at_path(V, Ks);
+        [] -> {lumin_no_path, [K | Ks]}
+    end;
+at_path(T, [K | Ks]) when is_tuple(T) ->
+    case [I || I <- K, is_integer(I), I >= 1, I =< tuple_size(T)] of
+        [I | _] -> at_path(element(I, T), Ks);
+        [] -> {lumin_no_path, [K | Ks]}
+    end;
+at_path(_, Ks) -> {lumin_no_path, Ks}.
+
+%% A --path as a list of keys, each key the candidates it may be: an existing atom (never a new one), the
+%% text, and a number (a map key or a tuple position from 1).
+state_path(undefined) -> [];
+state_path(nil) -> [];
+state_path(Keys) when is_list(Keys) ->
+    [lists:append([[A || A <- [lumin_target:existing_atom(B)], A =/= undefined],
+                   [B],
+                   [N || {N, <<>>} <- [string:to_integer(B)], is_integer(N)]]) || K <- Keys, B <- [lumin_target:text(K)]];
+state_path(B) when is_binary(B) -> state_path(binary:split(B, <<".">>, [global])).
+
+%% ---- which behaviour ----------------------------------------------------------------------------------
+
+%% Which OTP behaviour runs the process, asked without a reply that carries its state (sys:get_status/1
+%% answers with the state: a 40 MB copy, and a message probe on the same process would see it): it must answer a
+%% small sys request within 1 s, and its behaviour is read from where it waits; only a process that is busy in a
+%% callback right now is asked for its status.
+sys_behaviour(Pid) ->
+    case catch sys:statistics(Pid, get, ?SYS_TIMEOUT) of
+        {ok, _} ->
+            case erlang:process_info(Pid, current_function) of
+                {current_function, {M, _, _}} when M =:= gen_server; M =:= gen_statem; M =:= gen_event -> M;
+                _ -> status_behaviour(Pid)
+            end;
+        {'EXIT', {timeout, _}} ->
+            throw({error, io_lib:format("~ts did not answer a sys request within 1 s: a state probe needs a gen_server, "
+                                        "gen_statem or other OTP process that handles system messages (and is not stuck)",
+                                        [lumin_target:pid_text(Pid)])});
+        {'EXIT', {noproc, _}} -> throw({error, io_lib:format("~ts exited", [lumin_target:pid_text(Pid)])});
+        Other -> throw({error, io_lib:format("~ts did not answer sys as an OTP process does: ~0P", [lumin_target:pid_text(Pid), Other, 10])})
+    end.
+
+status_behaviour(Pid) ->
+    case catch sys:get_status(Pid, ?SYS_TIMEOUT) of
+        {status, _, {module, M}, _} -> M;
+        Other -> throw({error, io_lib:format("~ts did not answer sys as an OTP process does: ~0P", [lumin_target:pid_text(Pid), Other, 10])})
+    end.
+
+%% ---- gen_server -------------------------------------------------------------------------------------------
+
+srv_event({in, Msg}, TS, P) -> srv_open(classify(Msg), TS, P);
+srv_event({in, Msg, _From}, TS, P) -> srv_open({call, Msg}, TS, P);
+srv_event({out, Reply, _To, NewState}, TS, P) -> srv_close(TS, {value, Reply}, {value, NewState}, P);
+srv_event({noreply, NewState}, TS, P) -> srv_close(TS, none, {value, NewState}, P);
+srv_event(_, _, P) -> P.
+
+classify({'$gen_call', _From, Req}) -> {call, Req};
+classify({'$gen_cast', Msg}) -> {cast, Msg};
+classify(Msg) -> {info, Msg}.
+
+srv_open({Kind, Msg}, TS, P = #{pending := Pending}) ->
+    P1 = case Pending of
+             undefined -> P;
+             _ -> srv_close(TS, none, none, P)
+         end,
+    P1#{pending := #{time => TS, kind => Kind, msg => {value, Msg}}}.
+
+%% A result without a message before it is a handle_continue.
+srv_close(TS, Reply, NewState, P = #{pending := Pending, cur := Before, seq := Seq, tracee := Pid, pname := Name}) ->
+    #{time := T0, kind := Kind, msg := Msg} = case Pending of
+                                                 undefined -> #{time => TS, kind => continue, msg => none};
+                                                 _ -> Pending
+                                             end,
+    After = case NewState of {value, V} -> V; none -> Before end,
+    Row = [node(), Pid, Name, Seq, lumin_probe:us(T0, P), (TS - T0) / 1000, Kind, opt_term(Msg), term(Before),
+           opt_term(NewState), undefined, undefined, opt_term(Reply)],
+    lumin_probe:emit(Row, P#{pending := undefined, cur := After, seq := Seq + 1}).
+
+%% ---- other processes that answer sys (gen_event, proc_lib processes using sys:handle_debug) -------------
+%% Their debug events say only which message came in ({in, Msg} or {in, Msg, From}). The state after it is
+%% asked of the process as the event is seen: its answer comes after it has handled that message.
+
+other_event(In, TS, P) when element(1, In) =:= in, tuple_size(In) =:= 2; element(1, In) =:= in, tuple_size(In) =:= 3 ->
+    {Kind, Msg} = case In of
+                      {in, M, _From} -> {call, M};
+                      {in, M} -> classify(M)
+                  end,
+    case lumin_probe:take(P) of
+        {true, P1 = #{seq := Seq, awaiting := Q, tracee := Pid, ref := Ref}} ->
+            ask_data(Pid, Ref, P),
+            E = #{other => true, seq => Seq, time => TS, kind => Kind, msg => Msg},
+            lumin_probe:check_limit(P1#{seq := Seq + 1, awaiting := queue:in(E, Q)});
+        {false, P1} -> P1
+    end;
+other_event(_, _, P) -> P.
+
+%% Ask the watched process for its state (data) after the event just seen. A gen_statem is asked with a
+%% replace_state request whose fun sends the view (its --path, cut) and throws, so its data stays as it was and
+%% the answer to the request is that small error, never the whole data (a get_state request would copy it out
+%% whole, on every event). The view comes as `{{'$lumin_data', Ref}, View}', in order with its other replies.
+%% (gen_event and other behaviours apply a replace_state fun to each handler, not to the whole state: they are
+%% asked with get_state, whose answer is their handlers' states.)
+ask_data(Pid, Ref, #{view := View, behaviour := gen_statem}) ->
+    Self = self(),
+    Fun = fun({Name, Data}) -> Self ! {{'$lumin_data', Ref}, {Name, view(Data, View)}}, throw(lumin_view);
+             (St) -> Self ! {{'$lumin_data', Ref}, view(St, View)}, throw(lumin_view)
+          end,
+    Pid ! {system, {Self, {'$lumin_view_done', Ref}}, {replace_state, Fun}};
+ask_data(Pid, Ref, _) ->
+    Pid ! {system, {self(), {'$lumin_data', Ref}}, get_state}.
+
+%% `Reply' is a get_state answer: the state itself (gen_statem: {StateName, Data}), or an error; none when the
+%% process went before answering.
+awaited_row(E, {error, {callback_failed, _, _}}, P) -> awaited_row(E, none, P);
+awaited_row(E = #{other := true}, none, P) -> other_row(E, none, P);
+awaited_row(E = #{other := true}, St, P) -> other_row(E, {value, St}, P);
+awaited_row(E, {_StateName, Data}, P) -> sm_row(E, {value, Data}, P);
+awaited_row(E, _, P) -> sm_row(E, none, P).
+
+other_row(#{seq := Seq, time := T0, kind := Kind, msg := Msg}, Data, P = #{cur := Before, tracee := Pid, pname := Name}) ->
+    Row = [node(), Pid, Name, Seq, lumin_probe:us(T0, P), undefined, Kind, term(Msg), term(Before), opt_term(Data),
+           undefined, undefined, undefined],
+    Cur = case Data of {value, D} -> D; none -> Before end,
+    lumin_probe:add_row(Row, P#{cur := Cur}).
+
+%% ---- gen_statem -----------------------------------------------------------------------------------------
+
+sm_event({in, Event, StateName}, TS, P) ->
+    P#{pending := #{time => TS, event => Event, reply => none, name_before => StateName}};
+sm_event({out, Reply, From}, _TS, P = #{pending := Pd = #{event := {{call, From}, _}}}) ->
+    P#{pending := Pd#{reply := {value, Reply}}};
+sm_event({Verdict, Event, StateName, Next}, TS, P = #{pending := Pd0}) when Verdict =:= consume; Verdict =:= postpone ->
+    Pd = case Pd0 of
+             #{event := Event} -> Pd0;
+             %% A postponed event handled later, or an inserted one: no `in' came before it.
+             _ -> #{time => TS, event => Event, reply => none, name_before => StateName, no_in => true}
+         end,
+    P1 = P#{pending := undefined, cur_name := Next},
+    case lumin_probe:take(P1) of
+        {true, P2 = #{seq := Seq, awaiting := Q, tracee := Pid}} ->
+            %% The data after this event: asked of the process now, answered in order with its other replies.
+            ask_data(Pid, maps:get(ref, P), P),
+            E = Pd#{seq => Seq, end_time => TS, name_after => Next},
+            lumin_probe:check_limit(P2#{seq := Seq + 1, awaiting := queue:in(E, Q)});
+        {false, P2} -> P2
+    end;
+sm_event(_, _, P) -> P.
+
+sm_row(E = #{seq := Seq, time := T0, end_time := T1, event := {Type, Content}, reply := Reply,
+             name_before := NB, name_after := NA}, Data, P = #{cur := Before, tracee := Pid, pname := Name}) ->
+    Duration = case E of
+                   #{no_in := true} -> undefined;
+                   _ -> (T1 - T0) / 1000
+               end,
+    Row = [node(), Pid, Name, Seq, lumin_probe:us(T0, P), Duration, event_type(Type), term(Content), term(Before),
+           opt_term(Data), term(NB), term(NA), opt_term(Reply)],
+    Cur = case Data of {value, D} -> D; none -> Before end,
+    lumin_probe:add_row(Row, P#{cur := Cur}).
+
+event_type({call, _}) -> call;
+event_type({timeout, _}) -> timeout;
+event_type(T) when is_atom(T) -> T;
+event_type(_) -> other.
+
+%% The watched process is gone, or the probe is ending: what it had started has no result, what waits for data
+%% gets none.
+finish(P = #{behaviour := B, awaiting := Q}) when B =/= gen_server ->
+    lists:foldl(fun(E, Acc) -> awaited_row(E, none, Acc) end, P#{awaiting := queue:new(), pending := undefined},
+                queue:to_list(Q));
+finish(P = #{pending := Pending}) when Pending =/= undefined ->
+    #{time := T0} = Pending,
+    srv_close(T0, none, none, P);
+finish(P) -> P.
+
+%% A term cell that is present, even when the term is the atom `undefined'.
+term(V) -> lumin_columns:present(V).
+
+opt_term({value, V}) -> term(V);
+opt_term(none) -> undefined.

@@ -1,0 +1,59 @@
+%% @doc The behaviour of a probe kind: what one kind of probe says to the probe runtime (lumin_probe), and
+%% nothing more. The runtime owns everything a probe has in common — its process, budgets and their watchdog,
+%% the node-wide memory guard's enlistment, batching (lumin_columns), ticks, flushing and acks to the bridge,
+%% ending once and draining, status — and the node's tracing (lumin_trace), which a trace kind asks for with
+%% lumin_probe:trace/4. A kind only says how to set itself up, turn what it sees into rows of its table, and
+%% undo what it set. Its module is named `lumin_kind_KIND' and listed in lumin_lib:agent_modules/0; the
+%% kind's table schema is in kernel/tables/schemas.ts (columns/0 gives them in that order).
+%%
+%% A callback gets the probe (a map, lumin_probe:probe()) and returns it. The runtime's own keys are listed
+%% there; a kind keeps its own beside them and must not change the runtime's, except `mon' (a monitor of the
+%% watched process: the runtime ends the probe with why_ended `target_down' when it goes) and `warnings'.
+%% Rows are made with lumin_probe:emit/2 (counted against the budgets) or, for an event counted earlier with
+%% lumin_probe:take/1, lumin_probe:add_row/2; terms go into rows as they are (a terms column cuts them) or as
+%% lumin_columns:present/1 when `undefined' must not read as null.
+%%
+%% Callbacks that run in other processes (a sys hook, a telemetry or logger handler) send the probe
+%% `{'$lumin_event', Ref, Event}' (Ref: the probe's `ref'), which the runtime hands to event/2 — or drops,
+%% counted, once a flood ended the probe — and check `off' (an atomics ref, index 1 set to 1 when the probe
+%% ends) to go quiet. They bump index 1 of the `counter' (a counters ref) once per event, for the watchdog's
+%% rate, and index 2 by the native time they took in the watched process, which the watchdog holds to
+%% lumin_budget:state_share/0.
+-module(lumin_probe_kind).
+
+%% Set the kind up from the user's spec: resolve what it watches, install what it needs. Throw {error, Text}
+%% (a sentence saying what was wrong and what to do) with nothing left installed.
+-callback setup(Spec :: map(), Probe :: map()) -> map().
+
+%% The columns of the kind's table, in row order ([{Name, lumin_columns kind}]).
+-callback columns() -> [{atom(), term()}].
+
+%% What one counted event of the kind is, in budget messages ("messages", "log events").
+-callback noun() -> string().
+
+%% The target as %probes shows it, when the spec gives no `target' text.
+-callback target(Spec :: map()) -> binary().
+
+%% Remove everything setup/2 installed (the runtime removes the trace flags itself). Called once.
+-callback undo(Probe :: map()) -> map().
+
+%% A chunk of trace messages from the tracer (newest first): rows. Trace kinds only.
+-callback trace(Msgs :: [tuple()], Probe :: map()) -> map().
+
+%% An event sent by the kind's callbacks in other processes ({'$lumin_event', Ref, Event}).
+-callback event(Event :: term(), Probe :: map()) -> map().
+
+%% Any other message: the kind's own timers, replies to requests it made.
+-callback info(Msg :: term(), Probe :: map()) -> map().
+
+%% The source has stopped (the watched process went, or the probe is ending): rows for what was under way.
+-callback finish(Probe :: map()) -> map().
+
+%% Whether answers the kind asked for are still to come when everything else has drained (the runtime then
+%% waits for the kind to call lumin_probe:finalize/1, or for the drain time to pass).
+-callback waiting(Probe :: map()) -> boolean().
+
+%% The probe has ended: let go of caches (what it held is collected at once).
+-callback release(Probe :: map()) -> map().
+
+-optional_callbacks([trace/2, event/2, info/2, finish/1, waiting/1, release/1]).
