@@ -48,28 +48,31 @@
 
 %% ---- API -------------------------------------------------------------------------------------------
 
-%% @doc The kinds the runtime has: those of the agent's modules named lumin_kind_KIND.
--spec kinds() -> [atom()].
+%% @doc The kinds the runtime has, {Name, Module}: the agent's modules named lumin_kind_NAME (NAME as text: a
+%% kind's atom may not exist on a node that never used it, and none is made here).
+-spec kinds() -> [{string(), module()}].
 kinds() ->
-    [list_to_existing_atom(K) || M <- lumin_lib:agent_modules(), "lumin_kind_" ++ K <- [atom_to_list(M)]].
+    [{K, M} || M <- lumin_lib:agent_modules(), "lumin_kind_" ++ K <- [atom_to_list(M)]].
 
 %% @doc Arm a probe of `Kind' named `Name' that reports to `Report'. The probe watches its caller (the agent)
 %% and cleans up when it goes. Info: #{kind, target, warnings}.
 -spec arm(atom(), binary(), map(), pid()) -> {ok, pid(), map()} | {error, binary()}.
-arm(Kind, Name, Spec, Report) when is_map(Spec) ->
-    case lists:member(Kind, kinds()) of
+arm(Kind, Name, Spec, Report) when is_map(Spec), is_atom(Kind) ->
+    case lists:keyfind(atom_to_list(Kind), 1, kinds()) of
         false ->
             {error, lumin_lib:fmt("there is no probe kind ~p; the kinds are calls, ~ts",
-                                  [Kind, lists:join(", ", [atom_to_list(K) || K <- kinds()])])};
-        true ->
-            case gen_server:start(?MODULE, {Kind, Name, Spec, Report, self()}, [{timeout, 30000}]) of
+                                  [Kind, lists:join(", ", [K || {K, _} <- kinds()])])};
+        {_, Mod} ->
+            case gen_server:start(?MODULE, {Kind, Mod, Name, Spec, Report, self()}, [{timeout, 30000}]) of
                 {ok, Pid} -> {ok, Pid, gen_server:call(Pid, info, 30000)};
                 {error, {shutdown, {lumin_error, Msg}}} -> {error, Msg};
                 {error, Other} -> {error, lumin_lib:fmt("the ~p probe could not be armed: ~0p", [Kind, Other])}
             end
     end;
-arm(_, _, _, _) ->
-    {error, <<"a probe spec must be a map">>}.
+arm(_, _, Spec, _) when not is_map(Spec) ->
+    {error, <<"a probe spec must be a map">>};
+arm(Kind, _, _, _) ->
+    {error, lumin_lib:fmt("there is no probe kind ~0p", [Kind])}.
 
 %% @doc End the probe (why_ended `disarmed'): everything it set is removed and its last batch and `ended'
 %% status are sent before this returns; the process then stops, its last summary given to its owner.
@@ -88,11 +91,10 @@ stop(Pid) ->
 
 %% ---- gen_server ---------------------------------------------------------------------------------------
 
-init({Kind, Name, Spec, Report, Owner}) ->
+init({Kind, Mod, Name, Spec, Report, Owner}) ->
     process_flag(trap_exit, true),
     %% Events waiting in the mailbox are not copied by each garbage collection.
     process_flag(message_queue_data, off_heap),
-    Mod = list_to_existing_atom("lumin_kind_" ++ atom_to_list(Kind)),
     Now = erlang:monotonic_time(millisecond),
     P0 = #{kind => Kind, mod => Mod, name => Name, report => Report, owner => Owner, target => target_text(Mod, Spec),
            budget => undefined, state => armed, seen => 0, dropped => 0,
