@@ -13,8 +13,13 @@ function versionOf(packageJson: string): string {
   }
 }
 
+/** This package's version (package.json). */
+export function kernelVersion(): string {
+  return versionOf(path.join(ROOT, "package.json"));
+}
+
 export function kernelInfo(): Record<string, unknown> {
-  const version = versionOf(path.join(ROOT, "package.json"));
+  const version = kernelVersion();
   return {
     status: "ok",
     protocol_version: PROTOCOL_VERSION,

@@ -13,6 +13,15 @@ import type { HistoryStore } from "./history/historyStore";
 import type { MagicRegistry } from "./magics/registry";
 import { ReportLog } from "./report/reportLog";
 import { RedactionSettings, type RedactionPolicy } from "./redaction/policy";
+import type { RecordingHost, Tape, TapeSlot } from "./recording/tape";
+
+/** A magic as written (`%probe X --args`, or a `%%elixir` cell with its body) and the cell it runs in. */
+export interface AskingMagic {
+  magic: string;
+  /** The cell's execution count, and its nbformat id when the frontend sends one (nbclient, JupyterLab). */
+  cell?: number;
+  cellId?: string;
+}
 
 export class KernelState implements CellKernel {
   /** The charts and tables shown so far, for %export. */
@@ -25,6 +34,10 @@ export class KernelState implements CellKernel {
   private cellOutput: CellIO | undefined;
   private readonly cellStartListeners = new Set<(io: CellIO) => void>();
   private beamSession: BeamSession | undefined;
+  /** Under %record or %replay: the tape whose bridges the session uses (set before the first node magic). */
+  tape: Tape | undefined;
+  /** The magic running now, as written, and its cell: what a recording keys each request by. */
+  asking: AskingMagic | undefined;
 
   constructor(
     readonly magics: MagicRegistry,
@@ -59,6 +72,29 @@ export class KernelState implements CellKernel {
 
   /** The kernel's view of the BEAM, made on first use (its bridge starts on its first request). */
   get beam(): BeamSession {
-    return (this.beamSession ??= new BeamSession(this.shutdown, () => this.cell?.signal, this.redactionSettings));
+    return (this.beamSession ??= new BeamSession(this.shutdown, () => this.cell?.signal, this.redactionSettings, this.tape?.bridgeFor));
+  }
+
+  /** Has a magic used the BEAM yet? (%record and %replay must come first.) */
+  get beamStarted(): boolean {
+    return this.beamSession !== undefined;
+  }
+
+  /** %record and %replay's view: the tape in use, and how to start one. */
+  get recording(): TapeSlot {
+    const state = this;
+    return {
+      get tape() {
+        return state.tape;
+      },
+      get beamStarted() {
+        return state.beamStarted;
+      },
+      start<T extends Tape>(make: (host: RecordingHost) => T): T {
+        const tape = make(state);
+        state.tape = tape;
+        return tape;
+      },
+    };
   }
 }

@@ -54,7 +54,8 @@ Examples:
     if (already && !args.flags.cluster) throw new MagicUsageError(`%connect: ${node} is attached already (%nodes lists the attached nodes).`);
     let info = already;
     if (!info) {
-      const cookie = await readCookie(args.flags, ctx.io);
+      // A replay asks no node, so it needs no cookie (a colleague replaying a recording has none).
+      const cookie = ctx.recording.tape?.mode === "replay" ? null : await readCookie(args.flags, ctx.io);
       info = await session.connect(node, cookie, args.flags.timeout);
       ctx.io.stream("stdout", describeNode(info));
     }

@@ -17,11 +17,12 @@ import { chart } from "./chart";
 import { explain } from "./explain";
 import { exportReport } from "./export";
 import { capture } from "./capture";
+import { record, replay } from "./record";
 
 export const MAGICS: readonly Magic[] = [
   lsmagic, time, html, markdown, svg,
   connect, nodes, disconnect, node, elixir, erlang,
   probe, probes, disarm, drop, events,
   top, tree, apps, ets, state, info,
-  chart, explain, exportReport, capture,
+  chart, explain, exportReport, capture, record, replay,
 ];

@@ -29,7 +29,18 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-export class Bridge extends EventEmitter<{ event: [type: string, payload: ErlTerm] }> {
+/**
+ * What the session needs of a bridge: requests answered, events emitted. A live bridge (below) asks a node; a
+ * recording tees one (kernel/recording/recordingBridge.ts); a replay answers from a recording with no node
+ * (kernel/recording/replayBridge.ts).
+ */
+export interface BridgeLike extends EventEmitter<{ event: [type: string, payload: ErlTerm] }> {
+  readonly running: boolean;
+  request(op: BridgeOp, args: Record<string, unknown>, timeoutMs?: number): Promise<ErlTerm>;
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+export class Bridge extends EventEmitter<{ event: [type: string, payload: ErlTerm] }> implements BridgeLike {
   private child?: ChildProcess;
   private toBridge?: Writable;
   private pending = new Map<number, Pending>();

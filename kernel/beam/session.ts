@@ -14,7 +14,7 @@
  * other requests stop being waited for at once (the cell says so), and what they do when they finish late
  * is undone — a node attached or started after the interrupt is detached, a probe armed after it disarmed.
  */
-import { Bridge } from "./bridge";
+import { Bridge, type BridgeLike } from "./bridge";
 import { Atom, ErlMap, type ErlTerm } from "./etf";
 import { toJs } from "./term";
 import type { ArmReply, BridgeReplies, ClusterChangeEvent, ClusterReply, CompleteReply, ConnectReply, ProbeArm, ProbeStatusEvent, SnapshotKind } from "./protocol";
@@ -57,7 +57,7 @@ export interface EvalOptions {
 }
 
 export class BeamSession {
-  private readonly bridges: Record<NamingMode, Bridge> = { short: new Bridge(), long: new Bridge() };
+  private readonly bridges: Record<NamingMode, BridgeLike>;
   readonly probes = new ProbeStore();
   private readonly nodes = new Map<string, AttachedNode>();
   /** The peers of the clusters attached with `%connect --cluster`; hidden ones only when asked for. */
@@ -67,25 +67,30 @@ export class BeamSession {
   private current: string | undefined;
   private nextEval = 1;
 
-  /** `cellSignal`: the running cell's abort signal (aborted when the user interrupts it). */
+  /**
+   * `cellSignal`: the running cell's abort signal (aborted when the user interrupts it). `bridgeFor`: the bridge
+   * of each naming mode — a live one by default; a recording's or a replay's under %record / %replay.
+   */
   constructor(
     shutdown: ShutdownHooks,
     private readonly cellSignal: () => AbortSignal | undefined = () => undefined,
     /** The kernel's redaction policy: sent to each node as it is attached, and again when it changes. */
     readonly redaction: RedactionSettings = new RedactionSettings(),
+    bridgeFor: (mode: NamingMode) => BridgeLike = () => new Bridge(),
   ) {
+    this.bridges = { short: bridgeFor("short"), long: bridgeFor("long") };
     for (const mode of ["short", "long"] as const) {
       this.bridges[mode].on("event", (type, payload) => this.onEvent(mode, type, payload));
     }
     shutdown.add(() => Promise.all(Object.values(this.bridges).map((b) => b.stop())).then(() => undefined));
   }
 
-  private bridge(node: string): Bridge {
+  private bridge(node: string): BridgeLike {
     return this.bridges[namingMode(node)];
   }
 
   /** A request whose reply is read as plain JavaScript, typed by its op (kernel/beam/protocol.ts). */
-  private async ask<Op extends "connect" | "cluster" | "start_node" | "complete" | "probe_arm">(bridge: Bridge, op: Op, args: Record<string, unknown>, timeoutMs: number): Promise<BridgeReplies[Op]> {
+  private async ask<Op extends "connect" | "cluster" | "start_node" | "complete" | "probe_arm">(bridge: BridgeLike, op: Op, args: Record<string, unknown>, timeoutMs: number): Promise<BridgeReplies[Op]> {
     return toJs(await bridge.request(op, args, timeoutMs)) as BridgeReplies[Op];
   }
 

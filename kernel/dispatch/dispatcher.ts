@@ -95,7 +95,8 @@ export class Dispatcher {
     this.k.state.output = output;
     const controller = new AbortController();
     this.running = { controller, msgId: req.header.msg_id };
-    const env: CellEnvironment = { io: output, ts: this.k.ts, state: this.k.state, signal: controller.signal };
+    const cellId = typeof (req.metadata as Record<string, unknown> | undefined)?.cellId === "string" ? String((req.metadata as Record<string, unknown>).cellId) : undefined;
+    const env: CellEnvironment = { io: output, ts: this.k.ts, state: this.k.state, signal: controller.signal, cellNumber: count, cellId };
     const outcome = await runCell(code, env);
     this.running = undefined;
 

@@ -67,7 +67,15 @@ async function runMagic(name: string, kind: "line" | "cell", argText: string, en
     return undefined;
   }
   const call: MagicCall = { name, kind, args: parseArgs(decl, argText), argText, body: options.body };
-  const value = await decl.run(call, magicContext(env));
+  const before = env.state.asking;
+  const magic = kind === "cell" ? `%%${name} ${argText}`.trimEnd() + `\n${options.body ?? ""}` : `%${name} ${argText}`.trimEnd();
+  env.state.asking = { magic, cell: env.cellNumber, cellId: env.cellId };
+  let value: unknown;
+  try {
+    value = await decl.run(call, magicContext(env));
+  } finally {
+    env.state.asking = before;
+  }
   return options.statement && !decl.showsResult ? undefined : value;
 }
 
@@ -102,6 +110,7 @@ function magicContext(env: CellEnvironment): MagicContext {
     signal: env.signal,
     magics: state.magics,
     report: state.report,
+    recording: state.recording,
     get beam() {
       return state.beam;
     },

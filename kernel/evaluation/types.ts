@@ -49,6 +49,10 @@ export interface CellKernel {
   readonly beam: BeamSession;
   /** The cell running now: `%magic` lines inside its TypeScript run in its environment. */
   cell: CellEnvironment | undefined;
+  /** %record / %replay: the tape in use, and how to start one. */
+  readonly recording: import("../recording/tape").TapeSlot;
+  /** The magic running now and its cell (a recording keys requests by it). */
+  asking: { magic: string; cell?: number; cellId?: string } | undefined;
 }
 
 export interface CellEnvironment {
@@ -57,4 +61,7 @@ export interface CellEnvironment {
   /** The kernel's state: its magics, BEAM session, report log… */
   readonly state: CellKernel;
   readonly signal: AbortSignal;
+  /** The cell's execution count, and the nbformat cell id the frontend sent (if any). */
+  readonly cellNumber?: number;
+  readonly cellId?: string;
 }

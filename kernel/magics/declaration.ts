@@ -9,6 +9,7 @@
 import type { CellIO } from "../evaluation/cellIO";
 import type { BeamSession } from "../beam/session";
 import type { ReportLog } from "../report/reportLog";
+import type { TapeSlot } from "../recording/tape";
 
 export type MagicKind = "line" | "cell" | "both";
 
@@ -127,6 +128,8 @@ export interface MagicContext {
   run(code: string): Promise<unknown>;
   /** Aborted when the user interrupts the cell. */
   readonly signal: AbortSignal;
+  /** %record / %replay: the tape in use, and how to start one. */
+  readonly recording: TapeSlot;
 }
 
 /** A usage error: the parser and handlers throw it; the kernel shows it as one short paragraph. */
