@@ -30,7 +30,7 @@ Examples:
     const name = args.positionals.NAME;
     const session = ctx.beam;
     if (!session.probes.has(name)) throw new MagicUsageError(`%events: there is no probe named ${name} (%probes lists them; %capture load reads a saved one).`);
-    if (args.flags.wait !== undefined && session.probes.get(name)) {
+    if (args.flags.wait !== undefined && (session.probes.get(name) || session.probes.group(name))) {
       await session.probes.waitForEnd(name, args.flags.wait, ctx.signal);
     }
     const rows = args.flags.rows ?? LIMITS.tableRows;

@@ -6,11 +6,11 @@
  * defaults).
  */
 import { defineMagic, MagicUsageError, type FlagValues, type MagicContext } from "../kernel/magics/declaration";
-import { NODE_FLAG } from "../kernel/magics/nodeFlag";
+import { NODE_FLAG, NODES_FLAG } from "../kernel/magics/nodeFlag";
 import { parseMfa } from "../kernel/magics/mfa";
 import { probesTable } from "../kernel/tables/tables";
 import { showingEveryRow } from "../kernel/display/tableBundle";
-import { LOG_LEVELS, type LogLevel, type ProbeArm, type ProbeBudget, type ProbeKind } from "../kernel/beam/protocol";
+import { LOG_LEVELS, type LogLevel, type ProbeArm, type ProbeBudget, type ProbeKind, type ProbeStatusEvent } from "../kernel/beam/protocol";
 import { showLiveStatus as showProbeStatus } from "../kernel/display/statusLine";
 
 const KIND_FLAGS: { flag: Exclude<ProbeKind, "calls">; kind: ProbeKind }[] = [
@@ -46,6 +46,8 @@ const PROBE_FLAGS = [
     { name: "metrics", takes: "none", help: "a time series of memory, processes, run queue, scheduler use, reductions, I/O" },
     { name: "every", takes: "value", type: "duration", valueName: "DURATION", help: "with --metrics: the sampling interval (default 1s)" },
     NODE_FLAG,
+    NODES_FLAG,
+    { name: "total", takes: "value", type: "int", valueName: "N", help: "with --nodes: end the probe on every node once N events were counted across them (--limit, --for and --rate apply on each node)" },
 ] as const;
 
 export const probe = defineMagic({
@@ -73,12 +75,21 @@ Examples:
   %probe --procs --limit 500
   %probe --state Shop.Inventory
   %probe --logs warning
-  %probe --metrics --every 500ms --for 30s`,
+  %probe --metrics --every 500ms --for 30s
+  %probe checkout:place/1 --nodes all --limit 1000 --total 3000
+
+Across nodes (--nodes all, a list, or a /regex/): the same probe is armed on each chosen node at once, as
+NAME@node, and NAME gives them together — %events NAME is one table (each row names its node), %probes shows
+NAME's totals and each node's counts. --limit, --for and --rate apply on each node (on the node); --total is
+a count budget across the nodes, checked in the kernel as the nodes report (every 250 ms), so the last
+report may pass it. A node that refuses the probe is listed with its reason; the others run.`,
   positionals: [{ name: "MFA", help: "the function whose calls to record (call probes)", optional: true, completes: "functions" }],
   flags: PROBE_FLAGS,
   showsResult: false,
   async run({ args }, ctx) {
     const session = ctx.beam;
+    if (args.flags.nodes !== undefined) return armOnNodes(args.positionals.MFA, args.flags, ctx);
+    if (args.flags.total !== undefined) throw new MagicUsageError("%probe: --total goes with --nodes (it is a budget across nodes).");
     const node = session.node(args.flags.node).node;
     const arm = probeSpec(args.positionals.MFA, args.flags);
     const name = args.flags.as !== undefined ? checkName(args.flags.as) : session.probes.nextName();
@@ -175,6 +186,34 @@ export function probeSpec(mfaText: string | undefined, flags: Partial<ProbeFlags
 }
 
 /** The probe's line, updated in place as statuses arrive, until it ends (kernel/display/statusLine.ts). */
+/** %probe … --nodes: one probe on each chosen node, as a group; nodes that refuse are listed, the rest run. */
+async function armOnNodes(mfa: string | undefined, flags: ProbeFlags, ctx: MagicContext): Promise<string> {
+  const session = ctx.beam;
+  if (flags.node !== undefined) throw new MagicUsageError("%probe: give --node or --nodes, not both.");
+  let nodes: string[];
+  try {
+    nodes = session.nodesMatching(flags.nodes!);
+  } catch (e) {
+    throw new MagicUsageError(`%probe: ${(e as Error).message}.`);
+  }
+  const arm = probeSpec(mfa, flags);
+  const name = flags.as !== undefined ? checkName(flags.as) : session.probes.nextName();
+  if (session.probes.group(name) && session.probes.groupStatus(name).state !== "ended") throw new MagicUsageError(`%probe: a probe named ${name} is armed already; pick another name with --as or %disarm it.`);
+  if (session.probes.group(name)) session.probes.drop(name);
+  const results = await session.armOnNodes(nodes, name, arm, flags.total);
+  const failed = results.filter((r) => r.error !== undefined);
+  for (const r of results) for (const w of r.reply?.warnings ?? []) ctx.io.stream("stderr", `warning: ${r.node}: ${w}\n`);
+  if (failed.length === results.length) {
+    throw new Error(`${name} could not be armed on any of the ${nodes.length} nodes:\n${failed.map((f) => `  ${f.node}: ${f.error}`).join("\n")}`);
+  }
+  const lines = [`${name} armed on ${results.length - failed.length} of ${nodes.length} nodes (each node's rows as ${name}@NODE; %events ${name} gives them together).`];
+  for (const f of failed) lines.push(`  not armed on ${f.node}: ${f.error}`);
+  ctx.io.stream(failed.length ? "stderr" : "stdout", lines.join("\n") + "\n");
+  const store = session.probes;
+  showProbeStatus(name, store.groupStatus(name), ctx.io, store);
+  return name;
+}
+
 function showLiveStatus(name: string, ctx: MagicContext): void {
   const store = ctx.beam.probes;
   showProbeStatus(name, store.get(name)!.status, ctx.io, store);
@@ -189,9 +228,18 @@ const ps = %probes binds the table.`,
   flags: [{ name: "armed", takes: "none", help: "only the probes still armed (or ending)" }],
   showsResult: true,
   async run({ args }, ctx) {
-    const all = ctx.beam.probes.all();
-    const rows = args.flags.armed ? all.filter((p) => p.status.state !== "ended") : all;
-    return showingEveryRow(await probesTable(rows));
+    const store = ctx.beam.probes;
+    // A probe armed on several nodes: its members (one per node, with that node's counts), then a row of the
+    // group's totals, so that newest first the totals come first.
+    const rows: { status: ProbeStatusEvent; kind: ProbeKind }[] = [];
+    const all = store.all();
+    all.forEach((p, i) => {
+      rows.push(p);
+      const g = store.groupOf(p.name);
+      if (g && !all.slice(i + 1).some((q) => store.groupOf(q.name) === g)) rows.push({ status: store.groupStatus(g.name), kind: g.kind });
+    });
+    const shown = args.flags.armed ? rows.filter((p) => p.status.state !== "ended") : rows;
+    return showingEveryRow(await probesTable(shown));
   },
 });
 
@@ -206,9 +254,10 @@ export const disarm = defineMagic({
     const name = args.positionals.NAME;
     if (!name && !args.flags.all) throw new MagicUsageError("%disarm: name a probe, or use --all.\nUsage: %disarm [NAME] [--all]");
     const session = ctx.beam;
-    if (name && !session.probes.get(name)) throw new MagicUsageError(`%disarm: there is no probe named ${name} (%probes lists them).`);
-    await session.disarm(args.flags.all ? null : name!);
-    const ended = args.flags.all ? session.probes.all().map((p) => p.name) : [name!];
+    if (name && !session.probes.get(name) && !session.probes.group(name)) throw new MagicUsageError(`%disarm: there is no probe named ${name} (%probes lists them).`);
+    if (args.flags.all) await session.disarm(null);
+    else await Promise.all(session.probes.membersOf(name!).map((m) => session.disarm(m)));
+    const ended = args.flags.all ? session.probes.all().map((p) => p.name) : session.probes.membersOf(name!);
     await Promise.all(ended.map((n) => session.probes.waitForEnd(n, 3000)));
     ctx.io.stream("stdout", `Disarmed ${args.flags.all ? "every probe" : name}.\n`);
   },
@@ -237,12 +286,14 @@ Examples:
     const names = name ? [name] : store.all().filter((p) => p.status.state === "ended").map((p) => p.name);
     let rows = 0;
     for (const n of names) {
-      const p = store.get(n);
-      if (p && p.status.state !== "ended") {
-        await session.disarm(n);
-        await store.waitForEnd(n, 3000);
+      for (const m of store.membersOf(n)) {
+        const p = store.get(m);
+        if (p && p.status.state !== "ended") {
+          await session.disarm(m);
+          await store.waitForEnd(m, 3000);
+        }
       }
-      rows += store.drop(n).rows;
+      if (store.has(n)) rows += store.drop(n).rows;
     }
     const what = name ?? `${names.length} ended probe${names.length === 1 ? "" : "s"}`;
     ctx.io.stream("stdout", `Dropped ${what}: ${rows.toLocaleString("en")} rows freed.\n`);

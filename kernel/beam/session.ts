@@ -19,7 +19,7 @@ import { Atom, ErlMap, type ErlTerm } from "./etf";
 import { toJs } from "./term";
 import type { ArmReply, BridgeReplies, ClusterChangeEvent, ClusterReply, CompleteReply, ConnectReply, ProbeArm, ProbeStatusEvent, SnapshotKind } from "./protocol";
 import type { Syntax } from "./termFormat";
-import { ProbeStore } from "../tables/probeStore";
+import { memberName, ProbeStore } from "../tables/probeStore";
 import type { ShutdownHooks } from "../dispatch/shutdownHooks";
 import { RedactionSettings } from "../redaction/policy";
 
@@ -83,6 +83,10 @@ export class BeamSession {
       this.bridges[mode].on("event", (type, payload) => this.onEvent(mode, type, payload));
     }
     shutdown.add(() => Promise.all(Object.values(this.bridges).map((b) => b.stop())).then(() => undefined));
+    // A cluster-wide count budget reached: every member still armed is disarmed.
+    this.probes.onGroupTotal = (g) => {
+      for (const m of g.members) if (this.probes.get(m)?.status.state === "armed") void this.disarm(m).catch(() => undefined);
+    };
   }
 
   private bridge(node: string): BridgeLike {
@@ -337,6 +341,18 @@ export class BeamSession {
       this.probes.onStatus({ ...this.probes.get(name)!.status, state: "ended", why_ended: "refused", detail: (e as Error).message });
       throw e;
     }
+  }
+
+  /**
+   * Arm the same probe on every node of `nodes` at once, as a group named `name` (members `name@node`). Each
+   * node's budgets are its own; `total` is a cluster-wide count budget. A node that refuses is listed with
+   * its reason (its member ends `refused`) while the others run.
+   */
+  async armOnNodes(nodes: string[], name: string, arm: ProbeArm, total?: number): Promise<{ node: string; reply?: ArmReply; error?: string }[]> {
+    const members = nodes.map((n) => memberName(name, n));
+    this.probes.addGroup({ name, kind: arm.kind, target: arm.spec.target, nodes, members, total });
+    const results = await Promise.allSettled(nodes.map((n, i) => this.arm(n, members[i], arm)));
+    return results.map((r, i) => (r.status === "fulfilled" ? { node: nodes[i], reply: r.value } : { node: nodes[i], error: (r.reason as Error).message }));
   }
 
   /** Disarm one probe (on its node's bridge) or all of them (on every running bridge). */

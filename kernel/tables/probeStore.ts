@@ -9,6 +9,7 @@ import type { ProbeKind, ProbeSpec, ProbeStatusEvent } from "../beam/protocol";
 import { columnNames } from "./schemas";
 import { TableBuilder } from "./tableBuilder";
 import { columnTable } from "./tables";
+import { setTableMeta, tableMeta } from "./tableMeta";
 
 export interface ProbeRecord {
   name: string;
@@ -25,18 +26,87 @@ export interface ProbeRecord {
 
 type StatusListener = (status: ProbeStatusEvent) => void;
 
+/**
+ * A probe armed on several nodes at once (`%probe … --nodes`): one member probe per node, named
+ * `NAME@node`, each with its own rows, budgets and status; the group's name gives them together (its table is
+ * theirs, each row naming its node; its status adds them up). `total`: the cluster-wide count budget, checked
+ * here as the nodes' statuses arrive; `endedBy` says why the group ended its members.
+ */
+export interface ProbeGroup {
+  name: string;
+  kind: ProbeKind;
+  target: string;
+  nodes: string[];
+  members: string[];
+  total?: number;
+  endedBy?: string;
+}
+
+/** The member probe of a group on one node. */
+export const memberName = (group: string, node: string) => `${group}@${node}`;
+
 export class ProbeStore {
   private readonly probes = new Map<string, ProbeRecord>();
   private readonly listeners = new Map<string, Set<StatusListener>>();
   private readonly everyStatus = new Set<StatusListener>();
   /** Tables read back from capture files (%capture load), by name: probes of an earlier run. */
   private readonly captures = new Map<string, object>();
+  private readonly groups = new Map<string, ProbeGroup>();
+  private readonly groupOf_ = new Map<string, ProbeGroup>();
+  /** Called once when a group's members together pass its cluster-wide count budget (the session disarms them). */
+  onGroupTotal: (group: ProbeGroup) => void = () => undefined;
   private counter = 0;
 
   nextName(): string {
     do this.counter++;
-    while (this.probes.has(`p${this.counter}`) && this.probes.get(`p${this.counter}`)!.status.state !== "ended");
+    while ((this.probes.has(`p${this.counter}`) && this.probes.get(`p${this.counter}`)!.status.state !== "ended") || this.groups.has(`p${this.counter}`));
     return `p${this.counter}`;
+  }
+
+  addGroup(group: ProbeGroup): void {
+    this.groups.set(group.name, group);
+    for (const m of group.members) this.groupOf_.set(m, group);
+  }
+
+  group(name: string): ProbeGroup | undefined {
+    return this.groups.get(name);
+  }
+
+  /** The group a member probe belongs to. */
+  groupOf(member: string): ProbeGroup | undefined {
+    return this.groupOf_.get(member);
+  }
+
+  /** The probes a name stands for: a group's members, or the probe itself. */
+  membersOf(name: string): string[] {
+    return this.groups.get(name)?.members ?? [name];
+  }
+
+  /**
+   * A group's status, added up: events seen and dropped over its members; armed while one is; the detail names
+   * each node that was lost (and when) or refused the probe (and why), and the cluster-wide budget if it ended it.
+   */
+  groupStatus(name: string): ProbeStatusEvent {
+    const g = this.groups.get(name)!;
+    const ms = g.members.map((m) => this.probes.get(m)).filter((p): p is ProbeRecord => p !== undefined);
+    const sum = (f: (p: ProbeRecord) => number) => ms.reduce((a, p) => a + f(p), 0);
+    const states = ms.map((p) => p.status.state);
+    const state = states.includes("armed") ? "armed" : states.includes("ending") ? "ending" : "ended";
+    const notes: string[] = [];
+    if (g.endedBy) notes.push(g.endedBy);
+    notes.push(...this.groupNotes(g));
+    const ended = ms.filter((p) => p.status.state === "ended" && p.status.why_ended !== "refused" && p.status.why_ended !== "node_down");
+    const why = g.endedBy ? "limit" : state !== "ended" ? null : (ended[0]?.status.why_ended ?? ms[0]?.status.why_ended ?? null);
+    if (state === "ended" && ended.length && !g.endedBy) {
+      const whys = [...new Set(ended.map((p) => p.status.detail ?? p.status.why_ended))];
+      notes.unshift(whys.length === 1 ? String(whys[0]) : ended.map((p) => `${p.node}: ${p.status.detail ?? p.status.why_ended}`).join("; "));
+    }
+    const armedOn = ms.filter((p) => p.status.why_ended !== "refused").length;
+    return {
+      name, kind: g.kind, target: g.target, node: `${armedOn} of ${g.nodes.length} nodes`, state,
+      seen: sum((p) => p.status.seen), dropped: sum((p) => Math.max(p.status.dropped, p.droppedInBatches)), rate: sum((p) => (p.status.state === "armed" ? p.status.rate : 0)),
+      why_ended: why as ProbeStatusEvent["why_ended"], detail: notes.length ? notes.join("; ") : null,
+    };
   }
 
   add(record: Omit<ProbeRecord, "rows" | "droppedInBatches">): void {
@@ -56,7 +126,7 @@ export class ProbeStore {
 
   /** The names a table can be asked for by (probes and loaded captures), newest first. */
   names(): string[] {
-    return [...new Set([...this.probes.keys(), ...this.captures.keys()])].reverse();
+    return [...new Set([...this.probes.keys(), ...this.captures.keys(), ...this.groups.keys()])].reverse();
   }
 
   /**
@@ -64,6 +134,14 @@ export class ProbeStore {
    * garbage once no table the user still holds shares them. The probe must have ended.
    */
   drop(name: string): { rows: number } {
+    const g = this.groups.get(name);
+    if (g) {
+      const rows = g.members.filter((m) => this.probes.has(m)).reduce((a, m) => a + this.drop(m).rows, 0);
+      this.groups.delete(name);
+      for (const m of g.members) this.groupOf_.delete(m);
+      this.listeners.delete(name);
+      return { rows };
+    }
     const p = this.probes.get(name);
     if (p && p.status.state !== "ended") throw new Error(`${name} is still ${p.status.state}; %disarm it first`);
     const captured = this.captures.get(name) as { numRows?: () => number } | undefined;
@@ -77,11 +155,21 @@ export class ProbeStore {
   onStatus(status: ProbeStatusEvent): void {
     const p = this.probes.get(status.name);
     if (!p) return;
+    const g = this.groupOf_.get(status.name);
+    // A member the group's cluster-wide budget ended says so, not "disarmed by the user".
+    if (g?.endedBy && status.why_ended === "disarmed") status = { ...status, why_ended: "limit", detail: g.endedBy };
     p.status = status;
     // Its last batch came before this: the room kept for more rows is given back now, not on the next look.
     if (status.state === "ended") p.rows.trim();
     for (const l of this.listeners.get(status.name) ?? []) l(status);
     for (const l of this.everyStatus) l(status);
+    if (!g) return;
+    const total = this.groupStatus(g.name);
+    if (g.total !== undefined && !g.endedBy && total.state === "armed" && total.seen >= g.total) {
+      g.endedBy = `cluster-wide count budget of ${g.total.toLocaleString("en")} events reached (${total.seen.toLocaleString("en")} counted on ${g.nodes.length} nodes)`;
+      this.onGroupTotal(g);
+    }
+    for (const l of this.listeners.get(g.name) ?? []) l(this.groupStatus(g.name));
   }
 
   onBatch(name: string, bytes: Uint8Array): void {
@@ -96,7 +184,8 @@ export class ProbeStore {
   nodeDown(node: string, detail = `the connection to ${node} was lost`): void {
     for (const p of this.probes.values()) {
       if (p.node === node && p.status.state !== "ended") {
-        this.onStatus({ ...p.status, state: "ended", why_ended: "node_down", detail });
+        // Its last status may predate the last rows it sent: each row is an event it saw.
+        this.onStatus({ ...p.status, seen: Math.max(p.status.seen, p.rows.count), state: "ended", why_ended: "node_down", detail });
       }
     }
   }
@@ -116,6 +205,8 @@ export class ProbeStore {
 
   /** Resolves when the probe has ended, or after `timeoutMs`, or when `signal` aborts. */
   waitForEnd(name: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    const g = this.groups.get(name);
+    if (g) return Promise.all(g.members.map((m) => this.waitForEnd(m, timeoutMs, signal))).then(() => undefined);
     const p = this.probes.get(name);
     if (!p || p.status.state === "ended") return Promise.resolve();
     return new Promise((resolve) => {
@@ -137,13 +228,15 @@ export class ProbeStore {
 
   /** Is there a probe or a loaded capture by this name? */
   has(name: string): boolean {
-    return this.probes.has(name) || this.captures.has(name);
+    return this.probes.has(name) || this.captures.has(name) || this.groups.has(name);
   }
 
   /** The probe's events as one Arquero table, in its kind's schema, with metadata. */
   async table(name: string): Promise<object> {
     const captured = this.captures.get(name);
     if (captured && !this.probes.has(name)) return captured;
+    const g = this.groups.get(name);
+    if (g) return this.groupTable(g);
     const p = this.probes.get(name);
     if (!p) throw new Error(`there is no probe named ${name} (%probes lists them)`);
     return columnTable(p.kind, p.rows.columns(), {
@@ -157,5 +250,31 @@ export class ProbeStore {
       whyEnded: p.status.why_ended,
       detail: p.status.detail,
     });
+  }
+
+  /** Each node of a group that was lost (and when) or refused the probe (and why). */
+  private groupNotes(g: ProbeGroup): string[] {
+    const notes: string[] = [];
+    for (const p of g.members.map((m) => this.probes.get(m))) {
+      if (p?.status.why_ended === "node_down") notes.push(`${p.node} lost: ${p.status.detail ?? "node down"}`);
+      if (p?.status.why_ended === "refused") notes.push(`not armed on ${p.node}: ${p.status.detail ?? "refused"}`);
+    }
+    return notes;
+  }
+
+  /** A group's rows: its members' tables one after the other (each row names its node), with the group's counts. */
+  private async groupTable(g: ProbeGroup): Promise<object> {
+    const tables = (await Promise.all(g.members.filter((m) => this.probes.has(m)).map((m) => this.table(m)))) as { concat(...t: object[]): object }[];
+    const status = this.groupStatus(g.name);
+    const meta = tableMeta(tables[0])!;
+    const table = tables.length > 1 ? tables[0].concat(...tables.slice(1)) : tables[0];
+    const notes = this.groupNotes(g);
+    setTableMeta(table, {
+      ...meta,
+      probe: g.name, node: status.node, target: g.target, seen: status.seen, dropped: status.dropped,
+      state: status.state, whyEnded: status.why_ended, detail: status.state === "ended" ? status.detail : null,
+      ...(notes.length ? { notes } : {}),
+    });
+    return table;
   }
 }

@@ -17,6 +17,8 @@ export interface TableMeta {
   detail?: string | null;
   /** Rows this table leaves out of the probe's data, and the sentence that says so (and how to see them). */
   hidden?: { rows: number; note: string };
+  /** Sentences shown under the caption's first line whatever the state: a probe across nodes names each node lost (and when) or that refused it. */
+  notes?: string[];
 }
 
 const metas = new WeakMap<object, TableMeta>();
@@ -39,5 +41,5 @@ export function describeMeta(m: TableMeta): string {
   const why = m.detail ?? m.whyEnded?.replace(/_/g, " ");
   const state = m.state === "ended" ? `ended${why ? ` (${why})` : ""}` : m.state;
   const line = `${parts.join(" ")} — ${counts.join(", ")}${state ? `; ${state}` : ""}`;
-  return m.hidden ? `${line}\n${m.hidden.note}` : line;
+  return [line, ...(m.notes ?? []), ...(m.hidden ? [m.hidden.note] : [])].join("\n");
 }

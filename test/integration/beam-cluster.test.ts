@@ -93,11 +93,88 @@ describe("the cluster as a unit", () => {
   });
 });
 
+/** Place `calls` orders on a node through the kernel (5 workers); the reply {ok, Placed, Failed}. */
+async function place(n: ErlNode, calls: number): Promise<string> {
+  const r = await k.execute(`%%erlang --node ${n.node}\ncheckout:run(${calls}, 5).`, { timeout: 120 });
+  return JSON.stringify(r.messages.map((m) => m.content));
+}
+
+/** A row of %probes by name. */
+async function probeRow(name: string): Promise<any> {
+  return (await rowsOf("%probes")).find((r) => r.name === name);
+}
+
+describe("probes across nodes", () => {
+  it("--nodes all arms one probe on every node: exact rows per node, each naming its node; %probes has the total and each node's count", async () => {
+    const t0 = Date.now();
+    const r = await k.execute("%probe checkout:place/1 --nodes all --as orders --limit 100000 --for 5m", { timeout: 60 });
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(stdout(r)).toContain("orders armed on 5 of 5 nodes");
+    for (const [i, n] of nodes.entries()) expect(await place(n, 10 * (i + 1))).toContain(`{ok,${10 * (i + 1)},0}`);
+    await k.execute("%disarm orders");
+    const counts = await cellJson(k, `const orders = %events orders --wait=10s
+console.log(JSON.stringify(orders.groupby("node").count().objects()))`);
+    expect(Object.fromEntries(counts.map((c: any) => [c.node, c.count]))).toEqual(Object.fromEntries(nodes.map((n, i) => [n.node, 10 * (i + 1)])));
+    const rows = (await rowsOf("%probes")).filter((p) => p.name.startsWith("orders"));
+    expect(rows[0]).toMatchObject({ name: "orders", node: "5 of 5 nodes", seen: 150, state: "ended", dropped: 0 });
+    for (const [i, n] of nodes.entries()) expect(rows.find((p) => p.name === `orders@${n.node}`)).toMatchObject({ node: n.node, seen: 10 * (i + 1) });
+  });
+
+  it("a node that cannot arm the probe is listed with its reason while the others run", async () => {
+    const missing = nodes[4];
+    missing.eval("code:purge(checkout), code:delete(checkout), code:purge(checkout)");
+    const r = await k.execute("%probe checkout:place/1 --nodes all --no-load --as partial --for 5m", { timeout: 60 });
+    const said = JSON.stringify(r.messages.map((m) => m.content));
+    expect(said).toContain("partial armed on 4 of 5 nodes");
+    expect(said).toMatch(new RegExp(`not armed on ${missing.node}: .*checkout.*not loaded`));
+    expect(await place(nodes[0], 10)).toContain("{ok,10,0}");
+    await waitFor(async () => (await probeRow("partial")).seen === 10, 5_000, "the group to count the calls");
+    expect(await probeRow(`partial@${missing.node}`)).toMatchObject({ state: "ended", why_ended: "refused", detail: expect.stringMatching(/not loaded/) });
+    expect(await probeRow("partial")).toMatchObject({ node: "4 of 5 nodes", state: "armed", detail: expect.stringContaining(`not armed on ${missing.node}`) });
+    await k.execute("%disarm partial");
+    missing.eval("code:ensure_loaded(checkout)");
+  });
+
+  it("--total is a budget across the nodes: past it the probe ends on every node, saying so", async () => {
+    await k.execute("%probe checkout:place/1 --nodes all --as capped --limit 100000 --total 100 --for 5m", { timeout: 60 });
+    await Promise.all(nodes.map((n) => place(n, 60)));
+    await waitFor(async () => (await probeRow("capped")).state === "ended", 10_000, "the group to end");
+    const group = await probeRow("capped");
+    expect(group).toMatchObject({ why_ended: "limit", detail: expect.stringMatching(/cluster-wide count budget of 100 events reached/) });
+    expect(group.seen).toBeGreaterThanOrEqual(100);
+    for (const n of nodes) expect(await probeRow(`capped@${n.node}`)).toMatchObject({ state: "ended", why_ended: "limit" });
+  });
+
+  it("a node killed mid-probe: the others keep counting, and the table says which node was lost and when", async () => {
+    await k.execute("%probe checkout:place/1 --nodes all --as survive --limit 100000 --for 5m", { timeout: 60 });
+    for (const n of nodes) await place(n, 10);
+    // What a node has not shipped yet when it dies dies with it: kill it once its rows are in.
+    await waitFor(async () => (await probeRow("survive")).seen === 50, 5_000, "the first rows");
+    const victim = nodes[4];
+    const killedAt = Date.now();
+    victim.stop();
+    await waitFor(async () => (await probeRow(`survive@${victim.node}`)).state === "ended", 15_000, "the lost node's probe to end");
+    for (const n of nodes.slice(0, 4)) await place(n, 10);
+    const caption = await cellJson(k, `const survive = %events survive
+console.log(JSON.stringify(require("${ROOT}/dist/kernel/tables/tableMeta.js").describeMeta(require("${ROOT}/dist/kernel/tables/tableMeta.js").tableMeta(survive))))`);
+    const lost = new RegExp(`${victim.node} lost: the connection to ${victim.node} was lost.*, at (\\S+Z)`).exec(caption);
+    expect(lost, caption).not.toBeNull();
+    expect(Date.parse(lost![1])).toBeGreaterThanOrEqual(killedAt - 1000);
+    // Counts come with the nodes' statuses (every 250 ms); the rows are there at once.
+    await waitFor(async () => (await probeRow("survive")).seen === 90, 5_000, "the group's count");
+    expect(await probeRow("survive")).toMatchObject({ state: "armed", node: "5 of 5 nodes" });
+    expect(await cellJson(k, "const survive2 = %events survive\nconsole.log(JSON.stringify(survive2.numRows()))")).toBe(90);
+    expect(await probeRow(`survive@${victim.node}`)).toMatchObject({ why_ended: "node_down", seen: 10 });
+    await k.execute("%disarm survive");
+  });
+});
+
 describe("%disconnect", () => {
   it("leaves every node clean", async () => {
+    const live = nodes.slice(0, 4);
     const r = await k.execute("%disconnect", { timeout: 60 });
     expect(stdout(r).match(/Detached from/g)).toHaveLength(5);
-    for (const n of nodes) await waitFor(() => clean(n) === CLEAN, 5_000, `${n.node} to be clean`);
+    for (const n of live) await waitFor(() => clean(n) === CLEAN, 5_000, `${n.node} to be clean`);
     expect(await rowsOf("%nodes")).toEqual([]);
   });
 });
