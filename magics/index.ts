@@ -18,6 +18,7 @@ import { explain } from "./explain";
 import { exportReport } from "./export";
 import { capture } from "./capture";
 import { record, replay } from "./record";
+import { whatif } from "./whatif";
 
 export const MAGICS: readonly Magic[] = [
   lsmagic, time, html, markdown, svg,
@@ -25,4 +26,5 @@ export const MAGICS: readonly Magic[] = [
   probe, probes, disarm, drop, events,
   top, tree, apps, ets, state, info,
   chart, explain, exportReport, capture, record, replay,
+  whatif,
 ];

@@ -26,7 +26,7 @@ defmodule LuminBridge do
   # Heartbeats to every agent, and how long a silent agent is given before its node is reported lost.
   @beat_ms 1000
   @silent_ms 10_000
-  alias LuminBridge.{Distribution, Holder, Loader, LocalNode, MatchSpec}
+  alias LuminBridge.{Distribution, Holder, Loader, LocalNode, MatchSpec, Shadow, WhatIf}
 
   @doc "Entry point of elixir_agent/bin/lumin_bridge."
   def main do
@@ -279,6 +279,22 @@ defmodule LuminBridge do
         {:error, why} -> {{:error, in_language(why, info.reply.language)}, & &1}
       end
     end)
+  end
+
+  # What-if replays run on the shadow node (LuminBridge.Shadow); the node named is only read from (its code,
+  # its registered names), never changed.
+  defp request(:whatif, id, %{node: name} = args, s) do
+    with_node(s, id, name, fn node, info -> {{:ok, WhatIf.replay(node, info.reply.language, args)}, & &1} end)
+  end
+
+  defp request(:suggest_tests, id, %{node: name} = args, s) do
+    with_node(s, id, name, fn node, info -> {{:ok, WhatIf.run_tests(node, info.reply.language, args)}, & &1} end)
+  end
+
+  # An interrupted replay: the shadow node is stopped (and started again on the next use), which ends it.
+  defp request(:whatif_cancel, id, _args, s) do
+    async(id, fn -> Shadow.restart(); :ok end)
+    s
   end
 
   defp request(op, id, _args, s) do

@@ -71,5 +71,9 @@
 -define(LUMIN_SCHEMA_VERSION_ETS, 1).
 -define(LUMIN_COLUMNS_PROBES, [name, node, kind, target, state, seen, dropped, why_ended, detail]).
 -define(LUMIN_SCHEMA_VERSION_PROBES, 1).
+-define(LUMIN_COLUMNS_WHATIF, [node, row, seq, start_us, function, args, outcome, same, recorded, replayed,
+                              recorded_us, replayed_us, state, recorded_state, replayed_state, diff, sent,
+                              sent_count, would_call, error]).
+-define(LUMIN_SCHEMA_VERSION_WHATIF, 1).
 
 -endif.

@@ -57,6 +57,48 @@ export interface BridgeRequests {
   snapshot: { node: string; kind: SnapshotKind; options: Record<string, unknown> };
   /** Current state of a process (`:sys.get_state`) or its process_info, as terms. */
   process: { node: string; target: string; what: "state" | "info" };
+  /**
+   * Replay recorded rows on the shadow node (elixir_agent/lib/lumin_bridge/shadow.ex), with the code of
+   * `node` fetched from it (the node is only read from). Replies {batch, notes, started_ms, ms}: `batch` holds
+   * the `whatif` table's columns (the columnar format below).
+   */
+  whatif: WhatIfRequest;
+  /** Stop the shadow node (an interrupted replay); the next what-if starts a new one. */
+  whatif_cancel: Record<string, never>;
+  /**
+   * Compile a generated test module on the shadow node and run it against `modules`' code fetched from the
+   * node. Replies {total, failures, output, notes}.
+   */
+  suggest_tests: { node: string; code: string; modules: string[]; test_language: "elixir" | "erlang" };
+}
+
+/** Call rows: [row, start_us, module, function, args, outcome, result, exception_class, exception_reason, duration_us]. */
+export type WhatIfCallRow = [number, number, string, string, Uint8Array | null, string | null, Uint8Array | null, string | null, Uint8Array | null, number | null];
+/** State rows: [row, seq, time_us, kind, message, state_before, state_after, reply, duration_us, state_name_before, state_name_after]. */
+export type WhatIfStateRow = [number, number, number, string, Uint8Array | null, Uint8Array | null, Uint8Array | null, Uint8Array | null, number | null, Uint8Array | null, Uint8Array | null];
+
+export interface WhatIfRequest {
+  node: string;
+  kind: "calls" | "state";
+  rows: WhatIfCallRow[] | WhatIfStateRow[];
+  /** Source of a function of the recorded argument list (calls) or state (state), in the node's language. */
+  args_fun: string | null;
+  state_fun: string | null;
+  /** Replacement code (`%%whatif`), compiled on the shadow node only. */
+  code: string | null;
+  code_language: "elixir" | "erlang";
+  timeout_ms: number;
+  /** State replays: the callback module (`--module`), else found from `pid` on the node. */
+  module: string | null;
+  pid: string | null;
+}
+
+export interface WhatIfReply {
+  batch: Uint8Array;
+  notes: string[];
+  /** How long the shadow node took to start, when this request started it. */
+  started_ms: number | null;
+  ms: number;
 }
 
 export type BridgeOp = keyof BridgeRequests;
@@ -166,6 +208,9 @@ export interface BridgeReplies {
   probe_list: ProbeStatusEvent[];
   snapshot: Uint8Array;
   process: ErlTerm;
+  whatif: WhatIfReply;
+  whatif_cancel: "ok";
+  suggest_tests: { total: number; failures: number; output: string; notes: string[] };
 }
 
 /** `probe_arm`'s reply: the functions a call probe matched, and warnings to show (e.g. tail recursion). */

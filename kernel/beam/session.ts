@@ -17,7 +17,7 @@
 import { Bridge, type BridgeLike } from "./bridge";
 import { Atom, ErlMap, type ErlTerm } from "./etf";
 import { toJs } from "./term";
-import type { ArmReply, BridgeReplies, ClusterChangeEvent, ClusterReply, CompleteReply, ConnectReply, ProbeArm, ProbeStatusEvent, SnapshotKind } from "./protocol";
+import type { ArmReply, BridgeReplies, ClusterChangeEvent, ClusterReply, CompleteReply, ConnectReply, ProbeArm, ProbeStatusEvent, SnapshotKind, WhatIfReply, WhatIfRequest } from "./protocol";
 import type { Syntax } from "./termFormat";
 import { memberName, ProbeStore } from "../tables/probeStore";
 import type { ShutdownHooks } from "../dispatch/shutdownHooks";
@@ -94,7 +94,7 @@ export class BeamSession {
   }
 
   /** A request whose reply is read as plain JavaScript, typed by its op (kernel/beam/protocol.ts). */
-  private async ask<Op extends "connect" | "cluster" | "start_node" | "complete" | "probe_arm">(bridge: BridgeLike, op: Op, args: Record<string, unknown>, timeoutMs: number): Promise<BridgeReplies[Op]> {
+  private async ask<Op extends "connect" | "cluster" | "start_node" | "complete" | "probe_arm" | "suggest_tests">(bridge: BridgeLike, op: Op, args: Record<string, unknown>, timeoutMs: number): Promise<BridgeReplies[Op]> {
     return toJs(await bridge.request(op, args, timeoutMs)) as BridgeReplies[Op];
   }
 
@@ -370,6 +370,39 @@ export class BeamSession {
   async process(node: string, target: string, what: "state" | "info"): Promise<ErlTerm> {
     await this.ready(node);
     return this.interruptible(`${node} to answer`, this.bridge(node).request("process", { node, target, what: new Atom(what) }, 30_000));
+  }
+
+  /**
+   * Replay rows on the shadow node (started on first use, owned by the bridge of `node`'s naming mode). An
+   * interrupt stops the shadow node, which ends the batch; the next what-if starts a new one.
+   */
+  async whatif(request: WhatIfRequest): Promise<WhatIfReply> {
+    await this.ready(request.node);
+    const bridge = this.bridge(request.node);
+    const timeoutMs = request.rows.length * (request.timeout_ms + 1000) + 120_000;
+    const pending = bridge.request("whatif", request as never, timeoutMs);
+    const signal = this.cellSignal();
+    const cancel = () => void bridge.request("whatif_cancel", {}, 30_000).catch(() => undefined);
+    signal?.addEventListener("abort", cancel, { once: true });
+    try {
+      const r = (await this.interruptible("the replays on the shadow node", pending)) as ErlMap;
+      const started = r.get("started_ms");
+      return {
+        batch: r.get("batch") as Uint8Array,
+        notes: (toJs(r.get("notes")!) as string[]) ?? [],
+        started_ms: typeof started === "number" ? started : null,
+        ms: Number(r.get("ms")),
+      };
+    } finally {
+      signal?.removeEventListener("abort", cancel);
+    }
+  }
+
+  /** Run a generated test module on the shadow node against `modules`' code from `node`. */
+  async suggestTests(node: string, code: string, modules: string[], testLanguage: "elixir" | "erlang"): Promise<BridgeReplies["suggest_tests"]> {
+    await this.ready(node);
+    const request = this.ask(this.bridge(node), "suggest_tests", { node, code, modules, test_language: testLanguage }, 240_000);
+    return this.interruptible("the tests on the shadow node", request);
   }
 
   async complete(node: string, module: string | null, prefix: string): Promise<CompleteReply> {

@@ -43,7 +43,8 @@ export type ProbeKind = (typeof PROBE_KINDS)[number];
 export const SNAPSHOT_KINDS = ["top", "tree", "apps", "ets"] as const;
 export type SnapshotKind = (typeof SNAPSHOT_KINDS)[number];
 
-export type TableKind = ProbeKind | SnapshotKind | "probes";
+/** `whatif`: the replays of a recorded table on the shadow node (`%whatif`). */
+export type TableKind = ProbeKind | SnapshotKind | "probes" | "whatif";
 
 export interface ContractValue<N extends string = string> {
   readonly name: N;
@@ -287,6 +288,33 @@ export const SCHEMAS: { readonly [K in TableKind]: TableSchema } = {
       col("dropped", "int", "events dropped (counted exactly)"),
       col("why_ended", "string", `why it ended: ${codeList(WHY_ENDED)}`, true),
       col("detail", "string", "what tripped, with the figures (e.g. `rate budget of 2000 calls/s exceeded (41234/s)`)", true),
+    ],
+  },
+  whatif: {
+    kind: "whatif",
+    version: 1,
+    doc: "One row per replay of a recorded call or message on the shadow node (`%whatif`, `%%whatif`): what was recorded beside what the replay did. Replays never touch the node the rows were recorded on.",
+    columns: [
+      col("node", "string", "the node the replayed rows were recorded on"),
+      col("row", "int", "the recorded row's position in the table replayed (0 = its first row)"),
+      col("seq", "int", "state probes: the recorded row's `seq`", true),
+      col("start_us", "float", "when the recorded call (or message) started, µs since the epoch"),
+      col("function", "string", "what was re-run: `Mod.fun/arity`, or the callback (`Mod.handle_call/3`)"),
+      col("args", "term", "the arguments replayed (after `--args`); for a state replay, the message", true),
+      col("outcome", "string", "`return`, `exception`, `would_call` (it called a process through the node — stopped there, not delivered), `timeout` (stopped at `--timeout`), `not_replayed` (`error` says why)"),
+      col("same", "bool", "the replay returned (or raised) what was recorded, and left the same state; null when it cannot be told", true),
+      col("recorded", "term", "the recorded result (a state replay: the reply); an exception as `{class, reason}`", true),
+      col("replayed", "term", "the replay's result (or reply), an exception as `{class, reason}`", true),
+      col("recorded_us", "float", "the recorded duration, µs", true),
+      col("replayed_us", "float", "the replay's duration on the shadow node, µs", true),
+      col("state", "term", "state replays: the state the callback was given (after `--state`)", true),
+      col("recorded_state", "term", "state replays: the recorded state after the message", true),
+      col("replayed_state", "term", "state replays: the state the replay left", true),
+      col("diff", "string", "where recorded and replayed differ, as `where: recorded → replayed` in the node's syntax", true),
+      col("sent", "term", "the messages the replay tried to send, as `{to, message}` (listed, never delivered)"),
+      col("sent_count", "int", "how many"),
+      col("would_call", "string", "the process a `would_call` replay called (a registered name or a pid)", true),
+      col("error", "string", "why a row was not replayed, or the replay's exception as text", true),
     ],
   },
 };

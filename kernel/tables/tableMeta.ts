@@ -18,6 +18,8 @@ export interface TableMeta {
   /** Rows this table leaves out of the probe's data, and the sentence that says so (and how to see them). */
   hidden?: { rows: number; note: string };
   /** Sentences shown under the caption's first line whatever the state: a probe across nodes names each node lost (and when) or that refused it. */
+  /** A what-if table: what was replayed and how it went, in one line (its notes follow). */
+  summary?: string;
   notes?: string[];
 }
 
@@ -33,6 +35,7 @@ export function tableMeta(table: object): TableMeta | undefined {
 
 /** The caption of a displayed probe table: one line, and a second when the table leaves rows out. */
 export function describeMeta(m: TableMeta): string {
+  if (m.summary !== undefined) return [`${m.probe ? `${m.probe}: ` : ""}${m.summary}`, ...(m.notes ?? [])].join("\n");
   const parts = [m.probe ? `${m.probe}: ${m.kind}` : m.kind];
   if (m.target) parts.push(m.target);
   if (m.node) parts.push(`on ${m.node}`);

@@ -116,3 +116,27 @@ export async function nodesTable(
     owned: [...nodes.map((n) => n.owned), ...others.map(() => null)],
   } as never) as ColumnTable;
 }
+
+/**
+ * A what-if's replays (the shadow node's batch) as a `whatif` table: its caption says what was replayed and
+ * how it went (same, different, raised, would call, timed out, not replayed), with the notes the shadow node
+ * had (an OTP that differs, a module whose .beam is not the loaded one).
+ */
+export async function whatifTable(bytes: Uint8Array, o: { name: string; node: string; source: string; syntax: "elixir" | "erlang"; notes: string[] }): Promise<ColumnTable> {
+  const batch = decodeBatch(bytes);
+  const table = await columnTable("whatif", mergeColumns([batch], columnNames("whatif"), o.syntax), { node: o.node, dropped: 0, seen: batch.count });
+  const n = table.numRows();
+  const outcome = table.array("outcome") as ArrayLike<string>;
+  const same = table.array("same") as ArrayLike<boolean | null>;
+  const count = (f: (i: number) => boolean) => Array.from({ length: n }, (_, i) => i).filter(f).length;
+  const parts = [
+    [count((i) => same[i] === true), "same result"],
+    [count((i) => same[i] === false), "different"],
+    [count((i) => outcome[i] === "would_call"), "would call out"],
+    [count((i) => outcome[i] === "timeout"), "timed out"],
+    [count((i) => outcome[i] === "not_replayed"), "not replayed"],
+  ].filter(([c]) => (c as number) > 0).map(([c, what]) => `${(c as number).toLocaleString("en")} ${what}`);
+  const summary = `what-if of ${o.source} on the shadow node (recorded on ${o.node}) — ${n.toLocaleString("en")} replay${n === 1 ? "" : "s"}${parts.length ? `: ${parts.join(", ")}` : ""}`;
+  setTableMeta(table, { ...tableMeta(table)!, probe: o.name, target: o.source, state: "ended", summary, notes: o.notes });
+  return table;
+}
