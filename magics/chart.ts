@@ -12,15 +12,16 @@ const KINDS = {
   tree: { draw: (c: Charts, t: any) => c.treeChart(t), reads: "tree (%tree)" },
   state: { draw: (c: Charts, t: any) => c.stateHistoryChart(t), reads: "state" },
   metrics: { draw: (c: Charts, t: any) => c.metricsChart(t), reads: "metrics" },
+  whatif: { draw: (c: Charts, t: any) => c.whatifChart(t), reads: "whatif (%whatif)" },
 } as const;
 
 export const chart = defineMagic({
   name: "chart",
   kind: "line",
-  summary: "Draw a probe's table: latency, timeline, flame, sequence, tree, state or metrics.",
+  summary: "Draw a probe's table: latency, timeline, flame, sequence, tree, state or metrics; or a what-if's durations.",
   details: `TABLE is a probe's name (its events) or a TypeScript expression giving an Arquero table.
 The same charts are functions in every cell: latencyChart(t), timelineChart(t), flameChart(t),
-sequenceChart(t), treeChart(t), stateHistoryChart(t), metricsChart(t).
+sequenceChart(t), treeChart(t), stateHistoryChart(t), metricsChart(t), whatifChart(t).
 
 ${Object.entries(KINDS).map(([k, v]) => `  ${k.padEnd(9)} reads a ${v.reads} table`).join("\n")}
 

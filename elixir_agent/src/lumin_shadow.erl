@@ -572,7 +572,8 @@ diff_text(false, Syntax, Parts) ->
                0 -> [];
                N -> [io_lib:format("… and ~b more", [N])]
            end,
-    iolist_to_binary(lists:join("; ", Shown ++ More)).
+    %% (The text holds characters past 255 — arrows, the node's strings — so it is made as Unicode, not bytes.)
+    unicode:characters_to_binary(lists:join("; ", Shown ++ More)).
 
 part_diff(_, unknown, _, _) -> [];
 part_diff(_, Same, Same, _) -> [];

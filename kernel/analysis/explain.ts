@@ -11,6 +11,7 @@ import { latencyTable } from "./latency";
 import { outliers } from "./outliers";
 import { formatUs, topPositions } from "./stats";
 import { tableMeta } from "../tables/tableMeta";
+import { explainWhatIf } from "./explainWhatIf";
 
 const LEVELS = ["emergency", "alert", "critical", "error", "warning", "notice", "info", "debug"];
 const ERROR_LEVELS = new Set(["emergency", "alert", "critical", "error"]);
@@ -26,6 +27,7 @@ export function explain(table: ColumnTable): string[] {
   if (kind === "calls") return explainCalls(table);
   if (kind === "messages") return explainMessages(table);
   if (kind === "logs") return explainLogs(table);
+  if (kind === "whatif") return explainWhatIf(table);
   return explainOther(table);
 }
 
@@ -34,6 +36,7 @@ function guessKind(t: ColumnTable): string {
   if (has("module", "function", "arity", "start_us", "duration_us", "pid")) return "calls";
   if (has("protocol", "from_pid", "to_pid", "time_us")) return "messages";
   if (has("level", "message", "time_us")) return "logs";
+  if (has("recorded", "replayed", "outcome", "same")) return "whatif";
   return "other";
 }
 

@@ -9,3 +9,4 @@ export { metricsChart, errorMarkers, METRIC_SERIES, type MetricsChartOptions } f
 export { baseSpec, themeConfig, CATEGORY, GREY, ALERT, VEGA_LITE_SCHEMA, type ChartSpec } from "./theme";
 export { MAX_VALUES, countDataValues, evenPositions, topPositions } from "./data";
 export { markItems, countMarks } from "./svgMarks";
+export { whatifChart } from "./whatifChart";

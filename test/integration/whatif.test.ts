@@ -19,6 +19,22 @@ function rowsOf(code: string, columns = "*"): Promise<any[]> {
   return cellJson(k, `const ${v} = ${code}\nconsole.log(JSON.stringify(${v}${select}.objects().map((r: any) => Object.fromEntries(Object.entries(r).map(([c, x]) => [c, x != null && typeof x === "object" && !Array.isArray(x) ? String(x) : x])))))`, 120);
 }
 
+/** Arm a call probe with --args as `name`, run `traffic` on the node, and end the probe with its rows in. */
+async function record(name: string, target: string, traffic: string): Promise<void> {
+  await k.execute(`%probe ${target} --args --as ${name}`);
+  await ex(traffic);
+  await k.execute(`%disarm ${name}`);
+  await k.execute(`%events ${name} --wait=5s`);
+}
+
+/** Run a %%whatif cell (a cell magic binds nothing), then read its table by name. */
+async function cellRows(cell: string, name: string, columns = "*"): Promise<any[]> {
+  const r = await k.execute(cell, { timeout: 120 });
+  const err = r.messages.find((m) => m.msg_type === "error");
+  if (err) throw new Error(`cell failed: ${err.content.evalue}`);
+  return rowsOf(`%events ${name} --rows 1000`, columns);
+}
+
 beforeAll(async () => {
   k = await startShopKernel(SHOP);
   await ex(`Shop.Inventory.restock("apple", 1_000_000)`);
@@ -30,9 +46,7 @@ afterAll(async () => {
 
 describe("%whatif on a call probe", () => {
   it("replaying recorded calls with the same code gives the same result on every row", async () => {
-    await k.execute("%probe Shop.Pricing.price/2 --args --as prices");
-    await ex(`for q <- 1..40, do: Shop.Pricing.price("apple", q)`);
-    await k.execute("%disarm prices");
+    await record("prices", "Shop.Pricing.price/2", `for q <- 1..40, do: Shop.Pricing.price("apple", q)`);
     const rows = await rowsOf("%whatif prices --as same", "row,function,outcome,same,recorded,replayed,args,recorded_us,replayed_us,sent_count");
     expect(rows).toHaveLength(40);
     for (const r of rows) {
@@ -41,4 +55,88 @@ describe("%whatif on a call probe", () => {
       expect(r.replayed_us).toBeGreaterThan(0);
     }
   });
+});
+
+describe("%whatif with other arguments, and %%whatif with replacement code", () => {
+  it("--args: results change exactly as the new arguments make them (checked against the node itself)", async () => {
+    await record("prices2", "Shop.Pricing.price/2", `for q <- 1..40, do: Shop.Pricing.price("apple", q)`);
+    const rows = await rowsOf(`%whatif prices2 --args "fn [item, qty] -> [item, qty * 2] end" --where "d => d.args != null"`, "row,args,replayed,same,recorded");
+    expect(rows).toHaveLength(40);
+    const onNode = (await ex(`Enum.map(1..40, &Shop.Pricing.price("apple", &1 * 2))`)).replace(/[\[\]\s]/g, "").split(",").map(Number);
+    rows.sort((a, b) => a.row - b.row);
+    expect(rows.map((r) => Number(r.replayed))).toEqual(onNode);
+    expect(rows.map((r) => r.args)).toEqual(Array.from({ length: 40 }, (_, i) => `["apple", ${(i + 1) * 2}]`));
+    expect(rows.every((r) => r.same === false)).toBe(true);
+  });
+
+  it("%%whatif: a patched module makes the slow calls fast with the same results; another patch changes results exactly where it applies", async () => {
+    await record("totals", "Shop.Orders.total/2", `for i <- 1..60, do: Shop.Orders.place("apple", if(rem(i, 20) == 0, do: 120 + i, else: rem(i, 9) + 1))`);
+    const patched = `%%whatif totals --as fast
+defmodule Shop.Orders do
+  def total(item, qty), do: Shop.Pricing.price(item, qty)
+end`;
+    const rows = await cellRows(patched, "fast", "args,outcome,same,recorded_us,replayed_us");
+    expect(rows).toHaveLength(60);
+    const bulk = rows.filter((r) => Number(String(r.args).match(/(\d+)\]$/)![1]) > 100);
+    expect(bulk).toHaveLength(3);
+    for (const r of rows) expect(r).toMatchObject({ outcome: "return", same: true });
+    for (const r of bulk) {
+      expect(r.recorded_us).toBeGreaterThan(20_000);
+      expect(r.replayed_us).toBeLessThan(10_000);
+    }
+    const discount = `%%whatif totals --as discount
+defmodule Shop.Orders do
+  def total(item, qty) when qty > 100, do: div(Shop.Pricing.price(item, qty) * 95, 100)
+  def total(item, qty), do: Shop.Pricing.price(item, qty)
+end`;
+    const changed = await cellRows(discount, "discount", "args,same,diff");
+    const differing = changed.filter((r) => r.same === false).map((r) => r.args).sort();
+    expect(differing).toEqual(bulk.map((r) => r.args).sort());
+    expect(changed.find((r) => r.same === false).diff).toMatch(/^result: \d+ → \d+$/);
+    // The next what-if runs the node's code again, not the patch.
+    const again = await rowsOf("%whatif totals --as again", "same");
+    expect(again.every((r) => r.same === true)).toBe(true);
+  }, 120_000);
+});
+
+describe("isolation, checked from the target's side", () => {
+  it("after replays with new code, the node's module, processes, connections and epmd are as before, and it received nothing", async () => {
+    await record("orders", "Shop.Orders.handle_call/3", `for q <- [1, 2, 3], do: Shop.Orders.place("apple", q)`);
+    await k.execute("%probe --messages Shop.Inventory --as inbox");
+    const look = async () => {
+      const r = await k.execute(`%%elixir
+{:ok, names} = :erl_epmd.names()
+%{md5: Base.encode16(Shop.Orders.module_info(:md5)), procs: length(Process.list()), connected: Enum.map(Node.list(:connected), &to_string/1),
+  epmd: Enum.sort(Enum.map(names, fn {n, _} -> to_string(n) end))}`);
+      return String(r.messages.find((m) => m.msg_type === "display_data")?.content.data["text/plain"]);
+    };
+    const inbox = () => cellJson(k, `const inb${++cells} = %events inbox\nconsole.log(JSON.stringify(inb${cells}.numRows()))`);
+    await new Promise((r) => setTimeout(r, 300));
+    const before = await look();
+    const seenBefore = await inbox();
+    const rows = await cellRows(`%%whatif orders --as iso
+defmodule Shop.Orders do
+  def handle_call({:place, item, qty}, _from, count) do
+    send(Shop.Inventory, {:restock, item, 5})
+    {:reply, Shop.Inventory.reserve(item, qty), count + 1}
+  end
+end`, "iso", "outcome,would_call,sent_count,replayed_us");
+    expect(rows).toHaveLength(3);
+    for (const r of rows) {
+      // The call through the registered name is stopped at once: no 5 s wait per row.
+      expect(r).toMatchObject({ outcome: "would_call", would_call: "Shop.Inventory", sent_count: 2 });
+      expect(r.replayed_us).toBeLessThan(1_000_000);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    const after = await look();
+    expect(await inbox()).toBe(seenBefore);
+    await k.execute("%disarm inbox");
+    expect(before).toMatch(/md5: "[0-9A-F]{32}"/);
+    // The machine's epmd is shared with other runs: what is compared is everything else, and that no name
+    // came up that a shadow or peer node would have (it has none: it never starts distribution).
+    const epmd = (look: string) => [...look.matchAll(/"([^"]+)"/g)].map((m) => m[1]);
+    expect(after.replace(/epmd: \[[^\]]*\]/, "")).toBe(before.replace(/epmd: \[[^\]]*\]/, ""));
+    const added = epmd(after.match(/epmd: \[[^\]]*\]/)![0]).filter((n) => !epmd(before).includes(n));
+    expect(added.filter((n) => /shadow|peer|whatif/i.test(n))).toEqual([]);
+  }, 120_000);
 });
