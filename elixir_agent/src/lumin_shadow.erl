@@ -206,7 +206,7 @@ replay(Job = #{syntax := Syntax}) ->
             {Ref, Rows} -> erlang:demonitor(Mon, [flush]), {ok, batch(Rows, Ctx)};
             {'DOWN', Mon, process, Pid, Why} -> {error, iolist_to_binary(io_lib:format("the replay runner failed: ~P", [Why, 20]))}
         end
-    catch throw:{error, Text} -> {error, iolist_to_binary(Text)}
+    catch throw:{error, Text} -> {error, unicode:characters_to_binary(Text)}
     end.
 
 %% A --args / --state function from its source text, evaluated here.

@@ -50,7 +50,9 @@ export function explainWhatIf(t: ColumnTable): string[] {
     const mRep = medianInPlace(Float64Array.from(timed, (i) => rep[i]));
     const faster = timed.filter((i) => rep[i] * 2 < rec[i]);
     const slower = timed.filter((i) => rep[i] > rec[i] * 2);
-    out.push(`Median duration ${formatUs(mRec)} recorded, ${formatUs(mRep)} replayed on the shadow node.`);
+    out.push(`Median duration ${formatUs(mRec)} recorded, ${formatUs(mRep)} replayed on the shadow node (recorded durations include the probe's tracing on a working node).`);
+    const slowest = timed.reduce((a, i) => (rec[i] > rec[a] ? i : a), timed[0]);
+    out.push(`The slowest recorded call, ${at(slowest)}, took ${formatUs(rec[slowest])}; replayed, ${formatUs(rep[slowest])}.`);
     if (faster.length) {
       const sRec = faster.reduce((s, i) => s + rec[i], 0);
       const sRep = faster.reduce((s, i) => s + rep[i], 0);

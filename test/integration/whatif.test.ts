@@ -140,3 +140,112 @@ end`, "iso", "outcome,would_call,sent_count,replayed_us");
     expect(added.filter((n) => /shadow|peer|whatif/i.test(n))).toEqual([]);
   }, 120_000);
 });
+
+describe("%whatif on a state probe", () => {
+  it("re-runs each callback with the recorded state and message (same everywhere), then with another state: the replies that would have differed", async () => {
+    await k.execute("%probe --state Shop.Inventory --as inv");
+    await ex(`Shop.Inventory.restock("pear", 10)
+Shop.Inventory.reserve("pear", 3)
+Shop.Inventory.stock("pear")
+Shop.Inventory.reserve("pear", 50)`);
+    await k.execute("%disarm inv");
+    await k.execute("%events inv --wait=5s");
+    const same = await rowsOf("%whatif inv --as inv_same", "seq,function,outcome,same,recorded,replayed");
+    expect(same.map((r) => [r.function, r.outcome, r.same])).toEqual([
+      ["Shop.Inventory.handle_cast/2", "return", true],
+      ["Shop.Inventory.handle_call/3", "return", true],
+      ["Shop.Inventory.handle_call/3", "return", true],
+      ["Shop.Inventory.handle_call/3", "return", true],
+    ]);
+    expect(same.map((r) => r.replayed)).toEqual([null, ":ok", "7", "{:error, :out_of_stock}"]);
+    const empty = await rowsOf(`%whatif inv --state "fn stock -> Map.put(stock, \\"pear\\", 0) end" --as inv_empty`, "same,replayed,replayed_state,diff");
+    // Each row starts from its own recorded state, changed by --state: the restock lands on 0 + 10 as it did
+    // on nothing + 10; the reserve and the stock query answer differently; the refused reserve leaves 0, not 7.
+    expect(empty.map((r) => r.same)).toEqual([true, false, false, false]);
+    expect(empty[1].replayed).toBe("{:error, :out_of_stock}");
+    expect(empty[1].diff).toContain('reply: :ok → {:error, :out_of_stock}');
+    expect(empty[0].replayed_state).toContain('"pear" => 10');
+  });
+});
+
+describe("sends, calls out and loops on the shadow node", () => {
+  it("a cast to a registered process is listed and not delivered; the node's stock is unchanged", async () => {
+    await record("restocks", "Shop.Inventory.restock/2", `Shop.Inventory.restock("plum", 4)`);
+    const before = await ex(`Shop.Inventory.stock("plum")`);
+    const [r] = await rowsOf("%whatif restocks --as casts", "outcome,same,sent,sent_count");
+    expect(r).toMatchObject({ outcome: "return", same: true, sent_count: 1 });
+    expect(r.sent).toMatch(/\{.*\{:"\$gen_cast", \{:restock, "plum", 4\}\}\}/);
+    expect(await ex(`Shop.Inventory.stock("plum")`)).toBe(before);
+  });
+
+  it("a replay that loops forever is stopped at its timeout; the shadow node goes on replaying", async () => {
+    await record("counts", "Enum.count/1", `Enum.count([1, 2, 3])`);
+    const t0 = Date.now();
+    const [loop] = await rowsOf(`%whatif counts --args "fn _ -> [Stream.cycle([1])] end" --timeout 1s --as loop`, "outcome,error,replayed_us");
+    expect(loop.outcome).toBe("timeout");
+    expect(loop.error).toMatch(/still running after 1000 ms: stopped/);
+    expect(Date.now() - t0).toBeLessThan(30_000);
+    const [ok] = await rowsOf("%whatif counts --as after_loop", "outcome,same,replayed");
+    expect(ok).toMatchObject({ outcome: "return", same: true, replayed: "3" });
+  });
+});
+
+describe("%chart whatif and %explain", () => {
+  it("draw recorded vs replayed durations and say what changed, from the what-if's name", async () => {
+    await record("totals2", "Shop.Orders.total/2", `for q <- [1, 2, 130, 3], do: Shop.Orders.place("apple", q)`);
+    await k.execute(`%%whatif totals2 --as fixed
+defmodule Shop.Orders do
+  def total(item, qty) when qty > 100, do: Shop.Pricing.price(item, qty) - 1
+  def total(item, qty), do: Shop.Pricing.price(item, qty)
+end`);
+    const chart = await k.execute("%chart whatif fixed");
+    const bundle = chart.messages.find((m) => m.msg_type === "execute_result")!.content.data;
+    expect(bundle["image/png"]).toBeTruthy();
+    const spec = bundle["application/vnd.vegalite.v5+json"];
+    expect(spec.title.text).toBe("Recorded vs replayed duration");
+    expect(spec.layer[1].data.values).toHaveLength(4);
+    expect(spec.layer[1].data.values.filter((d: any) => d.status === "different")).toHaveLength(1);
+    const explained = await k.execute("%explain fixed");
+    const text = explained.messages.find((m) => m.msg_type === "execute_result")!.content.data["text/plain"];
+    expect(text).toMatch(/4 replays of Shop\.Orders\.total\/2: 3 gave the same result as recorded, 1 a different one/);
+    expect(text).toMatch(/What changed at row \d+ \(\["apple", 130\]\): result: \d+ → \d+/);
+    expect(text).toMatch(/The slowest recorded call, row \d+ \(\["apple", 130\]\), took [\d.]+ ms; replayed, [\d.]+ µs\./);
+    expect(text).toMatch(/ran in under half the recorded time .*\["apple", 130\]/);
+  });
+});
+
+describe("bad input: a clear error, the kernel and the node unharmed", () => {
+  it("a table without args, another kind of table, code that does not compile, a bad --args, cut terms", async () => {
+    await k.execute("%probe Shop.Pricing.unit_price/1 --as noargs");
+    await ex(`Shop.Pricing.unit_price("fig")`);
+    await k.execute("%disarm noargs");
+    await k.execute("%events noargs --wait=5s");
+    expect(await cellError(k, "%whatif noargs")).toMatch(/recorded without arguments, so its calls cannot be re-run; arm the probe again with --args/);
+    await k.execute("%probe --messages Shop.Inventory --as msgs --for 1s");
+    expect(await cellError(k, "%whatif msgs")).toMatch(/msgs is a messages table; a what-if replays a call probe's rows/);
+    await record("prices3", "Shop.Pricing.price/2", `Shop.Pricing.price("fig", 2)`);
+    expect(await cellError(k, "%%whatif prices3\ndefmodule Shop.Pricing do\n  def price(a, b) do a +\nend")).toMatch(/does not compile on the shadow node \(nothing was loaded anywhere\)/);
+    expect(await cellError(k, `%whatif prices3 --args "42"`)).toMatch(/--args must be a function of one argument .* it is 42/);
+    const [bad] = await rowsOf(`%whatif prices3 --args "fn [a, _] -> [a] end" --as badargs`, "outcome,error");
+    expect(bad.outcome).toBe("exception");
+    expect(bad.error).toMatch(/UndefinedFunctionError|undefined/);
+    await k.execute("%probe Shop.Pricing.price/2 --args --cut 64 --as cut");
+    await ex(`Shop.Pricing.price(String.duplicate("x", 500), 2)`);
+    await k.execute("%disarm cut");
+    await k.execute("%events cut --wait=5s");
+    const [cut] = await rowsOf("%whatif cut --as cutrows", "outcome,error");
+    expect(cut).toMatchObject({ outcome: "not_replayed" });
+    expect(cut.error).toMatch(/was cut on the node .* cannot be rebuilt; arm the probe again with a larger --cut/);
+    // The kernel and the node are fine: the next replay works.
+    const [fine] = await rowsOf("%whatif prices3 --as fine", "same");
+    expect(fine.same).toBe(true);
+  });
+
+  it("a module compiled in memory on the node (no .beam) is named as such", async () => {
+    await ex(`defmodule LuminWhatIfInMemory do
+  def twice(x), do: x * 2
+end`);
+    await record("mem", "LuminWhatIfInMemory.twice/1", `LuminWhatIfInMemory.twice(21)`);
+    expect(await cellError(k, "%whatif mem")).toMatch(/object code of LuminWhatIfInMemory cannot be fetched .* compiled in memory/);
+  });
+});

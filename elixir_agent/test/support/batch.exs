@@ -15,7 +15,8 @@ defmodule LuminTest.Batch do
     %{kind: kind, dropped: dropped, rows: rows}
   end
 
-  defp column({:f64, bin}, _), do: for(<<x::float-little-64 <- bin>>, do: x)
+  # NaN (a value not measured) does not match a float segment: it reads as nil, as the kernel shows it.
+  defp column({:f64, bin}, _), do: for(<<c::binary-8 <- bin>>, do: (case c do <<x::float-little-64>> -> x; _ -> nil end))
   defp column({:i32, bin}, _), do: for(<<x::signed-little-32 <- bin>>, do: x)
   defp column({:const, v}, n), do: List.duplicate(null(v), n)
 
