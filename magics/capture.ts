@@ -30,15 +30,20 @@ Examples:
       if (words.length !== 2) throw new MagicUsageError("%capture save takes a probe's name (or a table expression) and a file: %capture save orders orders.arrow");
       const [name, file] = words;
       const table = await resolveTable(name, "capture", ctx);
-      const bytes = saveCapture(table, path.resolve(file));
-      ctx.io.stream("stdout", `Saved ${table.numRows().toLocaleString("en")} rows of ${name} to ${path.resolve(file)} (${bytes.toLocaleString("en")} bytes, Arrow IPC).\n`);
+      const bytes = saveCapture(table, path.resolve(file), "table", ctx.beam.redaction.policy);
+      const { describePolicies } = require("../kernel/redaction/policy") as typeof import("../kernel/redaction/policy");
+      const { tableMeta } = require("../kernel/tables/tableMeta") as typeof import("../kernel/tables/tableMeta");
+      const redaction = describePolicies(tableMeta(table)?.redaction ?? [ctx.beam.redaction.policy]);
+      ctx.io.stream("stdout", `Saved ${table.numRows().toLocaleString("en")} rows of ${name} to ${path.resolve(file)} (${bytes.toLocaleString("en")} bytes, Arrow IPC). Redaction ${redaction}.\n`);
       return path.resolve(file);
     }
     if (words.length !== 1) throw new MagicUsageError("%capture load takes one file: %capture load orders.arrow [--as NAME]");
     const { table, meta } = loadCapture(path.resolve(words[0]));
     const name = args.flags.as ?? (meta.probe ?? path.basename(words[0]).replace(/\.arrow$/, ""));
     ctx.beam.probes.addCapture(name, table);
-    ctx.io.stream("stdout", `Loaded ${name}: ${table.numRows().toLocaleString("en")} rows of ${meta.kind}${meta.node ? ` captured on ${meta.node}` : ""} at ${meta.capturedAt}.\n`);
+    const { describePolicies } = require("../kernel/redaction/policy") as typeof import("../kernel/redaction/policy");
+    const redaction = meta.redaction?.length ? ` Redaction ${describePolicies(meta.redaction)}.` : " (No redaction policy recorded: made before captures stated one.)";
+    ctx.io.stream("stdout", `Loaded ${name}: ${table.numRows().toLocaleString("en")} rows of ${meta.kind}${meta.node ? ` captured on ${meta.node}` : ""} at ${meta.capturedAt}.${redaction}\n`);
     return table;
   },
 });

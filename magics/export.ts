@@ -48,7 +48,7 @@ Examples:
     const items = notebook ? alongNotebook(entries, notebook) : entries;
     const title = args.flags.title ?? path.basename(file).replace(/\.html?$/i, "");
     const full = path.resolve(file);
-    writeFileSync(full, htmlReport(title, items));
+    writeFileSync(full, htmlReport(title, items, ctx.beam.redaction.history()));
     const count = (kind: ReportItem["kind"]) => items.filter((e) => e.kind === kind).length;
     const extra = [count("text") ? `${count("text")} explanation(s)` : "", notebook ? `the markdown of ${path.basename(notebook)} (${count("markdown")} cell(s))` : ""].filter(Boolean);
     ctx.io.stream("stdout", `Wrote ${full}: ${count("chart")} chart(s), ${count("table")} table(s)${extra.length ? `, ${extra.join(", ")}` : ""}.\n`);

@@ -19,12 +19,13 @@ import { exportReport } from "./export";
 import { capture } from "./capture";
 import { record, replay } from "./record";
 import { whatif } from "./whatif";
+import { redact } from "./redact";
 
 export const MAGICS: readonly Magic[] = [
   lsmagic, time, html, markdown, svg,
   connect, nodes, disconnect, node, elixir, erlang,
   probe, probes, disarm, drop, events,
   top, tree, apps, ets, state, info,
-  chart, explain, exportReport, capture, record, replay,
+  chart, explain, exportReport, capture, redact, record, replay,
   whatif,
 ];

@@ -37,14 +37,16 @@ defmodule LuminBridge do
     end
   end
 
-  # ---- state: %{port, nodes: %{node => info}, probes: %{name => node}} ----
+  # ---- state: %{port, nodes: %{node => info}, probes: %{name => node}, redact: policy or nil} ----
+  # redact: the kernel's redaction policy (%{enabled, keys}), given to each agent as it starts; nil until the
+  # kernel sends one (the agent then keeps its default policy).
   # info: %{agent, evaluator, watch (monitor of the agent), port (owned nodes), reply (what %connect shows)}
 
   @impl true
   def init(nil) do
     port = Port.open({:fd, 3, 4}, [{:packet, 4}, :binary, :eof])
     :timer.send_interval(@beat_ms, :beat)
-    {:ok, %{port: port, nodes: %{}, probes: %{}}}
+    {:ok, %{port: port, nodes: %{}, probes: %{}, redact: nil}}
   end
 
   @impl true
@@ -116,6 +118,8 @@ defmodule LuminBridge do
   end
 
   defp request(:connect, id, %{node: name} = args, s) do
+    redact = s.redact
+
     if find_node(s, name) do
       reply(s, id, {:error, "#{name} is attached already (%nodes lists the attached nodes)"})
     else
@@ -131,7 +135,7 @@ defmodule LuminBridge do
             true -> cookie!(args[:cookie])
           end
         case Distribution.connect(node, cookie, args[:timeout_ms] || 5000) do
-          :ok -> attach!(node, false, nil)
+          :ok -> attach!(node, false, nil, redact)
           {:error, why} -> throw({:error, why})
         end
       end)
@@ -140,6 +144,8 @@ defmodule LuminBridge do
   end
 
   defp request(:start_node, id, %{name: name} = args, s) do
+    redact = s.redact
+
     async(id, fn ->
       ensure_distribution!("#{name}@localhost")
       cookie = :crypto.strong_rand_bytes(18) |> Base.url_encode64()
@@ -149,7 +155,7 @@ defmodule LuminBridge do
       Process.unlink(port)
       # A node we started and could not attach to would be left running by nobody: stop it.
       try do
-        attach!(node, true, port)
+        attach!(node, true, port, redact)
       catch
         kind, reason ->
           LocalNode.stop(port)
@@ -297,6 +303,27 @@ defmodule LuminBridge do
     s
   end
 
+  # The redaction policy: kept for nodes attached later, and set on every agent now (a node that does not
+  # answer is named in the error; the others have it).
+  defp request(:redact, id, %{enabled: on, keys: keys}, s) when is_boolean(on) and is_list(keys) do
+    policy = %{enabled: on, keys: Enum.filter(keys, &is_binary/1)}
+    agents = for {node, info} <- s.nodes, do: {node, info.agent}
+
+    async(id, fn ->
+      failed =
+        for {node, agent} <- agents,
+            catch_exit(fn -> GenServer.call(agent, {:redact, on, policy.keys}, 10_000) end) != :ok,
+            do: node
+
+      case failed do
+        [] -> {{:ok, length(agents)}, & &1}
+        _ -> {{:error, "the redaction policy could not be set on #{Enum.join(failed, ", ")}"}, & &1}
+      end
+    end)
+
+    %{s | redact: policy}
+  end
+
   defp request(op, id, _args, s) do
     reply(s, id, {:error, "the bridge does not know the request #{inspect(op)}"})
     s
@@ -431,7 +458,7 @@ defmodule LuminBridge do
 
   # Load the agent, start its owner and the evaluator, and describe the node. Another kernel's agent there is
   # found before anything is loaded: a refused attach changes nothing on the node.
-  defp attach!(node, owned, port) do
+  defp attach!(node, owned, port, redact) do
     release = Holder.claim!(node)
 
     try do
@@ -441,7 +468,7 @@ defmodule LuminBridge do
       end
 
       bridge = Process.whereis(__MODULE__)
-      opts = %{modules: Loader.modules(), owned: owned, holder: Holder.me()}
+      opts = %{modules: Loader.modules(), owned: owned, holder: Holder.me(), redact: redact}
       with {:ok, agent} <- :rpc.call(node, :lumin_agent, :start, [bridge, opts], 15_000),
            {:ok, evaluator} <- :rpc.call(node, :lumin_eval, :start, [bridge], 15_000) do
         {:attached, node, %{agent: agent, evaluator: evaluator, port: port, reply: describe(node, owned)}}

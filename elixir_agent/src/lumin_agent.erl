@@ -31,13 +31,19 @@ start(Bridge, Opts) ->
     end.
 
 %% @doc A request from the bridge: {arm, Name, Kind, Spec} | {disarm, Name | all} | list |
-%% {snapshot, Kind, Options} | {process, Target, What} | stop.
+%% {snapshot, Kind, Options} | {process, Target, What} | {redact, Enabled, Keys} | stop.
 call(Agent, Request) -> gen_server:call(Agent, Request, 30000).
 
 init({Bridge, Opts}) ->
     process_flag(trap_exit, true),
     %% Who holds this node (host, kernel, since when): read by a second kernel before it loads anything.
     put(lumin_holder, maps:get(holder, Opts, #{})),
+    %% The redaction policy and what it learns live as long as the attachment (the table is this process's).
+    ok = lumin_redact:start(),
+    case maps:get(redact, Opts, undefined) of
+        #{enabled := On, keys := Keys} -> lumin_redact:set_policy(On, Keys);
+        _ -> ok
+    end,
     erlang:monitor(process, Bridge),
     erlang:send_after(?CHECK_MS, self(), check_link),
     %% Joins and leaves of this node's cluster, told to the kernel (the bridge's own connection is not one).
@@ -69,6 +75,8 @@ handle_call({snapshot, Kind, Options}, _From, S) ->
     {reply, lumin_snapshot:take(Kind, Options), S};
 handle_call({process, Target, What}, _From, S) ->
     {reply, lumin_snapshot:process(Target, What), S};
+handle_call({redact, On, Keys}, _From, S) ->
+    {reply, lumin_redact:set_policy(On, Keys), S};
 handle_call(stop, From, S) ->
     gen_server:reply(From, ok),
     {stop, normal, S}.

@@ -679,7 +679,7 @@ encode(Rows, N, Dropped, S = #{names := Names0, offset_ns := Off}) ->
              result => terms([case O of return -> V; _ -> undefined end || {_, _, _, _, _, O, V, _} <- Rows]),
              exception_class => derive([class(O) || O <- Outcomes], OIdx),
              exception_reason => terms([case O of return -> undefined; _ -> V end || {_, _, _, _, _, O, V, _} <- Rows]),
-             args => terms([A || {_, _, _, _, _, _, _, A} <- Rows])},
+             args => lumin_columns:column(cut_args, [{MFA, A} || {_, MFA, _, _, _, _, _, A} <- Rows])},
     {lumin_columns:batch(calls, N, Dropped, Cols), S#{names := Names}}.
 
 %% A dictionary of element `Pos' of the rows: {Values in index order, each row's index as a binary}.

@@ -6,6 +6,10 @@
 %% rows at a time, column by column: that keeps the per-event cost of a probe small, and what is held on the
 %% node between batches compact (binaries, not terms). column/2 and batch/4 build a batch from whole columns
 %% at once, for a caller that keeps its rows in its own shape (lumin_calls).
+%%
+%% This is where terms become external format, so it is also where secrets are taken out of them
+%% (lumin_redact): every term cell is cut, then redacted, then encoded; an argument list with its function,
+%% so that parameters named as secrets in the source are redacted too (column(cut_args, _)).
 -module(lumin_columns).
 -export([new/1, add/2, count/1, encode/3, cut_term/1, present/1]).
 -export([column/2, batch/4]).
@@ -47,8 +51,10 @@ encode(Kind, Dropped, {N, Specs, Pending, _, Accs}) ->
     batch(Kind, N, Dropped, maps:from_list([{Name, finish(K, Acc)} || {{Name, K}, Acc} <- lists:zip(Specs, Accs1)])).
 
 %% @doc A whole column, finished, from its values in row order. `cut_terms': a terms column whose values
-%% were cut_term/1'd already.
--spec column(kind() | cut_terms, [term()]) -> term().
+%% were cut already (lumin_lib:cut/2); `cut_args': the same for argument lists, given as {MFA, Args}.
+-spec column(kind() | cut_terms | cut_args, [term()]) -> term().
+column(cut_args, Values) ->
+    column(cut_terms, [lumin_redact:args(MFA, A) || {MFA, A} <- Values]);
 column(cut_terms, Values) ->
     case all_undefined(Values, 0) of
         false -> finish(terms, terms(Values, <<0:32/little>>, <<>>, 0, false));
@@ -146,7 +152,7 @@ terms([{lumin_raw, Bin} | Vs], Offsets, Data, Off, true) when is_binary(Bin) ->
 terms([V | Vs], Offsets, Data, Off, Cut) ->
     Bin = case Cut of
               true -> term_to_binary(cut_term(V));
-              false -> term_to_binary(V)
+              false -> term_to_binary(lumin_redact:term(V))
           end,
     Off1 = Off + byte_size(Bin),
     terms(Vs, <<Offsets/binary, Off1:32/little>>, <<Data/binary, Bin/binary>>, Off1, Cut);
@@ -170,7 +176,8 @@ finish({const, V}, none) -> {const, V}.
 -spec present(term()) -> {lumin_raw, binary()}.
 present(V) -> {lumin_raw, term_to_binary(cut_term(V))}.
 
-%% @doc A term small enough to keep, or `{lumin_cut, Bytes, Prefix}' where Prefix shows its start (lumin_lib:cut/2).
+%% @doc A term small enough to keep, or `{lumin_cut, Bytes, Prefix}' where Prefix shows its start (lumin_lib:cut/2),
+%% with its secrets redacted (lumin_redact:term/1): what may leave the node.
 %% The size is the calling probe's cut size (`$lumin_cut' in its dictionary) or lumin_budget:max_term_bytes/0.
 -spec cut_term(term()) -> term().
 cut_term(T) ->
@@ -178,4 +185,4 @@ cut_term(T) ->
               N when is_integer(N) -> N;
               _ -> lumin_budget:max_term_bytes()
           end,
-    lumin_lib:cut(T, Max).
+    lumin_redact:term(lumin_lib:cut(T, Max)).

@@ -187,7 +187,8 @@ erlang(Code, Bindings) ->
                     {error, {L2, M2, E2}} -> throw({syntax, io_lib:format("line ~p: ~ts", [loc_line(L2), M2:format_error(E2)])})
                 end,
         {value, Value, NewBindings} = erl_eval:exprs(Exprs, erl_eval:add_binding('_', undefined, orddict:from_list(Bindings))),
-        {ok, lumin_columns:cut_term(Value), limit(io_lib:format("~tp", [Value])), erl_eval:del_binding('_', NewBindings)}
+        Shown = lumin_redact:term(Value),
+        {ok, lumin_columns:cut_term(Shown), lumin_redact:text(limit(io_lib:format("~tp", [Shown]))), erl_eval:del_binding('_', NewBindings)}
     catch
         throw:{syntax, Msg} -> {error, iolist_to_binary(["syntax error: ", Msg])};
         Class:Reason:Stack ->
@@ -204,8 +205,9 @@ elixir(Code, Bindings) ->
         {module, _} ->
             try 'Elixir.Code':eval_string(Code, Bindings) of
                 {Value, NewBindings} ->
-                    Text = 'Elixir.Kernel':inspect(Value, [{pretty, true}, {limit, 200}, {printable_limit, 4096}, {width, 100}]),
-                    {ok, lumin_columns:cut_term(Value), limit(Text), NewBindings}
+                    Shown = lumin_redact:term(Value),
+                    Text = 'Elixir.Kernel':inspect(Shown, [{pretty, true}, {limit, 200}, {printable_limit, 4096}, {width, 100}]),
+                    {ok, lumin_columns:cut_term(Shown), lumin_redact:text(limit(Text)), NewBindings}
             catch
                 Class:Reason:Stack ->
                     {error, limit('Elixir.Exception':format(Class, Reason, prune(Stack)))}

@@ -102,7 +102,13 @@ log_row(Ev = #{level := Level, meta := Meta}) ->
     [node(), Time, Level, Pid, MFA, File, Line, log_text(Ev),
      lumin_columns:present(maps:without([time, pid, mfa, file, line, report_cb], Meta))].
 
-log_text(Ev) ->
+%% The message is redacted before it is formatted (a report's `authorization:' value, a secret in the format's
+%% arguments), and the text after (values known to be secret, the marker printed as `[redacted]').
+log_text(Ev0) ->
+    Ev = case Ev0 of
+             #{msg := Msg} -> Ev0#{msg := lumin_redact:term(Msg)};
+             _ -> Ev0
+         end,
     Max = lumin_budget:max_term_bytes(),
     Text = try logger_formatter:format(Ev, #{template => [msg], single_line => false, chars_limit => Max}) of
                Chars -> case unicode:characters_to_binary(Chars) of
@@ -111,7 +117,8 @@ log_text(Ev) ->
                         end
            catch _:_ -> lumin_lib:fmt("~0P", [maps:get(msg, Ev, undefined), 30])
            end,
-    case byte_size(Text) > Max of
-        true -> <<(binary:part(Text, 0, Max))/binary, "…"/utf8>>;
-        false -> Text
+    Shown = lumin_redact:text(Text),
+    case byte_size(Shown) > Max of
+        true -> <<(binary:part(Shown, 0, Max))/binary, "…"/utf8>>;
+        false -> Shown
     end.

@@ -210,7 +210,13 @@ process(Target, What) ->
                 case catch sys:get_state(Pid, 5000) of
                     {'EXIT', _} -> throw({error, [Target, " did not answer a :sys.get_state request within 5 s; only gen_server, "
                                                   "gen_statem and other :sys-compliant processes keep a state to show"]});
-                    State -> {ok, lumin_columns:cut_term(State)}
+                    State ->
+                        %% The records its callback module defines: their secret fields are redacted (lumin_redact).
+                        case lumin_lib:initial_call(Pid) of
+                            {M, _, _} -> lumin_redact:learn_module(M);
+                            _ -> ok
+                        end,
+                        {ok, lumin_columns:cut_term(State)}
                 end;
             info ->
                 Keys = [registered_name, current_function, initial_call, status, message_queue_len, links, monitors,

@@ -58,6 +58,11 @@ export interface BridgeRequests {
   /** Current state of a process (`:sys.get_state`) or its process_info, as terms. */
   process: { node: string; target: string; what: "state" | "info" };
   /**
+   * The redaction policy (kernel/redaction/policy.ts): set on every attached node's agent now, and given to
+   * each agent started later by this bridge. Replies the number of nodes that have it.
+   */
+  redact: { enabled: boolean; keys: string[] };
+  /**
    * Replay recorded rows on the shadow node (elixir_agent/lib/lumin_bridge/shadow.ex), with the code of
    * `node` fetched from it (the node is only read from). Replies {batch, notes, started_ms, ms}: `batch` holds
    * the `whatif` table's columns (the columnar format below).

@@ -21,7 +21,7 @@ import type { ArmReply, BridgeReplies, ClusterChangeEvent, ClusterReply, Complet
 import type { Syntax } from "./termFormat";
 import { memberName, ProbeStore } from "../tables/probeStore";
 import type { ShutdownHooks } from "../dispatch/shutdownHooks";
-import { RedactionSettings } from "../redaction/policy";
+import { RedactionSettings, type RedactionPolicy } from "../redaction/policy";
 
 /** Code larger than this is refused before it is sent: a cell is code, not a way to ship data to a node. */
 export const MAX_CODE_BYTES = 4 * 1024 * 1024;
@@ -66,6 +66,8 @@ export class BeamSession {
   private readonly outputs = new Map<number, (text: string) => void>();
   private current: string | undefined;
   private nextEval = 1;
+  /** The redaction policy each bridge was last given (a bridge gives it to every agent it starts). */
+  private readonly policySent = new Map<BridgeLike, RedactionPolicy>();
 
   /**
    * `cellSignal`: the running cell's abort signal (aborted when the user interrupts it). `bridgeFor`: the bridge
@@ -87,6 +89,19 @@ export class BeamSession {
     this.probes.onGroupTotal = (g) => {
       for (const m of g.members) if (this.probes.get(m)?.status.state === "armed") void this.disarm(m).catch(() => undefined);
     };
+    // A new policy goes to every running bridge, and through it to every attached node, before %redact returns.
+    redaction.onChange(async (policy) => {
+      for (const p of this.probes.all()) if (p.status.state !== "ended") p.redaction.push(policy);
+      await Promise.all(Object.values(this.bridges).filter((b) => b.running).map((b) => this.sendPolicy(b)));
+    });
+  }
+
+  /** Give `bridge` the policy in force, unless it has it: before it attaches a node, and when it changes. */
+  private async sendPolicy(bridge: BridgeLike): Promise<void> {
+    const policy = this.redaction.policy;
+    if (this.policySent.get(bridge) === policy) return;
+    await bridge.request("redact", { enabled: policy.enabled, keys: [...policy.keys] }, 30_000);
+    this.policySent.set(bridge, policy);
   }
 
   private bridge(node: string): BridgeLike {
@@ -111,6 +126,7 @@ export class BeamSession {
       const { node, reason, at_ms } = toJs(payload) as { node: string; reason: string; at_ms: number };
       this.lost(node, reason, new Date(Number(at_ms)));
     } else if (type === "bridge_down") {
+      this.policySent.delete(this.bridges[mode]);
       const reason = String((toJs(payload) as { reason: string }).reason);
       for (const node of this.nodes.keys()) if (namingMode(node) === mode) this.lost(node, reason, new Date());
     }
@@ -236,11 +252,13 @@ export class BeamSession {
     const known = this.nodes.get(node);
     if (known?.down) this.forget(node);
     const bridge = this.bridge(node);
+    await this.sendPolicy(bridge);
     const request = this.ask(bridge, "connect", { node, cookie, timeout_ms: timeoutMs }, timeoutMs + 15_000);
     return this.remember(await this.interruptible(`${node} to attach`, request, (late) => bridge.request("disconnect", { node: late.node })));
   }
 
   async startNode(name: string, appDir: string | null): Promise<ConnectReply> {
+    await this.sendPolicy(this.bridges.short);
     const request = this.ask(this.bridges.short, "start_node", { name, app_dir: appDir, timeout_ms: 120_000 }, 180_000);
     // A node that comes up after the interrupt is stopped: detaching from a node this kernel started stops it.
     return this.remember(await this.interruptible(`${name} to start`, request, (late) => this.bridges.short.request("disconnect", { node: late.node })));
@@ -282,6 +300,7 @@ export class BeamSession {
       throw new Error(`${node} (started by this kernel) went away at ${when}: ${info.down.reason}. Start it again with %node start.`);
     }
     try {
+      await this.sendPolicy(this.bridge(node));
       this.remember(await this.ask(this.bridge(node), "connect", { node, again: true, timeout_ms: 5000 }, 20_000));
     } catch (e) {
       throw new Error(`${node} went away at ${when} (${info.down.reason}) and could not be attached again: ${(e as Error).message}`);
@@ -331,7 +350,7 @@ export class BeamSession {
   async arm(node: string, name: string, { kind, spec }: ProbeArm): Promise<ArmReply> {
     await this.ready(node);
     this.probes.add({
-      name, node, kind, target: spec.target, spec: { ...spec }, syntax: this.syntaxOf(node),
+      name, node, kind, target: spec.target, spec: { ...spec }, syntax: this.syntaxOf(node), redaction: [this.redaction.policy],
       status: { name, node, kind, target: spec.target, state: "armed", seen: 0, dropped: 0, rate: 0, why_ended: null, detail: null },
     });
     try {

@@ -3,13 +3,13 @@
  * only when shown (Elixir or Erlang syntax, per node). `String(term)` formats it; `term.value` gives a plain
  * JavaScript value:
  *
- *   atoms → strings (`:ok` → "ok"; nil/true/false → null/true/false), integers → numbers (or BigInt past
+ *   atoms → strings (`:ok` → "ok"; nil/true/false → null/true/false; a redacted secret → "[redacted]"), integers → numbers (or BigInt past
  *   2^53), floats → numbers, binaries → strings when UTF-8 text else Uint8Array, charlists → arrays of
  *   numbers, lists → arrays, tuples → arrays, maps → objects when every key is an atom or string, else Map;
  *   pids, ports, refs and funs → their text.
  */
 import { Atom, BitBinary, decode, ErlFloat, ErlMap, Fun, List, Pid, Port, Ref, Tuple, type ErlTerm } from "./etf";
-import { formatTerm, type Syntax } from "./termFormat";
+import { formatTerm, REDACTED_ATOM, REDACTED_TEXT, type Syntax } from "./termFormat";
 
 export const TERM = Symbol.for("elixirlumin.term");
 
@@ -59,6 +59,7 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 export function toJs(t: ErlTerm): unknown {
   if (typeof t === "number" || typeof t === "bigint") return t;
   if (t instanceof ErlFloat) return t.value;
+  if (t instanceof Atom && t.name === REDACTED_ATOM) return REDACTED_TEXT;
   if (t instanceof Atom) return t.name === "nil" || t.name === "undefined" ? null : t.name === "true" ? true : t.name === "false" ? false : t.name.replace(/^Elixir\./, "");
   if (t instanceof Uint8Array) {
     try {

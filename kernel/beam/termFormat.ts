@@ -6,6 +6,13 @@ import { Atom, BitBinary, ErlFloat, ErlMap, Fun, List, Pid, Port, Ref, Tuple, ty
 
 export type Syntax = "elixir" | "erlang";
 
+/**
+ * What the agent puts in place of a secret (elixir_agent/src/lumin_redact.erl), and how it reads everywhere
+ * a term is shown — tables, chart tooltips, %explain, %state — in either syntax.
+ */
+export const REDACTED_ATOM = "lumin_redacted";
+export const REDACTED_TEXT = "[redacted]";
+
 export interface FormatLimits {
   /** Elements shown of a list, tuple or map. */
   items: number;
@@ -112,7 +119,7 @@ export function formatTerm(t: ErlTerm, syntax: Syntax, limits: FormatLimits = DE
     const s = String(t.value).replace("e+", "e");
     return /[.eE]|Infinity|NaN/.test(s) ? (/e/.test(s) && !s.includes(".") ? s.replace("e", ".0e") : s) : `${s}.0`;
   }
-  if (t instanceof Atom) return inCut && t.name === "..." ? "..." : atomText(t.name, syntax);
+  if (t instanceof Atom) return inCut && t.name === "..." ? "..." : t.name === REDACTED_ATOM ? REDACTED_TEXT : atomText(t.name, syntax);
   if (t instanceof Uint8Array) return binaryText(t, syntax, limits.chars) ?? `<<${items(Array.from(t), String, limits.items)}>>`;
   if (t instanceof BitBinary) {
     const last = t.bytes[t.bytes.length - 1] >> (8 - t.bitsInLastByte);

@@ -26,7 +26,8 @@ import type { RecordingHost, Tape } from "./tape";
 const pad = (n: number) => String(n).padStart(4, "0");
 
 /** Ops that are not the notebook's evidence: completion asks while the user types, between cells. */
-const NOT_RECORDED = new Set(["complete"]);
+// (`redact` hands the policy to the bridge: the manifest states the policy, and a replay has no node to give it to.)
+const NOT_RECORDED = new Set(["complete", "redact"]);
 
 export class Recorder implements Tape {
   readonly mode = "record";

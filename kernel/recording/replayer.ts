@@ -80,6 +80,8 @@ export class Replayer implements Tape {
   ask(mode: NamingMode, op: string, args: Record<string, unknown>): Promise<ErlTerm> {
     // Completion asks while the user types; it was never recorded, and offers nothing in a replay.
     if (op === "complete") return Promise.resolve(decode(Buffer.from([131, 106])));
+    // The redaction policy goes to a bridge before it attaches a node; it was not recorded, and no node is here.
+    if (op === "redact") return Promise.resolve(0);
     const asking = this.state.asking;
     const next = this.entries.find((e) => e.t === "request" && !this.asked.has(e.seq)) as RequestEntry | undefined;
     const here = describeCell(asking?.cell, asking?.magic ?? null);

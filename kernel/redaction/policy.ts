@@ -29,6 +29,12 @@ export function describePolicy(p: RedactionPolicy): string {
   return p.keys.length ? `on: ${p.keys.join(", ")}` : "on, with no keys (only values already known to be secret)";
 }
 
+/** The policies a table's rows were taken under, in one line (a capture's or report's statement). */
+export function describePolicies(list: readonly RedactionPolicy[]): string {
+  const distinct = list.filter((p, i) => i === 0 || describePolicy(p) !== describePolicy(list[i - 1]));
+  return distinct.length === 1 ? describePolicy(distinct[0]) : `changed while its rows were taken: ${distinct.map(describePolicy).join(" → ")}`;
+}
+
 /** Keys as the policy keeps them: trimmed, lower case, no empty ones. */
 export function normalizeKeys(words: readonly string[]): string[] {
   return words.map((w) => w.trim().replace(/^:/, "").toLowerCase()).filter((w) => w.length > 0);
@@ -40,6 +46,7 @@ export function normalizeKeys(words: readonly string[]): string[] {
  */
 export class RedactionSettings {
   private current: RedactionPolicy = DEFAULT_POLICY;
+  private readonly changes: { policy: RedactionPolicy; since: Date }[] = [{ policy: DEFAULT_POLICY, since: new Date() }];
   private readonly listeners = new Set<(p: RedactionPolicy) => void | Promise<void>>();
 
   get policy(): RedactionPolicy {
@@ -49,7 +56,13 @@ export class RedactionSettings {
   /** Set the policy; resolves once every listener (every attached node) has it. */
   async set(next: RedactionPolicy): Promise<void> {
     this.current = Object.freeze({ enabled: next.enabled, keys: Object.freeze([...next.keys]) });
+    this.changes.push({ policy: this.current, since: new Date() });
     await Promise.all([...this.listeners].map((l) => l(this.current)));
+  }
+
+  /** Every policy this kernel has had, oldest first, with when it came into force (a report states them). */
+  history(): readonly { policy: RedactionPolicy; since: Date }[] {
+    return this.changes;
   }
 
   onChange(listener: (p: RedactionPolicy) => void | Promise<void>): () => void {

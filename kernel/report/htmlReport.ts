@@ -7,6 +7,7 @@ import path from "node:path";
 import type { ReportEntry } from "./reportLog";
 import { markdownToHtml } from "./markdown";
 import { escapeHtml } from "../display/textBundle";
+import { describePolicy, type RedactionPolicy } from "../redaction/policy";
 
 /** The UMD builds, by package. Their "exports" hide build/, so they are found along Node's search paths. */
 const LIBRARIES: [string, string][] = [["vega", "build/vega.min.js"], ["vega-lite", "build/vega-lite.min.js"], ["vega-embed", "build/vega-embed.min.js"]];
@@ -35,7 +36,11 @@ const scriptJson = (v: unknown) => JSON.stringify(v).replace(/</g, "\\u003c");
 /** What a report holds: what the kernel showed, and the notebook's markdown between it. */
 export type ReportItem = ReportEntry | { kind: "markdown"; source: string };
 
-export function htmlReport(title: string, items: readonly ReportItem[]): string {
+/**
+ * `redaction`: the policies this kernel had, oldest first, with when each came into force — the report says
+ * which were in force while what it shows was taken (kernel/redaction/policy.ts).
+ */
+export function htmlReport(title: string, items: readonly ReportItem[], redaction: readonly { policy: RedactionPolicy; since: Date }[] = []): string {
   const charts: Record<string, unknown>[] = [];
   const entries = items.filter((e): e is ReportEntry => e.kind !== "markdown");
   const body = items
@@ -67,6 +72,7 @@ ${inlineLibraries()}
 <body>
 <h1>${escapeHtml(title)}</h1>
 <p class="generated">Exported by ElixirLumin on ${new Date().toISOString()} — ${charts.length} chart(s), ${tables} table(s).</p>
+${redactionNote(redaction)}
 ${body}
 <script>
   const specs = ${scriptJson(charts)};
@@ -76,4 +82,12 @@ ${body}
 </body>
 </html>
 `;
+}
+
+/** The redaction policy the evidence was taken under, said once; every change with its time. */
+function redactionNote(history: readonly { policy: RedactionPolicy; since: Date }[]): string {
+  if (history.length === 0) return "";
+  if (history.length === 1) return `<p class="generated redaction">Secrets were redacted on the nodes before terms left them: ${escapeHtml(describePolicy(history[0].policy))}.</p>`;
+  const changes = history.map((h) => `<li>from ${h.since.toISOString()}: ${escapeHtml(describePolicy(h.policy))}</li>`).join("");
+  return `<div class="generated redaction">Redaction on the nodes changed while this kernel ran (%redact):<ul>${changes}</ul></div>`;
 }

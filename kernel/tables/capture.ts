@@ -15,6 +15,7 @@ import type { Syntax } from "../beam/termFormat";
 import { isTerm } from "../display/plainText";
 import { TermColumn } from "./columns";
 import { setTableMeta, tableMeta, type TableMeta } from "./tableMeta";
+import { DEFAULT_POLICY, type RedactionPolicy } from "../redaction/policy";
 
 const META_KEY = "elixirlumin";
 
@@ -37,8 +38,11 @@ function termBytes(v: unknown): Uint8Array | null {
   return t.bytes.length ? t.bytes : encode(t.term);
 }
 
-/** Write `table` (with its metadata) to `file` as Arrow IPC. Returns the number of bytes written. */
-export function saveCapture(table: ColumnTable, file: string, fallbackKind = "table"): number {
+/**
+ * Write `table` (with its metadata) to `file` as Arrow IPC. Returns the number of bytes written. The metadata
+ * states the redaction policy its rows were taken under: the probe's, else `policy` (the one in force now).
+ */
+export function saveCapture(table: ColumnTable, file: string, fallbackKind = "table", policy: RedactionPolicy = DEFAULT_POLICY): number {
   const names = table.columnNames();
   const terms = names.filter((n) => {
     for (let r = 0; r < table.numRows(); r++) {
@@ -62,7 +66,7 @@ export function saveCapture(table: ColumnTable, file: string, fallbackKind = "ta
   };
   // The file holds exactly this table's rows: a note about rows the table left out is not carried into it.
   const { hidden: _hidden, ...known } = tableMeta(table) ?? { kind: fallbackKind, schemaVersion: 1, dropped: 0 };
-  const meta: CaptureMeta = { ...known, terms, syntax, capturedAt: new Date().toISOString() };
+  const meta: CaptureMeta = { ...known, redaction: known.redaction ?? [policy], terms, syntax, capturedAt: new Date().toISOString() };
   arrow.schema.metadata = new Map([[META_KEY, JSON.stringify(meta)]]);
   const bytes = flechette.tableToIPC(arrow, { format: "file" });
   writeFileSync(file, bytes);

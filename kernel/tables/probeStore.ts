@@ -3,6 +3,7 @@
  * compact columns as they arrive (kernel/tables/tableBuilder.ts). `table(name)` makes them an Arquero table in
  * the probe kind's schema (kernel/tables/schemas.ts), with its metadata, without copying them.
  */
+import type { RedactionPolicy } from "../redaction/policy";
 import { decodeBatch } from "../beam/batchDecoder";
 import type { Syntax } from "../beam/termFormat";
 import type { ProbeKind, ProbeSpec, ProbeStatusEvent } from "../beam/protocol";
@@ -22,6 +23,8 @@ export interface ProbeRecord {
   rows: TableBuilder;
   /** Dropped events reported with the batches (the status count can lag). */
   droppedInBatches: number;
+  /** The redaction policies in force while it was armed, oldest first (the session adds each change). */
+  redaction: RedactionPolicy[];
 }
 
 type StatusListener = (status: ProbeStatusEvent) => void;
@@ -249,6 +252,7 @@ export class ProbeStore {
       state: p.status.state,
       whyEnded: p.status.why_ended,
       detail: p.status.detail,
+      redaction: [...p.redaction],
     });
   }
 

@@ -1,3 +1,5 @@
+import type { RedactionPolicy } from "../redaction/policy";
+
 /**
  * What a probe table knows about itself (probe spec, node, counts, why the probe ended), kept beside the
  * Arquero table rather than inside it, so the table stays a plain Arquero table.
@@ -15,6 +17,11 @@ export interface TableMeta {
   state?: string;
   whyEnded?: string | null;
   detail?: string | null;
+  /**
+   * The redaction policies in force on the node while the rows were taken, oldest first: one, unless
+   * `%redact` changed it while the probe was armed. Captures carry it (kernel/redaction/policy.ts).
+   */
+  redaction?: readonly RedactionPolicy[];
   /** Rows this table leaves out of the probe's data, and the sentence that says so (and how to see them). */
   hidden?: { rows: number; note: string };
   /** Sentences shown under the caption's first line whatever the state: a probe across nodes names each node lost (and when) or that refused it. */

@@ -63,6 +63,7 @@ export function notebookFolder(options: { notebooks?: boolean } = {}): string {
 
 export class KernelClient {
   private readonly lines: AsyncIterator<string>;
+  private readonly stderrChunks: Buffer[] = [];
   pid = 0;
 
   constructor(
@@ -74,8 +75,14 @@ export class KernelClient {
   ) {
     this.lines = createInterface({ input: driver.stdout })[Symbol.asyncIterator]();
     driver.stderr.on("data", (d: Buffer) => {
+      this.stderrChunks.push(d);
       if (process.env.LUMIN_TEST_VERBOSE) process.stderr.write(d);
     });
+  }
+
+  /** What the kernel (and its bridge) wrote to stderr, its log, so far: the client's driver passes it on. */
+  stderr(): string {
+    return Buffer.concat(this.stderrChunks).toString("utf8");
   }
 
   async send<T = Record<string, any>>(cmd: Record<string, unknown>): Promise<T> {
