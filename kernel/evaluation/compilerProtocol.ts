@@ -46,12 +46,16 @@ export type CompilerRequest =
   | { op: "compile"; declarations: string; source: string }
   | { op: "complete"; declarations: string; source: string; cursor: number }
   | { op: "inspect"; declarations: string; source: string; cursor: number }
-  | { op: "isComplete"; source: string };
+  | { op: "isComplete"; source: string }
+  /** No cell is waiting: build what the first cells were compiled without (see converters.ts). */
+  | { op: "warm" };
 
 export interface PreludeCompiled {
   compiled: Compiled;
   /** The names the prelude puts in every cell's scope. */
   names: string[];
+  /** The names the prelude module declares globally (`__lumin_magic__`): a cell naming one needs its types. */
+  globals: string[];
 }
 
 export type CompilerMessage =

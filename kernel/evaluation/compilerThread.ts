@@ -10,7 +10,8 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parentPort } from "node:worker_threads";
-import type { Converter, Diagnostic } from "tslab/dist/converter";
+import type { Diagnostic } from "tslab/dist/converter";
+import { Converters } from "./converters";
 import { loadTypeScriptCached } from "./typescriptCodeCache";
 import type { Compiled, CompileDiagnostic, CompilerMessage, CompilerRequest, PreludeCompiled, QuickInfo } from "./compilerProtocol";
 
@@ -21,7 +22,12 @@ const tslab = require("tslab/dist/converter") as typeof import("tslab/dist/conve
 const { getCodeMetadata } = require("tslab/dist/metadata") as typeof import("tslab/dist/metadata");
 const ts = require(require.resolve("@tslab/typescript-for-tslab", { paths: [require.resolve("tslab")] })) as typeof import("@tslab/typescript-for-tslab");
 
-const converter: Converter = tslab.createConverter();
+/** The cell scope's import declarations, once asked for: the full converter reads their types while idle. */
+let scopeDeclarations: string | undefined;
+const converters = new Converters(tslab, ts, (full) => {
+  if (scopeDeclarations !== undefined) full.convert(scopeDeclarations, "");
+});
+converters.startQuick();
 port.postMessage({ event: "ready", ms: performance.now() - started } satisfies CompilerMessage);
 
 port.on("message", (req: CompilerRequest & { id: number }) => {
@@ -44,12 +50,15 @@ function answer(req: CompilerRequest): unknown {
     }
     case "compile":
       return compile(req.declarations, req.source);
+    case "warm":
+      converters.full();
+      return null;
     case "complete": {
-      const c = converter.complete(req.declarations, req.source, req.cursor);
+      const c = converters.full().complete(req.declarations, req.source, req.cursor);
       return { start: c.start, end: c.end, matches: c.candidates };
     }
     case "inspect":
-      return quickInfo(converter.inspect(req.declarations, req.source, req.cursor));
+      return quickInfo(converters.full().inspect(req.declarations, req.source, req.cursor));
     case "isComplete":
       return tslab.isCompleteCode(req.source);
   }
@@ -57,8 +66,9 @@ function answer(req: CompilerRequest): unknown {
 
 function compile(declarations: string, source: string): Compiled {
   const meta = getCodeMetadata(source);
-  if (meta.module) return { kind: "module", diagnostics: converter.addModule(meta.module, source, meta).map(diagnostic) };
-  const r = converter.convert(declarations, source);
+  if (meta.module) return { kind: "module", diagnostics: converters.full().addModule(meta.module, source, meta).map(diagnostic) };
+  const quick = converters.quickFor(declarations, source)?.convert(declarations, source);
+  const r = quick && !quick.diagnostics.length ? quick : converters.full().convert(declarations, source);
   if (r.diagnostics.length) return { kind: "diagnostics", diagnostics: r.diagnostics.map(diagnostic) };
   return {
     kind: "code",
@@ -81,7 +91,7 @@ function diagnostic(d: Diagnostic): CompileDiagnostic {
  * tslab's own output goes through). Their types are read with the first cell compiled against them.
  */
 function prelude(module: string, arquero: string): PreludeCompiled {
-  const names = exportedNames(`${module}.d.ts`);
+  const { names, globals } = declaredNames(`${module}.d.ts`);
   const source =
     `import { ${names.join(", ")} } from ${JSON.stringify(module)};\n` +
     `import * as aq from ${JSON.stringify(arquero)};\n` +
@@ -91,13 +101,18 @@ function prelude(module: string, arquero: string): PreludeCompiled {
   const js = ts.transpileModule(`${source}export { ${all.join(", ")} };\n`, {
     compilerOptions: { module: ts.ModuleKind.CommonJS, esModuleInterop: true, target: ts.ScriptTarget.ES2022, newLine: ts.NewLineKind.LineFeed },
   }).outputText;
-  return { compiled: { kind: "code", js, declarations: source, topLevelAwait: false, files: [] }, names: all };
+  scopeDeclarations = source;
+  return { compiled: { kind: "code", js, declarations: source, topLevelAwait: false, files: [] }, names: all, globals };
 }
 
-/** The names a declaration file exports (read with the parser alone: nothing is loaded or run). */
-function exportedNames(dts: string): string[] {
+/**
+ * The names a declaration file exports, and those it declares in `declare global` (read with the parser alone:
+ * nothing is loaded or run).
+ */
+function declaredNames(dts: string): { names: string[]; globals: string[] } {
   const file = ts.createSourceFile(path.basename(dts), readFileSync(dts, "utf8"), ts.ScriptTarget.Latest);
   const names: string[] = [];
+  const globals: string[] = [];
   const exported = (n: import("@tslab/typescript-for-tslab").Node) =>
     ts.canHaveModifiers(n) && (ts.getModifiers(n) ?? []).some((m) => m.kind === ts.SyntaxKind.ExportKeyword);
   for (const st of file.statements) {
@@ -107,9 +122,11 @@ function exportedNames(dts: string): string[] {
       names.push(st.name.text);
     } else if (ts.isVariableStatement(st) && exported(st)) {
       for (const d of st.declarationList.declarations) if (ts.isIdentifier(d.name)) names.push(d.name.text);
+    } else if (ts.isModuleDeclaration(st) && st.name.getText(file) === "global" && st.body && ts.isModuleBlock(st.body)) {
+      for (const g of st.body.statements) if ((ts.isFunctionDeclaration(g) || ts.isClassDeclaration(g)) && g.name) globals.push(g.name.text);
     }
   }
-  return [...new Set(names)];
+  return { names: [...new Set(names)], globals };
 }
 
 function quickInfo(info: import("@tslab/typescript-for-tslab").QuickInfo | undefined): QuickInfo | null {

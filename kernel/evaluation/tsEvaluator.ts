@@ -13,6 +13,7 @@
  */
 import path from "node:path";
 import { CellRunner } from "./cellRunner";
+import { CellScopeImports } from "./cellScopeImports";
 import { kernelCompiler, type CompilerThread } from "./compiler";
 import type { Compiled, CompileDiagnostic, PreludeCompiled, QuickInfo } from "./compilerProtocol";
 import { kernelLog } from "./consoleCapture";
@@ -27,8 +28,10 @@ const STOPPED = Symbol("stopped");
 
 export class TslabEvaluator implements TsEvaluator {
   private readonly runner: CellRunner;
-  /** The declarations of the prelude and every cell so far, which the next cell is checked against. */
+  /** The declarations of every cell so far, which the next cell is checked against (with the scope it reaches). */
   private declarations = "";
+  /** The cell scope's import declarations, once the prelude is compiled. */
+  private scope: CellScopeImports | undefined;
   private prelude: Promise<void> | undefined;
 
   constructor(
@@ -64,14 +67,15 @@ export class TslabEvaluator implements TsEvaluator {
   private loadPrelude(): Promise<void> {
     return (this.prelude ??= this.compiler
       .request<PreludeCompiled>({ op: "prelude", module: PRELUDE, arquero: path.dirname(require.resolve("arquero/package.json")) })
-      .then(({ compiled }) => {
+      .then(({ compiled, globals }) => {
         if (compiled.kind !== "code") throw new Error(compiled.diagnostics.map(formatDiagnostic).join("; "));
-        this.declarations = compiled.declarations;
+        this.scope = new CellScopeImports(compiled.declarations, globals);
         this.preludeJs = compiled.js;
-        if (this.waiting > 0) return;
-        // Nobody is waiting: read the scope's types now (an empty cell), and load its modules, while idle.
-        void this.compiler.request({ op: "compile", declarations: this.declarations, source: "" }).catch(() => undefined);
-        setImmediate(() => this.runPrelude());
+        // Nobody is waiting: load the scope's modules, and let the compiler finish starting, while idle.
+        if (this.waiting === 0) {
+          this.warmCompiler();
+          setImmediate(() => this.runPrelude());
+        }
       })
       .catch((e) => {
         // Cells still run, without the scope; the log says why. A later cell tries again.
@@ -97,12 +101,14 @@ export class TslabEvaluator implements TsEvaluator {
     this.waiting++;
     const ready = await Promise.race([this.loadPrelude(), stopped]).finally(() => this.waiting--);
     if (ready === STOPPED) return { status: "error", ...interruptedError("before") };
-    const compiling = this.compiler.request<Compiled>({ op: "compile", declarations: this.declarations, source });
+    const scope = this.scope?.reachableFrom(source, this.declarations) ?? "";
+    const compiling = this.compiler.request<Compiled>({ op: "compile", declarations: this.declarations + scope, source });
     // The scope's modules load here while the compiler works on the cell.
     this.runPrelude();
     const compiled = await Promise.race([compiling, stopped]).catch(
       (e: Error): CellOutcome => ({ status: "error", ename: "CompilerError", evalue: e.message, traceback: [e.message] }),
     );
+    if (this.waiting === 0) this.warmCompiler();
     if (compiled === STOPPED || signal.aborted) return { status: "error", ...interruptedError("before") };
     if ("status" in compiled) return compiled;
     if (compiled.kind !== "code") {
@@ -119,7 +125,7 @@ export class TslabEvaluator implements TsEvaluator {
         return { status: "error", ...describeThrown(e) };
       }
     }
-    this.declarations = compiled.declarations;
+    this.declarations = this.scope ? this.scope.own(compiled.declarations, scope) : compiled.declarations;
     if (!compiled.lastExpression) return { status: "ok", hasValue: false };
     const value = this.runner.take(compiled.lastExpression);
     // As in tslab: a cell whose last expression is undefined or null shows nothing.
@@ -128,7 +134,7 @@ export class TslabEvaluator implements TsEvaluator {
 
   async complete(source: string, cursor: number): Promise<Completion> {
     await this.loadPrelude();
-    const c = await this.compiler.request<Completion>({ op: "complete", declarations: this.declarations, source, cursor });
+    const c = await this.compiler.request<Completion>({ op: "complete", declarations: this.allDeclarations(), source, cursor });
     return { ...c, matches: c.matches.filter((m) => !INTERNAL.test(m)) };
   }
 
@@ -138,13 +144,28 @@ export class TslabEvaluator implements TsEvaluator {
    */
   async inspect(source: string, cursor: number): Promise<string | null> {
     await this.loadPrelude();
-    const at = (pos: number) => this.compiler.request<QuickInfo | null>({ op: "inspect", declarations: this.declarations, source, cursor: pos });
+    const at = (pos: number) => this.compiler.request<QuickInfo | null>({ op: "inspect", declarations: this.allDeclarations(), source, cursor: pos });
     let info = await at(cursor);
     if (!info && cursor > 0 && /[\w$]/.test(source[cursor - 1])) info = await at(cursor - 1);
     const callee = info ? undefined : calleeAt(source, cursor);
     if (callee !== undefined) info = await at(callee);
     if (!info || /\b__(lumin|tslab)/.test(info.signature.split("(")[0])) return null;
     return [info.signature, info.documentation].filter(Boolean).join("\n\n");
+  }
+
+  /** Lets the compiler build its full converter now that no cell waits on it (queued behind any that does). */
+  private warmCompiler(): void {
+    if (this.warmed) return;
+    this.warmed = true;
+    void this.compiler.request({ op: "warm" }).catch(() => {
+      this.warmed = false;
+    });
+  }
+  private warmed = false;
+
+  /** The notebook's declarations with the whole cell scope: what completion and inspection offer. */
+  private allDeclarations(): string {
+    return this.declarations + (this.scope?.all() ?? "");
   }
 
   async isComplete(source: string): Promise<{ completed: boolean; indent?: string }> {

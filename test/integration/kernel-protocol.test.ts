@@ -52,6 +52,30 @@ describe("the cell scope, with the kernel in a folder of its own outside the rep
   });
 });
 
+describe("the first cells of a fresh kernel (compiled before Node's type definitions are read)", () => {
+  it("give the same results and errors as later cells: Node globals, type errors, the cell scope, a name declared again", async () => {
+    const fresh = await startKernel();
+    try {
+      expect(texts(await fresh.execute("[1, 2, 3].map((x) => x * 2)"), "execute_result")).toEqual(["[ 2, 4, 6 ]"]);
+      // Node's own globals are known at once (such a cell waits for the full compiler, it is not refused).
+      const node = await fresh.execute('console.log(Buffer.from("hi").length, typeof process.pid)');
+      expect(ofType(node, "error")).toEqual([]);
+      expect(stdout(node)).toBe("2 number\n");
+      const typeError = ofType(await fresh.execute('const firstN: number = "seven"'), "error")[0];
+      expect(typeError.content.evalue).toMatch(/Type 'string' is not assignable to type 'number'/);
+      // A cell that declares a scope name again owns it from then on; the rest of the scope stays.
+      expect(texts(await fresh.execute("const show = 5\nshow + 1"), "execute_result")).toEqual(["6"]);
+      expect(texts(await fresh.execute("[show, typeof display, aq.table({ a: [1, 2] }).numRows()].join(' ')"), "execute_result")).toEqual(["'5 function 2'"]);
+      // Types of a cell-scope value carry into the next cell through the declarations.
+      await fresh.execute("const firstT = aq.table({ a: [1, 2, 3] })");
+      const wrong = ofType(await fresh.execute("const firstRows: string = firstT.numRows()"), "error")[0];
+      expect(wrong.content.evalue).toMatch(/Type 'number' is not assignable to type 'string'/);
+    } finally {
+      await fresh.shutdown();
+    }
+  });
+});
+
 describe("execute", () => {
   it("sends busy, execute_input, the result and idle, in order, with the right parent", async () => {
     const r = await k.execute("const answerA: number = 6 * 7\nanswerA");
