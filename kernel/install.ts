@@ -50,8 +50,11 @@ export function install(options: InstallOptions): string {
   const dir = kernelspecDir(options);
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, "kernel.json"), `${JSON.stringify(kernelspec(), null, 2)}\n`);
-  const logo = path.join(__dirname, "..", "..", "kernel", "assets", "logo-64x64.png");
-  if (existsSync(logo)) copyFileSync(logo, path.join(dir, "logo-64x64.png"));
+  // The launcher's and the notebook list's icon (Jupyter looks for these two names).
+  for (const logo of ["logo-32x32.png", "logo-64x64.png"]) {
+    const from = path.join(__dirname, "..", "..", "kernel", "assets", logo);
+    if (existsSync(from)) copyFileSync(from, path.join(dir, logo));
+  }
   return dir;
 }
 

@@ -140,6 +140,9 @@ describe("npm install -g of the packed tarball", () => {
 
   it("registers a kernelspec that runs the installed package, using the agent build it ships", () => {
     const spec = JSON.parse(readFileSync(path.join(SPEC, "share", "jupyter", "kernels", "elixirlumin", "kernel.json"), "utf8"));
+    for (const logo of ["logo-32x32.png", "logo-64x64.png"]) {
+      expect(readFileSync(path.join(SPEC, "share", "jupyter", "kernels", "elixirlumin", logo)).subarray(1, 4).toString(), logo).toBe("PNG");
+    }
     expect(spec.argv).toEqual([process.execPath, path.join(PACKAGE, "bin", "elixirlumin.js"), "kernel", "{connection_file}"]);
     expect(installOutput).toContain(`Installed the ElixirLumin kernelspec in ${path.join(SPEC, "share", "jupyter", "kernels", "elixirlumin")}`);
     // Packed and run on this machine's OTP and Elixir: the shipped build fits, nothing is compiled.
