@@ -13,15 +13,17 @@ const KINDS = {
   state: { draw: (c: Charts, t: any) => c.stateHistoryChart(t), reads: "state" },
   metrics: { draw: (c: Charts, t: any) => c.metricsChart(t), reads: "metrics" },
   whatif: { draw: (c: Charts, t: any) => c.whatifChart(t), reads: "whatif (%whatif)" },
+  summary: { draw: (c: Charts, t: any) => c.summaryChart(t), reads: "summary (%probe … --summary)" },
 } as const;
 
 export const chart = defineMagic({
   name: "chart",
   kind: "line",
-  summary: "Draw a probe's table: latency, timeline, flame, sequence, tree, state or metrics; or a what-if's durations.",
+  summary: "Draw a probe's table: latency, timeline, flame, sequence, tree, state, metrics or summary; or a what-if's durations.",
   details: `TABLE is a probe's name (its events) or a TypeScript expression giving an Arquero table.
 The same charts are functions in every cell: latencyChart(t), timelineChart(t), flameChart(t),
-sequenceChart(t), treeChart(t), stateHistoryChart(t), metricsChart(t), whatifChart(t).
+sequenceChart(t), treeChart(t), stateHistoryChart(t), metricsChart(t), whatifChart(t),
+summaryChart(t, { function }).
 
 ${Object.entries(KINDS).map(([k, v]) => `  ${k.padEnd(9)} reads a ${v.reads} table`).join("\n")}
 

@@ -44,7 +44,9 @@ const PROBE_FLAGS = [
     { name: "telemetry", takes: "value", valueName: "PREFIX", help: "telemetry events under this prefix (e.g. my_app.repo); repeatable", repeatable: true },
     { name: "logs", takes: "optional", valueName: "LEVEL", help: "logger events at or above LEVEL (default info)", choices: LOG_LEVELS },
     { name: "metrics", takes: "none", help: "a time series of memory, processes, run queue, scheduler use, reductions, I/O" },
-    { name: "every", takes: "value", type: "duration", valueName: "DURATION", help: "with --metrics: the sampling interval (default 1s)" },
+    { name: "every", takes: "value", type: "duration", valueName: "DURATION", help: "with --metrics: the sampling interval; with --summary: how often each node ships its sketches (default 1s)" },
+    { name: "summary", takes: "none", help: "call probes: no rows — each node keeps a latency sketch per function and ships it every --every; %events gives count, p50, p90, p99, max, errors per node (and merged over --nodes)" },
+    { name: "error", takes: "value", valueName: "PCT", help: "with --summary: the sketch's relative error, e.g. 1% (default) or 0.5%; 0.01% to 10%" },
     NODE_FLAG,
     NODES_FLAG,
     { name: "total", takes: "value", type: "int", valueName: "N", help: "with --nodes: end the probe on every node once N events were counted across them (--limit, --for and --rate apply on each node)" },
@@ -77,12 +79,21 @@ Examples:
   %probe --logs warning
   %probe --metrics --every 500ms --for 30s
   %probe checkout:place/1 --nodes all --limit 1000 --total 3000
+  %probe Shop.Orders.handle_call/3 --nodes all --summary --every 1s
+  %chart summary p1
 
 Across nodes (--nodes all, a list, or a /regex/): the same probe is armed on each chosen node at once, as
 NAME@node, and NAME gives them together — %events NAME is one table (each row names its node), %probes shows
 NAME's totals and each node's counts. --limit, --for and --rate apply on each node (on the node); --total is
 a count budget across the nodes, checked in the kernel as the nodes report (every 250 ms), so the last
-report may pass it. A node that refuses the probe is listed with its reason; the others run.`,
+report may pass it. A node that refuses the probe is listed with its reason; the others run.
+
+--summary: instead of one row per call, each node keeps a latency sketch per function (a log-bucketed
+histogram, relative error --error, default 1%, at most 1024 buckets) plus counts and exceptions, and ships
+only the sketches, every --every (default 1s): a few hundred bytes per function per interval whatever the
+rate. %events NAME gives time, node, function, count, errors, p50, p90, p99, max, mean per interval — per
+node, and merged over the nodes (node "all") with --nodes; %chart summary NAME draws them. Without --limit a
+summary counts calls without a count budget (--for and --rate still hold).`,
   positionals: [{ name: "MFA", help: "the function whose calls to record (call probes)", optional: true, completes: "functions" }],
   flags: PROBE_FLAGS,
   showsResult: false,
@@ -122,6 +133,19 @@ function checkName(name: string): string {
 /** The flags of %probe, each of its declared type. */
 export type ProbeFlags = FlagValues<typeof PROBE_FLAGS>;
 
+/** `--summary [--every 1s] [--error 1%]`: how often each node ships its sketches, and their relative error. */
+function summarySpec(everyMs: number | undefined, error: string | undefined): { every_ms: number; alpha: number } {
+  const every = everyMs ?? 1000;
+  if (every < 100) throw new MagicUsageError(`%probe: --every ${every}ms is too short for a summary: give 100ms or more.`);
+  let alpha = 0.01;
+  if (error !== undefined) {
+    const m = /^(\d+(?:\.\d+)?)(%?)$/.exec(error.trim());
+    alpha = m ? Number(m[1]) / (m[2] ? 100 : 1) : NaN;
+    if (!(alpha >= 0.0001 && alpha <= 0.1)) throw new MagicUsageError(`%probe: --error takes a relative error from 0.01% to 10% (e.g. 1% or 0.005), not "${error}".`);
+  }
+  return { every_ms: every, alpha };
+}
+
 /** Was a kind's flag given? (A switch is false and a repeatable flag empty when it was not.) */
 const given = (v: unknown) => v !== undefined && v !== false && !(Array.isArray(v) && v.length === 0);
 
@@ -138,6 +162,9 @@ export function probeSpec(mfaText: string | undefined, flags: Partial<ProbeFlags
   if (kinds.length === 0) {
     if (!mfaText) throw new MagicUsageError("%probe: name the function to probe (Mod.fun/arity), or a kind such as --messages, --procs, --logs.\nSee %probe? for help.");
     if (flags.path !== undefined) throw new MagicUsageError("%probe: --path applies to --state probes only.");
+    if (flags.summary !== true && flags.error !== undefined) throw new MagicUsageError("%probe: --error goes with --summary (it is the sketch's relative error).");
+    if (flags.summary !== true && flags.every !== undefined) throw new MagicUsageError("%probe: --every applies to --summary and --metrics probes only.");
+    if (flags.summary === true && flags.args === true) throw new MagicUsageError("%probe: --summary keeps no rows, so no arguments: drop --args (or --summary).");
     const functions = mfaText.split(",").map((t) => t.trim()).filter(Boolean).map(parseTarget);
     const first = functions[0];
     return {
@@ -146,10 +173,12 @@ export function probeSpec(mfaText: string | undefined, flags: Partial<ProbeFlags
         ...budget, target: mfaText, module: first.module, function: first.function, arity: first.arity,
         ...(functions.length > 1 ? { functions } : {}),
         match: flags.match ?? null, args: flags.args === true, load: flags["no-load"] !== true, no_result: flags["no-result"] === true,
+        ...(flags.summary === true ? { summary: summarySpec(flags.every, flags.error) } : {}),
       },
     };
   }
   if (flags["no-result"] === true) throw new MagicUsageError("%probe: --no-result only applies to call probes.");
+  if (flags.summary === true) throw new MagicUsageError("%probe: --summary applies to call probes (a function or module), not to other kinds.");
   if (flags.path !== undefined && !given(flags.state)) throw new MagicUsageError("%probe: --path applies to --state probes only.");
   const { kind, flag } = kinds[0];
   let value: string | true | string[] | undefined = flags[flag] as string | true | string[] | undefined;

@@ -36,7 +36,9 @@
 %%   batch; full: the buffer budget was hit.
 %%   cut: the cut size of its terms; no_result: its calls end on return_to, without a result.
 -record(hot, {seen = 0, limit, end_ts = infinity, open = 0, rows = [], n = 0, buffer, dropped = 0, unsent = 0,
-              full = false, cut = 4096, no_result = false}).
+              full = false, cut = 4096, no_result = false, summary = undefined}).
+%% summary: for a probe armed with `summary' (--summary), the lumin_summary it folds completed calls into instead
+%% of making rows; its sketches are shipped on ticks (ship_summary/5). The hook is add_row/3's first clause.
 %% A value whose external format is small for sure: kept as it is, without measuring it.
 -define(SMALL(V), (is_atom(V) orelse is_float(V) orelse is_pid(V) orelse
                    (is_integer(V) andalso V >= -16#80000000 andalso V =< 16#7fffffff))).
@@ -101,6 +103,12 @@ handle_info({lumin_ack, Name}, S = #{probes := Ps}) ->
         #{Name := P = #{in_flight := F}} -> {noreply, S#{probes := Ps#{Name := P#{in_flight := max(0, F - 1)}}}};
         _ -> {noreply, S}
     end;
+handle_info({'$lumin', summary_due, Name}, S = #{probes := Ps}) ->
+    %% A summary probe's interval ended (ship_summary/5 sets the timer): its sketches go now, not at the next tick.
+    case Ps of
+        #{Name := #{state := St}} when St =/= ended -> {noreply, flush(Name, S, false)};
+        _ -> {noreply, S}
+    end;
 handle_info(tick, S) ->
     erlang:send_after(lumin_budget:tick_ms(), self(), tick),
     {noreply, tick(S)};
@@ -147,7 +155,12 @@ do_arm(Name, Spec, S = #{probes := Ps, routes := Routes, ids := Ids, next_id := 
         #{Name := #{state := St}} when St =/= ended -> throw({error, ["a probe named ", Name, " is already armed; pick another name with --as"]});
         _ -> ok
     end,
-    Budget = lumin_budget:resolve(Spec),
+    %% A summary keeps no rows, so its count budget is only the one asked for; time and rate still hold.
+    Summary = summary_of(Spec),
+    Budget = case Summary =/= undefined andalso not is_integer(maps:get(limit, Spec, undefined)) of
+                 true -> (lumin_budget:resolve(Spec))#{limit := 1 bsl 60};
+                 false -> lumin_budget:resolve(Spec)
+             end,
     Cut = lumin_budget:cut_bytes(Spec),
     %% One function, every arity of one, every function of a module (function undefined), or several
     %% (`functions': a list of #{module, function, arity}), all in one probe.
@@ -189,14 +202,28 @@ do_arm(Name, Spec, S = #{probes := Ps, routes := Routes, ids := Ids, next_id := 
           mfas => Set, budget => Budget, state => armed, seen => 0, dropped => 0, in_flight => 0, armed_at => Now,
           last_tick => Now, last_seen => 0, rate => 0.0, why => undefined, detail => undefined,
           drain_until => undefined, drain_ref => undefined, marked => false, args => Args, no_result => NoResult, cut => Cut},
-    put(Id, #hot{limit = maps:get(limit, Budget), buffer = maps:get(buffer, Budget), cut = Cut, no_result = NoResult}),
+    put(Id, #hot{limit = maps:get(limit, Budget), buffer = maps:get(buffer, Budget), cut = Cut, no_result = NoResult,
+                 summary = Summary}),
     Routes1 = lists:foldl(fun(MFA, R) -> R#{MFA => Id} end, Routes, Set),
     S2 = S1#{probes := Ps#{Name => P}, routes := Routes1, ids := Ids#{Id => Name}, next_id := Id + 1},
     lumin_watchdog:armed(maps:get(watchdog, S2), Name, Id, Set, Budget),
+    Summary =/= undefined andalso erlang:send_after(lumin_summary:ms_to_next(Summary), self(), {'$lumin', summary_due, Name}),
     lumin_tracer:cut(maps:get(tracer, S2), lists:max([C || #{cut := C, state := St} <- maps:values(maps:get(probes, S2)), St =/= ended])),
     status(P, S2),
     Warnings = [W || not NoResult, MFA <- Set, W <- [tail_warning(MFA)], W =/= none],
     {ok, #{mfas => [fmt_mfa(M) || M <- Set], warnings => Warnings}, S2}.
+
+%% `summary' => #{every_ms, alpha}: a lumin_summary, or undefined for a probe that keeps rows.
+summary_of(Spec) ->
+    case maps:get(summary, Spec, undefined) of
+        #{every_ms := E} = Sm when is_integer(E), E >= 100 ->
+            A = maps:get(alpha, Sm, lumin_sketch:default_alpha()),
+            (is_number(A) andalso A >= 0.0001 andalso A =< 0.1) orelse
+                throw({error, io_lib:format("--error ~p is out of range: give 0.0001 to 0.1 (0.01 is 1%)", [A])}),
+            lumin_summary:new(A, E);
+        #{every_ms := E} -> throw({error, io_lib:format("--every ~b ms is too short for a summary: give 100ms or more", [E])});
+        _ -> undefined
+    end.
 
 %% Absent (JavaScript's null arrives as nil).
 opt(nil) -> undefined;
@@ -538,13 +565,17 @@ row(Id, Row) ->
         H = #hot{open = O} -> add_row(Id, H#hot{open = O - 1}, Row)
     end.
 
-%% A row, unless the rows waiting for the kernel already fill the buffer budget.
+%% A row, unless the rows waiting for the kernel already fill the buffer budget. A summary probe folds the
+%% completed call into its sketches instead (lumin_summary).
+add_row(Id, H = #hot{summary = Sum}, Row) when Sum =/= undefined ->
+    put(Id, H#hot{summary = lumin_summary:add(Row, Sum)});
 add_row(Id, H = #hot{n = N, buffer = B, dropped = D, unsent = U}, _) when N >= B ->
     put(Id, H#hot{dropped = D + 1, unsent = U + 1, full = true});
 add_row(Id, H = #hot{n = N, rows = Rows}, Row) ->
     put(Id, H#hot{n = N + 1, rows = [Row | Rows]}).
 
 %% Terms are cut (to the probe's cut size) when the row is made, so what waits on the node is small.
+cut(_, #hot{summary = Sum}) when Sum =/= undefined -> undefined;
 cut(V, _) when ?SMALL(V) -> V;
 cut(V, #hot{cut = Max}) -> lumin_lib:cut(V, Max);
 cut(V, _) -> lumin_lib:cut(V, lumin_budget:max_term_bytes()).
@@ -643,9 +674,30 @@ tick_probe(Name, Now, S = #{probes := Ps}) ->
         _ -> S
     end.
 
+%% Send what the probe gathered: its rows, or a summary probe's sketches (ship_summary/5).
+flush(Name, S = #{probes := Ps}, Force) ->
+    #{id := Id} = maps:get(Name, Ps),
+    case get(Id) of
+        H = #hot{summary = Sum} when Sum =/= undefined -> ship_summary(Name, Id, H, Force, S);
+        _ -> flush_rows(Name, S, Force)
+    end.
+
+%% A summary probe's interval's sketches, once the interval is over (and always when the probe ends: `Force'),
+%% as one `probe_sketches' event: a few hundred bytes per function, whatever the call rate.
+ship_summary(Name, Id, H = #hot{summary = Sum}, Force, S = #{report := Report}) ->
+    case Force orelse lumin_summary:due(Sum) of
+        true ->
+            {Payload, Sum1} = lumin_summary:take(Sum),
+            put(Id, H#hot{summary = Sum1}),
+            erlang:send_after(lumin_summary:ms_to_next(Sum1), self(), {'$lumin', summary_due, Name}),
+            Report ! {lumin_event, probe_sketches, Payload#{name => Name, node => atom_to_binary(node(), utf8)}},
+            S;
+        false -> S
+    end.
+
 %% Send the rows gathered so far, unless too many batches are still unacknowledged (then they wait, up to
 %% the buffer budget). `Force' sends regardless: a probe's last batch always goes.
-flush(Name, S = #{probes := Ps, report := Report}, Force) ->
+flush_rows(Name, S = #{probes := Ps, report := Report}, Force) ->
     P = #{id := Id, in_flight := F} = maps:get(Name, Ps),
     H = #hot{rows = Rows, n = N, unsent = D} = get(Id),
     case (N > 0 orelse (Force andalso D > 0)) andalso (Force orelse F < lumin_budget:max_batches_in_flight()) of

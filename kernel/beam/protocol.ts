@@ -152,6 +152,11 @@ export interface ProbeSpecs {
     args: boolean;
     /** Load the module if it is not loaded yet. */
     load: boolean;
+    /**
+     * `--summary`: no rows; per `every_ms`, each function's latency sketch (relative error `alpha`) is shipped
+     * as a `probe_sketches` event (kernel/analysis/sketchMerge.ts).
+     */
+    summary?: { every_ms: number; alpha: number };
   };
   /** `process`: a pid, a registered name, `app:NAME`, or `new` (processes spawned from now on). */
   messages: SpecBase & { process: string };

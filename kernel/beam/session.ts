@@ -15,11 +15,12 @@
  * is undone — a node attached or started after the interrupt is detached, a probe armed after it disarmed.
  */
 import { Bridge, type BridgeLike } from "./bridge";
-import { Atom, ErlMap, type ErlTerm } from "./etf";
+import { Atom, ErlMap, List, type ErlTerm } from "./etf";
 import { toJs } from "./term";
 import type { ArmReply, BridgeReplies, ClusterChangeEvent, ClusterReply, CompleteReply, ConnectReply, ProbeArm, ProbeStatusEvent, SnapshotKind, WhatIfReply, WhatIfRequest } from "./protocol";
 import type { Syntax } from "./termFormat";
 import { memberName, ProbeStore } from "../tables/probeStore";
+import type { ShippedSketch, SketchesEvent } from "../analysis/sketchMerge";
 import type { ShutdownHooks } from "../dispatch/shutdownHooks";
 import { RedactionSettings, type RedactionPolicy } from "../redaction/policy";
 
@@ -54,6 +55,25 @@ export interface EvalOptions {
   signal?: AbortSignal;
   /** What the code prints (`IO.puts`, `io:format`), as it prints it. */
   onOutput?: (text: string) => void;
+}
+
+/**
+ * A `probe_sketches` payload as plain values, the buckets kept as bytes (read as text they could pass for
+ * UTF-8 and become a string).
+ */
+function sketchesEvent(payload: ErlMap): SketchesEvent {
+  const list = payload.get("sketches");
+  const sketches = list instanceof List ? list.elements : [];
+  const e = toJs(new ErlMap(payload.entries.filter(([k]) => !(k instanceof Atom && k.name === "sketches")))) as Omit<SketchesEvent, "sketches">;
+  return {
+    ...e,
+    sketches: sketches.map((m) => {
+      const map = m as ErlMap;
+      const bins = map.get("bins");
+      const rest = toJs(new ErlMap(map.entries.filter(([k]) => !(k instanceof Atom && k.name === "bins")))) as Omit<ShippedSketch, "bins">;
+      return { ...rest, bins: bins instanceof Uint8Array ? bins : new Uint8Array(0) };
+    }),
+  };
 }
 
 export class BeamSession {
@@ -120,6 +140,8 @@ export class BeamSession {
     } else if (type === "eval_output" && payload instanceof ErlMap) {
       const id = Number(payload.get("id"));
       this.outputs.get(id)?.(Buffer.from(payload.get("text") as Uint8Array).toString("utf8"));
+    } else if (type === "probe_sketches" && payload instanceof ErlMap) {
+      this.probes.onSketches(sketchesEvent(payload));
     } else if (type === "cluster_change") {
       this.onClusterChange(toJs(payload) as ClusterChangeEvent);
     } else if (type === "node_down") {
@@ -369,7 +391,7 @@ export class BeamSession {
    */
   async armOnNodes(nodes: string[], name: string, arm: ProbeArm, total?: number): Promise<{ node: string; reply?: ArmReply; error?: string }[]> {
     const members = nodes.map((n) => memberName(name, n));
-    this.probes.addGroup({ name, kind: arm.kind, target: arm.spec.target, nodes, members, total });
+    this.probes.addGroup({ name, kind: arm.kind, target: arm.spec.target, nodes, members, total }, arm.spec);
     const results = await Promise.allSettled(nodes.map((n, i) => this.arm(n, members[i], arm)));
     return results.map((r, i) => (r.status === "fulfilled" ? { node: nodes[i], reply: r.value } : { node: nodes[i], error: (r.reason as Error).message }));
   }

@@ -10,7 +10,7 @@ import { isTable, TablePageView } from "../display/tableBundle";
 // the arquero this package depends on, so that its types resolve in any folder as an application's would.
 /** Analysis over probe tables (kernel/analysis) and the charts drawn from them (kernel/charts). */
 export { latencyTable, callTree, outliers, mailboxGrowth, correlateLogs, frequentSequences, explain } from "../analysis";
-export { latencyChart, timelineChart, sequenceChart, flameChart, treeChart, stateHistoryChart, metricsChart, whatifChart } from "../charts";
+export { latencyChart, timelineChart, sequenceChart, flameChart, treeChart, stateHistoryChart, metricsChart, whatifChart, summaryChart } from "../charts";
 export { toDanfo } from "../tables/toDanfo";
 export { predict, reveal } from "../tours/predict";
 

@@ -10,7 +10,11 @@ import type { ProbeKind, ProbeSpec, ProbeStatusEvent } from "../beam/protocol";
 import { columnNames } from "./schemas";
 import { TableBuilder } from "./tableBuilder";
 import { columnTable } from "./tables";
-import { setTableMeta, tableMeta } from "./tableMeta";
+import { setTableMeta, tableMeta, type TableMeta } from "./tableMeta";
+import { SummaryMerge, type SketchesEvent, type SummaryRow } from "../analysis/sketchMerge";
+
+/** Is this a call probe armed with --summary (sketches, no rows)? */
+const isSummary = (spec: ProbeSpec) => (spec as { summary?: unknown }).summary !== undefined;
 
 export interface ProbeRecord {
   name: string;
@@ -25,6 +29,8 @@ export interface ProbeRecord {
   droppedInBatches: number;
   /** The redaction policies in force while it was armed, oldest first (the session adds each change). */
   redaction: RedactionPolicy[];
+  /** A `--summary` probe's sketches, read into rows (its group's, when it is armed on several nodes). */
+  summary?: SummaryMerge;
 }
 
 type StatusListener = (status: ProbeStatusEvent) => void;
@@ -43,6 +49,8 @@ export interface ProbeGroup {
   members: string[];
   total?: number;
   endedBy?: string;
+  /** For a `--summary` probe: the merge of every member's sketches. */
+  summary?: SummaryMerge;
 }
 
 /** The member probe of a group on one node. */
@@ -66,7 +74,8 @@ export class ProbeStore {
     return `p${this.counter}`;
   }
 
-  addGroup(group: ProbeGroup): void {
+  addGroup(group: ProbeGroup, spec?: ProbeSpec): void {
+    if (spec && isSummary(spec)) group.summary = new SummaryMerge(true);
     this.groups.set(group.name, group);
     for (const m of group.members) this.groupOf_.set(m, group);
   }
@@ -115,7 +124,19 @@ export class ProbeStore {
   add(record: Omit<ProbeRecord, "rows" | "droppedInBatches">): void {
     const limit = record.spec.limit;
     const rows = new TableBuilder(columnNames(record.kind), record.syntax, typeof limit === "number" ? limit : Infinity);
-    this.probes.set(record.name, { ...record, rows, droppedInBatches: 0 });
+    const summary = isSummary(record.spec) ? (this.groupOf_.get(record.name)?.summary ?? new SummaryMerge(false)) : undefined;
+    this.probes.set(record.name, { ...record, rows, droppedInBatches: 0, ...(summary ? { summary } : {}) });
+  }
+
+  /** A `--summary` probe's sketches from its node. */
+  onSketches(e: SketchesEvent): void {
+    const p = this.probes.get(e.name);
+    if (!p?.summary) return;
+    // Integers past 2^31 may arrive as BigInt; times and sums are numbers here.
+    p.summary.add({
+      ...e, at_us: Number(e.at_us), every_ms: Number(e.every_ms), alpha: Number(e.alpha),
+      sketches: e.sketches.map((s) => ({ ...s, count: Number(s.count), errors: Number(s.errors), arity: Number(s.arity), sum_us: Number(s.sum_us), min_us: Number(s.min_us), max_us: Number(s.max_us) })),
+    });
   }
 
   get(name: string): ProbeRecord | undefined {
@@ -242,6 +263,7 @@ export class ProbeStore {
     if (g) return this.groupTable(g);
     const p = this.probes.get(name);
     if (!p) throw new Error(`there is no probe named ${name} (%probes lists them)`);
+    if (p.summary) return this.summaryTable(p.summary, { probe: p.name, node: p.node, target: p.target, spec: { ...p.spec }, seen: p.status.seen, dropped: p.status.dropped, state: p.status.state, whyEnded: p.status.why_ended, detail: p.status.detail });
     return columnTable(p.kind, p.rows.columns(), {
       probe: p.name,
       node: p.node,
@@ -267,9 +289,24 @@ export class ProbeStore {
   }
 
   /** A group's rows: its members' tables one after the other (each row names its node), with the group's counts. */
+  /** A summary's rows as the `summary` table. */
+  private summaryTable(m: SummaryMerge, meta: Omit<TableMeta, "kind" | "schemaVersion">): Promise<object> {
+    const rows = m.rows();
+    const columns = Object.fromEntries(columnNames("summary").map((c) => [c, rows.map((r) => r[c as keyof SummaryRow])]));
+    const note = `percentiles within ${+(m.alpha * 100).toFixed(3)}% (relative), per ${m.everyMs / 1000} s interval`;
+    return columnTable("summary", columns as never, { ...meta, notes: [...(meta.notes ?? []), note] });
+  }
+
   private async groupTable(g: ProbeGroup): Promise<object> {
-    const tables = (await Promise.all(g.members.filter((m) => this.probes.has(m)).map((m) => this.table(m)))) as { concat(...t: object[]): object }[];
     const status = this.groupStatus(g.name);
+    if (g.summary) {
+      const notes = this.groupNotes(g);
+      return this.summaryTable(g.summary, {
+        probe: g.name, node: status.node, target: g.target, seen: status.seen, dropped: status.dropped, state: status.state,
+        whyEnded: status.why_ended, detail: status.state === "ended" ? status.detail : null, ...(notes.length ? { notes } : {}),
+      });
+    }
+    const tables = (await Promise.all(g.members.filter((m) => this.probes.has(m)).map((m) => this.table(m)))) as { concat(...t: object[]): object }[];
     const meta = tableMeta(tables[0])!;
     const table = tables.length > 1 ? tables[0].concat(...tables.slice(1)) : tables[0];
     const notes = this.groupNotes(g);

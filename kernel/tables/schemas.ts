@@ -43,8 +43,8 @@ export type ProbeKind = (typeof PROBE_KINDS)[number];
 export const SNAPSHOT_KINDS = ["top", "tree", "apps", "ets"] as const;
 export type SnapshotKind = (typeof SNAPSHOT_KINDS)[number];
 
-/** `whatif`: the replays of a recorded table on the shadow node (`%whatif`). */
-export type TableKind = ProbeKind | SnapshotKind | "probes" | "whatif";
+/** `whatif`: the replays of a recorded table on the shadow node (`%whatif`); `summary`: a `--summary` probe's percentiles. */
+export type TableKind = ProbeKind | SnapshotKind | "probes" | "whatif" | "summary";
 
 export interface ContractValue<N extends string = string> {
   readonly name: N;
@@ -272,6 +272,23 @@ export const SCHEMAS: { readonly [K in TableKind]: TableSchema } = {
       col("owner", "string", "owner pid"),
       col("owner_name", "string", "owner's registered name", true),
       col("protection", "string", "`public`, `protected`, `private`"),
+    ],
+  },
+  summary: {
+    kind: "summary",
+    version: 1,
+    doc: "What a call probe armed with `--summary` gives instead of one row per call: per interval (`--every`, default 1 s), per node and per function, the count and the latency percentiles read from a sketch kept on the node (relative error `--error`, default 1%); with `--nodes`, also one row per interval and function merged over every node (`node` is `all`). Intervals end on the wall-clock grid, so every node's end together.",
+    columns: [
+      col("time_us", "float", "the end of the interval, µs since the epoch"),
+      col("node", "string", "node the calls ran on, or `all` for the merge over every node of the probe"),
+      col("function", "string", "`Mod.fun/arity` (Erlang modules as `mod:fun/arity`)"),
+      col("count", "int", "calls completed in the interval"),
+      col("errors", "int", "of which raised (error, exit or throw)"),
+      col("p50_us", "float", "median duration, µs (within the stated relative error)", true),
+      col("p90_us", "float", "90th percentile duration, µs (within the stated relative error)", true),
+      col("p99_us", "float", "99th percentile duration, µs (within the stated relative error)", true),
+      col("max_us", "float", "longest duration, µs (exact)", true),
+      col("mean_us", "float", "mean duration, µs (exact)", true),
     ],
   },
   probes: {

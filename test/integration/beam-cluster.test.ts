@@ -145,6 +145,47 @@ console.log(JSON.stringify(orders.groupby("node").count().objects()))`);
     for (const n of nodes) expect(await probeRow(`capped@${n.node}`)).toMatchObject({ state: "ended", why_ended: "limit" });
   });
 
+  it("--summary: exact counts and errors per node; per-node and merged percentiles within the stated 1% of those computed from every row", async () => {
+    for (const n of nodes) n.eval("checkout:set_delay(50), checkout:fail_every(25)");
+    // The same calls, twice: a summary of place/1 on every node, and every row of step/1, which place/1 calls
+    // and which takes all of its time but the few µs of the call itself.
+    expect(stdout(await k.execute("%probe checkout:place/1 --nodes all --summary --every 10s --as lat --for 5m", { timeout: 60 }))).toContain("lat armed on 5 of 5 nodes");
+    await k.execute("%probe checkout:step/1 --nodes all --as steps --limit 100000 --for 5m", { timeout: 60 });
+    // Intervals end on the 10 s wall-clock grid: start just after a boundary, so the load falls in one interval.
+    await waitFor(() => Date.now() % 10_000 > 200 && Date.now() % 10_000 < 1500, 11_000, "a 10 s boundary");
+    for (const n of nodes) expect(await place(n, 100)).toContain("{ok,96,4}");
+    expect(Date.now() % 10_000).toBeGreaterThan(1500);
+    await k.execute("%disarm lat");
+    await k.execute("%disarm steps");
+    const r = await cellJson(k, `const lat = %events lat --wait=10s
+const steps = %events steps --wait=10s
+const exact = (d: number[], q: number) => d.sort((a, b) => a - b)[Math.floor(q * (d.length - 1))];
+const stepRows = steps.objects() as any[];
+const byNode: Record<string, number[]> = {};
+for (const s of stepRows) (byNode[s.node] ??= []).push(s.duration_us);
+const want = Object.fromEntries([...Object.entries(byNode), ["all", stepRows.map((s) => s.duration_us)]].map(([n, d]) => [n, [0.5, 0.9, 0.99].map((q) => exact(d as number[], q))]));
+console.log(JSON.stringify({ rows: lat.objects(), want, caption: require("${ROOT}/dist/kernel/tables/tableMeta.js").describeMeta(require("${ROOT}/dist/kernel/tables/tableMeta.js").tableMeta(lat)) }))`);
+    expect(r.caption).toContain("percentiles within 1% (relative)");
+    // One interval: a row per node and the merged row.
+    expect(r.rows, JSON.stringify(r.rows)).toHaveLength(6);
+    expect(new Set(r.rows.map((x: any) => x.time_us)).size).toBe(1);
+    for (const row of r.rows) {
+      expect(row.function).toBe("checkout:place/1");
+      expect(row).toMatchObject(row.node === "all" ? { count: 500, errors: 20 } : { count: 100, errors: 4 });
+      const [p50, p90, p99] = r.want[row.node];
+      // Within 1% of the exact value of that rank, plus what place/1 takes around step/1 (a few µs; 200 µs allowed).
+      for (const [got, exact] of [[row.p50_us, p50], [row.p90_us, p90], [row.p99_us, p99]]) {
+        expect(Math.abs(got - exact), `${row.node}: ${got} vs ${exact}`).toBeLessThanOrEqual(0.01 * exact + 200);
+      }
+      expect(row.max_us).toBeGreaterThanOrEqual(p99);
+    }
+    const chart = await k.execute("%chart summary lat", { timeout: 60 });
+    const bundle = chart.messages.find((m) => m.msg_type === "execute_result" || m.msg_type === "display_data")?.content.data ?? {};
+    expect(Object.keys(bundle)).toEqual(expect.arrayContaining(["application/vnd.vegalite.v5+json", "image/png"]));
+    expect(JSON.stringify(bundle["application/vnd.vegalite.v5+json"])).toContain("all nodes (merged)");
+    for (const n of nodes) n.eval("checkout:set_delay(2), checkout:fail_every(0)");
+  });
+
   it("a node killed mid-probe: the others keep counting, and the table says which node was lost and when", async () => {
     await k.execute("%probe checkout:place/1 --nodes all --as survive --limit 100000 --for 5m", { timeout: 60 });
     for (const n of nodes) await place(n, 10);

@@ -3,17 +3,22 @@
 %% it again at random, and raises on every Nth order when fail_every/1 says so: the cluster notebook makes one
 %% node slower than the others and finds it from the percentiles.
 -module(checkout).
--export([place/1, run/2, set_delay/1, fail_every/1, price/1, spin/1]).
+-export([place/1, step/1, run/2, set_delay/1, fail_every/1, price/1, spin/1]).
 
-%% One order: sleeps the node's delay plus jitter (in ms), or raises out_of_stock on every Nth order.
+%% One order: its step, then the receipt (so a probe on place/1 and one on step/1 see the same calls).
 place(N) ->
+    R = step(N),
+    {placed, R}.
+
+%% The work of an order: sleeps the node's delay plus jitter (in ms), or raises out_of_stock on every Nth order.
+step(N) ->
     Delay = persistent_term:get({?MODULE, delay_ms}, 2),
     case persistent_term:get({?MODULE, fail_every}, 0) of
         F when F > 0, N rem F =:= 0 -> error(out_of_stock);
         _ -> ok
     end,
     timer:sleep(Delay + rand:uniform(max(1, Delay div 2 + 1)) - 1),
-    {placed, N}.
+    N.
 
 %% Place `Calls' orders from `Workers' processes (Calls divisible by Workers) and wait for all of them;
 %% orders that raise are counted, not fatal. Returns {ok, Placed, Failed}.
