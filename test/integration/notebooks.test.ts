@@ -66,6 +66,14 @@ const CHECKS: Record<string, (cells: Cell[]) => void> = {
     expect(textOf(outputsOf(cells, "const inv = %events inventory"))).toMatch(/restock/);
     expect(outputsOf(cells, "stateHistoryChart(inv)").some((o) => o.data?.["application/vnd.vegalite.v5+json"])).toBe(true);
   },
+  "notebooks/investigations/cluster.ipynb": (cells) => {
+    expect(textOf(outputsOf(cells, "%connect cluster_demo_a@localhost --cluster"))).toMatch(/4 newly attached\. 5 nodes attached in all/);
+    expect(textOf(outputsOf(cells, "%top --nodes all"))).toMatch(/15 rows/);
+    // The node planted slower (8 ms per order against 2) is the one the percentiles point at.
+    expect(textOf(outputsOf(cells, "slowest node"))).toMatch(/slowest node: cluster_demo_c@localhost — median p50 \d+\.\d ms/);
+    expect(outputsOf(cells, "%chart summary checkout").some((o) => o.data?.["image/png"])).toBe(true);
+    expect(textOf(outputsOf(cells, "const lat = %events checkout"))).toMatch(/percentiles within 1% \(relative\)/);
+  },
   "notebooks/investigations/logs-and-metrics.ipynb": (cells) => {
     expect(textOf(outputsOf(cells, "const logs = %events warnings"))).toMatch(/warning/);
     expect(outputsOf(cells, "metricsChart(vitals").some((o) => o.data?.["image/png"])).toBe(true);
