@@ -20,6 +20,7 @@ import { capture } from "./capture";
 import { record, replay } from "./record";
 import { whatif } from "./whatif";
 import { redact } from "./redact";
+import { suggestTests } from "./suggestTests";
 
 export const MAGICS: readonly Magic[] = [
   lsmagic, time, html, markdown, svg,
@@ -27,5 +28,5 @@ export const MAGICS: readonly Magic[] = [
   probe, probes, disarm, drop, events,
   top, tree, apps, ets, state, info,
   chart, explain, exportReport, capture, redact, record, replay,
-  whatif,
+  whatif, suggestTests,
 ];

@@ -294,7 +294,7 @@ defmodule LuminBridge do
   end
 
   defp request(:suggest_tests, id, %{node: name} = args, s) do
-    with_node(s, id, name, fn node, info -> {{:ok, WhatIf.run_tests(node, info.reply.language, args)}, & &1} end)
+    with_node(s, id, name, fn node, _info -> {{:ok, WhatIf.suggest(node, args)}, & &1} end)
   end
 
   # An interrupted replay: the shadow node is stopped (and started again on the next use), which ends it.

@@ -711,8 +711,18 @@ run_tests(elixir, Source, _) ->
     after 120000 -> exit(Pid, kill), {error, <<"the tests did not finish in 120 s">>}
     end;
 run_tests(erlang, Source, _) ->
-    case compile(erlang, Source) of
-        {ok, [Mod | _]} ->
+    %% Through a file: the preprocessor (-include_lib of eunit.hrl) works on files.
+    Dir = filename:join(std_tmp(), "lumin_suggest_" ++ integer_to_list(erlang:unique_integer([positive]))),
+    ok = file:make_dir(Dir),
+    File = filename:join(Dir, "suggested.erl"),
+    ok = file:write_file(File, Source),
+    Compiled = compile:file(File, [binary, return_errors, report_warnings]),
+    file:delete(File),
+    file:del_dir(Dir),
+    case Compiled of
+        {ok, Mod, Bin} ->
+            _ = code:purge(Mod),
+            {module, Mod} = code:load_binary(Mod, File, Bin),
             Io = start_capture(),
             Self = self(),
             Ref = make_ref(),
@@ -724,13 +734,19 @@ run_tests(erlang, Source, _) ->
             receive
                 {Ref, R} ->
                     Output = capture_text(Io),
-                    Total = length(Mod:module_info(exports)) - 2,
+                    Total = length([F || {F, 0} <- Mod:module_info(exports), lists:suffix("_test", atom_to_list(F))]),
                     Failures = case R of ok -> 0; _ -> count_failures(Output, Total) end,
                     forget([Mod]),
                     {ok, #{total => Total, failures => Failures, output => Output}}
             after 120000 -> {error, <<"the tests did not finish in 120 s">>}
             end;
-        {error, Text} -> {error, Text}
+        {error, Errors, _} -> {error, erlang_errors(Errors)}
+    end.
+
+std_tmp() ->
+    case os:getenv("TMPDIR") of
+        false -> "/tmp";
+        D -> D
     end.
 
 with_output({ok, M}, Io) -> {ok, M#{output => capture_text(Io)}};

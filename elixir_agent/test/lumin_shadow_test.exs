@@ -102,3 +102,46 @@ defmodule LuminShadowTest do
     refute function_exported?(LuminShadowTest.Replaced, :f, 0)
   end
 end
+
+defmodule LuminSuggestTest do
+  # Tests written from recorded calls (lumin_suggest) on a real shadow node, then run there.
+  use ExUnit.Case, async: false
+  alias LuminBridge.Shadow
+
+  defp b(term), do: :erlang.term_to_binary(term)
+  defp row(m, f, args, {:raise, c, r}), do: {0, 1.0e15, m, f, b(args), "exception", :undefined, Atom.to_string(c), b(r), 1.0}
+  defp row(m, f, args, v), do: {0, 1.0e15, m, f, b(args), "return", b(v), :undefined, :undefined, 1.0}
+
+  setup_all do
+    {peer, _} = Shadow.peer!()
+    Shadow.pcall(peer, :lumin_shadow, :setup, [[]])
+    %{peer: peer}
+  end
+
+  test "one test per behaviour, examples spread over it; pids and redacted values left out with why", %{peer: peer} do
+    rows = for(n <- 1..10, do: row(:lists, :seq, [1, n], Enum.to_list(1..n))) ++
+             [row(:lists, :seq, [1, -5], {:raise, :error, :function_clause}),
+              row(:erlang, :tuple_to_list, [{self(), 1}], [self(), 1]),
+              row(:erlang, :tuple_to_list, [{:lumin_redacted, 1}], [:lumin_redacted, 1]),
+              row(:erlang, :tuple_to_list, [{:a, 1}], [:a, 1])]
+    g = Shadow.pcall(peer, :lumin_suggest, :generate, [rows, %{language: :elixir, module: "Gen.RecordedTest", examples: 3, header: ["hello"]}])
+    assert %{tests: 3, calls: 12} = g
+    assert g.left_out == ["1 recorded call left out: a pid is in the call (it names a process of the recorded run; it cannot be written as a literal)",
+                          "1 recorded call left out: a value was redacted on the node ([redacted]); secrets are never written into a test"]
+    assert g.code =~ ~s(test ":lists.seq/2 with a positive integer, a positive integer returns a list" do)
+    assert g.code =~ "assert :lists.seq(1, 1) == [1]\n"
+    assert g.code =~ "assert :lists.seq(1, 10) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n"
+    assert g.code =~ "assert_raise FunctionClauseError, fn -> :lists.seq(1, -5) end"
+    refute g.code =~ "lumin_redacted"
+    refute g.code =~ "PID"
+    assert {:ok, %{total: 3, failures: 0}} = Shadow.pcall(peer, :lumin_shadow, :run_tests, [:elixir, g.code, :undefined])
+  end
+
+  test "EUnit for Erlang modules; a wrong recorded result makes its test fail on the shadow", %{peer: peer} do
+    rows = [row(:lists, :reverse, [[1, 2]], [2, 1]), row(:lists, :reverse, [[]], [:wrong])]
+    g = Shadow.pcall(peer, :lumin_suggest, :generate, [rows, %{language: :erlang, module: "gen_recorded_tests", examples: 3, header: []}])
+    assert g.code =~ "-include_lib(\"eunit/include/eunit.hrl\")."
+    assert g.code =~ "?assertEqual([2,1], lists:reverse([1,2]))"
+    assert {:ok, %{total: 2, failures: 1}} = Shadow.pcall(peer, :lumin_shadow, :run_tests, [:erlang, g.code, :undefined])
+  end
+end

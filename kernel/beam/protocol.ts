@@ -74,7 +74,7 @@ export interface BridgeRequests {
    * Compile a generated test module on the shadow node and run it against `modules`' code fetched from the
    * node. Replies {total, failures, output, notes}.
    */
-  suggest_tests: { node: string; code: string; modules: string[]; test_language: "elixir" | "erlang" };
+  suggest_tests: { node: string; rows: WhatIfCallRow[]; module: string | null; examples: number; header: string[] };
 }
 
 /** Call rows: [row, start_us, module, function, args, outcome, result, exception_class, exception_reason, duration_us]. */
@@ -96,6 +96,22 @@ export interface WhatIfRequest {
   /** State replays: the callback module (`--module`), else found from `pid` on the node. */
   module: string | null;
   pid: string | null;
+}
+
+/** The tests written (`code`) and how they ran on the shadow node against the recorded code. */
+export interface SuggestTestsReply {
+  code: string;
+  language: "elixir" | "erlang";
+  module: string;
+  /** Tests written (one per behaviour), and the recorded calls they were made from. */
+  tests: number;
+  calls: number;
+  /** Why recorded calls were left out ("3 recorded calls left out: a pid is in the call …"). */
+  left_out: string[];
+  total: number;
+  failures: number;
+  output: string;
+  notes: string[];
 }
 
 export interface WhatIfReply {
@@ -220,7 +236,7 @@ export interface BridgeReplies {
   process: ErlTerm;
   whatif: WhatIfReply;
   whatif_cancel: "ok";
-  suggest_tests: { total: number; failures: number; output: string; notes: string[] };
+  suggest_tests: SuggestTestsReply;
 }
 
 /** `probe_arm`'s reply: the functions a call probe matched, and warnings to show (e.g. tail recursion). */

@@ -17,7 +17,7 @@
 import { Bridge, type BridgeLike } from "./bridge";
 import { Atom, ErlMap, List, type ErlTerm } from "./etf";
 import { toJs } from "./term";
-import type { ArmReply, BridgeReplies, ClusterChangeEvent, ClusterReply, CompleteReply, ConnectReply, ProbeArm, ProbeStatusEvent, SnapshotKind, WhatIfReply, WhatIfRequest } from "./protocol";
+import type { ArmReply, BridgeReplies, BridgeRequests, ClusterChangeEvent, ClusterReply, CompleteReply, ConnectReply, ProbeArm, ProbeStatusEvent, SnapshotKind, WhatIfReply, WhatIfRequest } from "./protocol";
 import type { Syntax } from "./termFormat";
 import { memberName, ProbeStore } from "../tables/probeStore";
 import type { ShippedSketch, SketchesEvent } from "../analysis/sketchMerge";
@@ -439,11 +439,11 @@ export class BeamSession {
     }
   }
 
-  /** Run a generated test module on the shadow node against `modules`' code from `node`. */
-  async suggestTests(node: string, code: string, modules: string[], testLanguage: "elixir" | "erlang"): Promise<BridgeReplies["suggest_tests"]> {
-    await this.ready(node);
-    const request = this.ask(this.bridge(node), "suggest_tests", { node, code, modules, test_language: testLanguage }, 240_000);
-    return this.interruptible("the tests on the shadow node", request);
+  /** Write tests from recorded call rows on the shadow node and run them there against `node`'s code. */
+  async suggestTests(request: BridgeRequests["suggest_tests"]): Promise<BridgeReplies["suggest_tests"]> {
+    await this.ready(request.node);
+    const timeoutMs = 300_000 + request.rows.length * 10;
+    return this.interruptible("the tests on the shadow node", this.ask(this.bridge(request.node), "suggest_tests", request as never, timeoutMs));
   }
 
   async complete(node: string, module: string | null, prefix: string): Promise<CompleteReply> {

@@ -4,9 +4,13 @@
  * row), other arguments, another state and replacement code; what the target sees of it (nothing); sends and
  * calls out; bad input.
  */
+import { spawnSync } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type KernelClient } from "../support/jupyter";
-import { cellError, cellJson, elixirCell, startShopKernel, uniqueName } from "../support/beam";
+import { stdout, type KernelClient } from "../support/jupyter";
+import { cellError, cellJson, elixirCell, SHOP_APP, startShopKernel, uniqueName } from "../support/beam";
 
 let k: KernelClient;
 const SHOP = uniqueName("whatif");
@@ -248,4 +252,67 @@ end`);
     await record("mem", "LuminWhatIfInMemory.twice/1", `LuminWhatIfInMemory.twice(21)`);
     expect(await cellError(k, "%whatif mem")).toMatch(/object code of LuminWhatIfInMemory cannot be fetched .* compiled in memory/);
   });
+});
+
+describe("%suggest_tests", () => {
+  it("writes an ExUnit module that passes mix test in a copy of the app, and fails after a one-line change to the function", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "lumin-suggest-"));
+    try {
+      await record("sprices", "Shop.Pricing.price/2", `for q <- [1, 2, 5, 9, 10, 12, 50, 99], i <- ["apple", "pear"], do: Shop.Pricing.price(i, q)
+try do
+  Shop.Pricing.price("apple", 0)
+rescue
+  _ -> :ok
+end`);
+      const file = path.join(dir, "pricing_recorded_test.exs");
+      const r = await k.execute(`%suggest_tests sprices --out ${file}`, { timeout: 240 });
+      const said = stdout(r);
+      expect(r.messages.find((m) => m.msg_type === "error")?.content.evalue).toBeUndefined();
+      expect(said).toMatch(/Wrote .*pricing_recorded_test\.exs: 2 tests \(ExUnit module Shop\.PricingRecordedTest\) from 17 recorded calls; run on the shadow node against the recorded code: 2 of 2 pass\./);
+      const code = readFileSync(file, "utf8");
+      expect(code).toContain('test "Shop.Pricing.price/2 with a string, a positive integer returns a positive integer" do');
+      expect(code).toContain('assert_raise FunctionClauseError, fn -> Shop.Pricing.price("apple", 0) end');
+      expect(code.match(/^    assert Shop\.Pricing\.price\(/gm)).toHaveLength(3);
+      // A copy of the app with the file under test/: mix test passes; after one changed line it fails.
+      const app = path.join(dir, "shop");
+      cpSync(SHOP_APP, app, { recursive: true, filter: (src) => !src.includes(`${path.sep}_build`) && !src.includes(`${path.sep}deps`) });
+      mkdirSync(path.join(app, "test"), { recursive: true });
+      writeFileSync(path.join(app, "test", "test_helper.exs"), "ExUnit.start()\n");
+      cpSync(file, path.join(app, "test", "pricing_recorded_test.exs"));
+      const mixTest = () => spawnSync("mix", ["test"], { cwd: app, encoding: "utf8", env: { ...process.env, MIX_ENV: "test" }, timeout: 300_000 });
+      const pass = mixTest();
+      expect(pass.stdout + pass.stderr).toMatch(/2 tests, 0 failures/);
+      expect(pass.status).toBe(0);
+      const pricing = path.join(app, "lib", "shop", "pricing.ex");
+      writeFileSync(pricing, readFileSync(pricing, "utf8").replace("div(base * 9, 10)", "div(base * 8, 10)"));
+      const fail = mixTest();
+      expect(fail.stdout + fail.stderr).toMatch(/2 tests, 1 failure/);
+      expect(fail.status).not.toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 600_000);
+
+  it("leaves out calls whose terms cannot be literals, saying why, and refuses a table without args", async () => {
+    await record("tuples", ":erlang.tuple_to_list/1", `:erlang.tuple_to_list({self(), 1})
+:erlang.tuple_to_list({:a, 1})`);
+    const dir = mkdtempSync(path.join(os.tmpdir(), "lumin-suggest-"));
+    try {
+      const r = await k.execute(`%suggest_tests tuples --out ${path.join(dir, "t.erl")}`, { timeout: 240 });
+      expect(r.messages.find((m) => m.msg_type === "error")?.content.evalue).toBeUndefined();
+      const said = stdout(r);
+      expect(said).toMatch(/1 test \(EUnit module erlang_recorded_tests\) from 1 recorded call; .* 1 of 1 pass/);
+      expect(said).toMatch(/1 recorded call left out: a pid is in the call/);
+      const code = readFileSync(path.join(dir, "t.erl"), "utf8");
+      expect(code).toContain("?assertEqual([a,1], erlang:tuple_to_list({a,1}))");
+      expect(code).toMatch(/%% 1 recorded call left out: a pid is in the call/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    await k.execute("%probe Shop.Pricing.unit_price/1 --as noargs2");
+    await ex(`Shop.Pricing.unit_price("fig")`);
+    await k.execute("%disarm noargs2");
+    await k.execute("%events noargs2 --wait=5s");
+    expect(await cellError(k, "%suggest_tests noargs2")).toMatch(/recorded without arguments, so no call can be written as a test; arm the probe again with --args/);
+  }, 300_000);
 });

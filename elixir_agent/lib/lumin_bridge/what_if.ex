@@ -28,16 +28,29 @@ defmodule LuminBridge.WhatIf do
     end
   end
 
-  @doc "Run a generated test module on the shadow, against the code of `modules` fetched from the target."
-  def run_tests(node, language, %{code: code, modules: modules} = args) do
-    roots = Enum.map(modules, &existing_module!(node, &1))
+  @doc """
+  Write tests from recorded call rows (lumin_suggest, on the shadow) and run them there against the code
+  fetched from the target. Returns %{code, language, tests, calls, left_out, total, failures, output, notes}.
+  """
+  def suggest(node, args) do
+    {:calls, rows, roots, _} = job(node, Map.put(args, :kind, :calls))
     {peer, notes, _} = Shadow.prepare!(node, roots)
-    test_language = if args[:test_language] in [:erlang, "erlang"], do: :erlang, else: syntax(language)
-    case Shadow.pcall(peer, :lumin_shadow, :run_tests, [test_language, code, :undefined], 180_000) do
-      {:ok, result} -> Map.put(result, :notes, notes)
-      {:error, why} -> throw({:error, "the generated tests do not compile on the shadow node: #{why}"})
-    end
+    # ExUnit, unless every module recorded is an Erlang one (EUnit then: the node may have no Elixir).
+    language = if Enum.all?(roots, &(not String.starts_with?(Atom.to_string(&1), "Elixir."))), do: :erlang, else: :elixir
+    module = args[:module] || default_test_module(language, hd(roots))
+    opts = %{language: language, module: module, examples: args[:examples] || 3, header: args[:header] || []}
+    generated = Shadow.pcall(peer, :lumin_suggest, :generate, [rows, opts], 120_000)
+    ran =
+      if generated.tests == 0, do: %{total: 0, failures: 0, output: ""},
+        else: (case Shadow.pcall(peer, :lumin_shadow, :run_tests, [language, generated.code, :undefined], 180_000) do
+                 {:ok, r} -> r
+                 {:error, why} -> throw({:error, "the generated tests do not compile on the shadow node: #{why}\n\n#{generated.code}"})
+               end)
+    generated |> Map.merge(ran) |> Map.merge(%{notes: notes, language: language, module: module})
   end
+
+  defp default_test_module(:elixir, m), do: name(m) <> "RecordedTest"
+  defp default_test_module(:erlang, m), do: Atom.to_string(m) <> "_recorded_tests"
 
   defp syntax(language) when language in [:erlang, "erlang"], do: :erlang
   defp syntax(_), do: :elixir
