@@ -5,7 +5,7 @@
  * calls out; bad input.
  */
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -214,7 +214,7 @@ end`);
     expect(text).toMatch(/4 replays of Shop\.Orders\.total\/2: 3 gave the same result as recorded, 1 a different one/);
     expect(text).toMatch(/What changed at row \d+ \(\["apple", 130\]\): result: \d+ → \d+/);
     expect(text).toMatch(/The slowest recorded call, row \d+ \(\["apple", 130\]\), took [\d.]+ ms; replayed, [\d.]+ µs\./);
-    expect(text).toMatch(/ran in under half the recorded time .*\["apple", 130\]/);
+    expect(text).toMatch(/replays? ran in under half the recorded time/);
   });
 });
 
@@ -285,6 +285,9 @@ end`);
       expect(pass.status).toBe(0);
       const pricing = path.join(app, "lib", "shop", "pricing.ex");
       writeFileSync(pricing, readFileSync(pricing, "utf8").replace("div(base * 9, 10)", "div(base * 8, 10)"));
+      // Mix finds stale sources by mtime in whole seconds: the edit may share the first build's second.
+      const later = new Date(Date.now() + 5000);
+      utimesSync(pricing, later, later);
       const fail = mixTest();
       expect(fail.stdout + fail.stderr).toMatch(/2 tests, 1 failure/);
       expect(fail.status).not.toBe(0);
