@@ -290,11 +290,11 @@ defmodule LuminBridge do
   # What-if replays run on the shadow node (LuminBridge.Shadow); the node named is only read from (its code,
   # its registered names), never changed.
   defp request(:whatif, id, %{node: name} = args, s) do
-    with_node(s, id, name, fn node, info -> {{:ok, WhatIf.replay(node, info.reply.language, args)}, & &1} end)
+    with_node(s, id, name, fn node, info -> {{:ok, WhatIf.replay(node, info.reply.language, Map.put(args, :redact, s.redact))}, & &1} end)
   end
 
   defp request(:suggest_tests, id, %{node: name} = args, s) do
-    with_node(s, id, name, fn node, _info -> {{:ok, WhatIf.suggest(node, args)}, & &1} end)
+    with_node(s, id, name, fn node, _info -> {{:ok, WhatIf.suggest(node, Map.put(args, :redact, s.redact))}, & &1} end)
   end
 
   # An interrupted replay: the shadow node is stopped (and started again on the next use), which ends it.

@@ -35,6 +35,9 @@
 -define(DIFF_ENTRIES, 6).
 %% A printed term in a diff, at most (characters).
 -define(DIFF_TERM, 160).
+%% A row whose terms hold a value the node redacted (lumin_redact's marker): the secret never left the node,
+%% so the call cannot be re-run as it was; a function given with the flag can put a value in its place.
+-define(REDACTED_ROW(Flag), <<"a value was redacted on the node ([redacted]): the secret never left it, so this row cannot be re-run as recorded; give one in its place with ", Flag/binary>>).
 
 %% ---- set-up -----------------------------------------------------------------------------------------------
 
@@ -69,6 +72,8 @@ start_holder() ->
     spawn(fun() ->
                   register(?SINKS, self()),
                   ets:new(?SINKS, [named_table, public, set, {read_concurrency, true}]),
+                  %% Terms in the result are redacted as on a node (lumin_columns does it); its table is ours.
+                  lumin_redact:start(),
                   Io = spawn_link(fun null_io/0),
                   register(?IO, Io),
                   Parent ! {?SINKS, ready},
@@ -264,12 +269,19 @@ call_row({Row, StartUs, M, F, ArgsBin, Outcome, ResultBin, ExClass, ReasonBin, D
                             error = iolist_to_binary(["--args must return an argument list; it returned ",
                                                       format(maps:get(syntax, Ctx), Args)])};
                 {ok, Args} ->
+                    case redacted(Args) of
+                        true ->
+                            Base1#r{function = fmt_mfa(M, F, length(Args)), outcome = not_replayed, error = ?REDACTED_ROW(<<"--args">>)};
+                        false -> call_replay(Base1, M, F, Args, Args0, ArgsBin, Recorded, Ctx)
+                    end
+            end
+    end.
+
+call_replay(Base1, M, F, Args, Args0, ArgsBin, Recorded, Ctx) ->
                     R0 = Base1#r{function = fmt_mfa(M, F, length(Args)),
                                  args = case Args =:= Args0 of true -> raw(ArgsBin); false -> Args end},
                     Run = run(fun() -> apply(M, F, Args) end, Ctx),
-                    finish_call(R0, Recorded, Run, Ctx)
-            end
-    end.
+                    finish_call(R0, Recorded, Run, Ctx).
 
 recorded_call(_, undefined, undefined, undefined) -> unknown;
 recorded_call(<<"return">>, Bin, _, _) ->
@@ -296,7 +308,7 @@ finish_call(R, Recorded, {Outcome, Value, Us, Sent, Extra}, Ctx = #{syntax := Sy
             {Class, Reason, Stack} = Value,
             Same = same(Recorded, {exception, Class, Reason}),
             R1#r{outcome = exception, replayed = {Class, Reason}, same = Same,
-                 error = error_text(Syntax, Class, Reason, Stack),
+                 error = error_text(Syntax, Class, lumin_redact:term(Reason), Stack),
                  diff = diff_text(Same, Syntax, [{<<"result">>, Recorded, {exception, Class, Reason}}])};
         would_call ->
             R1#r{outcome = would_call, would_call = Extra, same = undefined,
@@ -321,11 +333,17 @@ state_row({Row, Seq, TimeUs, Kind, MsgBin, BeforeBin, AfterBin, ReplyBin, DurUs,
             case apply_user(maps:get(state_fun, Ctx), State0, Ctx, "--state") of
                 {error, Why} -> Base#r{function = Fn, outcome = not_replayed, error = Why};
                 {ok, State} ->
-                    R0 = Base#r{function = Fn, state = case State =:= State0 of true -> raw(BeforeBin); false -> State end},
-                    Run = run(fun() -> Call(Msg, State) end, Ctx),
-                    finish_state(R0, {rebuild(ReplyBin), rebuild(AfterBin), rebuild(NameAfterBin)}, Run, Syntax, Ctx)
+                    case redacted(Msg) orelse redacted(State) of
+                        true -> Base#r{function = Fn, outcome = not_replayed, error = ?REDACTED_ROW(<<"--state">>)};
+                        false -> state_replay(Base, Fn, Call, Msg, State, State0, BeforeBin, {ReplyBin, AfterBin, NameAfterBin}, Syntax, Ctx)
+                    end
             end
     end.
+
+state_replay(Base, Fn, Call, Msg, State, State0, BeforeBin, {ReplyBin, AfterBin, NameAfterBin}, Syntax, Ctx) ->
+                    R0 = Base#r{function = Fn, state = case State =:= State0 of true -> raw(BeforeBin); false -> State end},
+                    Run = run(fun() -> Call(Msg, State) end, Ctx),
+                    finish_state(R0, {rebuild(ReplyBin), rebuild(AfterBin), rebuild(NameAfterBin)}, Run, Syntax, Ctx).
 
 %% The callback a state row re-runs, as a fun of (Message, State) giving {Reply, NewState, NewStateName}
 %% (`none' where there is none).
@@ -555,6 +573,13 @@ rebuild(Bin) when is_binary(Bin) ->
     catch error:badarg -> {error, <<"the recorded term is not valid external format">>}
     end.
 
+%% Does a term hold the redaction marker?
+redacted(lumin_redacted) -> true;
+redacted([H | T]) -> redacted(H) orelse redacted(T);
+redacted(T) when is_tuple(T) -> redacted(tuple_to_list(T));
+redacted(T) when is_map(T) -> redacted(maps:to_list(T));
+redacted(_) -> false.
+
 raw(undefined) -> undefined;
 raw(Bin) when is_binary(Bin) -> {lumin_raw, Bin}.
 
@@ -566,7 +591,8 @@ same(A, B) -> A =:= B.
 diff_text(true, _, _) -> undefined;
 diff_text(undefined, _, _) -> undefined;
 diff_text(false, Syntax, Parts) ->
-    Lines = lists:flatmap(fun({Label, Rec, New}) -> part_diff(Label, Rec, New, Syntax) end, Parts),
+    %% Printed from redacted terms: text leaves the shadow as terms do, without secrets.
+    Lines = lists:flatmap(fun({Label, Rec, New}) -> part_diff(Label, hide(Rec), hide(New), Syntax) end, Parts),
     Shown = lists:sublist(Lines, ?DIFF_ENTRIES),
     More = case length(Lines) - length(Shown) of
                0 -> [];
@@ -574,6 +600,10 @@ diff_text(false, Syntax, Parts) ->
            end,
     %% (The text holds characters past 255 — arrows, the node's strings — so it is made as Unicode, not bytes.)
     unicode:characters_to_binary(lists:join("; ", Shown ++ More)).
+
+hide({return, V}) -> {return, lumin_redact:term(V)};
+hide({exception, C, R}) -> {exception, C, lumin_redact:term(R)};
+hide(Other) -> Other.
 
 part_diff(_, unknown, _, _) -> [];
 part_diff(_, Same, Same, _) -> [];

@@ -25,7 +25,7 @@ generate(Rows, Opts = #{language := Lang}) ->
     {Calls, Left} = lists:foldl(fun(R, {Cs, Ls}) ->
                                         case call(R) of
                                             {ok, C} -> {[C | Cs], Ls};
-                                            {skip, Why} -> {Cs, [Why | Ls]}
+                                            {error, Why} -> {Cs, [Why | Ls]}
                                         end
                                 end, {[], []}, Rows),
     Classes = classes(lists:reverse(Calls)),
@@ -44,19 +44,19 @@ count(L) ->
 %% A recorded call as {M, F, Args, Result} (Result: {return, V} | {raise, Class, Reason}), or why it is left out.
 call({_Row, _Start, M, F, ArgsBin, Outcome, ResultBin, Class, ReasonBin, _Dur}) ->
     case {term(ArgsBin), Outcome} of
-        {{error, Why}, _} -> {skip, Why};
-        {{ok, undefined}, _} -> {skip, <<"recorded without arguments (arm the probe with --args)">>};
+        {{error, Why}, _} -> {error, Why};
+        {{ok, undefined}, _} -> {error, <<"recorded without arguments (arm the probe with --args)">>};
         {{ok, Args}, <<"return">>} ->
             case term(ResultBin) of
                 {ok, V} -> writable(M, F, Args, {return, V});
-                {error, Why} -> {skip, Why}
+                {error, Why} -> {error, Why}
             end;
         {{ok, Args}, <<"exception">>} ->
             case term(ReasonBin) of
                 {ok, R} -> writable(M, F, Args, {raise, binary_to_atom(Class, utf8), R});
-                {error, Why} -> {skip, Why}
+                {error, Why} -> {error, Why}
             end;
-        _ -> {skip, <<"recorded without a result">>}
+        _ -> {error, <<"recorded without a result">>}
     end.
 
 term(undefined) -> {ok, undefined};
@@ -71,7 +71,7 @@ writable(M, F, Args, Result) ->
     Terms = case Result of {return, V} -> [Args, V]; {raise, _, R} -> [Args, R] end,
     case lists:foldl(fun(T, none) -> unwritable(T); (_, W) -> W end, none, Terms) of
         none -> {ok, {M, F, Args, Result}};
-        Why -> {skip, Why}
+        Why -> {error, Why}
     end.
 
 %% Why a term cannot be a literal in a test, or none.
@@ -177,7 +177,7 @@ test(Lang, {M, F, Arity, ArgShapes, ResultKey}, Calls) ->
            end,
     Name = unicode:characters_to_binary([mfa(Lang, M, F, Arity), " with ", join_shapes(ArgShapes), " ", What]),
     Asserts = [assertion(Lang, C) || C <- Calls],
-    {Name, [A || {ok, A} <- Asserts], [W || {skip, W} <- Asserts]}.
+    {Name, [A || {ok, A} <- Asserts], [W || {error, W} <- Asserts]}.
 
 join_shapes([]) -> <<"no arguments">>;
 join_shapes(Shapes) -> lists:join(", ", Shapes).
@@ -189,7 +189,7 @@ assertion(Lang, {M, F, Args, Result}) ->
     Call = call_text(Lang, M, F, Args),
     Lits = [literal(Lang, T) || T <- case Result of {return, V} -> [V]; {raise, _, R} -> [R] end],
     case lists:any(fun(L) -> L =:= too_long end, [Call | Lits]) of
-        true -> {skip, <<"its terms are too long to be a readable literal">>};
+        true -> {error, <<"its terms are too long to be a readable literal">>};
         false -> {ok, assertion(Lang, Call, Result, hd(Lits))}
     end.
 

@@ -71,6 +71,17 @@ defmodule LuminShadowTest do
     assert called.replayed_us < 1_000_000
   end
 
+  test "a call whose arguments were redacted on the node is not re-run unless --args puts a value in; results are redacted as on a node", %{peer: peer} do
+    rows = [call(:maps, :from_list, [[{:password, :lumin_redacted}]], %{password: :lumin_redacted})]
+    [redacted] = replay(peer, :calls, rows)
+    [given] = replay(peer, :calls, rows, %{args_fun: "fn [[{k, :lumin_redacted}]] -> [[{k, \"hunter2\"}, {:user, 1}]] end"})
+    assert %{outcome: :not_replayed} = redacted
+    assert redacted.error =~ "redacted on the node ([redacted])"
+    # The replay's own result holds a secret under a secret key: it leaves the shadow redacted.
+    assert %{outcome: :return, replayed: %{password: :lumin_redacted, user: 1}} = given
+    refute given.diff =~ "hunter2"
+  end
+
   test "a replay that never returns is stopped at its timeout", %{peer: peer} do
     [r] = replay(peer, :calls, [call(:timer, :sleep, [:infinity], :ok)], %{timeout_ms: 200})
     assert %{outcome: :timeout, same: nil} = r

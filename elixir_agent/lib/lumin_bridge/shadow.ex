@@ -114,9 +114,11 @@ defmodule LuminBridge.Shadow do
   target what is missing or changed, load it, undo an earlier replacement, register sinks for the target's
   registered names. Returns {peer, notes, started_ms}.
   """
-  def prepare!(node, roots) do
+  def prepare!(node, roots, redact \\ nil) do
     {peer, started_ms} = peer!()
     setup = pcall(peer, :lumin_shadow, :setup, [target_names(node)])
+    # What the replays show is redacted as the kernel redacts terms on the nodes (its policy, or the default).
+    if redact, do: pcall(peer, :lumin_redact, :set_policy, [redact.enabled, redact.keys])
     notes = if setup.elixir, do: [], else: ["Elixir is not on the shadow node's code path: terms are shown as Erlang"]
 
     # A replacement compiled for an earlier replay goes: this one starts from the target's code again.

@@ -15,7 +15,7 @@ defmodule LuminBridge.WhatIf do
     t0 = System.monotonic_time(:millisecond)
     syntax = syntax(language)
     {kind, rows, roots, extra} = job(node, args)
-    {peer, notes, started_ms} = Shadow.prepare!(node, roots)
+    {peer, notes, started_ms} = Shadow.prepare!(node, roots, args[:redact])
     compile_replacement!(peer, args)
     extra = behaviour(peer, kind, extra)
 
@@ -34,7 +34,7 @@ defmodule LuminBridge.WhatIf do
   """
   def suggest(node, args) do
     {:calls, rows, roots, _} = job(node, Map.put(args, :kind, :calls))
-    {peer, notes, _} = Shadow.prepare!(node, roots)
+    {peer, notes, _} = Shadow.prepare!(node, roots, args[:redact])
     # ExUnit, unless every module recorded is an Erlang one (EUnit then: the node may have no Elixir).
     language = if Enum.all?(roots, &(not String.starts_with?(Atom.to_string(&1), "Elixir."))), do: :erlang, else: :elixir
     module = args[:module] || default_test_module(language, hd(roots))
