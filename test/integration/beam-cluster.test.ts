@@ -10,9 +10,11 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT, startKernel, stdout, type KernelClient } from "../support/jupyter";
-import { cellJson, ErlNode, startCluster, waitFor } from "../support/beam";
+import { cellJson, ErlNode, randomCookie, startCluster, uniqueName, waitFor } from "../support/beam";
+import { NetnsNode } from "../support/netns";
 
 let k: KernelClient;
+const CUT_COOKIE = randomCookie();
 let nodes: ErlNode[];
 let ebin: string;
 const extra: ErlNode[] = [];
@@ -37,7 +39,7 @@ beforeAll(async () => {
   ebin = mkdtempSync(path.join(os.tmpdir(), "lumin-cluster-"));
   execFileSync("erlc", ["-o", ebin, path.join(ROOT, "notebooks", "apps", "cluster", "checkout.erl")]);
   nodes = await startCluster(5, "clu", ["-pa", ebin]);
-  k = await startKernel({ env: { CLUSTER_COOKIE: nodes[0].cookie } });
+  k = await startKernel({ env: { CLUSTER_COOKIE: nodes[0].cookie, CUT_COOKIE } });
 }, 120_000);
 
 afterAll(async () => {
@@ -210,11 +212,47 @@ console.log(JSON.stringify(require("${ROOT}/dist/kernel/tables/tableMeta.js").de
   });
 });
 
+describe("a cut link (a node in its own network namespace, reached over a veth pair the test made)", () => {
+  let far: NetnsNode;
+  beforeAll(async () => {
+    far = await NetnsNode.start(uniqueName("cut"), CUT_COOKIE, ["-pa", ebin]);
+  }, 60_000);
+  afterAll(() => far?.destroy());
+
+  it("mid-probe: the far node's agent cleans up within 5 s of losing the bridge, the table says which node was lost and when, the others keep counting", async () => {
+    expect(stdout(await k.execute(`%connect ${far.node} --cookie-env CUT_COOKIE`, { timeout: 60 }))).toContain(`Attached to ${far.node}`);
+    const r = await k.execute("%probe checkout:place/1 --nodes all --as cut --limit 100000 --for 5m", { timeout: 60 });
+    expect(stdout(r)).toContain("cut armed on 5 of 5 nodes");
+    await k.execute(`%%erlang --node ${far.node}\ncheckout:run(10, 2).`);
+    await waitFor(async () => (await probeRow(`cut@${far.node}`)).seen === 10, 5_000, "the far node's rows");
+    // A checker inside the namespace watches the far node from there (the kernel's side cannot reach it once cut).
+    const watching = far.watchUntilClean(15_000);
+    await new Promise((res) => setTimeout(res, 1500));
+    const cutAt = Date.now();
+    far.cutLink();
+    const cleanAt = await watching;
+    expect(cleanAt - cutAt).toBeLessThan(5_000);
+    // Its last heartbeat came up to 1 s before the cut, and it waits 3 s of silence: not before about 2 s.
+    expect(cleanAt - cutAt).toBeGreaterThan(1_500);
+    // The kernel's side: the node is reported lost once its agent has been silent for 10 s; the others count on.
+    await waitFor(async () => (await probeRow(`cut@${far.node}`)).state === "ended", 20_000, "the far node's probe to end");
+    expect(await probeRow(`cut@${far.node}`)).toMatchObject({ why_ended: "node_down", detail: expect.stringMatching(/did not answer for 10 s \(the link to it may be cut/) });
+    expect(await place(nodes[0], 10)).toContain("{ok,10,0}");
+    await waitFor(async () => (await probeRow("cut")).seen === 20, 5_000, "the others to keep counting");
+    const caption = await cellJson(k, `const cutT = %events cut
+console.log(JSON.stringify(require("${ROOT}/dist/kernel/tables/tableMeta.js").describeMeta(require("${ROOT}/dist/kernel/tables/tableMeta.js").tableMeta(cutT))))`);
+    const lost = new RegExp(`${far.node.replace(/\./g, "\\.")} lost: .*did not answer.*, at (\\S+Z)`).exec(caption);
+    expect(lost, caption).not.toBeNull();
+    expect(Date.parse(lost![1])).toBeGreaterThan(cutAt);
+    await k.execute("%disarm cut");
+  }, 90_000);
+});
+
 describe("%disconnect", () => {
   it("leaves every node clean", async () => {
     const live = nodes.slice(0, 4);
     const r = await k.execute("%disconnect", { timeout: 60 });
-    expect(stdout(r).match(/Detached from/g)).toHaveLength(5);
+    for (const n of live) expect(stdout(r)).toContain(`Detached from ${n.node}`);
     for (const n of live) await waitFor(() => clean(n) === CLEAN, 5_000, `${n.node} to be clean`);
     expect(await rowsOf("%nodes")).toEqual([]);
   });
