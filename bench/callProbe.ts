@@ -27,7 +27,7 @@ interface E2e {
   why_ended: string | null;
 }
 
-async function e2e(b: BeamBench, name: string, n: number, args: boolean, noResult = false): Promise<E2e> {
+export async function e2e(b: BeamBench, name: string, n: number, args: boolean, noResult = false): Promise<E2e> {
   return b.json<E2e>(`{
 ${MEMORY_PRELUDE}
 const m0 = mem();

@@ -2,13 +2,14 @@
  * `npm run bench`: every "Speed" figure of issues 2–5, as JSON lines on stdout (one object per figure; each a
  * median of several repetitions; competitors measured side by side in the same run). Progress goes to stderr.
  *
- *   node dist/bench/run.js [kernel] [calls] [messages] [noresult] [kinds] [top] [charts]     (default: all, in that order)
+ *   node dist/bench/run.js [kernel] [calls] [redact] [messages] [noresult] [kinds] [top] [charts]     (default: all, in that order)
  */
 import { killAllKernels } from "./jupyterClient";
 import { benchKernelStartup } from "./kernelStartup";
 import { benchCharts } from "./charts";
 import { BeamBench, killAllNodes } from "./beamBench";
 import { benchCallProbe } from "./callProbe";
+import { benchRedact } from "./redact";
 import { benchMessageProbe } from "./messageProbe";
 import { benchNoResult } from "./noResult";
 import { benchKindsTogether } from "./kindsTogether";
@@ -27,6 +28,7 @@ async function main(): Promise<void> {
   const sections: Section[] = [
     { name: "kernel", run: () => benchKernelStartup() },
     { name: "calls", run: async () => benchCallProbe(await beamBench()) },
+    { name: "redact", run: async () => benchRedact(await beamBench()) },
     { name: "messages", run: async () => benchMessageProbe(await beamBench()) },
     { name: "noresult", run: async () => benchNoResult(await beamBench()) },
     { name: "kinds", run: async () => benchKindsTogether(await beamBench()) },

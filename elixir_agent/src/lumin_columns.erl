@@ -54,13 +54,16 @@ encode(Kind, Dropped, {N, Specs, Pending, _, Accs}) ->
 %% were cut already (lumin_lib:cut/2); `cut_args': the same for argument lists, given as {MFA, Args}.
 -spec column(kind() | cut_terms | cut_args, [term()]) -> term().
 column(cut_args, Values) ->
-    column(cut_terms, [lumin_redact:args(MFA, A) || {MFA, A} <- Values]);
-column(cut_terms, Values) ->
-    case all_undefined(Values, 0) of
-        false -> finish(terms, terms(Values, <<0:32/little>>, <<>>, 0, false));
-        N -> {terms, <<0:(32 * (N + 1))>>, <<>>}
-    end;
+    ready_terms(lumin_redact:args_list(Values), redacted);
+column(cut_terms, Values) -> ready_terms(Values, {redact, lumin_redact:redactor()});
 column(Kind, Values) -> finish(Kind, put_all(Kind, Values, empty(Kind))).
+
+%% A terms column of values cut already; redacted here unless `redacted'.
+ready_terms(Values, Cut) ->
+    case all_undefined(Values, 0) of
+        false -> finish(terms, terms(Values, <<0:32/little>>, <<>>, 0, Cut));
+        N -> {terms, <<0:(32 * (N + 1))>>, <<>>}
+    end.
 
 %% @doc A batch of `Count' rows from finished columns (#{Name => column/2}). A dictionary of one value goes
 %% as that constant: no index per row (under a flood most columns are one value, and the batch shrinks by half).
@@ -94,7 +97,7 @@ col(dict, K, Rows = [R1 | _], {Map, Next, Idx}) ->
             {Map1, Next1, <<Idx/binary, (<< <<(map_get(element(K, R), Map1)):32/little>> || R <- Rows >>)/binary>>}
     end;
 col(terms, K, Rows, {Offsets, Data, Off}) ->
-    terms([element(K, R) || R <- Rows], Offsets, Data, Off, true);
+    terms([element(K, R) || R <- Rows], Offsets, Data, Off, {cut, lumin_redact:redactor()});
 col({const, _}, _, _, none) -> none.
 
 num(V) when is_number(V) -> V;
@@ -117,7 +120,7 @@ distinct(_, [], _, Map, Next, One) -> {Map, Next, One}.
 put_all(f64, Vs, Bin) -> f64s(Vs, Bin);
 put_all(i32, Vs, Bin) -> i32s(Vs, Bin);
 put_all(dict, Vs, {Map, Next, Idx}) -> dict(Vs, make_ref(), 0, Map, Next, Idx);
-put_all(terms, Vs, {Offsets, Data, Off}) -> terms(Vs, Offsets, Data, Off, true);
+put_all(terms, Vs, {Offsets, Data, Off}) -> terms(Vs, Offsets, Data, Off, {cut, lumin_redact:redactor()});
 put_all({const, _}, _, none) -> none.
 
 f64s([V | Vs], B) when is_number(V) -> f64s(Vs, <<B/binary, V:64/float-little>>);
@@ -137,7 +140,8 @@ dict([V | Vs], _, _, Map, Next, Idx) ->
     end;
 dict([], _, _, Map, Next, Idx) -> {Map, Next, Idx}.
 
-%% `Cut': whether values still have to be cut (cut_term/1) before they are encoded.
+%% `Cut': whether values still have to be cut and redacted before they are encoded ({cut, Redact}), only
+%% redacted ({redact, Redact}), or neither (`redacted'); Redact is lumin_redact:redactor/0's, one per column.
 terms([undefined | Vs], Offsets, Data, Off, Cut) ->
     terms(Vs, <<Offsets/binary, Off:32/little>>, Data, Off, Cut);
 terms([V | Vs], Offsets, Data, Off, Cut) when is_integer(V), V >= 0, V =< 255 ->
@@ -146,13 +150,14 @@ terms([V | Vs], Offsets, Data, Off, Cut) when is_integer(V), V >= -16#80000000, 
     terms(Vs, <<Offsets/binary, (Off + 6):32/little>>, <<Data/binary, 131, 98, V:32/signed>>, Off + 6, Cut);
 %% (Values given to column(cut_terms, _) are never pre-encoded: a traced function may well return a
 %% `{lumin_raw, Bin}' of its own.)
-terms([{lumin_raw, Bin} | Vs], Offsets, Data, Off, true) when is_binary(Bin) ->
+terms([{lumin_raw, Bin} | Vs], Offsets, Data, Off, Cut = {cut, _}) when is_binary(Bin) ->
     Off1 = Off + byte_size(Bin),
-    terms(Vs, <<Offsets/binary, Off1:32/little>>, <<Data/binary, Bin/binary>>, Off1, true);
+    terms(Vs, <<Offsets/binary, Off1:32/little>>, <<Data/binary, Bin/binary>>, Off1, Cut);
 terms([V | Vs], Offsets, Data, Off, Cut) ->
     Bin = case Cut of
-              true -> term_to_binary(cut_term(V));
-              false -> term_to_binary(lumin_redact:term(V))
+              {cut, Redact} -> term_to_binary(Redact(cut_only(V)));
+              {redact, Redact} -> term_to_binary(Redact(V));
+              redacted -> term_to_binary(V)
           end,
     Off1 = Off + byte_size(Bin),
     terms(Vs, <<Offsets/binary, Off1:32/little>>, <<Data/binary, Bin/binary>>, Off1, Cut);
@@ -180,9 +185,11 @@ present(V) -> {lumin_raw, term_to_binary(cut_term(V))}.
 %% with its secrets redacted (lumin_redact:term/1): what may leave the node.
 %% The size is the calling probe's cut size (`$lumin_cut' in its dictionary) or lumin_budget:max_term_bytes/0.
 -spec cut_term(term()) -> term().
-cut_term(T) ->
+cut_term(T) -> lumin_redact:term(cut_only(T)).
+
+cut_only(T) ->
     Max = case get('$lumin_cut') of
               N when is_integer(N) -> N;
               _ -> lumin_budget:max_term_bytes()
           end,
-    lumin_redact:term(lumin_lib:cut(T, Max)).
+    lumin_lib:cut(T, Max).

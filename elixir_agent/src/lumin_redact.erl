@@ -25,7 +25,7 @@
 %% by the agent's owner process (start/0), so they go with the attachment. Each process that redacts keeps
 %% its compiled view of the table in its dictionary, rebuilt when the table's version changes.
 -module(lumin_redact).
--export([start/0, set_policy/2, policy/0, term/1, args/2, text/1, learn_module/1, marker/0, default_keys/0]).
+-export([start/0, set_policy/2, policy/0, term/1, redactor/0, args/2, args_list/1, text/1, learn_module/1, marker/0, default_keys/0]).
 
 -define(TABLE, lumin_redact).
 -define(MARKER, lumin_redacted).
@@ -48,7 +48,7 @@ start() ->
     case ets:info(?TABLE, owner) of
         undefined ->
             ets:new(?TABLE, [named_table, public, set, {read_concurrency, true}]),
-            ets:insert(?TABLE, [{version, 0}, {policy, true, default_keys()}, {seen_count, 0}, {module_count, 0}]),
+            ets:insert(?TABLE, [{version, 0}, {policy, true, default_keys(), 0}, {seen_count, 0}, {module_count, 0}]),
             ok;
         _ -> ok
     end.
@@ -58,14 +58,13 @@ start() ->
 set_policy(Enabled, Keys) when is_boolean(Enabled), is_list(Keys) ->
     start(),
     Clean = [string:lowercase(K) || K <- Keys, is_binary(K), byte_size(K) > 0],
-    ets:insert(?TABLE, {policy, Enabled, Clean}),
-    bump(),
+    ets:insert(?TABLE, {policy, Enabled, Clean, bump()}),
     ok.
 
 -spec policy() -> #{enabled := boolean(), keys := [binary()]}.
 policy() ->
     case catch ets:lookup(?TABLE, policy) of
-        [{policy, On, Keys}] -> #{enabled => On, keys => Keys};
+        [{policy, On, Keys, _}] -> #{enabled => On, keys => Keys};
         _ -> #{enabled => true, keys => default_keys()}
     end.
 
@@ -78,23 +77,54 @@ term(T) ->
         C -> redact(T, C)
     end.
 
+%% @doc term/1 for many terms (a column): the policy is looked up once, here; what this process learns while
+%% it redacts is looked for in the terms after it (what other processes learn, from the next column on).
+-spec redactor() -> fun((term()) -> term()).
+redactor() ->
+    case ctx() of
+        off -> fun(T) -> T end;
+        _ ->
+            fun(T) when is_atom(T); is_number(T); is_pid(T); is_port(T); is_reference(T) -> T;
+               (T) ->
+                    case get('$lumin_redact') of
+                        {_, off} -> T;
+                        {_, C} -> redact(T, C)
+                    end
+            end
+    end.
+
 %% @doc A call's argument list (or undefined, or a cut marker): the arguments whose parameter is named as a
 %% secret in `MFA''s source are replaced whole (and remembered), then the list is redacted as a term.
 -spec args(mfa(), term()) -> term().
-args(_, undefined) -> undefined;
-args(MFA, Args) when is_list(Args) ->
+args(MFA, Args) ->
+    [A] = args_list([{MFA, Args}]),
+    A.
+
+%% @doc A column of argument lists, [{MFA, Args}], each as args/2 makes it: which parameters are secret is
+%% looked up once per function in the column (a call probe's batch is many calls of few functions).
+-spec args_list([{mfa(), term()}]) -> [term()].
+args_list(Pairs) ->
     case ctx() of
-        off -> Args;
-        C = #{} ->
-            case secret_params(MFA, C) of
-                [] -> redact(Args, C);
-                Positions ->
-                    {Args1, Found} = hide_positions(Args, 1, Positions, [], []),
-                    remember(Found),
-                    redact(Args1, ctx())
-            end
+        off -> [A || {_, A} <- Pairs];
+        C -> args_list(Pairs, C, #{}, [])
+    end.
+
+args_list([{MFA, Args} | Rest], C, Cache, Acc) ->
+    {Positions, Cache1} = case Cache of
+                              #{MFA := P} -> {P, Cache};
+                              _ -> P = secret_params(MFA, C), {P, Cache#{MFA => P}}
+                          end,
+    case Args of
+        undefined -> args_list(Rest, C, Cache1, [undefined | Acc]);
+        _ when Positions =:= []; not is_list(Args) -> args_list(Rest, C, Cache1, [redact(Args, C) | Acc]);
+        _ ->
+            {Args1, Found} = hide_positions(Args, 1, Positions, [], []),
+            remember(Found),
+            %% What was just remembered is looked for in the rest of the column too.
+            C1 = ctx(),
+            args_list(Rest, C1, Cache1, [redact(Args1, C1) | Acc])
     end;
-args(_, Other) -> term(Other).
+args_list([], _, _, Acc) -> lists:reverse(Acc).
 
 %% @doc Text (a formatted log message): values remembered as secret are replaced in it, and the marker's
 %% own printed forms (`lumin_redacted', `:lumin_redacted') read `[redacted]'.
@@ -133,9 +163,10 @@ needs(B, C) when is_binary(B) -> seen_in(B, C);
 needs(L = [H | _], C) when is_integer(H) -> string_seen(L, C) orelse needs_list(L, C);
 needs(L, C) when is_list(L) -> needs_list(L, C);
 needs(T = {K, V}, C = #{keys := KP}) when is_atom(K); is_binary(K) ->
-    (KP =/= none andalso secret_key(K, KP)) orelse record_secret(T, C) orelse needs(K, C) orelse needs(V, C);
+    (KP =/= none andalso secret_key(K, C)) orelse record_secret(T, C) orelse needs(K, C) orelse needs(V, C);
 needs(T, C) when is_tuple(T) ->
     record_secret(T, C) orelse needs_elements(T, tuple_size(T), C);
+needs(M, C) when is_map(M), map_size(M) =< 32 -> needs_pairs(maps:to_list(M), C);
 needs(M, C) when is_map(M) -> needs_map(maps:next(maps:iterator(M)), C);
 needs(_, _) -> false.
 
@@ -146,9 +177,15 @@ needs_list(Tail, C) -> needs(Tail, C).
 needs_elements(_, 0, _) -> false;
 needs_elements(T, I, C) -> needs(element(I, T), C) orelse needs_elements(T, I - 1, C).
 
+%% (a small map's pairs as a list: cheaper to walk than an iterator, which allocates at every step)
+needs_pairs([{K, V} | Rest], C = #{keys := KP}) ->
+    (KP =/= none andalso (is_atom(K) orelse is_binary(K)) andalso secret_key(K, C))
+        orelse needs(K, C) orelse needs(V, C) orelse needs_pairs(Rest, C);
+needs_pairs([], _) -> false.
+
 needs_map(none, _) -> false;
 needs_map({K, V, Next}, C = #{keys := KP}) ->
-    (KP =/= none andalso (is_atom(K) orelse is_binary(K)) andalso secret_key(K, KP))
+    (KP =/= none andalso (is_atom(K) orelse is_binary(K)) andalso secret_key(K, C))
         orelse needs(K, C) orelse needs(V, C) orelse needs_map(maps:next(Next), C).
 
 r(B, C) when is_binary(B) -> r_binary(B, C);
@@ -160,7 +197,7 @@ r(L = [H | _], C) when is_integer(H) ->
     end;
 r(L, C) when is_list(L) -> r_list(L, C);
 r({K, V}, C = #{keys := KP}) when (is_atom(K) orelse is_binary(K)), KP =/= none, not is_map_key({K, 2}, map_get(records, C)) ->
-    case secret_key(K, KP) of
+    case secret_key(K, C) of
         true -> found(V), {K, ?MARKER};
         false -> {r(K, C), r(V, C)}
     end;
@@ -174,7 +211,7 @@ r(T, C) when is_tuple(T) ->
                            end || {I, E} <- lists:zip(lists:seq(1, tuple_size(T)), tuple_to_list(T))])
     end;
 r(M, C = #{keys := KP}) when is_map(M) ->
-    maps:from_list([case KP =/= none andalso (is_atom(K) orelse is_binary(K)) andalso secret_key(K, KP) of
+    maps:from_list([case KP =/= none andalso (is_atom(K) orelse is_binary(K)) andalso secret_key(K, C) of
                         true -> found(V), {K, ?MARKER};
                         false -> {r(K, C), r(V, C)}
                     end || {K, V} <- maps:to_list(M)]);
@@ -241,8 +278,17 @@ get_found() ->
 
 %% ---- keys --------------------------------------------------------------------------------------------------
 
-secret_key(K, KP) when is_atom(K) -> re:run(atom_to_binary(K, utf8), KP, [{capture, none}]) =:= match;
-secret_key(K, KP) when is_binary(K) -> re:run(K, KP, [{capture, none}]) =:= match;
+%% An atom's verdict is kept in the process's dictionary for the policy's version: the same few keys come back
+%% in every term of a column, and a regex run per key would cost more than the rest of the walk.
+secret_key(K, #{keys := KP, version := V}) when is_atom(K) ->
+    case get({'$lumin_key', K}) of
+        {V, Verdict} -> Verdict;
+        _ ->
+            Verdict = re:run(atom_to_binary(K, utf8), KP, [{capture, none}]) =:= match,
+            put({'$lumin_key', K}, {V, Verdict}),
+            Verdict
+    end;
+secret_key(K, #{keys := KP}) when is_binary(K) -> re:run(K, KP, [{capture, none}]) =:= match;
 secret_key(_, _) -> false.
 
 record_secret(T, C) -> record_fields(T, C) =/= [].
@@ -254,15 +300,22 @@ record_fields(_, _) -> [].
 
 %% ---- parameters -----------------------------------------------------------------------------------------
 
-%% The 1-based positions of `MFA''s parameters named as secrets, read once per module.
-secret_params({M, F, A}, #{keys := KP}) when KP =/= none ->
-    case module_facts(M) of
-        none -> [];
-        Facts ->
-            Clauses = lumin_debug_info:params(Facts, F, A),
-            [I || I <- lists:seq(1, A),
-                  lists:any(fun(Names) -> secret_name(lists:nth(I, Names), KP) end,
-                            [Ns || Ns <- Clauses, length(Ns) =:= A])]
+%% The 1-based positions of `MFA''s parameters named as secrets: the module's debug info is read once, and
+%% the positions kept per function and policy version (in the table: a small list to copy out).
+secret_params({M, F, A} = MFA, #{keys := KP, version := V}) when KP =/= none ->
+    case catch ets:lookup(?TABLE, {params, MFA}) of
+        [{_, V, Positions}] -> Positions;
+        _ ->
+            Positions = case module_facts(M) of
+                            none -> [];
+                            Facts ->
+                                Clauses = lumin_debug_info:params(Facts, F, A),
+                                [I || I <- lists:seq(1, A),
+                                      lists:any(fun(Names) -> secret_name(lists:nth(I, Names), KP) end,
+                                                [Ns || Ns <- Clauses, length(Ns) =:= A])]
+                        end,
+            catch ets:insert(?TABLE, {{params, MFA}, V, Positions}),
+            Positions
     end;
 secret_params(_, _) -> [].
 
@@ -311,7 +364,9 @@ remember(Values) ->
                 true -> [ets:delete(?TABLE, {seen, V}) || V <- New], ets:update_counter(?TABLE, seen_count, -length(New));
                 false -> ok
             end,
-            bump()
+            bump(),
+            %% This process sees what it just learned at once (redactor/0 reads its view from the dictionary).
+            _ = ctx()
     end,
     ok.
 
@@ -325,19 +380,22 @@ ctx() ->
     case get('$lumin_redact') of
         {Version, C} -> C;
         _ ->
-            C = build(Version),
+            C = case build(Version) of
+                    #{off := true} -> off;
+                    B -> B
+                end,
             put('$lumin_redact', {Version, C}),
             C
     end.
 
-build(none) -> compile(true, default_keys(), [], []);
+build(none) -> (compile(true, default_keys(), [], []))#{version => none};
 build(_) ->
-    [{policy, On, Keys}] = ets:lookup(?TABLE, policy),
+    [{policy, On, Keys, PolicyVersion}] = ets:lookup(?TABLE, policy),
     Seen = ets:select(?TABLE, [{{{seen, '$1'}, '_'}, [], ['$1']}]),
     Records = ets:select(?TABLE, [{{{record, '$1'}, '$2'}, [], [{{'$1', '$2'}}]}]),
-    compile(On, Keys, Seen, Records).
+    (compile(On, Keys, Seen, Records))#{version => PolicyVersion}.
 
-compile(false, _, _, _) -> off;
+compile(false, _, _, _) -> #{off => true};
 compile(true, Keys, Seen, Records) ->
     KP = case Keys of
              [] -> none;

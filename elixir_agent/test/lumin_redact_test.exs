@@ -92,6 +92,8 @@ defmodule LuminRedactTest do
     {:module, erl} = :code.load_abs(String.to_charlist(Path.join(dir, "lumin_redact_fixture_erl")))
     {:module, ex} = :code.load_abs(String.to_charlist(Path.join(dir, "Elixir.LuminRedactFixtureEx")))
 
+    # OTP's own modules that reading debug info uses are loaded first (loading a module adds its atoms).
+    :lumin_debug_info.read(:lists)
     atoms = :erlang.system_info(:atom_count)
     assert :lumin_redact.args({erl, :login, 2}, ["ann", "key-424242"]) == ["ann", @marker]
     assert :lumin_redact.args({ex, :login, 2}, ["ann", "pw-434343"]) == ["ann", @marker]
