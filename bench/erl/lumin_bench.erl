@@ -9,7 +9,7 @@
          start_server/1, casts/2]).
 -export([init/1, handle_cast/2, handle_call/3]).
 
-%% The same flags and match-spec bodies as lumin_calls (?FLAGS, do_arm/3) and lumin_kind_messages (?FLAGS).
+%% The same flags and match-spec bodies as lumin_kind_calls (?FLAGS, setup/2) and lumin_kind_messages (?FLAGS).
 -define(CALL_FLAGS, [call, arity, monotonic_timestamp]).
 -define(MSG_FLAGS, [send, 'receive', monotonic_timestamp]).
 
@@ -62,7 +62,7 @@ loop_process(N) ->
                 end),
     {Pid, Ref}.
 
-%% The raw ceiling for call probes: work/1 traced with the body lumin_calls uses (exception_trace, plus the
+%% The raw ceiling for call probes: work/1 traced with the body lumin_kind_calls uses (exception_trace, plus the
 %% whole call as the message with --args), call/arity/monotonic_timestamp on the looping process, and a
 %% trivial tracer that counts the call and return_from messages. #{total_us}: from the loop's start until
 %% the tracer has counted all 2N messages; #{loop_us}: the loop's own time.

@@ -52,25 +52,26 @@ init({Bridge, Opts}) ->
     {ok, Guard} = lumin_guard:start_link(lumin_budget:node_memory()),
     %% The owner of the node's one tracer and of every trace flag the probes set (lumin_trace).
     {ok, Trace} = lumin_trace:start_link(),
-    {ok, Calls} = lumin_calls:start_link(Bridge, self()),
-    {ok, #{bridge => Bridge, opts => Opts, calls => Calls, kinds => #{}, guard => Guard, trace => Trace,
+    {ok, #{bridge => Bridge, opts => Opts, kinds => #{}, guard => Guard, trace => Trace,
            last_beat => erlang:monotonic_time(millisecond)}}.
 
-handle_call({arm, Name, calls, Spec}, _From, S = #{calls := Calls}) ->
-    {reply, lumin_calls:arm(Calls, Name, Spec), S};
+%% Every kind of probe, calls included, is a process of the probe runtime (lumin_probe).
 handle_call({arm, Name, Kind, Spec}, _From, S = #{bridge := Bridge, kinds := Kinds}) ->
-    case lumin_probe:arm(Kind, Name, Spec, Bridge) of
-        {ok, Pid, Info} -> {reply, {ok, Info}, S#{kinds := Kinds#{Name => Pid}}};
-        {error, _} = E -> {reply, E, S}
+    case Kinds of
+        #{Name := Pid} when is_pid(Pid) ->
+            {reply, {error, <<"a probe named ", Name/binary, " is already armed; pick another name with --as">>}, S};
+        _ ->
+            case lumin_probe:arm(Kind, Name, Spec, Bridge) of
+                {ok, Pid, Info} -> {reply, {ok, Info}, S#{kinds := Kinds#{Name => Pid}}};
+                {error, _} = E -> {reply, E, S}
+            end
     end;
-handle_call({disarm, Which}, _From, S = #{calls := Calls, kinds := Kinds}) ->
-    ok = lumin_calls:disarm(Calls, Which),
+handle_call({disarm, Which}, _From, S = #{kinds := Kinds}) ->
     [lumin_probe:disarm(Pid) || {N, Pid} <- maps:to_list(Kinds), is_pid(Pid), Which =:= all orelse N =:= Which],
     {reply, ok, S};
-handle_call(list, _From, S = #{calls := Calls, kinds := Kinds}) ->
-    Others = [St || P <- maps:values(Kinds),
-                    St <- [case P of {ended, Sum} -> Sum; _ -> lumin_probe:status(P) end], St =/= undefined],
-    {reply, lumin_calls:list(Calls) ++ Others, S};
+handle_call(list, _From, S = #{kinds := Kinds}) ->
+    {reply, [St || P <- maps:values(Kinds),
+                   St <- [case P of {ended, Sum} -> Sum; _ -> lumin_probe:status(P) end], St =/= undefined], S};
 handle_call({snapshot, Kind, Options}, _From, S) ->
     {reply, lumin_snapshot:take(Kind, Options), S};
 handle_call({process, Target, What}, _From, S) ->
@@ -123,8 +124,7 @@ take_beats(S) ->
     end.
 
 %% The one cleanup every ending path goes through.
-cleanup(S = #{calls := Calls, kinds := Kinds, opts := Opts}) ->
-    catch lumin_calls:stop(Calls),
+cleanup(S = #{kinds := Kinds, opts := Opts}) ->
     [catch lumin_probe:stop(Pid) || Pid <- maps:values(Kinds), is_pid(Pid)],
     %% Every probe has released its flags by now; the owner removes whatever is left (a probe killed midway).
     Trace = maps:get(trace, S, undefined),

@@ -10,13 +10,13 @@
 %%   * Over all probes, one node-wide memory budget (node_memory/0) counts every agent process that holds
 %%     events, the trace messages and events waiting in their mailboxes and the binaries they hold; past it,
 %%     lumin_guard ends the probe whose processes hold the most — only that one.
-%%   * Rate and mailbox budgets are enforced by a watchdog process per engine that a flood cannot delay; when
-%%     the node-wide trace rate is too high it ends the busiest probe, not its idle neighbours; `--for' is
-%%     enforced there too, so it holds under a flood.
+%%   * Rate and mailbox budgets are enforced by a watchdog process per probe (lumin_probe) that a flood cannot
+%%     delay; it judges the shared tracer's backlog only while its probe is getting events, so a flood ends the
+%%     probe that causes it, not its idle neighbours; `--for' is enforced there too, so it holds under a flood.
 %%   * The tracer does the least possible work: it only receives, cuts big terms where they arrive (in
 %%     O(cut size), whatever the term's size) and hands trace messages on in chunks. Pairing calls with
-%%     returns, naming processes and encoding batches happen in a separate collector process, off the
-%%     traced path. A call probe with `no_result' does not ask the VM for return values at all.
+%%     returns, naming processes and encoding batches happen in each probe's own process, off the traced
+%%     path. A call probe with `no_result' does not ask the VM for return values at all.
 %%   * A term larger than `cut_bytes' (an argument list, a result, a message, a state) is cut on the node:
 %%     the row keeps a marker `{lumin_cut, Bytes, Prefix}' instead. A big term never stops a probe.
 %%   * Events the node could not ship (the kernel was slower than the node) are dropped and counted exactly;

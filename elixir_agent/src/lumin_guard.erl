@@ -1,5 +1,5 @@
 %% @doc The node-wide memory budget: one process that adds up the memory of every agent process that holds
-%% events — tracers, collectors, probes — including the trace messages and events waiting in their mailboxes
+%% events — the tracer and the probes — including the trace messages and events waiting in their mailboxes
 %% and the binaries they hold, every ?TICK_MS ms. When the total passes the budget (default in
 %% lumin_budget:node_memory/0) it ends ONE probe: the one whose processes hold the most, by calling the stop
 %% function that probe's owner enlisted (which removes that probe's tracing at its source at once and tells its

@@ -29,7 +29,7 @@
 -export([arm/4, disarm/1, status/1, stop/1, kinds/0]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
 %% For the kinds.
--export([emit/2, emit_many/2, take/1, add_row/2, check_limit/1, end_probe/3, finalize/1, drop/2,
+-export([emit/2, emit_many/2, take/1, add_row/2, check_limit/1, flush/2, end_probe/3, finalize/1, drop/2,
          trace/4, untrace/2, ours/2, us/2, name_of/2]).
 %% The watchdog's loop (a process of its own).
 -export([watchdog/1]).
@@ -60,7 +60,7 @@ kinds() ->
 arm(Kind, Name, Spec, Report) when is_map(Spec), is_atom(Kind) ->
     case lists:keyfind(atom_to_list(Kind), 1, kinds()) of
         false ->
-            {error, lumin_lib:fmt("there is no probe kind ~p; the kinds are calls, ~ts",
+            {error, lumin_lib:fmt("there is no probe kind ~p; the kinds are ~ts",
                                   [Kind, lists:join(", ", [K || {K, _} <- kinds()])])};
         {_, Mod} ->
             case gen_server:start(?MODULE, {Kind, Mod, Name, Spec, Report, self()}, [{timeout, 30000}]) of
@@ -95,6 +95,8 @@ init({Kind, Mod, Name, Spec, Report, Owner}) ->
     process_flag(trap_exit, true),
     %% Events waiting in the mailbox are not copied by each garbage collection.
     process_flag(message_queue_data, off_heap),
+    %% A probe spawned while call probes trace `all' processes is traced too: its own calls must not feed them.
+    untrace_self(),
     Now = erlang:monotonic_time(millisecond),
     P0 = #{kind => Kind, mod => Mod, name => Name, report => Report, owner => Owner, target => target_text(Mod, Spec),
            budget => undefined, state => armed, seen => 0, dropped => 0,
@@ -120,7 +122,7 @@ init({Kind, Mod, Name, Spec, Report, Owner}) ->
     end.
 
 handle_call(info, _From, P = #{kind := K, target := T, warnings := W}) ->
-    {reply, #{kind => K, target => T, warnings => W}, P};
+    {reply, maps:merge(maps:get(info, P, #{}), #{kind => K, target => T, warnings => W}), P};
 handle_call(status, _From, P) ->
     {reply, summary(P), P};
 handle_call(disarm, _From, P) ->
@@ -176,15 +178,15 @@ event({'$lumin', time_up}, P = #{budget := #{time_ms := MaxT}}) ->
 event({lumin_ack, Name}, P = #{name := Name, in_flight := F}) ->
     P#{in_flight := max(0, F - 1)};
 %% After the watchdog stopped a flood at its source, what was already queued is dropped (and counted), fast.
-event({'$lumin', chunk, Msgs}, P = #{flooded := true, state := ending}) -> drop(length(Msgs), P);
+event({'$lumin', chunk, Msgs}, P = #{flooded := true, state := ending}) -> drop(events(Msgs, P), P);
 %% Ending is bounded: what is still queued ?DRAIN_MS after the source was stopped is dropped, counted, and the
 %% probe ends now (a drain that kept turning chunks into rows never finished while a flood went on).
 event({'$lumin', chunk, Msgs}, P = #{state := ending, drain_until := Until, mod := M}) when is_integer(Until) ->
     case erlang:monotonic_time(millisecond) >= Until of
-        true -> finalize(drop_queued(drop(length(Msgs), P)));
-        false -> M:trace(Msgs, P)
+        true -> finalize(drop_queued(drop(events(Msgs, P), P)));
+        false -> settle(M:trace(Msgs, P))
     end;
-event({'$lumin', chunk, Msgs}, P = #{state := St, mod := M}) when St =/= ended -> M:trace(Msgs, P);
+event({'$lumin', chunk, Msgs}, P = #{state := St, mod := M}) when St =/= ended -> settle(M:trace(Msgs, P));
 event({'$lumin', chunk, _}, P) -> P;
 event({'$lumin_event', Ref, _}, P = #{ref := Ref, flooded := true, state := ending}) -> drop(1, P);
 event({'$lumin_event', Ref, Ev}, P = #{ref := Ref, state := St, mod := M}) when St =/= ended -> M:event(Ev, P);
@@ -214,9 +216,12 @@ callback(F, Args, Default) ->
 
 %% The chunks already in this process's mailbox, counted as dropped.
 drop_queued(P) ->
-    receive {'$lumin', chunk, Msgs} -> drop_queued(drop(length(Msgs), P))
+    receive {'$lumin', chunk, Msgs} -> drop_queued(drop(events(Msgs, P), P))
     after 0 -> P
     end.
+
+%% How many events a chunk of trace messages holds (a call is two or three messages).
+events(Msgs, P) -> callback(events, [Msgs, P], length(Msgs)).
 
 %% @doc Count `N' events as dropped (they will never be rows).
 drop(N, P = #{dropped := D, dropped_unsent := U}) -> P#{dropped := D + N, dropped_unsent := U + N}.
@@ -339,16 +344,24 @@ watch(P = #{state := armed, budget := #{mailbox := MaxQ, memory := MaxM}}) ->
     end;
 watch(P) -> P.
 
-%% Send the rows gathered so far, unless too many batches are unacknowledged (they wait, up to the buffer
-%% budget). `Force' sends regardless: a probe's last batch always goes.
+%% @doc Send the rows gathered so far, unless too many batches are unacknowledged (they wait, up to the buffer
+%% budget). `Force' sends regardless: a probe's last batch always goes. A kind that keeps its rows in its own
+%% shape (held/1 and batch/2 of its module: calls) makes the batch itself, with lumin_columns.
 flush(P = #{rows := Rows, in_flight := F, dropped_unsent := D, report := Report, name := Name, kind := Kind, mod := M},
       Force) ->
-    N = lumin_columns:count(Rows),
+    Own = erlang:function_exported(M, held, 1),
+    N = case Own of
+            true -> M:held(P);
+            false -> lumin_columns:count(Rows)
+        end,
     case (N > 0 orelse (Force andalso D > 0)) andalso (Force orelse F < lumin_budget:max_batches_in_flight()) of
         true ->
-            Batch = lumin_columns:encode(Kind, D, Rows),
+            {Batch, P1} = case Own of
+                              true -> M:batch(D, P);
+                              false -> {lumin_columns:encode(Kind, D, Rows), P#{rows := lumin_columns:new(M:columns())}}
+                          end,
             Report ! {lumin_event, probe_batch, #{name => Name, node => node(), kind => Kind, batch => Batch, from => self()}},
-            P#{rows := lumin_columns:new(M:columns()), in_flight := F + 1, dropped_unsent := 0};
+            P1#{in_flight := F + 1, dropped_unsent := 0};
         false -> P
     end.
 
@@ -358,8 +371,14 @@ flush(P = #{rows := Rows, in_flight := F, dropped_unsent := D, report := Report,
 end_probe(Why, Detail, P = #{state := armed, off := Off, mod := M}) ->
     atomics:put(Off, 1, 1),
     stop_watchdog(P),
-    P1 = (stop_tracing(M:undo(P)))#{state := ending, why := Why, detail := lumin_lib:utf8(Detail), watchdog := undefined,
-                                    drain_until => erlang:monotonic_time(millisecond) + ?DRAIN_MS},
+    P0 = M:undo(P),
+    %% A call under way when the probe ends still becomes a row: the trace flags (not the patterns, which undo
+    %% removed) stay until its return has come, or the drain time has passed.
+    P1 = (case maps:is_key(tracer, P0) andalso callback(open, [P0], 0) > 0 of
+              true -> P0#{settling => true};
+              false -> stop_tracing(P0)
+          end)#{state := ending, why := Why, detail := lumin_lib:utf8(Detail), watchdog := undefined,
+                drain_until => erlang:monotonic_time(millisecond) + ?DRAIN_MS},
     report_status(P1),
     %% A tracing probe finishes when the tracer hands on its last chunk; the others once the messages already
     %% sent to this process (queued before this one) are handled.
@@ -371,8 +390,21 @@ end_probe(Why, Detail, P = #{state := armed, off := Off, mod := M}) ->
     P1;
 end_probe(_, _, P) -> P.
 
+%% An ending probe whose calls under way have all returned lets its trace flags go (the tracer then hands on
+%% what it still holds for it, and `tracer_stopped').
+settle(P = #{state := ending, settling := true}) ->
+    case callback(open, [P], 0) of
+        0 -> stop_tracing(P#{settling := false});
+        _ -> P
+    end;
+settle(P) -> P.
+
+unsettle(P = #{settling := true}) -> stop_tracing(P#{settling := false});
+unsettle(P) -> P.
+
 %% @doc The last batch, then `ended'.
-finalize(P0 = #{state := ending}) ->
+finalize(P00 = #{state := ending}) ->
+    P0 = unsettle(P00),
     P = callback(finish, [P0], P0),
     P1 = (flush(P, true))#{state := ended},
     report_status(P1),
@@ -410,21 +442,27 @@ drain_now(P, Deadline) ->
         finalize(P)
     end.
 
+
 %% ---- tracing, for the trace kinds ------------------------------------------------------------------------
 
 %% @doc Trace flags through lumin_trace, which owns the node's one tracer and shares it with every other probe:
 %% a message, process and call probe on the same processes work together, each getting its own events.
 %% `Tracee': a pid (watched: its exit ends the probe), `new', `all', {family, Pid, Members} or {app, App, Pids};
-%% `Tags': the trace message tags the probe wants. Sets `tracer', `tracee' and `flags' in the probe.
--spec trace(term(), [atom()], [atom()], probe()) -> probe().
-trace(Tracee, Flags, Tags, P = #{counter := C}) ->
-    {Targets, Route} = case Tracee of
-                           new -> {[new], {all, Tags}};
-                           all -> {[all], {all, Tags}};
-                           {family, _, Members} -> {Members ++ [new], {all, Tags}};
-                           {app, _, Pids} -> {Pids, {all, Tags}};
-                           Pid when is_pid(Pid) -> {[Pid], {pids, Tags, [Pid]}}
-                       end,
+%% `Wants': the trace message tags the probe wants, or a call probe's route ({calls, Name, MFAs, NoResult, Cut}:
+%% the tracer hands it the call messages of its functions). Sets `tracer', `tracee' and `flags' in the probe.
+-spec trace(term(), [atom()], [atom()] | tuple(), probe()) -> probe().
+trace(Tracee, Flags, Wants, P = #{counter := C}) ->
+    {Targets, Route0} = case Tracee of
+                            new -> {[new], {all, Wants}};
+                            all -> {[all], {all, Wants}};
+                            {family, _, Members} -> {Members ++ [new], {all, Wants}};
+                            {app, _, Pids} -> {Pids, {all, Wants}};
+                            Pid when is_pid(Pid) -> {[Pid], {pids, Wants, [Pid]}}
+                        end,
+    Route = case Wants of
+                {calls, _, _, _, _} -> Wants;
+                _ -> Route0
+            end,
     %% Room for a chunk of trace messages and the rows made of it (fewer collections under a flood), given
     %% back when it has ended.
     process_flag(min_heap_size, ?TRACING_HEAP),
@@ -432,10 +470,25 @@ trace(Tracee, Flags, Tags, P = #{counter := C}) ->
             {ok, Tr} -> Tr;
             {error, Msg} -> throw({error, Msg})
         end,
+    %% Flags on every process reach this probe too, and a call probe's its owner (the agent): never their own
+    %% calls or messages.
+    Ours = [self()] ++ [maps:get(owner, P) || element(1, Route) =:= calls],
+    _ = [catch erlang:trace(X, false, Flags) || Tracee =:= all orelse Tracee =:= new, X <- Ours,
+                                                erlang:trace_info(X, tracer) =:= {tracer, T}],
     P1 = P#{tracer => T, tracee => Tracee, flags => Flags},
     case Tracee of
         P2 when is_pid(P2) -> P1#{mon => erlang:monitor(process, P2)};
         _ -> P1
+    end.
+
+untrace_self() ->
+    case erlang:trace_info(self(), tracer) of
+        {tracer, T} when is_pid(T) ->
+            case lumin_trace:tracer() of
+                T -> {flags, Fs} = erlang:trace_info(self(), flags), erlang:trace(self(), false, Fs);
+                _ -> ok
+            end;
+        _ -> ok
     end.
 
 %% @doc This probe's flags off one process (an agent process, or one outside a --procs family); timestamps stay,
@@ -494,9 +547,15 @@ start_watchdog(P = #{counter := C, off := Off, budget := Budget, kind := K}) ->
                  #{tracer := T, tracee := Tracee, flags := Flags} -> {T, Tracee, Flags};
                  _ -> none
              end,
+    %% A kind may count its events at the source (a call probe: the VM's call counts) and stop them there (its
+    %% trace patterns); by default the count is the counter its tracer or callbacks bump.
     A = #{probe => self(), counter => C, off => Off, budget => Budget, source => Source,
-          since => maps:get(armed_at, P), kind => K},
+          since => maps:get(armed_at, P), kind => K,
+          count => maps:get(source_count, P, fun() -> counters:get(C, 1) end),
+          stop => maps:get(stop_source, P, fun() -> ok end)},
     W = proc_lib:spawn(?MODULE, watchdog, [A]),
+    %% Flags set on `all' reach processes spawned later: the watchdog's calls must not feed its probe.
+    _ = [catch erlang:trace(W, false, Flags) || {T, _, Flags} <- [Source], erlang:trace_info(W, tracer) =:= {tracer, T}],
     %% The node-wide memory budget: this probe's process and its tracer count, and it ends this probe alone.
     Stop = fun(_Detail) -> wd_stop(4, 0, A) end,
     lumin_guard:enlist(self(), maps:get(name, P), Stop),
@@ -506,21 +565,22 @@ stop_watchdog(#{watchdog := W}) when is_pid(W) -> exit(W, kill);
 stop_watchdog(_) -> ok.
 
 %% @private The watchdog's process.
-watchdog(A = #{probe := Probe, counter := C}) ->
+watchdog(A = #{probe := Probe, counter := C, count := Count}) ->
     erlang:monitor(process, Probe),
     %% High priority: under a flood the processes at normal priority (the flooded ones, the tracer, the probe)
     %% take turns for many milliseconds each; the watchdog's few microseconds a tick must not wait behind them,
     %% or a budget (mailbox, time) is seen seconds late while the node's memory grows.
     process_flag(priority, high),
-    wd_loop(A#{tracee_q0 => tracee_queue(A), samples => [{erlang:monotonic_time(millisecond), counters:get(C, 1)}],
+    wd_loop(A#{tracee_q0 => tracee_queue(A), samples => [{erlang:monotonic_time(millisecond), Count()}],
                hook => [{erlang:monotonic_time(), counters:get(C, 2)}]}).
 
-wd_loop(A = #{samples := Samples, counter := C, budget := #{rate := MaxRate, time_ms := MaxT}, since := Since, hook := Hook}) ->
+wd_loop(A = #{samples := Samples, counter := C, count := CountFun, budget := #{rate := MaxRate, time_ms := MaxT},
+              since := Since, hook := Hook}) ->
     receive
         {'DOWN', _, process, _, _} -> ok
     after ?WD_TICK ->
         Now = erlang:monotonic_time(millisecond),
-        Count = counters:get(C, 1),
+        Count = CountFun(),
         %% The tracer counts per chunk, so the rate is judged over about a second; a flood (four times the
         %% budget over the last 300 ms) is judged at once.
         {T0, C0} = lists:last(Samples),
@@ -560,10 +620,10 @@ wd_loop(A = #{samples := Samples, counter := C, budget := #{rate := MaxRate, tim
 
 %% Mailbox length and memory of the probe, and — when events for this probe came in since the last look (it is
 %% one cause of the load, not an idle neighbour) — the backlog of the tracer it shares with every probe.
-load(#{probe := P, source := Source, counter := C, samples := Samples}) ->
+load(#{probe := P, source := Source, count := Count, samples := Samples}) ->
     %% Over the whole window, not one tick: a tracer deep in a flood may hand on no chunk for a tick or two.
     {_, Last} = lists:last(Samples),
-    Busy = counters:get(C, 1) > Last,
+    Busy = Count() > Last,
     %% The tracer's mailbox length only (O(1)); its memory is lumin_guard's to judge.
     TQ = case Source of
              {T, _, _} when Busy -> queue_len(T);
@@ -586,10 +646,11 @@ queue_len(Pid) ->
         undefined -> 0
     end.
 
-wd_stop(Code, Figure, #{off := Off, probe := Probe, source := Source}) ->
+wd_stop(Code, Figure, #{off := Off, probe := Probe, source := Source, stop := Stop}) ->
     atomics:put(Off, 3, round(Figure)),
     atomics:put(Off, 2, Code),
     atomics:put(Off, 1, 1),
+    Stop(),
     case Source of
         {_, _, _} -> lumin_trace:release(Probe, flags_only);
         none -> ok

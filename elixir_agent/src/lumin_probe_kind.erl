@@ -56,4 +56,16 @@
 %% The probe has ended: let go of caches (what it held is collected at once).
 -callback release(Probe :: map()) -> map().
 
--optional_callbacks([trace/2, event/2, info/2, finish/1, waiting/1, release/1]).
+%% Events under way whose end is still to come (a call probe: calls whose return has not come): while there
+%% are, an ending probe keeps its trace flags, for at most the drain time.
+-callback open(Probe :: map()) -> non_neg_integer().
+
+%% A kind that keeps its rows in its own shape (calls): how many it holds, and a batch of them (made with
+%% lumin_columns) with the rows taken out. Other kinds' rows go into the runtime's lumin_columns builder.
+-callback held(Probe :: map()) -> non_neg_integer().
+-callback batch(Dropped :: non_neg_integer(), Probe :: map()) -> {binary(), map()}.
+
+%% How many events a chunk of trace messages holds, when it is dropped (default: one a message).
+-callback events(Msgs :: [tuple()], Probe :: map()) -> non_neg_integer().
+
+-optional_callbacks([trace/2, event/2, info/2, finish/1, waiting/1, release/1, open/1, held/1, batch/2, events/2]).

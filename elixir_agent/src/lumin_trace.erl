@@ -3,7 +3,7 @@
 %% process ONE tracer: a call probe (call flags on every process), a message probe (send and receive on a
 %% process) and a process probe (procs) on the same processes must therefore share it. Each probe process is a
 %% holder: it asks for flags on targets (a pid, a list of pids, `new' or `all') and for a route — which of the
-%% tracer's messages come to it (lumin_tracer routes them: call messages to the call collector, send/receive
+%% tracer's messages come to it (lumin_tracer routes them: call messages to the call probes, send/receive
 %% and process events to the probes watching those processes, or watching all). Flags are counted per target
 %% and flag: releasing a holder removes only what no other holder still needs, and only where the tracer is
 %% ours. Another tool's tracer (:dbg, recon) is never touched: a target it traces is refused, naming it.
@@ -13,7 +13,7 @@
 -module(lumin_trace).
 -behaviour(gen_server).
 
--export([start_link/0, acquire/4, release/1, release/2, tracer/0]).
+-export([start_link/0, acquire/4, release/1, release/2, tracer/0, call_probe_of/1]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
 
 -define(TIMEOUT, 30000).
@@ -24,7 +24,8 @@
 start_link() -> gen_server:start_link({local, ?MODULE}, ?MODULE, [], []).
 
 %% @doc Flags for the calling probe process (`Holder'): `Targets' ([pid() | new | all]), `Flags' (erlang:trace/3
-%% flags, without the tracer), and `Route': `calls' (call, return_from, exception_from, return_to),
+%% flags, without the tracer), and `Route': `{calls, Name, MFAs, NoResult, Cut}' (the call messages of those
+%% functions: call, return_from, exception_from, and return_to for a probe without results),
 %% `{pids, Tags, Pids}' or `{all, Tags}' (Tags: the trace message tags it wants). Returns {ok, Tracer} or
 %% {error, Text} with nothing set. `Counter' (a counters ref, index 1) counts what the tracer hands it.
 -spec acquire(pid(), {[pid() | new | all], [atom()]}, term(), counters:counters_ref() | undefined) -> {ok, pid()} | {error, iodata()}.
@@ -42,6 +43,14 @@ release(Holder, What) ->
         _ -> try gen_server:call(?MODULE, {release, Holder, What}, ?TIMEOUT) catch exit:_ -> ok end
     end.
 
+%% @doc The name of the call probe whose route takes `MFA', or none.
+-spec call_probe_of(mfa()) -> binary() | none.
+call_probe_of(MFA) ->
+    case whereis(?MODULE) of
+        undefined -> none;
+        _ -> gen_server:call(?MODULE, {call_probe_of, MFA}, ?TIMEOUT)
+    end.
+
 %% @doc The tracer, or undefined when nothing is traced.
 tracer() ->
     case whereis(?MODULE) of
@@ -57,7 +66,7 @@ init([]) ->
     %% High priority: a watchdog or the node-wide guard removes a flooded probe's flags through this process,
     %% and that must happen at once, not after the flooded processes' turns. Its requests are few and short.
     process_flag(priority, high),
-    {ok, #{tracer => undefined, holds => #{}, counts => #{}}}.
+    {ok, #{tracer => undefined, holds => #{}, counts => #{}, routes => #{}}}.
 
 handle_call({acquire, Holder, Targets, Flags, Route, Counter}, _From, S) ->
     try
@@ -65,7 +74,7 @@ handle_call({acquire, Holder, Targets, Flags, Route, Counter}, _From, S) ->
         S1 = ensure_tracer(S),
         T = maps:get(tracer, S1),
         lumin_tracer:route(T, Holder, Route, Counter),
-        S2 = add(Holder, Targets, Flags, S1),
+        S2 = (add(Holder, Targets, Flags, S1))#{routes := (maps:get(routes, S1))#{Holder => Route}},
         try
             [set(Target, Flags, T) || Target <- Targets]
         catch error:badarg ->
@@ -88,14 +97,19 @@ handle_call({release, Holder, What}, _From, S = #{holds := Hs, tracer := T}) ->
                 all ->
                     erlang:demonitor(Mon, [flush]),
                     lumin_tracer:unroute(T, Holder),
-                    {reply, ok, maybe_stop(S1#{holds := maps:remove(Holder, Hs)}, Holder)};
+                    {reply, ok, maybe_stop(S1#{holds := maps:remove(Holder, Hs), routes := maps:remove(Holder, maps:get(routes, S1))}, Holder)};
                 flags_only ->
                     {reply, ok, S1#{holds := Hs#{Holder := {[], [], Mon}}}}
             end;
         _ -> {reply, ok, S}
     end;
 handle_call(tracer, _From, S = #{tracer := T}) ->
-    {reply, T, S}.
+    {reply, T, S};
+handle_call({call_probe_of, MFA}, _From, S = #{routes := Routes}) ->
+    {reply, case [Name || {calls, Name, MFAs, _, _} <- maps:values(Routes), lists:member(MFA, MFAs)] of
+                [Name | _] -> Name;
+                [] -> none
+            end, S}.
 
 handle_cast(_, S) -> {noreply, S}.
 
@@ -141,7 +155,7 @@ add(Holder, Targets, Flags, S = #{holds := Hs, counts := C}) ->
                               end,
     C1 = lists:foldl(fun(K, Acc) -> maps:update_with(K, fun(N) -> N + 1 end, 1, Acc) end, C,
                      [{T, F} || T <- Targets, F <- Flags]),
-    %% A holder that acquires twice (a call collector arming a probe without results) holds the union.
+    %% A holder that acquires twice holds the union.
     S#{holds := Hs#{Holder => {lists:usort(Targets0 ++ Targets), lists:usort(Flags0 ++ Flags), Mon}}, counts := C1}.
 
 remove(_Holder, Targets, Flags, S = #{counts := C}) ->

@@ -1,8 +1,9 @@
 %% @doc The tracer: the one process every trace message of the agent is sent to (lumin_trace owns it and the
 %% flags). It does the least possible work — receive, cut big terms, route, hand on in chunks — because the
 %% BEAM gives a tracer no backpressure. Call messages (call, return_from, exception_from, return_to) go to the
-%% call collector; send/receive and process events go to the probes that asked for them, by the process they
-%% concern or for every process (routes set with route/4). Its mailbox and memory are watched from outside
+%% call probes, a chunk whole when one call probe is armed, else split by function once per chunk (off the
+%% per-message path); send/receive and process events go to the probes that asked for them, by the process
+%% they concern or for every process (routes set with route/4). Its mailbox and memory are watched from outside
 %% (a tick message of its own would wait behind a flood).
 %%
 %% It cuts big terms where they arrive: a traced result, argument list or message larger than the cut size
@@ -10,7 +11,7 @@
 %% O(term size)), and the copy the VM made of it is released at once with a garbage collection. A 40 MB
 %% state returned by a traced function therefore lives in the agent for one message, never in a chunk.
 -module(lumin_tracer).
--export([start/2, stop/1, hurry/1, mark/2, cut/2, route/4, unroute/2, init/2]).
+-export([start/2, stop/1, hurry/1, route/4, unroute/2, init/2]).
 
 -define(CHUNK, 2000).
 %% What it holds is handed on once no trace message came for this long (ms), so the end of a burst does not
@@ -28,15 +29,9 @@ stop(Tracer) -> Tracer ! {'$lumin', stop}, ok.
 %% @doc Hand on what it holds now (a probe is ending and wants its last calls).
 hurry(Tracer) -> Tracer ! {'$lumin', hand_on}, ok.
 
-%% @doc Hand on what it holds now, then `{'$lumin', marker, Tag}' to the call collector: once the collector has
-%% that, it has every trace message the tracer had taken when this request reached it.
-mark(Tracer, Tag) -> Tracer ! {'$lumin', hand_on, Tag}, ok.
-
-%% @doc Cut terms bigger than `Bytes' from now on (the largest cut size of the probes it serves).
-cut(Tracer, Bytes) -> Tracer ! {'$lumin', cut, Bytes}, ok.
-
-%% @doc Send `Holder' the messages of `Route' (calls | {pids, Tags, Pids} | {all, Tags}); `Counter' (index 1)
-%% counts what it is handed, for its watchdog.
+%% @doc Send `Holder' the messages of `Route' ({calls, Name, MFAs, NoResult, Cut} | {pids, Tags, Pids} |
+%% {all, Tags}); `Counter' (index 1) counts what it is handed, for its watchdog. Call terms are cut to the
+%% largest cut size of the call probes it serves.
 route(Tracer, Holder, Route, Counter) -> Tracer ! {'$lumin', route, Holder, Route, Counter}, ok.
 
 %% @doc Stop routing to `Holder': what it held for it is handed on, then `{'$lumin', tracer_stopped, Tracer}'.
@@ -60,8 +55,9 @@ init(Owner, _) ->
     put('$holders', []),
     loop(undefined, [], 0).
 
-%% CC: the call collector and its counter ({Pid, Counter}) or undefined; Acc/N: call messages held (newest
-%% first); other routes' messages are held in the process dictionary ({acc, Holder}) and counted in N too.
+%% CC: the call probes — undefined (none), {one, Holder, Counter}, or `many' (their routes in '$calls'); Acc/N:
+%% call messages held (newest first); other routes' messages are held in the process dictionary ('$other')
+%% and counted in N too.
 loop(CC, Acc, N) ->
     receive
         {'$lumin', tick} ->
@@ -71,26 +67,22 @@ loop(CC, Acc, N) ->
         {'$lumin', hand_on} ->
             hand_on(CC, Acc, N),
             loop(CC, [], 0);
-        {'$lumin', hand_on, Tag} ->
-            hand_on(CC, Acc, N),
-            is_tuple(CC) andalso (element(1, CC) ! {'$lumin', marker, Tag}),
-            loop(CC, [], 0);
         {'$lumin', stop} ->
             hand_on(CC, Acc, N),
-            [H ! {'$lumin', tracer_stopped, self()} || H <- holders(CC)];
-        {'$lumin', cut, Bytes} ->
-            put('$lumin_cut', Bytes),
-            loop(CC, Acc, N);
-        {'$lumin', route, H, calls, C} ->
+            [H ! {'$lumin', tracer_stopped, self()} || H <- lists:usort(get('$holders'))];
+        {'$lumin', route, H, {calls, _Name, MFAs, NoResult, Cut}, C} ->
+            %% What is held was taken for the call probes armed before this one.
+            hand_on(CC, Acc, N),
             put('$holders', [H | get('$holders')]),
-            loop({H, C}, Acc, N);
+            put('$calls', (get_map('$calls'))#{H => {C, MFAs, NoResult, Cut}}),
+            loop(calls_changed(), [], 0);
         {'$lumin', route, H, Route, C} ->
             add_route(H, Route, C),
             loop(CC, Acc, N);
         {'$lumin', unroute, H} ->
             hand_on(CC, Acc, N),
-            CC1 = case CC of
-                      {H, _} -> undefined;
+            CC1 = case get_map('$calls') of
+                      #{H := _} = Calls -> put('$calls', maps:remove(H, Calls)), calls_changed();
                       _ -> del_route(H), CC
                   end,
             put('$holders', lists:delete(H, get('$holders'))),
@@ -122,7 +114,24 @@ loop(CC, Acc, N) ->
         loop(CC, [], 0)
     end.
 
-holders(CC) -> lists:usort(get('$holders') ++ [element(1, CC) || is_tuple(CC)]).
+%% The call probes changed: how call messages are handed on from now on, and the cut size of their terms
+%% (the largest any of them asked for; lumin_budget:max_term_bytes/0 when none is armed).
+calls_changed() ->
+    Calls = get_map('$calls'),
+    put('$lumin_cut', case [Cut || {_, _, _, Cut} <- maps:values(Calls)] of
+                          [] -> lumin_budget:max_term_bytes();
+                          Cuts -> lists:max(Cuts)
+                      end),
+    put('$after_return', #{}),
+    case maps:to_list(Calls) of
+        [] -> undefined;
+        [{H, {C, _, _, _}}] -> {one, H, C};
+        Several ->
+            %% A function probed twice (a probe still draining, and a new one) goes to the newer probe.
+            put('$by_mfa', maps:from_list([{MFA, {H, C}} || {H, {C, MFAs, _, _}} <- lists:keysort(1, Several), MFA <- MFAs])),
+            put('$no_result', [{H, C} || {H, {C, _, true, _}} <- Several]),
+            many
+    end.
 
 idle(0) -> infinity;
 idle(_) -> ?IDLE_MS.
@@ -204,13 +213,49 @@ send_chunk(H, Msgs) ->
 
 hand_on(CC, Acc, _N) ->
     case {CC, Acc} of
-        {{C, Counter}, [_ | _]} ->
+        {{one, H, Counter}, [_ | _]} ->
             counters:add(Counter, 1, length(Acc)),
-            C ! {'$lumin', chunk, Acc};
+            H ! {'$lumin', chunk, Acc};
+        {many, [_ | _]} -> split_calls(Acc);
         _ -> ok
     end,
     route_other(get('$other')),
     ok.
+
+%% Several call probes: each call message to the probe of its function. A return_to says only where a return
+%% went, not from which function: one right after a return_from (or exception_from) of the same process belongs
+%% to that return, whose probe has results and needs none; any other goes to the probes without results.
+split_calls(Acc) ->
+    ByMFA = get('$by_mfa'),
+    NoResult = get('$no_result'),
+    After0 = case get('$after_return') of
+                 M when map_size(M) < 100000 -> M;
+                 _ -> #{}
+             end,
+    {ByHolder, After} = lists:foldl(fun(Msg, {Out, After1}) -> split(Msg, ByMFA, NoResult, Out, After1) end,
+                                    {#{}, After0}, lists:reverse(Acc)),
+    put('$after_return', After),
+    %% (folded oldest first, so each probe's list is newest first, as chunks go)
+    maps:foreach(fun({H, Counter}, L) -> counters:add(Counter, 1, length(L)), H ! {'$lumin', chunk, L} end, ByHolder).
+
+split(Msg, ByMFA, NoResult, Out, After) ->
+    Pid = element(2, Msg),
+    case element(3, Msg) of
+        return_to when is_map_key(Pid, After) -> {Out, maps:remove(Pid, After)};
+        return_to -> {lists:foldl(fun(HC, O) -> give(HC, Msg, O) end, Out, NoResult), After};
+        Tag ->
+            After1 = case Tag of
+                         call -> maps:remove(Pid, After);
+                         _ when NoResult =:= [] -> After;
+                         _ -> After#{Pid => true}
+                     end,
+            case ByMFA of
+                #{element(4, Msg) := HC} -> {give(HC, Msg, Out), After1};
+                _ -> {Out, After1}
+            end
+    end.
+
+give(HC, Msg, Out) -> maps:update_with(HC, fun(L) -> [Msg | L] end, [Msg], Out).
 
 %% ---- cutting --------------------------------------------------------------------------------------------
 
@@ -266,7 +311,7 @@ shrink(M, I, V) ->
 
 %% A term over 64 KB is measured whole (in C, without garbage: ~2 ms a MB); past
 %% lumin_budget:traced_term_max/0, the function that produced it is untraced now, before its next call copies
-%% another one, and the collector is told. (The VM copied the term whole before the tracer could cut it; only
+%% another one, and the probes are told. (The VM copied the term whole before the tracer could cut it; only
 %% the next copies can be prevented.)
 too_big(M, V) ->
     Budget = lumin_budget:traced_term_max(),

@@ -277,11 +277,10 @@ defmodule LuminProbeTest do
   # ---- kinds together ------------------------------------------------------------------------------
 
   test "call, message, procs and state probes on one GenServer, plus a call probe elsewhere: each its own exact rows; disarming one leaves the others" do
-    {:ok, calls} = :lumin_calls.start_link(self(), self())
     {:ok, srv} = Counter.start_link()
     mod = "Elixir.LuminProbeTest.Counter"
-    {:ok, _} = :lumin_calls.arm(calls, "c", %{module: mod, function: "handle_call", arity: 3, target: "t"})
-    {:ok, _} = :lumin_calls.arm(calls, "c2", %{module: "lists", function: "duplicate", arity: 2, target: "t"})
+    {:ok, c, _} = arm(:calls, %{module: mod, function: "handle_call", arity: 3}, "c")
+    {:ok, c2, _} = arm(:calls, %{module: "lists", function: "duplicate", arity: 2}, "c2")
     {:ok, msgs, _} = arm(:messages, %{process: pid_text(srv)}, "m")
     {:ok, procs, _} = arm(:procs, %{process: pid_text(srv)}, "p")
     {:ok, state, _} = arm(:state, %{process: pid_text(srv)}, "s")
@@ -303,10 +302,10 @@ defmodule LuminProbeTest do
     :ok = :lumin_probe.disarm(state)
     {s_rows, _} = collect("s", :state)
     assert length(s_rows) == 9
-    :ok = :lumin_calls.disarm(calls, "c")
+    :ok = :lumin_probe.disarm(c)
     {c_rows, _} = collect_calls("c")
     assert length(c_rows) == 7
-    :ok = :lumin_calls.disarm(calls, "c2")
+    :ok = :lumin_probe.disarm(c2)
     {c2_rows, _} = collect_calls("c2")
     assert length(c2_rows) == 1
     # The process probe saw no lifecycle event of the server (none happened) and is still armed until now.
@@ -317,7 +316,6 @@ defmodule LuminProbeTest do
     # Nothing is left: no flag on the server, no tracer on new processes.
     assert :erlang.trace_info(srv, :flags) == {:flags, []}
     assert :erlang.trace_info(:new, :tracer) == {:tracer, []}
-    :lumin_calls.stop(calls)
   end
 
   defp collect_calls(name, acc \\ []) do

@@ -1,7 +1,7 @@
-defmodule LuminCallsTest do
-  # Call probes run in this test node; the test process is both the agent (the collector's owner) and the
-  # bridge (its Report): it acknowledges batches and decodes them as the kernel would. The owner is never
-  # traced, so the traced calls are made by spawned processes.
+defmodule LuminKindCallsTest do
+  # Call probes (lumin_kind_calls, on the probe runtime lumin_probe) run in this test node; the test process is
+  # both the agent (each probe's owner) and the bridge (its Report): it acknowledges batches and decodes them as
+  # the kernel would. The owner is never traced, so the traced calls are made by spawned processes.
   use ExUnit.Case, async: false
 
   @columns ~w(node pid process module function arity depth start_us duration_us outcome result exception_class
@@ -21,30 +21,25 @@ defmodule LuminCallsTest do
     def outer(n), do: leaf(n) + leaf(n)
   end
 
-  @mod "Elixir.LuminCallsTest.Target"
+  @mod "Elixir.LuminKindCallsTest.Target"
 
   setup do
     # The owner of the node's tracer and flags, as the agent starts it (one per test: it ends with the test).
     start_supervised!(%{id: :lumin_trace, start: {:lumin_trace, :start_link, []}})
-    {:ok, c} = :lumin_calls.start_link(self(), self())
-    # The collector is linked to the test process and cleans up when it goes; stop it first when it is still there.
-    on_exit(fn ->
-      try do
-        :lumin_calls.stop(c)
-      catch
-        :exit, _ -> :ok
-      end
-
-      assert :erlang.trace_info(:new, :tracer) == {:tracer, []}
-    end)
-    %{c: c}
+    # Each probe watches the test process and cleans up when it goes; the owner of the tracer (stopped with
+    # the test) removes what a probe still held.
+    on_exit(fn -> assert :erlang.trace_info(:new, :tracer) == {:tracer, []} end)
+    %{c: :probes}
   end
 
-  defp arm(c, name, function, opts \\ %{}) do
+  defp arm(_c, name, function, opts \\ %{}) do
     spec = Map.merge(%{module: @mod, function: function, limit: 100_000, rate: 100_000_000, time_ms: 60_000, unsafe: true}, opts)
-    {:ok, _} = :lumin_calls.arm(c, name, spec)
+    {:ok, pid, _} = :lumin_probe.arm(:calls, name, spec, self())
+    Process.put({:probe, name}, pid)
     assert_receive {:lumin_event, :probe_status, %{name: ^name, state: :armed}}
   end
+
+  defp disarm(name), do: :ok = :lumin_probe.disarm(Process.get({:probe, name}))
 
   defp run(fun) do
     {pid, ref} = spawn_monitor(fun)
@@ -60,7 +55,7 @@ defmodule LuminCallsTest do
     assert length(rows) == 10_000
     assert Enum.map(rows, & &1.result) == Enum.map(1..10_000, &(&1 + 1))
     assert Enum.all?(rows, &(&1.pid == pid and &1.depth == 0 and &1.outcome == :return and &1.duration_us >= 0))
-    assert Enum.all?(rows, &(&1.module == LuminCallsTest.Target and &1.function == :leaf and &1.arity == 1))
+    assert Enum.all?(rows, &(&1.module == LuminKindCallsTest.Target and &1.function == :leaf and &1.arity == 1))
     assert Enum.all?(rows, &(&1.args == nil and &1.exception_class == nil and &1.exception_reason == nil))
     starts = Enum.map(rows, & &1.start_us)
     assert starts == Enum.sort(starts)
@@ -110,7 +105,7 @@ defmodule LuminCallsTest do
     parent = self()
     spawn(fn -> send(parent, {:slow, Target.slow(150)}) end)
     Process.sleep(30)
-    :ok = :lumin_calls.disarm(c, "slow")
+    disarm("slow")
     {rows, status} = collect("slow")
     assert_receive {:slow, :done}, 1000
     assert %{why_ended: :disarmed, seen: 1} = status
@@ -148,7 +143,7 @@ defmodule LuminCallsTest do
     arm(c, "with", "leaf")
     arm(c, "without", "outer", %{no_result: true})
     run(fn -> for i <- 1..100, do: Target.outer(i) end)
-    :ok = :lumin_calls.disarm(c, "with")
+    disarm("with")
     {with_rows, _} = collect("with")
     {without_rows, _} = collect("without", disarm: c)
     assert length(with_rows) == 200
@@ -166,13 +161,13 @@ defmodule LuminCallsTest do
     assert :erlang.external_size(row.result) < 4096
   end
 
-  test "a match spec the VM refuses leaves no trace flag on any process", %{c: c} do
+  test "a match spec the VM refuses leaves no trace flag on any process" do
     spec = %{module: @mod, function: "leaf", arity: 1, match_spec: [{[:"$1"], [{:byte_size, :"$1", 1}]}]}
-    assert {:error, msg} = :lumin_calls.arm(c, "bad", spec)
+    assert {:error, msg} = :lumin_probe.arm(:calls, "bad", spec, self())
     assert msg =~ "not valid"
     assert :erlang.trace_info(:new, :tracer) == {:tracer, []}
     assert Enum.all?(Process.list(), &(:erlang.trace_info(&1, :flags) in [{:flags, []}, :undefined]))
-    assert :erlang.trace_info({LuminCallsTest.Target, :leaf, 1}, :traced) == {:traced, false}
+    assert :erlang.trace_info({LuminKindCallsTest.Target, :leaf, 1}, :traced) == {:traced, false}
   end
 
   test "a module, or several functions, in one probe", %{c: c} do
@@ -191,25 +186,27 @@ defmodule LuminCallsTest do
     arm(c, "idle", "count", %{rate: 1000})
     arm(c, "busy", "leaf", %{rate: 1000, limit: 1_000_000})
     spawn(fn -> for i <- 1..400_000, do: Target.leaf(i) end)
-    {_, status} = collect("busy")
+    # What was queued when the flood was stopped at its source is dropped, counted.
+    {_, status, dropped} = collect_no_ack("busy")
     assert %{why_ended: :rate} = status
-    assert [%{name: "idle", state: :armed}] = :lumin_calls.list(c) |> Enum.filter(&(&1.name == "idle"))
-    :ok = :lumin_calls.disarm(c, "idle")
+    assert status.dropped == dropped
+    assert %{name: "idle", state: :armed} = :lumin_probe.status(Process.get({:probe, "idle"}))
+    disarm("idle")
     {_, idle} = collect("idle")
     assert idle.why_ended == :disarmed
   end
 
-  test "limits above the safe range are refused without unsafe", %{c: c} do
-    assert {:error, msg} = :lumin_calls.arm(c, "big", %{module: @mod, function: "leaf", rate: 1_000_000})
+  test "limits above the safe range are refused without unsafe" do
+    assert {:error, msg} = :lumin_probe.arm(:calls, "big", %{module: @mod, function: "leaf", rate: 1_000_000}, self())
     assert msg =~ "--unsafe"
   end
 
   # ---- helpers ------------------------------------------------------------------------------------------
 
   defp collect(name, opts \\ []) do
-    if c = opts[:disarm] do
+    if opts[:disarm] do
       Process.sleep(20)
-      :ok = :lumin_calls.disarm(c, name)
+      disarm(name)
     end
 
     collect_loop(name, [])
