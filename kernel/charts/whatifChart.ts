@@ -42,6 +42,10 @@ export function whatifChart(t: ColumnTable): ChartSpec {
   const faster = drawn.filter((i) => rep[i] < rec[i]).length;
   const colors = [CATEGORY[2], ALERT, GREY, CATEGORY[0], CATEGORY[1], CATEGORY[6]];
   const scale = { type: "log", domain: [lo, hi], nice: false };
+  // One tick (and grid line) per power of ten: a log axis's default minor ticks make a dense mesh.
+  const decades: number[] = [];
+  for (let p = Math.floor(Math.log10(lo)); 10 ** p <= hi; p++) if (10 ** p >= lo) decades.push(10 ** p);
+  const axis = (title: string) => ({ title, values: decades, format: "~s" });
 
   return {
     ...baseSpec("Recorded vs replayed duration", [
@@ -56,16 +60,15 @@ export function whatifChart(t: ColumnTable): ChartSpec {
       {
         data: { values: [{ x: lo, y: lo }, { x: hi, y: hi }] },
         mark: { type: "line", color: GREY, strokeDash: [4, 4], opacity: 0.8 },
-        encoding: { x: { field: "x", type: "quantitative", scale }, y: { field: "y", type: "quantitative", scale } },
+        encoding: { x: { field: "x", type: "quantitative", scale, axis: axis("recorded duration (µs, log)") }, y: { field: "y", type: "quantitative", scale, axis: axis("replayed duration (µs, log)") } },
       },
       {
         data: { values: data },
         mark: { type: "point", filled: true, size: 40, opacity: 0.75 },
         encoding: {
-          x: { field: "recorded_us", type: "quantitative", scale, title: "recorded duration (µs, log)" },
-          y: { field: "replayed_us", type: "quantitative", scale, title: "replayed duration (µs, log)" },
-          color: { field: "status", type: "nominal", title: "replay", scale: { domain: [...WHATIF_STATUSES], range: colors } },
-          shape: { field: "status", type: "nominal", scale: { domain: [...WHATIF_STATUSES] }, legend: null },
+          x: { field: "recorded_us", type: "quantitative", scale, axis: axis("recorded duration (µs, log)") },
+          y: { field: "replayed_us", type: "quantitative", scale, axis: axis("replayed duration (µs, log)") },
+          color: { field: "status", type: "nominal", title: "replay", scale: { domain: [...WHATIF_STATUSES], range: colors }, legend: { orient: "right", symbolOpacity: 1 } },
           tooltip: [
             { field: "function", title: "function" },
             { field: "args", title: "args" },

@@ -74,6 +74,20 @@ const CHECKS: Record<string, (cells: Cell[]) => void> = {
     expect(outputsOf(cells, "%chart summary checkout").some((o) => o.data?.["image/png"])).toBe(true);
     expect(textOf(outputsOf(cells, "const lat = %events checkout"))).toMatch(/percentiles within 1% \(relative\)/);
   },
+  "notebooks/investigations/what-if.ipynb": (cells) => {
+    // Replayed unchanged: all 300 the same; with the patch: all 300 the same result, the six bulk orders fast.
+    expect(textOf(outputsOf(cells, "%whatif totals --as same"))).toMatch(/what-if of totals on the shadow node .* 300 replays: 300 same result/);
+    expect(textOf(outputsOf(cells, "%%whatif totals --as patched"))).toMatch(/300 replays: 300 same result/);
+    expect(outputsOf(cells, "%chart whatif patched").some((o) => o.data?.["image/png"])).toBe(true);
+    expect(textOf(outputsOf(cells, "%explain patched"))).toMatch(/The slowest recorded call, row \d+ \(\["apple", 12\d\]\), took [\d.]+ ms; replayed, [\d.]+ µs/);
+    expect(textOf(outputsOf(cells, "patched.filter"))).toMatch(/^6 rows$/m);
+    // Six bulk reserves would have been refused with 100 apples in stock.
+    const low = textOf(outputsOf(cells, "low.filter"));
+    expect(low.match(/:ok\s+\{:error, :out_of_stock\}\s+reply: :ok → \{:error, :out_of_stock\}/g)).toHaveLength(6);
+    expect(low).toMatch(/^6 rows$/m);
+    expect(textOf(outputsOf(cells, "%suggest_tests prices"))).toMatch(/Wrote .*shop_pricing_recorded_test\.exs: \d+ tests? \(ExUnit module Shop\.PricingRecordedTest\) .* (\d+) of \1 pass/);
+    expect(textOf(outputsOf(cells, "readFileSync"))).toContain("assert Shop.Pricing.price(");
+  },
   "notebooks/investigations/logs-and-metrics.ipynb": (cells) => {
     expect(textOf(outputsOf(cells, "const logs = %events warnings"))).toMatch(/warning/);
     expect(outputsOf(cells, "metricsChart(vitals").some((o) => o.data?.["image/png"])).toBe(true);
