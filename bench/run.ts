@@ -2,7 +2,7 @@
  * `npm run bench`: every "Speed" figure of issues 2–5, as JSON lines on stdout (one object per figure; each a
  * median of several repetitions; competitors measured side by side in the same run). Progress goes to stderr.
  *
- *   node dist/bench/run.js [kernel] [calls] [redact] [messages] [noresult] [kinds] [top] [charts]     (default: all, in that order)
+ *   node dist/bench/run.js [kernel] [calls] [redact] [messages] [noresult] [kinds] [top] [whatif] [charts]     (default: all, in that order)
  */
 import { killAllKernels } from "./jupyterClient";
 import { benchKernelStartup } from "./kernelStartup";
@@ -14,6 +14,7 @@ import { benchMessageProbe } from "./messageProbe";
 import { benchNoResult } from "./noResult";
 import { benchKindsTogether } from "./kindsTogether";
 import { benchTop } from "./top";
+import { benchWhatIf, benchWhatIfStart } from "./whatif";
 import { execFileSync } from "node:child_process";
 import os from "node:os";
 import { emit, emitError, note, round } from "./stats";
@@ -33,6 +34,7 @@ async function main(): Promise<void> {
     { name: "noresult", run: async () => benchNoResult(await beamBench()) },
     { name: "kinds", run: async () => benchKindsTogether(await beamBench()) },
     { name: "top", run: async () => benchTop(await beamBench()) },
+    { name: "whatif", run: async () => { await benchWhatIf(await beamBench()); await benchWhatIfStart(); } },
     { name: "charts", run: () => benchCharts() },
   ];
   const wanted = process.argv.slice(2);
@@ -47,7 +49,7 @@ async function main(): Promise<void> {
       emitError(s.name, e);
     }
     note(`${s.name}: ${((performance.now() - t) / 1000).toFixed(1)} s`);
-    if (s.name === "top" && beam) await stopBeam();
+    if ((s.name === "top" || s.name === "whatif") && beam) await stopBeam();
   }
   await stopBeam();
   emit({ ...context("context_end"), total_s: round((performance.now() - t0) / 1000, 1) });
