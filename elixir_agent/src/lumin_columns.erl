@@ -77,7 +77,16 @@ batch(Kind, Count, Dropped, Columns) ->
 %% Pending rows (tuples, newest first) into the columns, column by column: numbers and dictionary indexes
 %% in one binary comprehension over the rows each.
 fold(_, [], Accs) -> Accs;
-fold(Specs, Pending, Accs) -> fold_cols(Specs, 1, lists:reverse(Pending), Accs).
+fold(Specs, Pending, Accs) ->
+    Rows = lists:reverse(Pending),
+    Learned = lumin_redact:learned(),
+    Accs1 = fold_cols(Specs, 1, Rows, Accs),
+    case lumin_redact:learned() of
+        Learned -> Accs1;
+        %% A secret was found in these rows (a state's `password:'): fold them again, so it is redacted in the
+        %% other columns of the same rows too (the message that carried it). Rare: only a new secret does it.
+        _ -> fold_cols(Specs, 1, Rows, Accs)
+    end.
 
 fold_cols([{_, Kind} | Ks], K, Rows, [Acc | As]) ->
     [col(Kind, K, Rows, Acc) | fold_cols(Ks, K + 1, Rows, As)];

@@ -527,7 +527,17 @@ tail_expr(_, _, _) -> false.
 %% each column one binary comprehension over the rows (no garbage per row): pids, MFAs and outcomes index
 %% the few distinct values found first; process, module, function, arity, outcome and exception_class are
 %% derived from those.
-encode(Rows, N, Dropped, P = #{names := Names0, offset_ns := Off}) ->
+encode(Rows, N, Dropped, P) ->
+    Learned = lumin_redact:learned(),
+    R = encode_rows(Rows, N, Dropped, P),
+    case lumin_redact:learned() of
+        Learned -> R;
+        %% A secret was found in this batch (an argument named `password'): encode it again, so the same value
+        %% is redacted in the other rows and columns of the batch too (a result returning it).
+        _ -> encode_rows(Rows, N, Dropped, P)
+    end.
+
+encode_rows(Rows, N, Dropped, P = #{names := Names0, offset_ns := Off}) ->
     {Pids, PidIdx} = dict_by(1, Rows),
     {MFAs, MfaIdx} = dict_by(2, Rows),
     {Outcomes, OIdx} = dict_by(6, Rows),

@@ -25,7 +25,7 @@
 %% by the agent's owner process (start/0), so they go with the attachment. Each process that redacts keeps
 %% its compiled view of the table in its dictionary, rebuilt when the table's version changes.
 -module(lumin_redact).
--export([start/0, set_policy/2, policy/0, term/1, redactor/0, args/2, args_list/1, text/1, learn_module/1, marker/0, default_keys/0]).
+-export([start/0, set_policy/2, policy/0, term/1, redactor/0, learned/0, args/2, args_list/1, text/1, learn_module/1, marker/0, default_keys/0]).
 
 -define(TABLE, lumin_redact).
 -define(MARKER, lumin_redacted).
@@ -91,6 +91,16 @@ redactor() ->
                         {_, C} -> redact(T, C)
                     end
             end
+    end.
+
+%% @doc How many times this process has learned new secret values: a caller that encodes many terms at once
+%% (lumin_columns, a call probe's batch) encodes them again when it changed meanwhile, so a secret found in
+%% one row is redacted in the rows beside it too, not only in those after it.
+-spec learned() -> non_neg_integer().
+learned() ->
+    case get('$lumin_learned') of
+        N when is_integer(N) -> N;
+        _ -> 0
     end.
 
 %% @doc A call's argument list (or undefined, or a cut marker): the arguments whose parameter is named as a
@@ -365,6 +375,7 @@ remember(Values) ->
                 false -> ok
             end,
             bump(),
+            put('$lumin_learned', learned() + 1),
             %% This process sees what it just learned at once (redactor/0 reads its view from the dictionary).
             _ = ctx()
     end,

@@ -71,6 +71,15 @@ defmodule LuminRedactTest do
     assert :erlang.binary_to_term(binary_part(data, 0, e1)) == %{token: @marker}
   end
 
+  test "a secret found in a batch is redacted in the rows and columns beside it, not only after it" do
+    b = :lumin_columns.new(message: :terms, state: :terms)
+    b = :lumin_columns.add([{:login, "ann", "pw-beside-1"}, %{n: 0}], b)
+    b = :lumin_columns.add([:tick, %{password: "pw-beside-1"}], b)
+    %{columns: %{message: {:terms, <<0::32, e1::32-little, _::binary>>, data}}} =
+      :erlang.binary_to_term(:lumin_columns.encode(:state, 0, b))
+    assert :erlang.binary_to_term(binary_part(data, 0, e1)) == {:login, "ann", @marker}
+  end
+
   @tag :tmp_dir
   test "arguments are redacted by their parameter's name in the source, Erlang and Elixir, without creating atoms", %{tmp_dir: dir} do
     # Parameter names that are atoms nowhere in this node.
