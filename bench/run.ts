@@ -2,7 +2,7 @@
  * `npm run bench`: every "Speed" figure of issues 2–5, as JSON lines on stdout (one object per figure; each a
  * median of several repetitions; competitors measured side by side in the same run). Progress goes to stderr.
  *
- *   node dist/bench/run.js [kernel] [calls] [redact] [messages] [noresult] [kinds] [top] [whatif] [charts]     (default: all, in that order)
+ *   node dist/bench/run.js [kernel] [calls] [redact] [messages] [noresult] [kinds] [top] [whatif] [cluster] [charts]     (default: all, in that order)
  */
 import { killAllKernels } from "./jupyterClient";
 import { benchKernelStartup } from "./kernelStartup";
@@ -15,6 +15,7 @@ import { benchNoResult } from "./noResult";
 import { benchKindsTogether } from "./kindsTogether";
 import { benchTop } from "./top";
 import { benchWhatIf, benchWhatIfStart } from "./whatif";
+import { benchCluster } from "./cluster";
 import { execFileSync } from "node:child_process";
 import os from "node:os";
 import { emit, emitError, note, round } from "./stats";
@@ -35,6 +36,7 @@ async function main(): Promise<void> {
     { name: "kinds", run: async () => benchKindsTogether(await beamBench()) },
     { name: "top", run: async () => benchTop(await beamBench()) },
     { name: "whatif", run: async () => { await benchWhatIf(await beamBench()); await benchWhatIfStart(); } },
+    { name: "cluster", run: async () => benchCluster(await beamBench()) },
     { name: "charts", run: () => benchCharts() },
   ];
   const wanted = process.argv.slice(2);
@@ -49,7 +51,7 @@ async function main(): Promise<void> {
       emitError(s.name, e);
     }
     note(`${s.name}: ${((performance.now() - t) / 1000).toFixed(1)} s`);
-    if ((s.name === "top" || s.name === "whatif") && beam) await stopBeam();
+    if ((s.name === "top" || s.name === "whatif" || s.name === "cluster") && beam) await stopBeam();
   }
   await stopBeam();
   emit({ ...context("context_end"), total_s: round((performance.now() - t0) / 1000, 1) });

@@ -6,7 +6,8 @@
 -export([work/1, timed_loop/1, raw_calls/2, state_work/1, timed_state_loop/2,
          start_sink/1, stop_sink/1, flood/2, raw_messages/2,
          spawn_idle/1, stop_idle/0, os_pid/0,
-         start_server/1, casts/2]).
+         start_server/1, casts/2,
+         cpu_per_call/1, call_time_cost/2, paced_load/3]).
 -export([init/1, handle_cast/2, handle_call/3]).
 
 %% The same flags and match-spec bodies as lumin_kind_calls (?FLAGS, setup/2) and lumin_kind_messages (?FLAGS).
@@ -185,3 +186,74 @@ casts(Name, N) ->
                   Parent ! {Ref, erlang:monotonic_time(microsecond) - T0}
           end),
     receive {Ref, Us} -> #{us => Us} after 120000 -> error(timeout) end.
+
+%% ---- clusters: what a call costs the node under each way of timing it ------------------------------------
+
+%% CPU time of the whole node (statistics(runtime): every thread of the runtime) per call of work/1, over N
+%% calls in a fresh process, from before the loop until the agent's tracer and call collector have handled
+%% everything: #{cpu_us_per_call, loop_us}. Under a probe this is what the probe costs the node per call
+%% (with the untraced figure subtracted).
+cpu_per_call(N) ->
+    wait_idle(0),
+    {R0, _} = statistics(runtime),
+    #{loop_us := L} = timed_loop(N),
+    wait_idle(0),
+    {R1, _} = statistics(runtime),
+    #{cpu_us_per_call => (R1 - R0) * 1000 / N, loop_us => L}.
+
+%% The VM's own counters instead of trace messages: `call_time' (count and time per function; the looping
+%% process needs the `call' flag, no message is sent) or `call_count' (count only, no process flag). Same
+%% loop, same measure as cpu_per_call/1; the count (and mean) the VM kept are read back to check it counted.
+call_time_cost(N, Kind) when Kind =:= call_time; Kind =:= call_count ->
+    MFA = {?MODULE, work, 1},
+    1 = erlang:trace_pattern(MFA, true, [Kind]),
+    {Pid, Ref} = loop_process(N),
+    Kind =:= call_time andalso erlang:trace(Pid, true, [call]),
+    wait_idle(0),
+    {R0, _} = statistics(runtime),
+    Pid ! go,
+    L = receive {Ref, LoopUs} -> LoopUs after 120000 -> exit(Pid, kill), error(timeout) end,
+    {R1, _} = statistics(runtime),
+    {Count, Mean} = case erlang:trace_info(MFA, Kind) of
+                        {call_time, Ts} ->
+                            C = lists:sum([X || {_, X, _, _} <- Ts]),
+                            {C, lists:sum([S * 1000000 + Us || {_, _, S, Us} <- Ts]) / max(1, C)};
+                        {call_count, C} -> {C, undefined}
+                    end,
+    erlang:trace_pattern(MFA, false, [Kind]),
+    #{cpu_us_per_call => (R1 - R0) * 1000 / N, loop_us => L, count => Count, mean_us => Mean}.
+
+%% Until the agent's tracer and call collector have had empty mailboxes for 5 looks in a row, 10 ms apart.
+wait_idle(5) -> ok;
+wait_idle(K) ->
+    Qs = [Q || P <- agent_pids(), {message_queue_len, Q} <- [erlang:process_info(P, message_queue_len)]],
+    timer:sleep(10),
+    case lists:sum(Qs) of
+        0 -> wait_idle(K + 1);
+        _ -> wait_idle(0)
+    end.
+
+agent_pids() ->
+    Tracer = case catch lumin_trace:tracer() of
+                 T when is_pid(T) -> [T];
+                 _ -> []
+             end,
+    Calls = case catch sys:get_state(lumin_agent, 1000) of
+                #{calls := C} -> [C];
+                _ -> []
+            end,
+    Tracer ++ Calls.
+
+%% A heavy, steady load: `Procs' processes each calling work/1 in bursts of `Burst' and pausing 1 ms, for
+%% `Ms' milliseconds: #{calls} made in all.
+paced_load(Procs, Burst, Ms) ->
+    Parent = self(),
+    Until = erlang:monotonic_time(millisecond) + Ms,
+    Pids = [spawn(fun() -> Parent ! {self(), paced(Until, Burst, 0)} end) || _ <- lists:seq(1, Procs)],
+    #{calls => lists:sum([receive {P, C} -> C end || P <- Pids])}.
+
+paced(Until, Burst, N) ->
+    case erlang:monotonic_time(millisecond) >= Until of
+        true -> N;
+        false -> _ = loop(Burst, 0), timer:sleep(1), paced(Until, Burst, N + Burst)
+    end.

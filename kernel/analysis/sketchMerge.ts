@@ -35,6 +35,8 @@ export interface SketchesEvent {
   every_ms: number;
   alpha: number;
   sketches: ShippedSketch[];
+  /** Its size in external format, when known: what crossed the network. */
+  bytes?: number;
 }
 
 /** A row of the `summary` table. */
@@ -67,33 +69,53 @@ function estimate(i: number, gamma: number): number {
 }
 
 /**
- * Quantiles from buckets given lowest first (as `(index, count)` pairs through `each`), with `n` values in all:
+ * Quantiles from buckets given lowest first as (index, count) pairs in `w` (from `from`, step 2; indexes as
+ * signed words, or — `dense` — position + `low`), `zero` values in the zero bucket before them, `n` in all:
  * for each q, the estimate of the bucket holding rank floor(q · (n − 1)); 0 for the zero bucket.
  */
-function quantilesOf(n: number, gamma: number, max: number, each: (visit: (index: number, count: number) => boolean) => void): (number | null)[] {
+function quantilesOf(n: number, gamma: number, max: number, zero: number, read: { w: Uint32Array } | { dense: Float64Array; low: number }): (number | null)[] {
   if (n === 0) return SUMMARY_QUANTILES.map(() => null);
   const ranks = SUMMARY_QUANTILES.map((q) => Math.floor(q * (n - 1)));
   const out: (number | null)[] = ranks.map(() => max);
   let k = 0;
-  let seen = 0;
-  each((index, count) => {
-    seen += count;
-    while (k < ranks.length && ranks[k] < seen) {
-      out[k] = index === ZERO_INDEX ? 0 : estimate(index, gamma);
-      k++;
+  let seen = zero;
+  while (k < ranks.length && ranks[k] < seen) out[k++] = 0;
+  if ("w" in read) {
+    const w = read.w;
+    for (let j = 0; j + 1 < w.length && k < ranks.length; j += 2) {
+      seen += w[j + 1];
+      while (k < ranks.length && ranks[k] < seen) out[k++] = estimate(w[j] | 0, gamma);
     }
-    return k < ranks.length;
-  });
+  } else {
+    const { dense, low } = read;
+    for (let i = 0; i < dense.length && k < ranks.length; i++) {
+      if (dense[i] === 0) continue;
+      seen += dense[i];
+      while (k < ranks.length && ranks[k] < seen) out[k++] = estimate(i + low, gamma);
+    }
+  }
   return out;
+}
+
+/**
+ * A sketch's buckets as 32-bit words (index, count, index, count, …), read in place when aligned, else from a
+ * copy. The words are little-endian, as the node writes them and as every host Node.js runs on reads them.
+ */
+function words(bins: Uint8Array): Uint32Array {
+  const n = bins.byteLength >> 2;
+  return bins.byteOffset % 4 === 0 ? new Uint32Array(bins.buffer, bins.byteOffset, n) : new Uint32Array(bins.slice(0, n * 4).buffer);
+}
+
+/** A sketch's zero bucket and its other buckets' words. */
+function split(bins: Uint8Array): { zero: number; w: Uint32Array } {
+  const w = words(bins);
+  return w.length >= 2 && (w[0] | 0) === ZERO_INDEX ? { zero: w[1], w: w.subarray(2) } : { zero: 0, w };
 }
 
 /** The quantiles of one shipped sketch. */
 export function sketchQuantiles(s: ShippedSketch, alpha: number): (number | null)[] {
-  const gamma = (1 + alpha) / (1 - alpha);
-  const view = new DataView(s.bins.buffer, s.bins.byteOffset, s.bins.byteLength);
-  return quantilesOf(s.count, gamma, s.max_us, (visit) => {
-    for (let off = 0; off + 8 <= view.byteLength; off += 8) if (!visit(view.getInt32(off, true), view.getUint32(off + 4, true))) return;
-  });
+  const { zero, w } = split(s.bins);
+  return quantilesOf(s.count, (1 + alpha) / (1 - alpha), s.max_us, zero, { w });
 }
 
 /** An interval's merge for one function: counts bucket by bucket in a dense array that grows to fit. */
@@ -107,27 +129,18 @@ class MergedFunction {
   max = -Infinity;
   readonly nodes = new Set<string>();
 
-  add(node: string, s: ShippedSketch): void {
+  add(node: string, s: ShippedSketch, zero: number, w: Uint32Array): void {
     this.nodes.add(node);
     this.count += s.count;
     this.errors += s.errors;
     this.sum += s.sum_us;
     if (s.max_us > this.max) this.max = s.max_us;
-    const view = new DataView(s.bins.buffer, s.bins.byteOffset, s.bins.byteLength);
-    const pairs = view.byteLength >> 3;
-    if (pairs === 0) return;
-    let start = 0;
-    if (view.getInt32(0, true) === ZERO_INDEX) {
-      this.zero += view.getUint32(4, true);
-      start = 1;
-    }
-    if (start >= pairs) return;
-    const first = view.getInt32(start * 8, true);
-    const last = view.getInt32((pairs - 1) * 8, true);
-    this.fit(first, last);
+    this.zero += zero;
+    if (w.length < 2) return;
+    this.fit(w[0] | 0, w[w.length - 2] | 0);
     const counts = this.counts;
     const low = this.low;
-    for (let p = start; p < pairs; p++) counts[view.getInt32(p * 8, true) - low] += view.getUint32(p * 8 + 4, true);
+    for (let k = 0; k + 1 < w.length; k += 2) counts[(w[k] | 0) - low] += w[k + 1];
   }
 
   /** Room for buckets first..last (buckets are bounded on the node, so this stays small). */
@@ -143,11 +156,7 @@ class MergedFunction {
   }
 
   quantiles(gamma: number): (number | null)[] {
-    const { counts, low, zero } = this;
-    return quantilesOf(this.count, gamma, this.max, (visit) => {
-      if (zero > 0 && !visit(ZERO_INDEX, zero)) return;
-      for (let i = 0; i < counts.length; i++) if (counts[i] > 0 && !visit(i + low, counts[i])) return;
-    });
+    return quantilesOf(this.count, gamma, this.max, this.zero, { dense: this.counts, low: this.low });
   }
 }
 
@@ -164,6 +173,8 @@ export class SummaryMerge {
   private readonly lastAt = new Map<string, number>();
   alpha = 0.01;
   everyMs = 1000;
+  /** What the nodes shipped: bytes, and function-intervals (one function's sketch for one interval). */
+  shipped = { bytes: 0, sketches: 0, events: 0 };
 
   constructor(private readonly mergeNodes: boolean) {}
 
@@ -172,15 +183,20 @@ export class SummaryMerge {
     this.alpha = e.alpha;
     this.everyMs = e.every_ms;
     this.lastAt.set(e.node, Math.max(this.lastAt.get(e.node) ?? 0, e.at_us));
+    this.shipped.bytes += e.bytes ?? 0;
+    this.shipped.sketches += e.sketches.length;
+    this.shipped.events++;
     const merged = this.mergeNodes ? (this.intervals.get(e.at_us) ?? this.intervals.set(e.at_us, new Map()).get(e.at_us)!) : null;
+    const gamma = (1 + e.alpha) / (1 - e.alpha);
     for (const s of e.sketches) {
       const fn = functionName(s.module, s.function, s.arity);
-      const [p50, p90, p99] = sketchQuantiles(s, e.alpha);
+      const { zero, w } = split(s.bins);
+      const [p50, p90, p99] = quantilesOf(s.count, gamma, s.max_us, zero, { w });
       this.nodeRows.push({ time_us: e.at_us, node: e.node, function: fn, count: s.count, errors: s.errors, p50_us: p50, p90_us: p90, p99_us: p99, max_us: s.max_us, mean_us: s.count ? s.sum_us / s.count : null });
       if (merged) {
         let m = merged.get(fn);
         if (!m) merged.set(fn, (m = new MergedFunction()));
-        m.add(e.node, s);
+        m.add(e.node, s, zero, w);
       }
     }
     // Intervals every node has passed are read now and their buckets let go.
@@ -217,7 +233,50 @@ export class SummaryMerge {
     return out;
   }
 
+  /** Bytes shipped per function per interval, on average (what one node sends for one function each --every). */
+  bytesPerSketch(): number | null {
+    return this.shipped.sketches && this.shipped.bytes ? this.shipped.bytes / this.shipped.sketches : null;
+  }
+
   get count(): number {
     return this.nodeRows.length;
   }
+}
+
+/**
+ * The sketch a node would ship for `values` (µs), bucketed as lumin_sketch.erl buckets them: for simulations
+ * of many nodes (the tests and the benchmark feed these to SummaryMerge), without a node.
+ */
+export function shipSketch(values: readonly number[], alpha: number, fn = { module: "sim", function: "work", arity: 1 }, errors = 0): ShippedSketch {
+  const lnGamma = Math.log((1 + alpha) / (1 - alpha));
+  const bins = new Map<number, number>();
+  let zero = 0;
+  let sum = 0;
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of values) {
+    sum += v;
+    if (v < min) min = v;
+    if (v > max) max = v;
+    if (v <= 0.001) zero++;
+    else {
+      const i = Math.ceil(Math.log(v) / lnGamma);
+      bins.set(i, (bins.get(i) ?? 0) + 1);
+    }
+  }
+  const sorted = [...bins].sort((a, b) => a[0] - b[0]);
+  const bytes = new Uint8Array(8 * (sorted.length + (zero ? 1 : 0)));
+  const view = new DataView(bytes.buffer);
+  let off = 0;
+  if (zero) {
+    view.setInt32(0, ZERO_INDEX, true);
+    view.setUint32(4, zero, true);
+    off = 8;
+  }
+  for (const [i, c] of sorted) {
+    view.setInt32(off, i, true);
+    view.setUint32(off + 4, c, true);
+    off += 8;
+  }
+  return { ...fn, count: values.length, errors, sum_us: sum, min_us: min, max_us: max, bins: bytes };
 }

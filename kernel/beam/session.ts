@@ -15,7 +15,7 @@
  * is undone — a node attached or started after the interrupt is detached, a probe armed after it disarmed.
  */
 import { Bridge, type BridgeLike } from "./bridge";
-import { Atom, ErlMap, List, type ErlTerm } from "./etf";
+import { Atom, encode, ErlMap, List, type ErlTerm } from "./etf";
 import { toJs } from "./term";
 import type { ArmReply, BridgeReplies, BridgeRequests, ClusterChangeEvent, ClusterReply, CompleteReply, ConnectReply, ProbeArm, ProbeStatusEvent, SnapshotKind, WhatIfReply, WhatIfRequest } from "./protocol";
 import type { Syntax } from "./termFormat";
@@ -67,6 +67,8 @@ function sketchesEvent(payload: ErlMap): SketchesEvent {
   const e = toJs(new ErlMap(payload.entries.filter(([k]) => !(k instanceof Atom && k.name === "sketches")))) as Omit<SketchesEvent, "sketches">;
   return {
     ...e,
+    // What the node shipped, as external format (re-encoded here: within a few bytes of the node's own).
+    bytes: encode(payload).length,
     sketches: sketches.map((m) => {
       const map = m as ErlMap;
       const bins = map.get("bins");

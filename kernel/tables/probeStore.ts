@@ -293,7 +293,10 @@ export class ProbeStore {
   private summaryTable(m: SummaryMerge, meta: Omit<TableMeta, "kind" | "schemaVersion">): Promise<object> {
     const rows = m.rows();
     const columns = Object.fromEntries(columnNames("summary").map((c) => [c, rows.map((r) => r[c as keyof SummaryRow])]));
-    const note = `percentiles within ${+(m.alpha * 100).toFixed(3)}% (relative), per ${m.everyMs / 1000} s interval`;
+    const per = m.bytesPerSketch();
+    const note =
+      `percentiles within ${+(m.alpha * 100).toFixed(3)}% (relative), per ${m.everyMs / 1000} s interval` +
+      (per !== null ? `; shipped ${(m.shipped.bytes / 1024).toFixed(1)} KB, ${Math.round(per).toLocaleString("en")} bytes per function per interval` : "");
     return columnTable("summary", columns as never, { ...meta, notes: [...(meta.notes ?? []), note] });
   }
 

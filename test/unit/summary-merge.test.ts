@@ -4,28 +4,10 @@
  * error of the exact value of that rank, counts and errors exact, one node made slower found.
  */
 import { describe, expect, it } from "vitest";
-import { SummaryMerge, sketchQuantiles, type ShippedSketch, type SketchesEvent } from "../../kernel/analysis/sketchMerge";
+import { shipSketch, SummaryMerge, sketchQuantiles, type ShippedSketch, type SketchesEvent } from "../../kernel/analysis/sketchMerge";
 
 /** What a node ships for one function: the sketch of `values` as elixir_agent/src/lumin_sketch.erl makes it. */
-export function shipped(values: number[], alpha: number, fn = "place", errors = 0): ShippedSketch {
-  const lnGamma = Math.log((1 + alpha) / (1 - alpha));
-  const bins = new Map<number, number>();
-  let zero = 0;
-  for (const v of values) {
-    if (v <= 0.001) zero++;
-    else {
-      const i = Math.ceil(Math.log(v) / lnGamma);
-      bins.set(i, (bins.get(i) ?? 0) + 1);
-    }
-  }
-  const sorted = [...bins].sort((a, b) => a[0] - b[0]);
-  const bytes = new Uint8Array(8 * (sorted.length + (zero ? 1 : 0)));
-  const view = new DataView(bytes.buffer);
-  let off = 0;
-  if (zero) (view.setInt32(0, -2147483648, true), view.setUint32(4, zero, true), (off = 8));
-  for (const [i, c] of sorted) (view.setInt32(off, i, true), view.setUint32(off + 4, c, true), (off += 8));
-  return { module: "checkout", function: fn, arity: 1, count: values.length, errors, sum_us: values.reduce((a, b) => a + b, 0), min_us: Math.min(...values), max_us: Math.max(...values), bins: bytes };
-}
+const shipped = (values: number[], alpha: number, fn = "place", errors = 0) => shipSketch(values, alpha, { module: "checkout", function: fn, arity: 1 }, errors);
 
 /** A seeded generator (mulberry32), so a failure repeats. */
 function rng(seed: number): () => number {
