@@ -190,7 +190,7 @@ casts(Name, N) ->
 %% ---- clusters: what a call costs the node under each way of timing it ------------------------------------
 
 %% CPU time of the whole node (statistics(runtime): every thread of the runtime) per call of work/1, over N
-%% calls in a fresh process, from before the loop until the agent's tracer and call collector have handled
+%% calls in a fresh process, from before the loop until the agent's tracer and probes have handled
 %% everything: #{cpu_us_per_call, loop_us}. Under a probe this is what the probe costs the node per call
 %% (with the untraced figure subtracted).
 cpu_per_call(N) ->
@@ -223,7 +223,7 @@ call_time_cost(N, Kind) when Kind =:= call_time; Kind =:= call_count ->
     erlang:trace_pattern(MFA, false, [Kind]),
     #{cpu_us_per_call => (R1 - R0) * 1000 / N, loop_us => L, count => Count, mean_us => Mean}.
 
-%% Until the agent's tracer and call collector have had empty mailboxes for 5 looks in a row, 10 ms apart.
+%% Until the agent's tracer and probes have had empty mailboxes for 5 looks in a row, 10 ms apart.
 wait_idle(5) -> ok;
 wait_idle(K) ->
     Qs = [Q || P <- agent_pids(), {message_queue_len, Q} <- [erlang:process_info(P, message_queue_len)]],
@@ -238,11 +238,12 @@ agent_pids() ->
                  T when is_pid(T) -> [T];
                  _ -> []
              end,
-    Calls = case catch sys:get_state(lumin_agent, 1000) of
-                #{calls := C} -> [C];
-                _ -> []
-            end,
-    Tracer ++ Calls.
+    %% Every probe is a process of the probe runtime, kept by the agent by name.
+    Probes = case catch sys:get_state(lumin_agent, 1000) of
+                 #{kinds := Kinds} -> [P || P <- maps:values(Kinds), is_pid(P)];
+                 _ -> []
+             end,
+    Tracer ++ Probes.
 
 %% A heavy, steady load: `Procs' processes each calling work/1 in bursts of `Burst' and pausing 1 ms, for
 %% `Ms' milliseconds: #{calls} made in all.

@@ -103,7 +103,11 @@ function quantilesOf(n: number, gamma: number, max: number, zero: number, read: 
  */
 function words(bins: Uint8Array): Uint32Array {
   const n = bins.byteLength >> 2;
-  return bins.byteOffset % 4 === 0 ? new Uint32Array(bins.buffer, bins.byteOffset, n) : new Uint32Array(bins.slice(0, n * 4).buffer);
+  if (bins.byteOffset % 4 === 0) return new Uint32Array(bins.buffer, bins.byteOffset, n);
+  // A copy (a Node Buffer's slice() would be a view of the same, unaligned, memory).
+  const copy = new Uint8Array(n * 4);
+  copy.set(bins.subarray(0, n * 4));
+  return new Uint32Array(copy.buffer);
 }
 
 /** A sketch's zero bucket and its other buckets' words. */

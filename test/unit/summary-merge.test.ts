@@ -34,6 +34,18 @@ describe("SummaryMerge", () => {
     }
   });
 
+  it("buckets that arrive unaligned in a shared buffer (as decoded from a frame) read the same", () => {
+    const values = Array.from({ length: 500 }, (_, i) => 100 + i * 3);
+    const s = shipped(values, 0.01);
+    const pool = Buffer.alloc(s.bins.length + 7 + 64, 0xff);
+    pool.set(s.bins, 7);
+    const unaligned = { ...s, bins: pool.subarray(7, 7 + s.bins.length) };
+    expect(sketchQuantiles(unaligned, 0.01)).toEqual(sketchQuantiles(s, 0.01));
+    const m = new SummaryMerge(true);
+    m.add({ name: "x", node: "a@h", at_us: 1, every_ms: 1000, alpha: 0.01, sketches: [unaligned] });
+    expect(m.rows().map((r) => r.p50_us)).toEqual([sketchQuantiles(s, 0.01)[0], sketchQuantiles(s, 0.01)[0]]);
+  });
+
   it("150 simulated nodes × 5 functions × 3 intervals: per-node and merged rows within 1%, counts exact, the slow node found", () => {
     const alpha = 0.01;
     const r = rng(42);
