@@ -4,13 +4,13 @@
  * row), other arguments, another state and replacement code; what the target sees of it (nothing); sends and
  * calls out; bad input.
  */
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stdout, type KernelClient } from "../support/jupyter";
-import { cellError, cellJson, elixirCell, SHOP_APP, startShopKernel, uniqueName } from "../support/beam";
+import { startKernel, stdout, type KernelClient } from "../support/jupyter";
+import { cellError, cellJson, elixirCell, ErlNode, SHOP_APP, startShopKernel, uniqueName } from "../support/beam";
 
 let k: KernelClient;
 const SHOP = uniqueName("whatif");
@@ -192,6 +192,17 @@ describe("sends, calls out and loops on the shadow node", () => {
     const [ok] = await rowsOf("%whatif counts --as after_loop", "outcome,same,replayed");
     expect(ok).toMatchObject({ outcome: "return", same: true, replayed: "3" });
   });
+  it("an interrupted what-if ends at once; the shadow node is started again for the next one", async () => {
+    await record("counts2", "Enum.count/1", `Enum.count([1, 2, 3])`);
+    const t0 = Date.now();
+    const r = await k.execute(`%whatif counts2 --args "fn _ -> [Stream.cycle([1])] end" --timeout 60s --as stuck`, { interruptAfter: 2, timeout: 30 });
+    expect(r.messages.find((m) => m.msg_type === "error")?.content.ename).toBe("Interrupted");
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    const next = await k.execute("%whatif counts2 --as after_stuck");
+    const caption = String(next.messages.find((m) => m.msg_type === "execute_result")?.content.data["text/plain"]);
+    expect(caption).toMatch(/1 replay: 1 same result/);
+    expect(caption).toMatch(/the shadow node started in \d+ ms/);
+  });
 });
 
 describe("%chart whatif and %explain", () => {
@@ -318,4 +329,93 @@ end`);
     await k.execute("%events noargs2 --wait=5s");
     expect(await cellError(k, "%suggest_tests noargs2")).toMatch(/recorded without arguments, so no call can be written as a test; arm the probe again with --args/);
   }, 300_000);
+});
+
+describe("an Erlang node (no Elixir): functions in Erlang, a gen_statem's state functions, EUnit", () => {
+  const SOURCES: Record<string, string> = {
+    "wi_calc.erl": `-module(wi_calc).
+-export([double/1]).
+double(X) when is_integer(X) -> 2 * X.
+`,
+    "wi_door.erl": `-module(wi_door).
+-behaviour(gen_statem).
+-export([start/0, push/0, code/1, init/1, callback_mode/0, locked/3, open/3]).
+start() -> gen_statem:start({local, wi_door}, ?MODULE, 0, []).
+push() -> gen_statem:call(wi_door, push).
+code(C) -> gen_statem:call(wi_door, {code, C}).
+init(N) -> {ok, locked, N}.
+callback_mode() -> state_functions.
+locked({call, From}, {code, 42}, N) -> {next_state, open, N + 1, [{reply, From, opened}]};
+locked({call, From}, {code, _}, N) -> {keep_state, N, [{reply, From, wrong}]};
+locked({call, From}, push, N) -> {keep_state, N, [{reply, From, locked}]}.
+open({call, From}, push, N) -> {next_state, locked, N, [{reply, From, pushed}]};
+open({call, From}, {code, _}, N) -> {keep_state, N, [{reply, From, already_open}]}.
+`,
+  };
+  let target: ErlNode;
+  let ek: KernelClient;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), "lumin-whatif-erl-"));
+    for (const [file, text] of Object.entries(SOURCES)) writeFileSync(path.join(dir, file), text);
+    execFileSync("erlc", ["-o", dir, ...Object.keys(SOURCES).map((f) => path.join(dir, f))]);
+    target = await ErlNode.start("wierl", { args: ["-pa", dir] });
+    ek = await startKernel({ env: { WI_ERL_COOKIE: target.cookie } });
+    expect(stdout(await ek.execute(`%connect ${target.node} --cookie-env WI_ERL_COOKIE`))).toMatch(/Attached to/);
+  }, 120_000);
+
+  afterAll(async () => {
+    await ek?.shutdown();
+    target?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const erows = async (code: string, columns: string): Promise<any[]> => {
+    const v = `er${++cells}`;
+    const select = columns.split(",").map((c) => JSON.stringify(c.trim())).join(", ");
+    return cellJson(ek, `const ${v} = ${code}\nconsole.log(JSON.stringify(${v}.select(${select}).objects().map((r: any) => Object.fromEntries(Object.entries(r).map(([c, x]) => [c, x != null && typeof x === "object" ? String(x) : x])))))`, 120);
+  };
+
+  it("replays calls with an Erlang --args function, terms shown as Erlang; writes EUnit that passes on the shadow", async () => {
+    await ek.execute("%probe wi_calc:double/1 --args --as doubles");
+    await ek.execute("%%erlang\n[wi_calc:double(X) || X <- [1, 2, 3]], catch wi_calc:double(x).");
+    await ek.execute("%disarm doubles");
+    await ek.execute("%events doubles --wait=5s");
+    const rows = await erows(`%whatif doubles --args "fun([X]) when is_integer(X) -> [X - 10]; (A) -> A end"`, "function,args,outcome,same,replayed,diff");
+    expect(rows.map((r) => [r.function, r.args, r.outcome, r.same, r.replayed])).toEqual([
+      ["wi_calc:double/1", "[-9]", "return", false, "-18"],
+      ["wi_calc:double/1", "[-8]", "return", false, "-16"],
+      ["wi_calc:double/1", "[-7]", "return", false, "-14"],
+      ["wi_calc:double/1", "[x]", "exception", true, "{error,function_clause}"],
+    ]);
+    expect(rows[0].diff).toBe("result: 2 → -18");
+    const file = path.join(dir, "wi_calc_recorded_tests.erl");
+    const r = await ek.execute(`%suggest_tests doubles --out ${file}`, { timeout: 240 });
+    expect(stdout(r)).toMatch(/2 tests \(EUnit module wi_calc_recorded_tests\) from 4 recorded calls; .* 2 of 2 pass/);
+    const code = readFileSync(file, "utf8");
+    expect(code).toContain("?assertEqual(6, wi_calc:double(3))");
+    expect(code).toContain("?assertError(function_clause, wi_calc:double(x))");
+  });
+
+  it("re-runs a gen_statem's state functions with the recorded state name and data; --state changes the data", async () => {
+    await ek.execute("%erlang wi_door:start().");
+    await ek.execute("%probe --state wi_door --as door");
+    // Spaced out: the state probe reads a gen_statem's data after each event with a request of its own, which
+    // under load can already see the next event (the probe's documented limit), so events come one at a time.
+    await ek.execute("%%erlang\n[begin R = F(), timer:sleep(200), R end || F <- [fun wi_door:push/0, fun() -> wi_door:code(1) end, fun() -> wi_door:code(42) end, fun wi_door:push/0]].");
+    await ek.execute("%disarm door");
+    await ek.execute("%events door --wait=5s");
+    const same = await erows("%whatif door --as door_same", "function,args,same,replayed,replayed_state");
+    expect(same.map((r) => [r.function, r.args, r.same, r.replayed])).toEqual([
+      ["wi_door:locked/3", "push", true, "locked"],
+      ["wi_door:locked/3", "{code,1}", true, "wrong"],
+      ["wi_door:locked/3", "{code,42}", true, "opened"],
+      ["wi_door:open/3", "push", true, "pushed"],
+    ]);
+    const more = await erows(`%whatif door --state "fun(N) -> N + 100 end" --as door_more`, "same,replayed,replayed_state,diff");
+    expect(more.map((r) => r.replayed)).toEqual(["locked", "wrong", "opened", "pushed"]);
+    expect(more.map((r) => r.same)).toEqual([false, false, false, false]);
+    expect(more[2].diff).toBe("state: 1 → 101");
+  });
 });
