@@ -185,10 +185,12 @@ finish(dict, {Map, _, Idx}) ->
 finish(terms, {Offsets, Data, _}) -> {terms, Offsets, Data};
 finish({const, V}, none) -> {const, V}.
 
-%% @doc A cell of a terms column that is present even when its term is the atom `undefined' (which a terms
-%% column reads as null): the term, cut, already in external format. Encoding stays here, in this module.
--spec present(term()) -> {lumin_raw, binary()}.
-present(V) -> {lumin_raw, term_to_binary(cut_term(V))}.
+%% @doc A cell of a terms column (of a builder's row) that is present even when its term is the atom `undefined'
+%% (which a terms column reads as null). Only that atom, and a term that looks like an encoded cell, are encoded
+%% here and now; any other term stays as it is, to be cut, redacted and encoded with its column, in bulk.
+-spec present(term()) -> term().
+present(V) when V =:= undefined; tuple_size(V) =:= 2, element(1, V) =:= lumin_raw -> {lumin_raw, term_to_binary(cut_term(V))};
+present(V) -> V.
 
 %% @doc A term small enough to keep, or `{lumin_cut, Bytes, Prefix}' where Prefix shows its start (lumin_lib:cut/2),
 %% with its secrets redacted (lumin_redact:term/1): what may leave the node.
