@@ -12,7 +12,8 @@ export const events = defineMagic({
   details: `--wait waits until the probe ends (or DURATION passes, default 60s) before building the table.
 The table's metadata (probe, node, events seen, dropped exactly, why it ended) is shown above it.
 A message probe's timeout rows (each a receive … after that timed out) are left out unless --timeouts; the
-caption says how many. They stay in the probe's data: %capture saves them.
+caption says how many. %chart, %explain and %capture by the probe's name leave them out too; to keep them,
+name the table: const t = %events NAME --timeouts, then %capture save t FILE.
 
 Examples:
   %events p1

@@ -22,9 +22,10 @@ export async function columnTable(kind: TableKind, columns: Record<string, Arque
 
 /**
  * A message probe's table without its `timeout` rows (each a `receive … after` that timed out: on a server
- * that polls, most of the rows), as %events shows it unless asked for them. The rows stay in the probe's data
- * (`%capture`, `%chart` and `%explain` by name see every row); the metadata counts them, so the caption says
- * how many were left out and how to see them. `name` is what the user called the table by.
+ * that polls, most of the rows), as %events shows it unless asked for them, and as every magic that takes a
+ * probe's name as its table sees it (`%chart`, `%explain`, `%capture`: kernel/magics/tableArgument.ts). The rows
+ * stay in the probe's data (`%events NAME --timeouts`); the metadata counts them, so the caption says how many
+ * were left out and how to see them. `name` is what the user called the table by.
  */
 export function withoutTimeoutRows(table: ColumnTable, name: string): ColumnTable {
   const meta = tableMeta(table);

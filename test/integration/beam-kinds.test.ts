@@ -4,6 +4,9 @@
  * OTP kinds, a plain `erl` node for kernel death and a message flood — each driven through a known
  * sequence, with the rows asserted exactly.
  */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startKernel, stdout, texts, type KernelClient } from "../support/jupyter";
 import { cellError, cellJson, erlEvalOn, ErlNode, uniqueName, waitFor, elixirCell, startShopKernel } from "../support/beam";
@@ -139,6 +142,11 @@ Process.sleep(300)`);
     const byDefault = await k.execute(`const poll_t = %events poll1 --wait=5s\n${eventsOf("poll_t")}`);
     const withTimeouts = await k.execute(`const poll_all = %events poll1 --timeouts\n${eventsOf("poll_all")}`);
     const status = await cellJson(k, `const poll_p = %probes\nconsole.log(JSON.stringify(poll_p.objects().find((p: any) => p.name === "poll1")))`);
+    // A magic given the probe's name sees what %events shows; a table named in TypeScript is taken as it is.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lumin-poll-"));
+    const savedByName = stdout(await k.execute(`%capture save poll1 ${path.join(dir, "poll1.arrow")}`));
+    const savedAll = stdout(await k.execute(`%capture save poll_all ${path.join(dir, "poll_all.arrow")}`));
+    fs.rmSync(dir, { recursive: true, force: true });
     await ex(`send(LuminKinds.Poller, :stop)`);
 
     // By default: the three messages only, and a caption line counting what was left out.
@@ -153,6 +161,8 @@ Process.sleep(300)`);
     expect(all.filter((e) => e !== "timeout")).toEqual(["receive", "receive", "receive"]);
     expect(texts(withTimeouts, "execute_result")[0]).not.toContain("hidden");
     expect(status).toMatchObject({ kind: "messages", state: "ended", seen: 3 + hidden, dropped: 0 });
+    expect(savedByName).toMatch(/^Saved 3 rows of poll1 /);
+    expect(savedAll).toMatch(new RegExp(`^Saved ${3 + hidden} rows of poll_all `));
   });
 });
 
