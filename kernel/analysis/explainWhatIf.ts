@@ -68,7 +68,7 @@ export function explainWhatIf(t: ColumnTable): string[] {
   const sent = Array.from(sentCount).reduce((s, c) => s + (c || 0), 0);
   if (sent) out.push(`The replays tried to send ${plural(sent, "message")} (listed in the sent column, none delivered).`);
   const timedOut = status.flatMap((s, i) => (s === "timed out" ? [i] : []));
-  if (timedOut.length) out.push(`${plural(timedOut.length, "replay")} ran past the timeout and were stopped: ${timedOut.slice(0, EXAMPLES).map(at).join(", ")}.`);
+  if (timedOut.length) out.push(`${plural(timedOut.length, "replay")} ran past the timeout and ${timedOut.length === 1 ? "was" : "were"} stopped: ${timedOut.slice(0, EXAMPLES).map(at).join(", ")}.`);
   const skipped = status.flatMap((s, i) => (s === "not replayed" ? [i] : []));
   if (skipped.length) out.push(`${plural(skipped.length, "row")} could not be replayed: ${clip(error[skipped[0]] ?? "", 200)}`);
   const outcome = values<string>(t, "outcome");
