@@ -30,7 +30,7 @@ T = fun(F) -> erlang:garbage_collect(), {Us, _} = timer:tc(F), Us end,
   results_us => T(fun() -> lumin_columns:column(cut_terms, Results) end),
   maps_us => T(fun() -> lumin_columns:column(cut_terms, Maps) end)}.`).replace(/\n\s*/g, " ");
 
-export async function benchRedact(b: BeamBench, reps = 5): Promise<void> {
+export async function benchRedact(b: BeamBench, reps = 7): Promise<void> {
   const n = CALLS;
   note("redact: warm-up");
   await b.json(`await __lumin_magic__("redact", "reset"); console.log("1")`);

@@ -149,4 +149,18 @@ describe("redaction on the node", () => {
     const after = JSON.stringify((await run("%redact")).messages.filter((m) => m.msg_type === "execute_result").map((m) => m.content.data));
     expect(after).toBe(before);
   });
+
+  it("a policy changed before a node is attached is the one that node's agent applies", async () => {
+    await run("%redact reset\n%redact add pin");
+    const later = uniqueName("secrets_later");
+    try {
+      await run(`%node start ${later}`, 180);
+      const r = await run(`%%elixir --node ${later}\n%{pin: "4321-later", plain: "shown"}`);
+      expect(JSON.stringify(r.messages)).toContain("pin: [redacted]");
+      expect(JSON.stringify(r.messages)).toContain('plain: \\"shown\\"');
+    } finally {
+      await k.execute(`%disconnect ${later}`);
+      await k.execute("%redact reset");
+    }
+  }, 240_000);
 });
