@@ -298,7 +298,11 @@ secret_key(K, #{keys := KP, version := V}) when is_atom(K) ->
             put({'$lumin_key', K}, {V, Verdict}),
             Verdict
     end;
-secret_key(K, #{keys := KP}) when is_binary(K) -> re:run(K, KP, [{capture, none}]) =:= match;
+secret_key(K, #{keys := KP}) when is_binary(K) ->
+    %% (a binary key that is not UTF-8 text names nothing the policy can match)
+    try re:run(K, KP, [{capture, none}]) =:= match
+    catch error:badarg -> false
+    end;
 secret_key(_, _) -> false.
 
 record_secret(T, C) -> record_fields(T, C) =/= [].

@@ -36,6 +36,7 @@ defmodule LuminRedactTest do
     plain = %{user: "ann", items: [1, 2, 3], at: {1, 2}}
     assert :erts_debug.same(r(plain), plain)
     assert r(42) == 42 and r(:password) == :password, "a bare atom is a key's name, not a secret"
+    assert r(%{<<255, 0>> => "x", "token" => "t-1"}) == %{<<255, 0>> => "x", "token" => @marker}, "a key that is not text"
   end
 
   test "a value found under a secret key is redacted wherever it appears afterwards, whole or inside text" do
