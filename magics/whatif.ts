@@ -92,6 +92,7 @@ Examples:
     const code = written === "cell" ? (body ?? "").trim() : "";
     if (written === "cell" && !code) throw new MagicUsageError("%%whatif: the cell's body is the replacement code (an Elixir defmodule, or an Erlang -module); it is empty.");
     const name = args.flags.as ?? nextName(ctx);
+    if (ctx.beam.probes.get(name)) throw new MagicUsageError(`%whatif: --as ${name} is a probe's name already; pick another name for the what-if.`);
     const rows = kind === "calls" ? callRows(table) : stateRows(table);
     const pid = kind === "state" && hasColumn(table, "pid") ? String((table.array("pid") as ArrayLike<unknown>)[0]) : null;
     const reply = await ctx.beam.whatif({

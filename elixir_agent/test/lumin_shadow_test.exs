@@ -80,6 +80,9 @@ defmodule LuminShadowTest do
     # The replay's own result holds a secret under a secret key: it leaves the shadow redacted.
     assert %{outcome: :return, replayed: %{password: :lumin_redacted, user: 1}} = given
     refute given.diff =~ "hunter2"
+    # A secret the replay makes itself, where the recording has it redacted, is the same result.
+    [made] = replay(peer, :calls, [call(:maps, :put, [:token, "abc", %{}], %{token: :lumin_redacted})])
+    assert %{outcome: :return, same: true, replayed: %{token: :lumin_redacted}} = made
   end
 
   test "a replay that never returns is stopped at its timeout", %{peer: peer} do

@@ -240,6 +240,7 @@ describe("bad input: a clear error, the kernel and the node unharmed", () => {
     expect(await cellError(k, "%whatif msgs")).toMatch(/msgs is a messages table; a what-if replays a call probe's rows/);
     await record("prices3", "Shop.Pricing.price/2", `Shop.Pricing.price("fig", 2)`);
     expect(await cellError(k, "%%whatif prices3\ndefmodule Shop.Pricing do\n  def price(a, b) do a +\nend")).toMatch(/does not compile on the shadow node \(nothing was loaded anywhere\)/);
+    expect(await cellError(k, "%whatif prices3 --as prices3")).toMatch(/--as prices3 is a probe's name already/);
     expect(await cellError(k, `%whatif prices3 --args "42"`)).toMatch(/--args must be a function of one argument .* it is 42/);
     const [bad] = await rowsOf(`%whatif prices3 --args "fn [a, _] -> [a] end" --as badargs`, "outcome,error");
     expect(bad.outcome).toBe("exception");
