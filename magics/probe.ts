@@ -46,6 +46,7 @@ const PROBE_FLAGS = [
     { name: "metrics", takes: "none", help: "a time series of memory, processes, run queue, scheduler use, reductions, I/O" },
     { name: "every", takes: "value", type: "duration", valueName: "DURATION", help: "with --metrics: the sampling interval; with --summary: how often each node ships its sketches (default 1s)" },
     { name: "summary", takes: "none", help: "call probes: no rows — each node keeps a latency sketch per function and ships it every --every; %events gives count, p50, p90, p99, max, errors per node (and merged over --nodes)" },
+    { name: "counts", takes: "none", help: "functions: only how many calls and their mean time per --every, from the VM's own call_time counters — no trace message per call, the cheapest probe" },
     { name: "error", takes: "value", valueName: "PCT", help: "with --summary: the sketch's relative error, e.g. 1% (default) or 0.5%; 0.01% to 10%" },
     NODE_FLAG,
     NODES_FLAG,
@@ -93,7 +94,12 @@ histogram, relative error --error, default 1%, at most 1024 buckets) plus counts
 only the sketches, every --every (default 1s): a few hundred bytes per function per interval whatever the
 rate. %events NAME gives time, node, function, count, errors, p50, p90, p99, max, mean per interval — per
 node, and merged over the nodes (node "all") with --nodes; %chart summary NAME draws them. Without --limit a
-summary counts calls without a count budget (--for and --rate still hold).`,
+summary counts calls without a count budget (--for and --rate still hold).
+
+--counts: where counts and mean times suffice, the VM's own call_time counters instead of trace messages
+(a call costs the node a fraction of a traced one's): per --every interval, per node, each function's
+calls, mean and total time — time running on a scheduler: waiting (receive, sleep, a GenServer.call's reply)
+is not counted, so for latency as callers see it use --summary. No percentiles, exceptions or arguments.`,
   positionals: [{ name: "MFA", help: "the function whose calls to record (call probes)", optional: true, completes: "functions" }],
   flags: PROBE_FLAGS,
   showsResult: false,
@@ -163,10 +169,25 @@ export function probeSpec(mfaText: string | undefined, flags: Partial<ProbeFlags
     if (!mfaText) throw new MagicUsageError("%probe: name the function to probe (Mod.fun/arity), or a kind such as --messages, --procs, --logs.\nSee %probe? for help.");
     if (flags.path !== undefined) throw new MagicUsageError("%probe: --path applies to --state probes only.");
     if (flags.summary !== true && flags.error !== undefined) throw new MagicUsageError("%probe: --error goes with --summary (it is the sketch's relative error).");
-    if (flags.summary !== true && flags.every !== undefined) throw new MagicUsageError("%probe: --every applies to --summary and --metrics probes only.");
+    if (flags.summary !== true && flags.counts !== true && flags.every !== undefined) throw new MagicUsageError("%probe: --every applies to --summary, --counts and --metrics probes only.");
+    if (flags.summary === true && flags.counts === true) throw new MagicUsageError("%probe: give --summary (percentiles, from each call's time) or --counts (counts and means, from the VM's counters), not both.");
+    if (flags.counts === true && (flags.args === true || flags.match !== undefined || flags["no-result"] === true)) {
+      throw new MagicUsageError("%probe: --counts reads the VM's own counters: no arguments, pattern or results; drop --args/--match/--no-result (or --counts).");
+    }
     if (flags.summary === true && flags.args === true) throw new MagicUsageError("%probe: --summary keeps no rows, so no arguments: drop --args (or --summary).");
     const functions = mfaText.split(",").map((t) => t.trim()).filter(Boolean).map(parseTarget);
     const first = functions[0];
+    if (flags.counts === true) {
+      const every = flags.every ?? 1000;
+      if (every < 100) throw new MagicUsageError(`%probe: --every ${every}ms is too short for counts: give 100ms or more.`);
+      return {
+        kind: "counts",
+        spec: {
+          ...budget, target: `${mfaText} (counts)`, module: first.module, function: first.function, arity: first.arity,
+          ...(functions.length > 1 ? { functions } : {}), load: flags["no-load"] !== true, every_ms: every,
+        },
+      };
+    }
     return {
       kind: "calls",
       spec: {
@@ -179,6 +200,7 @@ export function probeSpec(mfaText: string | undefined, flags: Partial<ProbeFlags
   }
   if (flags["no-result"] === true) throw new MagicUsageError("%probe: --no-result only applies to call probes.");
   if (flags.summary === true) throw new MagicUsageError("%probe: --summary applies to call probes (a function or module), not to other kinds.");
+  if (flags.counts === true) throw new MagicUsageError("%probe: --counts applies to functions (Mod.fun/arity or a module), not to other kinds.");
   if (flags.path !== undefined && !given(flags.state)) throw new MagicUsageError("%probe: --path applies to --state probes only.");
   const { kind, flag } = kinds[0];
   let value: string | true | string[] | undefined = flags[flag] as string | true | string[] | undefined;

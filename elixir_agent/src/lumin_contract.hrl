@@ -7,7 +7,7 @@
 -define(LUMIN_CONTRACT_HRL, true).
 
 %% Probe kinds and snapshot kinds.
--define(LUMIN_PROBE_KINDS, [calls, messages, procs, state, telemetry, logs, metrics]).
+-define(LUMIN_PROBE_KINDS, [calls, messages, procs, state, telemetry, logs, metrics, counts]).
 -define(LUMIN_SNAPSHOT_KINDS, [top, tree, apps, ets]).
 
 %% The states of a probe, in order.
@@ -69,6 +69,8 @@
 -define(LUMIN_SCHEMA_VERSION_APPS, 1).
 -define(LUMIN_COLUMNS_ETS, [node, table, type, size, memory_bytes, owner, owner_name, protection]).
 -define(LUMIN_SCHEMA_VERSION_ETS, 1).
+-define(LUMIN_COLUMNS_COUNTS, [node, time_us, function, count, mean_us, total_us]).
+-define(LUMIN_SCHEMA_VERSION_COUNTS, 1).
 -define(LUMIN_COLUMNS_SUMMARY, [time_us, node, function, count, errors, p50_us, p90_us, p99_us, max_us,
                                mean_us]).
 -define(LUMIN_SCHEMA_VERSION_SUMMARY, 1).

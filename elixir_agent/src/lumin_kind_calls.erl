@@ -26,6 +26,8 @@
 
 -export([setup/2, columns/0, noun/0, target/1, undo/1, trace/2, info/2, finish/1, release/1, open/1, held/1, batch/2,
          events/2]).
+%% The functions a call spec names, resolved on this node (the counts kind, lumin_kind_counts, names them the same way).
+-export([mfas/1]).
 
 -define(FLAGS, [call, arity, monotonic_timestamp]).
 %% The per-message state, in the process dictionary under '$hot':
@@ -50,13 +52,7 @@ setup(Spec, P0 = #{name := Name, budget := Budget0}) ->
              end,
     P = P0#{budget := Budget},
     Cut = lumin_budget:cut_bytes(Spec),
-    Targets = case maps:get(functions, Spec, undefined) of
-                  L when is_list(L), L =/= [] -> L;
-                  _ -> [Spec]
-              end,
-    MFAs = lists:usort(lists:append(
-             [resolve_functions(resolve_module(maps:get(module, T), maps:get(load, Spec, true)),
-                                opt(maps:get(function, T, undefined)), opt(maps:get(arity, T, undefined))) || T <- Targets])),
+    MFAs = mfas(Spec),
     [refuse_if_traced(MFA) || MFA <- MFAs],
     Args = maps:get(args, Spec, false) =:= true,
     NoResult = maps:get(no_result, Spec, false) =:= true,
@@ -391,6 +387,18 @@ refuse_if_traced(MFA) ->
                 Other -> throw({error, [lumin_lib:fmt_mfa(MFA), " is already probed by ", Other, "; disarm it first"]})
             end
     end.
+
+%% @doc The functions a spec names — one function, every arity of one, every function of a module (function
+%% undefined), or several (`functions': a list of #{module, function, arity}) — resolved here, or throw
+%% {error, Text} saying which is missing.
+mfas(Spec) ->
+    Targets = case maps:get(functions, Spec, undefined) of
+                  L when is_list(L), L =/= [] -> L;
+                  _ -> [Spec]
+              end,
+    lists:usort(lists:append(
+      [resolve_functions(resolve_module(maps:get(module, T), maps:get(load, Spec, true)),
+                         opt(maps:get(function, T, undefined)), opt(maps:get(arity, T, undefined))) || T <- Targets])).
 
 %% Absent (JavaScript's null arrives as nil).
 opt(nil) -> undefined;

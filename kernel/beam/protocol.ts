@@ -184,6 +184,15 @@ export interface ProbeSpecs {
   telemetry: SpecBase & { prefixes: string[] };
   logs: SpecBase & { level: LogLevel };
   metrics: SpecBase & { interval_ms: number };
+  /** `--counts`: the VM's call_time counters on these functions, read every `every_ms`. */
+  counts: SpecBase & {
+    module: string;
+    function: string | null;
+    arity: number | null;
+    functions?: { module: string; function: string | null; arity: number | null }[];
+    load: boolean;
+    every_ms: number;
+  };
 }
 
 /** A probe to arm: its kind and the spec of that kind. */

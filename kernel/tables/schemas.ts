@@ -36,7 +36,7 @@ export interface TableSchema {
 }
 
 /** The kinds of probe, each a table of the same name. */
-export const PROBE_KINDS = ["calls", "messages", "procs", "state", "telemetry", "logs", "metrics"] as const;
+export const PROBE_KINDS = ["calls", "messages", "procs", "state", "telemetry", "logs", "metrics", "counts"] as const;
 export type ProbeKind = (typeof PROBE_KINDS)[number];
 
 /** The immediate looks at a node (`%top`, `%tree`, `%apps`, `%ets`), each a table of the same name. */
@@ -272,6 +272,19 @@ export const SCHEMAS: { readonly [K in TableKind]: TableSchema } = {
       col("owner", "string", "owner pid"),
       col("owner_name", "string", "owner's registered name", true),
       col("protection", "string", "`public`, `protected`, `private`"),
+    ],
+  },
+  counts: {
+    kind: "counts",
+    version: 1,
+    doc: "A `--counts` probe: per interval (`--every`, default 1 s, ending on the wall-clock grid) and function, the calls and their time as the VM's own `call_time` counters kept them — no trace message per call. A call under way at an interval's end is counted in it, its time added when it returns. The time is what the calls ran on a scheduler: waiting (in a receive, a sleep, for a GenServer's reply) is not in it — for latency as callers see it, use `--summary`.",
+    columns: [
+      col("node", "string", "node the calls ran on"),
+      col("time_us", "float", "the end of the interval, µs since the epoch"),
+      col("function", "string", "`Mod.fun/arity` (Erlang modules as `mod:fun/arity`)"),
+      col("count", "int", "calls in the interval"),
+      col("mean_us", "float", "mean time per call, µs, while running (not waiting)"),
+      col("total_us", "float", "time in all, µs, while running (not waiting)"),
     ],
   },
   summary: {

@@ -188,6 +188,25 @@ console.log(JSON.stringify({ rows: lat.objects(), want, caption: require("${ROOT
     for (const n of nodes) n.eval("checkout:set_delay(2), checkout:fail_every(0)");
   });
 
+  it("--counts: the VM's call_time counters on every node, exact calls per node and a mean, with no trace message per call", async () => {
+    expect(stdout(await k.execute("%probe checkout:place/1 --nodes all --counts --every 1s --as cnt --for 5m", { timeout: 60 }))).toContain("cnt armed on 5 of 5 nodes");
+    for (const [i, n] of nodes.entries()) expect(await place(n, 10 * (i + 1))).toContain(`{ok,${10 * (i + 1)},0}`);
+    // No trace pattern that sends messages: only the VM's counters.
+    expect(nodes[0].eval("erlang:trace_info({checkout, place, 1}, traced)")).toBe("{traced,false}");
+    await new Promise((res) => setTimeout(res, 2200));
+    await k.execute("%disarm cnt");
+    const r = await cellJson(k, `const cnt = %events cnt --wait=10s
+console.log(JSON.stringify(cnt.groupby("node", "function").rollup({ calls: op.sum("count"), mean: op.mean("mean_us") }).objects()))`);
+    expect(Object.fromEntries(r.map((x: any) => [x.node, x.calls]))).toEqual(Object.fromEntries(nodes.map((n, i) => [n.node, 10 * (i + 1)])));
+    for (const x of r) {
+      expect(x.function).toBe("checkout:place/1");
+      // call_time counts the time the calls ran on a scheduler: each call's 2–3 ms of sleep is not in it.
+      expect(x.mean).toBeGreaterThan(0);
+      expect(x.mean).toBeLessThan(1000);
+    }
+    expect(nodes[0].eval("erlang:trace_info({checkout, place, 1}, call_time)")).toBe("{call_time,false}");
+  });
+
   it("a node killed mid-probe: the others keep counting, and the table says which node was lost and when", async () => {
     await k.execute("%probe checkout:place/1 --nodes all --as survive --limit 100000 --for 5m", { timeout: 60 });
     for (const n of nodes) await place(n, 10);
