@@ -169,6 +169,7 @@ redact(T, C) ->
             T1
     end.
 
+needs(T, _) when is_atom(T); is_number(T); is_pid(T); is_reference(T) -> false;
 needs(B, C) when is_binary(B) -> seen_in(B, C);
 needs(L = [H | _], C) when is_integer(H) -> string_seen(L, C) orelse needs_list(L, C);
 needs(L, C) when is_list(L) -> needs_list(L, C);
@@ -188,8 +189,10 @@ needs_elements(_, 0, _) -> false;
 needs_elements(T, I, C) -> needs(element(I, T), C) orelse needs_elements(T, I - 1, C).
 
 %% (a small map's pairs as a list: cheaper to walk than an iterator, which allocates at every step)
+needs_pairs([{K, V} | Rest], C) when is_atom(K) ->
+    secret_key(K, C) orelse needs(V, C) orelse needs_pairs(Rest, C);
 needs_pairs([{K, V} | Rest], C = #{keys := KP}) ->
-    (KP =/= none andalso (is_atom(K) orelse is_binary(K)) andalso secret_key(K, C))
+    (KP =/= none andalso is_binary(K) andalso secret_key(K, C))
         orelse needs(K, C) orelse needs(V, C) orelse needs_pairs(Rest, C);
 needs_pairs([], _) -> false.
 
@@ -290,6 +293,7 @@ get_found() ->
 
 %% An atom's verdict is kept in the process's dictionary for the policy's version: the same few keys come back
 %% in every term of a column, and a regex run per key would cost more than the rest of the walk.
+secret_key(_, #{keys := none}) -> false;
 secret_key(K, #{keys := KP, version := V}) when is_atom(K) ->
     case get({'$lumin_key', K}) of
         {V, Verdict} -> Verdict;
