@@ -24,6 +24,8 @@
 -export([sys_event/3, view/2]).
 
 -define(SYS_TIMEOUT, 1000).
+%% How often the probe takes in what the hook wrote (a gen_server's or gen_statem's events), in ms.
+-define(POLL_MS, 10).
 
 setup(Spec, P = #{ref := Ref, off := Off, counter := C}) ->
     Pid = lumin_target:process(maps:get(process, Spec, undefined), false),
@@ -33,7 +35,15 @@ setup(Spec, P = #{ref := Ref, off := Off, counter := C}) ->
     Path = state_path(maps:get(path, Spec, undefined)),
     Cut = lumin_budget:cut_bytes(Spec),
     View = {Path, Cut},
-    case catch sys:install(Pid, {FuncId, fun ?MODULE:sys_event/3, {self(), Ref, Off, C, View}}, ?SYS_TIMEOUT) of
+    %% A gen_server or gen_statem hook writes its events to a table the probe owns and reads every ?POLL_MS,
+    %% rather than sending them: a send from the watched process is traced by any message probe on it, which
+    %% would make every event cost a trace message, and the hook's own time with it. Other behaviours send them
+    %% (their first state comes as a reply, in order with the events only in the mailbox).
+    Sink = case lists:member(Behaviour, [gen_server, gen_statem]) of
+               true -> {ets, ets:new(?MODULE, [public, ordered_set, {write_concurrency, true}])};
+               false -> send
+           end,
+    case catch sys:install(Pid, {FuncId, fun ?MODULE:sys_event/3, {self(), Ref, Off, C, View, Sink}}, ?SYS_TIMEOUT) of
         ok -> ok;
         Err -> throw({error, io_lib:format("could not install a sys debug function in ~ts: ~0p", [lumin_target:pid_text(Pid), Err])})
     end,
@@ -45,7 +55,10 @@ setup(Spec, P = #{ref := Ref, off := Off, counter := C}) ->
     Replace = case lists:member(Behaviour, [gen_server, gen_statem]) of
                   %% sys:replace_state/3 answers with the whole state: the fun throws once it has sent the view,
                   %% so the state stays as it was and the answer is that small error, not the whole state.
-                  true -> R0 = case catch sys:replace_state(Pid, fun(St) -> Self ! {'$lumin', state0, Ref, view(St, View)}, throw(lumin_state0) end, ?SYS_TIMEOUT) of
+                  %% The view goes into the hook's table, in order with the events (those before it are left out).
+                  true -> {ets, Tab} = Sink,
+                          R0 = case catch sys:replace_state(Pid, fun(St) -> ets:insert(Tab, {erlang:unique_integer([monotonic]), state0, view(St, View)}),
+                                                                            throw(lumin_state0) end, ?SYS_TIMEOUT) of
                                    {'EXIT', {{callback_failed, _, {throw, lumin_state0}}, _}} -> ok;
                                    {'EXIT', _} = E -> E;
                                    _ -> ok
@@ -69,7 +82,11 @@ setup(Spec, P = #{ref := Ref, off := Off, counter := C}) ->
            [lumin_lib:fmt("~p: its debug events say which message came in, not what it returned; the state after each message "
                           "is read right after it (so under load it may include later messages), and the time it took is not "
                           "known", [Behaviour]) || Behaviour =/= gen_statem, Behaviour =/= gen_server],
-    P#{tracee => Pid, pname => lumin_lib:label(Pid), mon => erlang:monitor(process, Pid), func_id => FuncId, view => View,
+    case Sink of
+        {ets, _} -> erlang:send_after(?POLL_MS, self(), {'$lumin', state_poll});
+        send -> ok
+    end,
+    P#{tracee => Pid, pname => lumin_lib:label(Pid), mon => erlang:monitor(process, Pid), func_id => FuncId, view => View, sink => Sink,
        behaviour => Behaviour, synced => false, cur => undefined, cur_name => undefined, pending => undefined,
        awaiting => queue:new(), seq => 0, warnings := Warn}.
 
@@ -84,9 +101,15 @@ target(Spec) -> lumin_target:text(maps:get(process, Spec, <<>>)).
 
 undo(P = #{tracee := Pid, func_id := Id}) ->
     catch sys:remove(Pid, Id, ?SYS_TIMEOUT),
-    P.
+    %% The hook is gone: all it wrote is in its table now, and becomes rows (a gen_statem's asks for its data).
+    read_all(P).
 
-release(P) -> P#{cur := undefined}.
+release(P = #{sink := Sink}) ->
+    case Sink of
+        {ets, Tab} -> catch ets:delete(Tab);
+        send -> ok
+    end,
+    P#{cur := undefined}.
 
 waiting(#{awaiting := Q}) -> not queue:is_empty(Q).
 
@@ -99,6 +122,12 @@ event({sys, TS, Ev}, P = #{synced := true, behaviour := B}) ->
     end;
 event(_, P) -> P.
 
+info({'$lumin', state_poll}, P = #{state := St}) when St =/= ended ->
+    P1 = take_in(P),
+    case P1 of
+        #{state := ended} -> P1;
+        _ -> erlang:send_after(?POLL_MS, self(), {'$lumin', state_poll}), P1
+    end;
 info({{'$lumin_state0', Ref}, Reply}, P = #{ref := Ref}) ->
     %% A get_state request is answered with the state itself, or {error, {callback_failed, ...}}.
     case Reply of
@@ -112,7 +141,9 @@ info({'$lumin', state0, Ref, St}, P = #{ref := Ref, behaviour := B}) ->
         {gen_statem, {Name, Data}} -> P#{synced := true, cur_name := Name, cur := Data};
         _ -> P#{synced := true, cur := St}
     end;
-info({{'$lumin_data', Ref}, Reply}, P = #{ref := Ref, awaiting := Q}) ->
+info({{'$lumin_data', Ref}, Reply}, P0 = #{ref := Ref}) ->
+    %% The events before this answer are in the table by now: their requests came first.
+    P = #{awaiting := Q} = take_in(P0),
     case queue:out(Q) of
         {{value, E}, Q1} ->
             P1 = awaited_row(E, Reply, P#{awaiting := Q1}),
@@ -124,20 +155,60 @@ info({{'$lumin_data', Ref}, Reply}, P = #{ref := Ref, awaiting := Q}) ->
     end;
 info(_, P) -> P.
 
+%% What the hook wrote to the table so far, in order: events (rows), and the first state, which the events
+%% before it are left out for. Past the mailbox budget of events waiting there, the probe ends (`mailbox');
+%% after a flood ended it, what waits there is dropped, counted.
+take_in(P = #{sink := {ets, Tab}, budget := #{mailbox := MaxQ}}) ->
+    P1 = case ets:info(Tab, size) of
+             N when is_integer(N), N > MaxQ ->
+                 lumin_probe:end_probe(mailbox, io_lib:format("~b events waited on the node for the probe (budget ~b)", [N, MaxQ]),
+                                       P#{flooded => true});
+             _ -> P
+         end,
+    read_all(P1);
+take_in(P) -> P.
+
+read_all(P1 = #{sink := {ets, Tab}}) ->
+    case ets:tab2list(Tab) of
+        [] -> P1;
+        Objs ->
+            {Last, _, _} = lists:last(Objs),
+            ets:select_delete(Tab, [{{'$1', '_', '_'}, [{'=<', '$1', Last}], [true]}]),
+            case P1 of
+                #{flooded := true, state := ending} -> lumin_probe:drop(length([x || {_, TS, _} <- Objs, TS =/= state0]), P1);
+                _ -> lists:foldl(fun written/2, P1, Objs)
+            end
+    end;
+read_all(P) -> P.
+
+written({_, state0, St}, P) -> info({'$lumin', state0, maps:get(ref, P), St}, P);
+written({_, TS, Ev}, P) -> event({sys, TS, Ev}, P).
+
 %% ---- in the watched process ----------------------------------------------------------------------------
 
 %% @doc The sys debug function, run by the watched process for each of its debug events. It removes itself
 %% (`done') once the probe has ended or is gone.
-sys_event(FS = {Probe, Ref, Off, C, View}, Event, _Extra) ->
+sys_event(FS = {Probe, Ref, Off, C, View, Sink}, Event, _Extra) ->
     case atomics:get(Off, 1) =:= 0 andalso is_process_alive(Probe) of
         true ->
             T0 = erlang:monotonic_time(),
             %% One count per message the process takes in (for the watchdog's rate).
             element(1, Event) =:= in andalso counters:add(C, 1, 1),
-            Probe ! {'$lumin_event', Ref, {sys, erlang:monotonic_time(nanosecond), small_event(Event, View)}},
+            TS = erlang:monotonic_time(nanosecond),
+            Kept = case Sink of
+                       {ets, Tab} ->
+                           %% (gone with its probe: the hook goes too)
+                           try ets:insert(Tab, {erlang:unique_integer([monotonic]), TS, small_event(Event, View)})
+                           catch error:badarg -> false
+                           end;
+                       send -> Probe ! {'$lumin_event', Ref, {sys, TS, small_event(Event, View)}}
+                   end,
             %% The time this hook took in the watched process, which the watchdog holds to a share of its time.
             counters:add(C, 2, erlang:monotonic_time() - T0),
-            FS;
+            case Kept of
+                false -> done;
+                _ -> FS
+            end;
         false -> done
     end;
 sys_event(_, _, _) -> done.
@@ -329,13 +400,17 @@ event_type(_) -> other.
 
 %% The watched process is gone, or the probe is ending: what it had started has no result, what waits for data
 %% gets none.
-finish(P = #{behaviour := B, awaiting := Q}) when B =/= gen_server ->
+finish(P0 = #{sink := {ets, _}}) ->
+    finish_rows(take_in(P0));
+finish(P) -> finish_rows(P).
+
+finish_rows(P = #{behaviour := B, awaiting := Q}) when B =/= gen_server ->
     lists:foldl(fun(E, Acc) -> awaited_row(E, none, Acc) end, P#{awaiting := queue:new(), pending := undefined},
                 queue:to_list(Q));
-finish(P = #{pending := Pending}) when Pending =/= undefined ->
+finish_rows(P = #{pending := Pending}) when Pending =/= undefined ->
     #{time := T0} = Pending,
     srv_close(T0, none, none, P);
-finish(P) -> P.
+finish_rows(P) -> P.
 
 %% A term cell that is present, even when the term is the atom `undefined'.
 term(V) -> lumin_columns:present(V).

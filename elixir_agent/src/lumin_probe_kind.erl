@@ -15,7 +15,8 @@
 %%
 %% Callbacks that run in other processes (a sys hook, a telemetry or logger handler) send the probe
 %% `{'$lumin_event', Ref, Event}' (Ref: the probe's `ref'), which the runtime hands to event/2 — or drops,
-%% counted, once a flood ended the probe — and check `off' (an atomics ref, index 1 set to 1 when the probe
+%% counted, once a flood ended the probe — or, where a send would be traced by another probe on the same
+%% process (a state probe's hook), write to a table the probe owns and reads itself; they check `off' (an atomics ref, index 1 set to 1 when the probe
 %% ends) to go quiet. They bump index 1 of the `counter' (a counters ref) once per event, for the watchdog's
 %% rate, and index 2 by the native time they took in the watched process, which the watchdog holds to
 %% lumin_budget:state_share/0.
