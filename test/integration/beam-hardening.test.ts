@@ -4,11 +4,11 @@
  * errors, and both naming modes from one kernel.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ErlNode, erlEvalOn, randomCookie, uniqueName, waitFor } from "../support/beam";
+import { descendants, ErlNode, erlEvalOn, randomCookie, uniqueName, waitFor } from "../support/beam";
 import { ofType, startKernel, stdout, texts, type KernelClient } from "../support/jupyter";
 
 const errorText = (r: Awaited<ReturnType<KernelClient["execute"]>>) => String(ofType(r, "error")[0]?.content.evalue ?? "");
@@ -140,27 +140,6 @@ describe("a node that goes away is noticed", () => {
     expect(dropper.eval("is_pid(whereis(lumin_agent))")).toBe("true");
   });
 });
-
-/** Every process under `root` (itself included). */
-function descendants(root: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const d of readdirSync("/proc").filter((x) => /^\d+$/.test(x))) {
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const out: number[] = [];
-  const walk = (p: number) => {
-    out.push(p);
-    for (const c of children.get(p) ?? []) walk(c);
-  };
-  walk(root);
-  return out;
-}
 
 const readOr = (file: string) => {
   try {

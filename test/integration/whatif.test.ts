@@ -10,7 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startKernel, stdout, type KernelClient } from "../support/jupyter";
-import { cellError, cellJson, elixirCell, ErlNode, SHOP_APP, startShopKernel, uniqueName } from "../support/beam";
+import { cellError, cellJson, descendants, elixirCell, ErlNode, SHOP_APP, startShopKernel, uniqueName, waitFor } from "../support/beam";
 
 let k: KernelClient;
 const SHOP = uniqueName("whatif");
@@ -366,8 +366,9 @@ open({call, From}, {code, _}, N) -> {keep_state, N, [{reply, From, already_open}
     expect(stdout(await ek.execute(`%connect ${target.node} --cookie-env WI_ERL_COOKIE`))).toMatch(/Attached to/);
   }, 120_000);
 
+  let stopped = false;
   afterAll(async () => {
-    await ek?.shutdown();
+    if (!stopped) await ek?.shutdown();
     target?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -418,5 +419,20 @@ open({call, From}, {code, _}, N) -> {keep_state, N, [{reply, From, already_open}
     expect(more.map((r) => r.replayed)).toEqual(["locked", "wrong", "opened", "pushed"]);
     expect(more.map((r) => r.same)).toEqual([false, false, false, false]);
     expect(more[2].diff).toBe("state: 1 → 101");
+  });
+  it("the shadow node is a child of the kernel's bridge with no distribution flags, and it stops with the kernel", async () => {
+    await ek.execute("%probe wi_calc:double/1 --args --as d2");
+    await ek.execute("%erlang wi_calc:double(5).");
+    await ek.execute("%disarm d2");
+    await ek.execute("%events d2 --wait=5s");
+    expect(String((await ek.execute("%whatif d2")).messages.find((m) => m.msg_type === "execute_result")?.content.data["text/plain"])).toMatch(/1 same result/);
+    const cmdline = (pid: number) => { try { return readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0"); } catch { return []; } };
+    const shadows = descendants(ek.pid).filter((p) => { const c = cmdline(p); return c.includes("-user") && c[c.indexOf("-user") + 1] === "peer"; });
+    expect(shadows).toHaveLength(1);
+    const args = cmdline(shadows[0]);
+    for (const flag of ["-name", "-sname", "-setcookie", "-dist_listen"]) expect(args).not.toContain(flag);
+    stopped = true;
+    await ek.shutdown();
+    await waitFor(() => cmdline(shadows[0]).join("") === "", 15_000, "the shadow node to stop with its kernel");
   });
 });

@@ -5,6 +5,7 @@
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ROOT, startKernel, stdout, texts, type KernelClient } from "./jupyter";
@@ -163,4 +164,25 @@ export async function elixirCell(k: KernelClient, code: string): Promise<string>
   const err = r.messages.find((m) => m.msg_type === "error");
   if (err) throw new Error(`elixir cell failed: ${err.content.evalue}\n${code}`);
   return texts(r, "display_data").join("");
+}
+
+/** Every process under `root` (itself included). */
+export function descendants(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const d of readdirSync("/proc").filter((x) => /^\d+$/.test(x))) {
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    out.push(p);
+    for (const c of children.get(p) ?? []) walk(c);
+  };
+  walk(root);
+  return out;
 }
