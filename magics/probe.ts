@@ -334,7 +334,13 @@ Examples:
     const session = ctx.beam;
     const store = session.probes;
     if (name && !store.has(name)) throw new MagicUsageError(`%drop: there is no probe or capture named ${name} (%probes lists them).`);
-    const names = name ? [name] : store.all().filter((p) => p.status.state === "ended").map((p) => p.name);
+    // --ended: every ended probe, and every probe across nodes whose members have all ended (dropped whole).
+    const names = name
+      ? [name]
+      : [
+          ...store.all().filter((p) => p.status.state === "ended" && !store.groupOf(p.name)).map((p) => p.name),
+          ...[...new Set(store.all().map((p) => store.groupOf(p.name)?.name).filter((g): g is string => g !== undefined))].filter((g) => store.groupStatus(g).state === "ended"),
+        ];
     let rows = 0;
     for (const n of names) {
       for (const m of store.membersOf(n)) {

@@ -82,6 +82,24 @@ describe("the cluster as a unit", () => {
     await waitFor(async () => (await rowsOf("%nodes")).some((r) => r.node === late.node && r.state === "left the cluster"), 15_000, "the node to be shown as left");
   });
 
+  it("hidden peers are told apart and attached only when asked (--hidden)", async () => {
+    const hidden = await ErlNode.start("clu_hid", { cookie: nodes[0].cookie, args: ["-hidden", "-pa", ebin] });
+    extra.push(hidden);
+    expect(nodes[0].eval(`net_kernel:connect_node('${hidden.node}')`)).toBe("true");
+    const plain = stdout(await k.execute(`%connect ${nodes[0].node} --cluster`, { timeout: 120 }));
+    expect(plain).not.toContain(`Attached to ${hidden.node}`);
+    expect(plain).toMatch(/hidden peers? not attached \(--hidden attaches them\)/);
+    expect((await rowsOf("%nodes")).some((r) => r.node === hidden.node)).toBe(false);
+    const asked = stdout(await k.execute(`%connect ${nodes[0].node} --cluster --hidden`, { timeout: 120 }));
+    expect(asked).toContain(`Attached to ${hidden.node}`);
+    expect((await rowsOf("%nodes")).find((r) => r.node === hidden.node)).toMatchObject({ state: "up", cluster: "hidden" });
+    // The other nodes are still the cluster's visible ones.
+    expect((await rowsOf("%nodes")).filter((r) => nodes.some((n) => n.node === r.node)).every((r) => r.cluster === "visible")).toBe(true);
+    await k.execute(`%disconnect ${hidden.node}`);
+    expect(clean(hidden)).toBe(CLEAN);
+    hidden.stop();
+  });
+
   it("%top --nodes all is one table across the cluster, ranked, each row naming its node", async () => {
     const rows = await rowsOf("%top -n 3 --by memory --nodes all");
     expect(rows).toHaveLength(15);
@@ -268,7 +286,9 @@ console.log(JSON.stringify(require("${ROOT}/dist/kernel/tables/tableMeta.js").de
 });
 
 describe("%disconnect", () => {
-  it("leaves every node clean", async () => {
+  it("leaves every node clean (after %drop --ended forgot every probe across nodes whole)", async () => {
+    expect(stdout(await k.execute("%drop --ended"))).toMatch(/Dropped \d+ ended probes: [\d,]+ rows freed/);
+    expect(await rowsOf("%probes")).toEqual([]);
     const live = nodes.slice(0, 4);
     const r = await k.execute("%disconnect", { timeout: 60 });
     for (const n of live) expect(stdout(r)).toContain(`Detached from ${n.node}`);
