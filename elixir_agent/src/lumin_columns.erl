@@ -11,7 +11,7 @@
 %% (lumin_redact): every term cell is cut, then redacted, then encoded; an argument list with its function,
 %% so that parameters named as secrets in the source are redacted too (column(cut_args, _)).
 -module(lumin_columns).
--export([new/1, add/2, count/1, encode/3, cut_term/1, present/1]).
+-export([new/1, add/2, add_all/3, count/1, encode/3, cut_term/1, present/1]).
 -export([column/2, batch/4]).
 
 -type kind() :: f64 | i32 | dict | terms | {const, term()}.
@@ -40,6 +40,13 @@ add(Row, {N, Specs, Pending, NP, Accs}) when NP >= ?PENDING ->
     {N + 1, Specs, [Row], 1, fold(Specs, Pending, Accs)};
 add(Row, {N, Specs, Pending, NP, Accs}) ->
     {N + 1, Specs, [Row | Pending], NP + 1, Accs}.
+
+%% @doc Add `K' rows at once (tuples in column order, NEWEST first): add/2 for each, in one step.
+-spec add_all([tuple()], non_neg_integer(), builder()) -> builder().
+add_all(Rows, K, {N, Specs, Pending, NP, Accs}) when NP + K > ?PENDING ->
+    {N + K, Specs, [], 0, fold(Specs, Rows ++ Pending, Accs)};
+add_all(Rows, K, {N, Specs, Pending, NP, Accs}) ->
+    {N + K, Specs, Rows ++ Pending, NP + K, Accs}.
 
 -spec count(builder()) -> non_neg_integer().
 count({N, _, _, _, _}) -> N.

@@ -46,10 +46,12 @@ undo(P) -> P.
 
 release(P) -> P#{calls := #{}, checked := #{}}.
 
-%% The chunk's rows first (newest first, as the tracer hands them on), then counted and added at once.
+%% The chunk's rows first (newest first, as the tracer hands them on), then counted and added at once. The rows
+%% are made with the few keys they need in a small map (every update and look-up of the probe's whole map, per
+%% message, was a good part of a flooded probe's work), put back once per chunk.
 trace(Msgs, P) ->
-    {P1, Rows} = lists:foldr(fun msg_row/2, {P, []}, Msgs),
-    lumin_probe:emit_many(lists:reverse(Rows), P1).
+    {C1, Rows} = lists:foldr(fun msg_row/2, {maps:with([calls, checked, names, tracee, tracer, flags, offset_ns], P), []}, Msgs),
+    lumin_probe:emit_many(lists:reverse(Rows), maps:merge(P, maps:with([calls, checked, names], C1))).
 
 msg_row(Msg, {P, Rows}) ->
     case msg_event(Msg, P) of

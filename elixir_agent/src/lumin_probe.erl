@@ -242,9 +242,8 @@ emit_many(Rows, P = #{state := St, seen := Seen, budget := #{limit := L, buffer 
     N = lumin_columns:count(B),
     case min(L - Seen, min(Buffer, max(N + 1, lumin_budget:batch_rows())) - N) of
         K when K > 0 ->
-            {Run, Rest} = take_run(K, Rows, []),
-            Taken = length(Run),
-            B1 = lists:foldl(fun lumin_columns:add/2, B, Run),
+            {Run, Rest, Taken} = take_run(K, Rows, [], 0),
+            B1 = lumin_columns:add_all(Run, Taken, B),
             P1 = P#{seen := Seen + Taken, tick_seen := TS + Taken, rows := B1},
             P2 = case lumin_columns:count(B1) >= lumin_budget:batch_rows() of
                      true -> flush(P1, false);
@@ -262,9 +261,11 @@ emit_many(Rows, P = #{state := St, seen := Seen, budget := #{limit := L, buffer 
     end;
 emit_many(_, P) -> P.
 
-take_run(0, Rest, Acc) -> {lists:reverse(Acc), Rest};
-take_run(_, [], Acc) -> {lists:reverse(Acc), []};
-take_run(K, [R | Rs], Acc) -> take_run(K - 1, Rs, [R | Acc]).
+%% Up to K rows, as tuples, newest first (as lumin_columns:add_all/3 takes them), the rest, and how many.
+take_run(0, Rest, Acc, N) -> {Acc, Rest, N};
+take_run(_, [], Acc, N) -> {Acc, [], N};
+take_run(K, [R | Rs], Acc, N) when is_list(R) -> take_run(K - 1, Rs, [list_to_tuple(R) | Acc], N + 1);
+take_run(K, [R | Rs], Acc, N) -> take_run(K - 1, Rs, [R | Acc], N + 1).
 
 %% @doc One event as a row (a list or tuple of the kind's columns, in order): take/1 and add_row/2 in one
 %% update of the probe (the common path, once per event).
