@@ -192,7 +192,7 @@ erlang(Code, Bindings) ->
     catch
         throw:{syntax, Msg} -> {error, iolist_to_binary(["syntax error: ", Msg])};
         Class:Reason:Stack ->
-            {error, limit(erl_error:format_exception(Class, Reason, prune(Stack)))}
+            {error, lumin_redact:text(limit(erl_error:format_exception(Class, lumin_redact:term(Reason), prune(Stack))))}
     end.
 
 loc_line({L, _}) -> L;
@@ -210,14 +210,15 @@ elixir(Code, Bindings) ->
                     {ok, lumin_columns:cut_term(Shown), lumin_redact:text(limit(Text)), NewBindings}
             catch
                 Class:Reason:Stack ->
-                    {error, limit('Elixir.Exception':format(Class, Reason, prune(Stack)))}
+                    {error, lumin_redact:text(limit('Elixir.Exception':format(Class, lumin_redact:term(Reason), prune(Stack))))}
             end;
         _ ->
             {error, iolist_to_binary([atom_to_list(node()), " has no Elixir: use %%erlang on this node"])}
     end.
 
 %% The evaluator's own frames (Elixir's and OTP's, and ours) say nothing to the user.
-prune(Stack) -> [F || F = {M, _, _, _} <- Stack, not lists:member(M, ?INTERNAL)].
+%% (A frame's arguments, as a function clause error gives them, are redacted by their parameters' names.)
+prune(Stack) -> lumin_redact:stacktrace([F || F = {M, _, _, _} <- Stack, not lists:member(M, ?INTERNAL)]).
 
 limit(Chars) ->
     B = unicode:characters_to_binary(Chars),

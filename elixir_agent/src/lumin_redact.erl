@@ -25,7 +25,7 @@
 %% by the agent's owner process (start/0), so they go with the attachment. Each process that redacts keeps
 %% its compiled view of the table in its dictionary, rebuilt when the table's version changes.
 -module(lumin_redact).
--export([start/0, set_policy/2, policy/0, term/1, redactor/0, learned/0, args/2, args_list/1, text/1, learn_module/1, marker/0, default_keys/0]).
+-export([start/0, set_policy/2, policy/0, term/1, redactor/0, learned/0, args/2, stacktrace/1, args_list/1, text/1, learn_module/1, marker/0, default_keys/0]).
 
 -define(TABLE, lumin_redact).
 -define(MARKER, lumin_redacted).
@@ -135,6 +135,16 @@ args_list([{MFA, Args} | Rest], C, Cache, Acc) ->
             args_list(Rest, C1, Cache1, [redact(Args1, C1) | Acc])
     end;
 args_list([], _, _, Acc) -> lists:reverse(Acc).
+
+%% @doc A stacktrace whose frames' argument lists (a function clause error gives them) are redacted as args/2
+%% does; frames with an arity stay as they are.
+-spec stacktrace(list()) -> list().
+stacktrace(Stack) when is_list(Stack) ->
+    [case Frame of
+         {M, F, Args, Loc} when is_atom(M), is_atom(F), is_list(Args) -> {M, F, args({M, F, length(Args)}, Args), Loc};
+         _ -> Frame
+     end || Frame <- Stack];
+stacktrace(Other) -> Other.
 
 %% @doc Text (a formatted log message): values remembered as secret are replaced in it, and the marker's
 %% own printed forms (`lumin_redacted', `:lumin_redacted') read `[redacted]'.

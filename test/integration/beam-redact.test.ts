@@ -94,6 +94,12 @@ describe("redaction on the node", () => {
     const logs = await run(`const lg = %events logs --wait=3s\nconsole.log(JSON.stringify(lg.objects().map((r) => r.message)))`);
     expect(JSON.parse(stdout(logs).trim().split("\n").pop()!).join("\n")).toContain("authorization: [redacted]");
 
+    // An evaluation's error: the function clause error's stacktrace gives verify(user, password)'s arguments.
+    const failed = await k.execute("%%elixir\nSecrets.Vault.fail()");
+    outputs.push(JSON.stringify(failed.messages));
+    const error = failed.messages.find((m) => m.msg_type === "error");
+    expect(JSON.stringify(error?.content)).toContain('Secrets.Vault.verify(\\"alice\\", [redacted])');
+
     // Every view of them: tables, a chart, %explain, captures, a report.
     await run("%events logins");
     await run("%events msgs");

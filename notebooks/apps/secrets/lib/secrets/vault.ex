@@ -4,7 +4,8 @@ defmodule Secrets.Vault do
   its process dictionary. `login(user, password)` takes the password positionally, sends it to the server in a
   `{:login, user, password}` call, logs the attempt with an `authorization:` header, and returns
   `{:ok, token}`. `run(n)` makes `n` logins with the right password and one `{:login, user, password}` info
-  message, so a notebook can drive it without ever writing a secret in a cell.
+  message, so a notebook can drive it without ever writing a secret in a cell. `fail()` calls
+  `verify(user, password)` with the real password and no clause matches: the error's stacktrace carries it.
   """
   use GenServer
   require Logger
@@ -24,6 +25,10 @@ defmodule Secrets.Vault do
     send(__MODULE__, {:login, @user, @password})
     :ok
   end
+
+  def fail, do: verify(@user, @password)
+
+  def verify(user, password) when user == "nobody", do: password
 
   @impl true
   def init(:ok) do
