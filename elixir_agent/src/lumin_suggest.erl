@@ -19,7 +19,10 @@
 %% @doc Rows as lumin_shadow's call rows. Options: language (elixir | erlang), module (the test module's
 %% name, text), examples (per test), header (lines for the top comment).
 %% Returns #{code, tests, calls, left_out => [Text]}.
--spec generate([tuple()], map()) -> map().
+-spec generate([tuple()] | binary(), map()) -> map().
+generate(Packed, Opts) when is_binary(Packed) ->
+    %% Rows come compressed over the peer's standard I/O, as for replays (lumin_shadow:replay/1).
+    generate(binary_to_term(Packed), Opts);
 generate(Rows, Opts = #{language := Lang}) ->
     Max = maps:get(examples, Opts, 3),
     {Calls, Left} = lists:foldl(fun(R, {Cs, Ls}) ->

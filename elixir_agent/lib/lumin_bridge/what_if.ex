@@ -41,7 +41,7 @@ defmodule LuminBridge.WhatIf do
     language = if Enum.all?(roots, &(not String.starts_with?(Atom.to_string(&1), "Elixir."))), do: :erlang, else: :elixir
     module = args[:module] || default_test_module(language, hd(roots))
     opts = %{language: language, module: module, examples: args[:examples] || 3, header: args[:header] || []}
-    generated = Shadow.pcall(peer, :lumin_suggest, :generate, [rows, opts], 120_000)
+    generated = Shadow.pcall(peer, :lumin_suggest, :generate, [:erlang.term_to_binary(rows, [:compressed]), opts], 120_000)
     ran =
       if generated.tests == 0, do: %{total: 0, failures: 0, output: ""},
         else: (case Shadow.pcall(peer, :lumin_shadow, :run_tests, [language, generated.code, :undefined], 180_000) do
