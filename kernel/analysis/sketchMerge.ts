@@ -131,10 +131,8 @@ class MergedFunction {
   errors = 0;
   sum = 0;
   max = -Infinity;
-  readonly nodes = new Set<string>();
 
-  add(node: string, s: ShippedSketch, zero: number, w: Uint32Array): void {
-    this.nodes.add(node);
+  add(s: ShippedSketch, zero: number, w: Uint32Array): void {
     this.count += s.count;
     this.errors += s.errors;
     this.sum += s.sum_us;
@@ -175,6 +173,8 @@ export class SummaryMerge {
   /** The merged rows of intervals already read (an interval's merge is read once every node has passed it). */
   private readonly mergedRows = new Map<number, SummaryRow[]>();
   private readonly lastAt = new Map<string, number>();
+  /** `Mod.fun/arity` by module, function and arity, made once (every interval of every node names them again). */
+  private readonly names = new Map<string, string>();
   alpha = 0.01;
   everyMs = 1000;
   /** What the nodes shipped: bytes, and function-intervals (one function's sketch for one interval). */
@@ -193,14 +193,16 @@ export class SummaryMerge {
     const merged = this.mergeNodes ? (this.intervals.get(e.at_us) ?? this.intervals.set(e.at_us, new Map()).get(e.at_us)!) : null;
     const gamma = (1 + e.alpha) / (1 - e.alpha);
     for (const s of e.sketches) {
-      const fn = functionName(s.module, s.function, s.arity);
+      const key = `${s.module}\u0000${s.function}\u0000${s.arity}`;
+      let fn = this.names.get(key);
+      if (fn === undefined) this.names.set(key, (fn = functionName(s.module, s.function, s.arity)));
       const { zero, w } = split(s.bins);
       const [p50, p90, p99] = quantilesOf(s.count, gamma, s.max_us, zero, { w });
       this.nodeRows.push({ time_us: e.at_us, node: e.node, function: fn, count: s.count, errors: s.errors, p50_us: p50, p90_us: p90, p99_us: p99, max_us: s.max_us, mean_us: s.count ? s.sum_us / s.count : null });
       if (merged) {
         let m = merged.get(fn);
         if (!m) merged.set(fn, (m = new MergedFunction()));
-        m.add(e.node, s, zero, w);
+        m.add(s, zero, w);
       }
     }
     // Intervals every node has passed are read now and their buckets let go.
