@@ -64,7 +64,9 @@ describe("%whatif on a call probe", () => {
 describe("%whatif with other arguments, and %%whatif with replacement code", () => {
   it("--args: results change exactly as the new arguments make them (checked against the node itself)", async () => {
     await record("prices2", "Shop.Pricing.price/2", `for q <- 1..40, do: Shop.Pricing.price("apple", q)`);
-    const rows = await rowsOf(`%whatif prices2 --args "fn [item, qty] -> [item, qty * 2] end" --where "d => d.args != null"`, "row,args,replayed,same,recorded");
+    // TABLE may be a TypeScript variable holding the probe's table.
+    await k.execute("const pricesTable = %events prices2");
+    const rows = await rowsOf(`%whatif pricesTable --args "fn [item, qty] -> [item, qty * 2] end" --where "d => d.args != null"`, "row,args,replayed,same,recorded");
     expect(rows).toHaveLength(40);
     const onNode = (await ex(`Enum.map(1..40, &Shop.Pricing.price("apple", &1 * 2))`)).replace(/[\[\]\s]/g, "").split(",").map(Number);
     rows.sort((a, b) => a.row - b.row);
@@ -226,6 +228,13 @@ end`);
     expect(text).toMatch(/What changed at row \d+ \(\["apple", 130\]\): result: \d+ → \d+/);
     expect(text).toMatch(/The slowest recorded call, row \d+ \(\["apple", 130\]\), took [\d.]+ ms; replayed, [\d.]+ µs\./);
     expect(text).toMatch(/replays? ran in under half the recorded time/);
+    // A what-if travels like a probe's table: saved as Arrow, loaded back, explained the same.
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), "lumin-whatif-cap-")), "fixed.arrow");
+    expect(stdout(await k.execute(`%capture save fixed ${file}`))).toMatch(/fixed/);
+    await k.execute(`%capture load ${file} --as fixed_again`);
+    const again = await k.execute("%explain fixed_again");
+    expect(again.messages.find((m) => m.msg_type === "execute_result")!.content.data["text/plain"]).toBe(text);
+    rmSync(path.dirname(file), { recursive: true, force: true });
   });
 });
 
