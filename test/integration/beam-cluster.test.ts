@@ -296,3 +296,21 @@ describe("%disconnect", () => {
     expect(await rowsOf("%nodes")).toEqual([]);
   });
 });
+
+describe("a kernel killed with a probe armed across the cluster", () => {
+  it("every node's agent cleans up on its own within 5 s", async () => {
+    const live = nodes.slice(0, 4);
+    const k2 = await startKernel({ env: { CLUSTER_COOKIE: nodes[0].cookie } });
+    try {
+      expect(stdout(await k2.execute(`%connect ${live[0].node} --cluster --cookie-env CLUSTER_COOKIE`, { timeout: 120 }))).toMatch(/4 nodes attached in all/);
+      expect(stdout(await k2.execute("%probe checkout:place/1 --nodes all --as doomed --for 5m", { timeout: 60 }))).toContain("doomed armed on 4 of 4 nodes");
+      for (const n of live) expect(n.eval("erlang:trace_info({checkout, place, 1}, traced)")).toBe("{traced,local}");
+      const killedAt = Date.now();
+      process.kill(k2.pid, "SIGKILL");
+      for (const n of live) await waitFor(() => clean(n) === CLEAN, 5_000 - (Date.now() - killedAt), `${n.node} to be clean`);
+      expect(Date.now() - killedAt).toBeLessThan(5_000);
+    } finally {
+      await k2.shutdown().catch(() => undefined);
+    }
+  }, 120_000);
+});
