@@ -2,7 +2,7 @@
  * `npm run bench`: every "Speed" figure of issues 2–5, as JSON lines on stdout (one object per figure; each a
  * median of several repetitions; competitors measured side by side in the same run). Progress goes to stderr.
  *
- *   node dist/bench/run.js [kernel] [calls] [redact] [messages] [noresult] [kinds] [top] [whatif] [cluster] [charts]     (default: all, in that order)
+ *   node dist/bench/run.js [kernel] [calls] [redact] [messages] [noresult] [kinds] [top] [whatif] [cluster] [charts] [record]     (default: all, in that order)
  */
 import { killAllKernels } from "./jupyterClient";
 import { benchKernelStartup } from "./kernelStartup";
@@ -16,6 +16,7 @@ import { benchKindsTogether } from "./kindsTogether";
 import { benchTop } from "./top";
 import { benchWhatIf, benchWhatIfStart } from "./whatif";
 import { benchCluster } from "./cluster";
+import { benchRecord } from "./record";
 import { execFileSync } from "node:child_process";
 import os from "node:os";
 import { emit, emitError, note, round } from "./stats";
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
     { name: "whatif", run: async () => { await benchWhatIf(await beamBench()); await benchWhatIfStart(); } },
     { name: "cluster", run: async () => benchCluster(await beamBench()) },
     { name: "charts", run: () => benchCharts() },
+    { name: "record", run: () => benchRecord() },
   ];
   const wanted = process.argv.slice(2);
   const t0 = performance.now();

@@ -7,11 +7,13 @@ import path from "node:path";
 import { defineMagic, MagicUsageError } from "../kernel/magics/declaration";
 import { htmlReport, type ReportItem } from "../kernel/report/htmlReport";
 import type { ReportEntry } from "../kernel/report/reportLog";
+import { resolveTable } from "../kernel/magics/tableArgument";
+import type { MagicContext } from "../kernel/magics/declaration";
 
 export const exportReport = defineMagic({
   name: "export",
   kind: "line",
-  summary: "Write the charts, tables and %explain sentences shown so far, with the notebook's markdown, to one self-contained HTML file.",
+  summary: "Write the charts, tables and %explain sentences shown so far, with the notebook's markdown, to one self-contained HTML file; or, with otel, call and message tables as OpenTelemetry spans.",
   details: `The file embeds vega, vega-lite and vega-embed, so it opens anywhere with no network. Charts stay
 interactive (tooltips, brushes, sliders); tables show the page that was shown; %explain's sentences come
 as a list. With the notebook file (--notebook, or the one JupyterLab names in JPY_SESSION_NAME), the report
@@ -19,12 +21,22 @@ follows the notebook: its markdown cells, and under each code cell what that cel
 here. --list numbers what was shown; --only picks from those numbers. Relative paths are from the
 notebook's directory.
 
+%export otel FILE [TABLE…] writes call and message tables (probe names or table expressions; default:
+every call and message probe) as OpenTelemetry spans in OTLP JSON, one ExportTraceServiceRequest a line —
+what the OpenTelemetry Collector's file receiver reads, and Jaeger and Tempo import. A call is a span whose
+parent is the call enclosing it on its process; a call that raised has an exception event; node, pid and
+Mod.fun/arity are attributes; times are in ns.
+
 Examples:
   %export report.html
   %export investigation.html --title "Latency spike in Shop.Orders" --notebook latency-spike.ipynb
   %export --list
-  %export summary.html --only 2,4-6`,
-  positionals: [{ name: "FILE", help: "the HTML file to write", optional: true }],
+  %export summary.html --only 2,4-6
+  %export otel spans.jsonl orders`,
+  positionals: [
+    { name: "FILE", help: "the HTML file to write (or otel, then the OTLP JSON file)", optional: true },
+    { name: "TABLES", help: "otel: the OTLP file, then the tables to export (default: every call and message probe)", optional: true, rest: true, completes: "probes" },
+  ],
   flags: [
     { name: "title", takes: "value", valueName: "TEXT", help: "the report's title (default: the file's name)" },
     { name: "notebook", takes: "value", valueName: "FILE.ipynb", help: "take the markdown and the order of cells from this notebook file" },
@@ -33,6 +45,8 @@ Examples:
   ],
   showsResult: false,
   async run({ args }, ctx) {
+    if (args.positionals.FILE === "otel") return exportOtel(args.positionals.TABLES ?? [], ctx);
+    if (args.positionals.TABLES?.length) throw new MagicUsageError(`%export: one HTML file at a time; "${args.positionals.TABLES.join(" ")}" is extra (for spans: %export otel FILE [TABLE…]).`);
     const all = ctx.report.entries();
     if (args.flags.list) {
       if (all.length === 0) ctx.io.stream("stdout", "Nothing shown yet: show a chart, a table or %explain first.\n");
@@ -55,6 +69,23 @@ Examples:
     return full;
   },
 });
+
+/** `%export otel FILE [TABLE…]`: call and message tables as OTLP JSON lines (kernel/report/otlp.ts). */
+async function exportOtel(words: string[], ctx: MagicContext): Promise<string> {
+  const [file, ...names] = words;
+  if (!file) throw new MagicUsageError("%export otel: name the file to write, e.g. %export otel spans.jsonl [TABLE…].");
+  const store = ctx.beam.probes;
+  const chosen = names.length ? names : store.all().filter((p) => p.kind === "calls" || p.kind === "messages").map((p) => p.name);
+  if (chosen.length === 0) throw new MagicUsageError("%export otel: there is no call or message probe to export; arm one, or name a table: %export otel FILE TABLE.");
+  const tables = await Promise.all(chosen.map(async (name) => ({ name, table: await resolveTable(name, "export", ctx) })));
+  const { otlpTraces } = require("../kernel/report/otlp") as typeof import("../kernel/report/otlp");
+  const { lines, spans, skipped } = otlpTraces(tables);
+  const full = path.resolve(file);
+  writeFileSync(full, lines.map((l) => `${l}\n`).join(""));
+  for (const s of skipped) ctx.io.stream("stderr", `%export otel: left out ${s}\n`);
+  ctx.io.stream("stdout", `Wrote ${full}: ${spans.toLocaleString("en")} span(s) from ${tables.length - skipped.length} table(s), OTLP JSON (${lines.length} line(s)).\n`);
+  return full;
+}
 
 /** The entries numbered in `list` ("1,3,5-7", 1-based as --list shows them). */
 function pick(all: readonly ReportEntry[], list: string): ReportEntry[] {

@@ -70,6 +70,7 @@ async function runMagic(name: string, kind: "line" | "cell", argText: string, en
   const before = env.state.asking;
   const magic = kind === "cell" ? `%%${name} ${argText}`.trimEnd() + `\n${options.body ?? ""}` : `%${name} ${argText}`.trimEnd();
   env.state.asking = { magic, cell: env.cellNumber, cellId: env.cellId };
+  env.state.recording.tape?.magicStarted();
   let value: unknown;
   try {
     value = await decl.run(call, magicContext(env));

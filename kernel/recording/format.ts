@@ -24,7 +24,12 @@ export const MANIFEST = "manifest.json";
 export const TIMELINE = "timeline.jsonl";
 
 /** A request the kernel made of a bridge, as the timeline keeps it. */
-export interface RequestEntry {
+/** Every entry's `m`: how many magics had started (since %record) when it happened. */
+interface Stamped {
+  m: number;
+}
+
+export interface RequestEntry extends Stamped {
   t: "request";
   seq: number;
   at: string;
@@ -38,7 +43,7 @@ export interface RequestEntry {
   cellId?: string;
 }
 
-export interface ReplyEntry {
+export interface ReplyEntry extends Stamped {
   t: "reply";
   seq: number;
   ok: boolean;
@@ -49,7 +54,7 @@ export interface ReplyEntry {
   message?: string;
 }
 
-export interface EventEntry {
+export interface EventEntry extends Stamped {
   t: "event";
   mode: NamingMode;
   type: string;

@@ -34,6 +34,7 @@ export class Recorder implements Tape {
   private readonly entries: Entry[] = [];
   private written = 0;
   private seq = 0;
+  private magics = 0;
   private readonly requests = new Map<number, RequestEntry>();
   private readonly manifestRequests: Manifest["requests"] = [];
   private readonly nodes = new Map<string, Manifest["nodes"][number]>();
@@ -61,6 +62,10 @@ export class Recorder implements Tape {
 
   readonly bridgeFor = (mode: NamingMode) => new RecordingBridge(new Bridge(), mode, this);
 
+  magicStarted(): void {
+    this.magics++;
+  }
+
   /** A request on its way to the bridge; returns its number, or undefined for requests not recorded. */
   request(mode: NamingMode, op: string, args: Record<string, unknown>): number | undefined {
     if (NOT_RECORDED.has(op)) return undefined;
@@ -69,7 +74,7 @@ export class Recorder implements Tape {
     // The cookie is never written anywhere: not kept, not even as a placeholder that says it was there.
     const { cookie: _cookie, ...kept } = args;
     const entry: RequestEntry = {
-      t: "request", seq, at: new Date().toISOString(), mode, op, args: jsonArgs(kept),
+      t: "request", m: this.magics, seq, at: new Date().toISOString(), mode, op, args: jsonArgs(kept),
       magic: asking?.magic ?? null,
       ...(asking?.cell !== undefined ? { cell: asking.cell } : {}),
       ...(asking?.cellId ? { cellId: asking.cellId } : {}),
@@ -95,13 +100,13 @@ export class Recorder implements Tape {
     if (req.op === "snapshot") {
       const kind = (req.args.kind as string) as SnapshotKind;
       const file = `snapshots/${pad(seq)}-${kind}.arrow`;
-      this.entries.push({ t: "reply", seq, ok: true, file });
+      this.entries.push({ t: "reply", m: this.magics, seq, ok: true, file });
       summary.answer = file;
       const node = String(req.args.node);
       this.later(snapshotTable(value as Uint8Array, kind, node).then((table) => saveCapture(table, path.join(this.dir, file), kind)));
       return;
     }
-    this.entries.push({ t: "reply", seq, ok: true, etf: b64(recordable(value)) });
+    this.entries.push({ t: "reply", m: this.magics, seq, ok: true, etf: b64(recordable(value)) });
     if (req.op === "connect" || req.op === "start_node") {
       const n = toJs(value) as Manifest["nodes"][number];
       this.nodes.set(n.node, { node: n.node, otp_release: n.otp_release, elixir_version: n.elixir_version, language: n.language, owned: n.owned });
@@ -114,7 +119,7 @@ export class Recorder implements Tape {
 
   fail(seq: number | undefined, e: Error): void {
     if (seq === undefined) return;
-    this.entries.push({ t: "reply", seq, ok: false, message: e.message });
+    this.entries.push({ t: "reply", m: this.magics, seq, ok: false, message: e.message });
     this.manifestRequests.find((r) => r.seq === seq)!.error = e.message;
   }
 
@@ -125,11 +130,11 @@ export class Recorder implements Tape {
       const probe = this.probeFiles.get(name);
       const batch = decodeBatch(payload.get("batch") as Uint8Array);
       if (!probe) return;
-      this.entries.push({ t: "event", mode, type, probe: name, file: probe.file, from: probe.rows, rows: batch.count, dropped: batch.dropped });
+      this.entries.push({ t: "event", m: this.magics, mode, type, probe: name, file: probe.file, from: probe.rows, rows: batch.count, dropped: batch.dropped });
       probe.rows += batch.count;
       return;
     }
-    this.entries.push({ t: "event", mode, type, etf: b64(payload), data: readable(type, payload) });
+    this.entries.push({ t: "event", m: this.magics, mode, type, etf: b64(payload), data: readable(type, payload) });
   }
 
   /** After the session has seen an event: a probe that ended has all its rows, so its file is written. */
@@ -150,7 +155,7 @@ export class Recorder implements Tape {
   }
 
   private later(p: Promise<unknown>): void {
-    const tracked = p.catch((e) => this.entries.push({ t: "event", mode: "short", type: "recording_error", data: String((e as Error).message) }));
+    const tracked = p.catch((e) => this.entries.push({ t: "event", m: this.magics, mode: "short", type: "recording_error", data: String((e as Error).message) }));
     this.pending.add(tracked);
     void tracked.finally(() => this.pending.delete(tracked));
   }

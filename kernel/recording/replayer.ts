@@ -38,15 +38,18 @@ export class Replayer implements Tape {
   readonly mode = "replay";
   readonly manifest: Manifest;
   private readonly entries: Entry[];
-  private readonly tables = new Map<string, { table: ColumnTable; kind: string }>();
+  private readonly tables = new Map<string, { table: ColumnTable; kind: string; types: Record<string, number> }>();
   private readonly bridges = new Map<NamingMode, ReplayBridge>();
   private readonly asked = new Map<number, Asked>();
   private readonly evalIds = new Map<number, number>();
   /** Index of the next timeline entry to play. */
   private cursor = 0;
   private pumping = false;
+  private answered = 0;
   private lastNotedCell: unknown = Symbol("none");
   private readonly modesUsed = new Set<NamingMode>();
+  /** Magics started since %replay (as `m` counts them in the timeline). */
+  private magics = 0;
 
   constructor(
     readonly dir: string,
@@ -65,6 +68,11 @@ export class Replayer implements Tape {
     this.bridges.set(mode, b);
     return b;
   };
+
+  magicStarted(): void {
+    this.magics++;
+    this.pump();
+  }
 
   /** Has the replay asked anything of this naming mode's bridge yet? (A live one is running from then on.) */
   used(mode: NamingMode): boolean {
@@ -139,6 +147,9 @@ export class Replayer implements Tape {
           // Let the kernel act on the answer (it may make the next request at once) before playing on.
           return this.pump();
         } else {
+          // What came after a later magic started waits for it — unless a request asked earlier still waits
+          // for its reply past it (a reply that came late, live).
+          if (e.m > this.magics && !this.awaiting()) return;
           this.cursor++;
           this.play(e);
         }
@@ -146,13 +157,19 @@ export class Replayer implements Tape {
     });
   }
 
+  /** Is a request asked of the replay still unanswered? */
+  private awaiting(): boolean {
+    return this.answered < this.asked.size;
+  }
+
   private answer(e: ReplyEntry): void {
+    this.answered++;
     const a = this.asked.get(e.seq);
     if (!a) return;
     if (!e.ok) return a.reject(new BridgeError(e.message ?? "the node refused the request"));
     if (e.file) {
-      const { table, kind } = this.tables.get(e.file)!;
-      return a.resolve(batchOf(table, kind, 0, table.numRows()));
+      const { table, kind, types } = this.tables.get(e.file)!;
+      return a.resolve(batchOf(table, kind, 0, table.numRows(), 0, types));
     }
     a.resolve(decode(Buffer.from(e.etf ?? "", "base64")));
   }
@@ -161,8 +178,8 @@ export class Replayer implements Tape {
     const bridge = this.bridges.get(e.mode);
     if (!bridge) return;
     if (e.type === "probe_batch" && e.file) {
-      const { table, kind } = this.tables.get(e.file)!;
-      const batch = batchOf(table, kind, e.from ?? 0, e.rows ?? 0, e.dropped ?? 0);
+      const { table, kind, types } = this.tables.get(e.file)!;
+      const batch = batchOf(table, kind, e.from ?? 0, e.rows ?? 0, e.dropped ?? 0, types);
       bridge.emit("event", "probe_batch", new ErlMap([[new Atom("name"), Buffer.from(e.probe ?? "")], [new Atom("batch"), batch]]));
       return;
     }
@@ -223,12 +240,12 @@ function readTimeline(dir: string): Entry[] {
   });
 }
 
-function readTable(dir: string, file: string): { table: ColumnTable; kind: string } {
+function readTable(dir: string, file: string): { table: ColumnTable; kind: string; types: Record<string, number> } {
   const full = path.join(dir, file);
   if (!existsSync(full)) throw new RecordingError(`${full} is missing from the recording: copy the whole folder, or record it again with %record.`);
   try {
-    const { table, meta } = loadCapture(full);
-    return { table, kind: meta.kind };
+    const { table, meta, types } = loadCapture(full);
+    return { table, kind: meta.kind, types };
   } catch (e) {
     throw new RecordingError(`${full} is not a whole Arrow file (${(e as Error).message}); it may have been cut short in a copy: copy the recording again, or record it again with %record.`);
   }

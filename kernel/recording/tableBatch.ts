@@ -6,6 +6,7 @@
 import { Atom, encode, ErlFloat, ErlMap, List, Tuple, type ErlTerm } from "../beam/etf";
 import type { ColumnTable } from "../analysis/aq";
 import { TermColumn } from "../tables/columns";
+import { ARROW_FLOAT, ARROW_INT } from "../tables/capture";
 
 const le = (a: Float64Array | Int32Array | Uint32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
@@ -18,7 +19,7 @@ function dictValue(v: unknown): ErlTerm {
   return Buffer.from(String(v));
 }
 
-function column(table: ColumnTable, name: string, from: number, rows: number): Tuple {
+function column(table: ColumnTable, name: string, from: number, rows: number, arrowType?: number): Tuple {
   const col = table.column(name) as unknown;
   if (col instanceof TermColumn) {
     const offsets = new Uint32Array(rows + 1);
@@ -30,6 +31,14 @@ function column(table: ColumnTable, name: string, from: number, rows: number): T
   if (values instanceof Float64Array || values instanceof Float32Array) return new Tuple([new Atom("f64"), le(Float64Array.from(values.subarray(from, from + rows)))]);
   if (ArrayBuffer.isView(values) && !(values instanceof BigInt64Array) && !(values instanceof BigUint64Array) && !(values instanceof DataView)) {
     return new Tuple([new Atom("i32"), le(Int32Array.from((values as Int32Array).subarray(from, from + rows)))]);
+  }
+  // Numbers the node sent as f64 or i32 (Arrow float or int, with no null): the same again, so the table
+  // builder stores (and the display formats) them as it did live.
+  if (arrowType === ARROW_FLOAT || arrowType === ARROW_INT) {
+    const part = Array.from({ length: rows }, (_, r) => values[from + r]);
+    if (part.every((v) => typeof v === "number")) {
+      return arrowType === ARROW_FLOAT ? new Tuple([new Atom("f64"), le(Float64Array.from(part as number[]))]) : new Tuple([new Atom("i32"), le(Int32Array.from(part as number[]))]);
+    }
   }
   const ids = new Map<unknown, number>();
   const distinct: unknown[] = [];
@@ -46,8 +55,8 @@ function column(table: ColumnTable, name: string, from: number, rows: number): T
 }
 
 /** Rows [from, from + rows) of `table` as a batch of `kind`, in the external term format. */
-export function batchOf(table: ColumnTable, kind: string, from: number, rows: number, dropped = 0): Buffer {
-  const columns = new ErlMap(table.columnNames().map((n) => [new Atom(n), column(table, n, from, rows)]));
+export function batchOf(table: ColumnTable, kind: string, from: number, rows: number, dropped = 0, types: Record<string, number> = {}): Buffer {
+  const columns = new ErlMap(table.columnNames().map((n) => [new Atom(n), column(table, n, from, rows, types[n])]));
   return encode(new ErlMap([
     [new Atom("kind"), new Atom(kind)],
     [new Atom("count"), rows],

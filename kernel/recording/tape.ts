@@ -16,6 +16,11 @@ export interface Tape {
   readonly dir: string;
   /** The bridge the session uses for each naming mode. */
   readonly bridgeFor: (mode: NamingMode) => BridgeLike;
+  /**
+   * A magic is starting. What the nodes sent is stamped with how many magics had started when it came, so a
+   * replay lets each magic see exactly what had come by then live (rows that came while TypeScript slept).
+   */
+  magicStarted(): void;
 }
 
 /** The parts of the kernel a tape works with (kernel/kernelState.ts has them all). */

@@ -29,7 +29,7 @@ interface CaptureMeta extends TableMeta {
 const flechette = require("@uwdata/flechette") as {
   binary(): unknown;
   tableToIPC(table: unknown, options: { format: "file" }): Uint8Array;
-  tableFromIPC(bytes: Uint8Array): { schema: { metadata: Map<string, string> | null } };
+  tableFromIPC(bytes: Uint8Array): { schema: { metadata: Map<string, string> | null; fields: { name: string; type: { typeId: number } }[] } };
 };
 
 function termBytes(v: unknown): Uint8Array | null {
@@ -73,8 +73,15 @@ export function saveCapture(table: ColumnTable, file: string, fallbackKind = "ta
   return bytes.length;
 }
 
-/** Read a capture back: the table, its term columns lazy again, its metadata restored. */
-export function loadCapture(file: string): { table: ColumnTable; meta: CaptureMeta } {
+/** Arrow's type ids for the numbers a table's columns held (flechette reads both back as plain numbers). */
+export const ARROW_INT = 2;
+export const ARROW_FLOAT = 3;
+
+/**
+ * Read a capture back: the table, its term columns lazy again, its metadata restored, and each column's Arrow
+ * type id (so a replay can tell a float column whose values happen to be whole from an int column).
+ */
+export function loadCapture(file: string): { table: ColumnTable; meta: CaptureMeta; types: Record<string, number> } {
   const bytes = readFileSync(file);
   const arrow = flechette.tableFromIPC(bytes);
   const raw = arrow.schema.metadata?.get(META_KEY);
@@ -94,5 +101,6 @@ export function loadCapture(file: string): { table: ColumnTable; meta: CaptureMe
     table = table.assign(aq.table(columns as never));
   }
   setTableMeta(table, meta);
-  return { table, meta };
+  const types = Object.fromEntries(arrow.schema.fields.map((f) => [f.name, f.type.typeId]));
+  return { table, meta, types };
 }

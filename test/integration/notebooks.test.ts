@@ -48,7 +48,9 @@ const CHECKS: Record<string, (cells: Cell[]) => void> = {
     expect(quantities.slice(0, 6).every((q) => q > 100)).toBe(true);
     expect(quantities.slice(6).every((q) => q <= 100)).toBe(true);
     expect(textOf(outputsOf(cells, "%explain all"))).toMatch(/Most time went to Shop\.Orders\.handle_call\/3/);
-    expect(textOf(outputsOf(cells, "%export"))).toMatch(/Wrote .*latency-spike\.html: \d+ chart\(s\)/);
+    expect(textOf(outputsOf(cells, "%export latency-spike.html"))).toMatch(/Wrote .*latency-spike\.html: \d+ chart\(s\)/);
+    // One span per call row: 300 orders, each pricing and reserving once.
+    expect(textOf(outputsOf(cells, "%export otel"))).toMatch(/Wrote .*latency-spike\.otlp\.jsonl: 900 span\(s\) from 1 table\(s\), OTLP JSON/);
   },
   "notebooks/investigations/messages.ipynb": (cells) => {
     const chart = outputsOf(cells, "sequenceChart(msgs").find((o) => o.data?.["application/vnd.vegalite.v5+json"]);

@@ -3,10 +3,11 @@
  * of its own outside the repository (the kernel's working directory is the notebook's folder, so its relative
  * paths, such as `--app ../apps/shop`, hold), with the kernelspec in a temporary JUPYTER_PATH.
  */
-import { execFile } from "node:child_process";
-import { readFileSync, rmSync } from "node:fs";
+import { execFile, execFileSync } from "node:child_process";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
-import { kernelspecDir, notebookFolder } from "./jupyter";
+import { kernelspecDir, notebookFolder, ROOT } from "./jupyter";
 
 /** A cell's output as nbformat saves it. */
 export interface Output {
@@ -40,9 +41,53 @@ export interface ExecutedNotebook {
 
 /** `notebook` is a path under notebooks/ relative to the repository (e.g. "notebooks/welcome.ipynb"). */
 export function executeNotebook(notebook: string, options: { timeoutSec?: number } = {}): Promise<ExecutedNotebook> {
-  const spec = kernelspecDir();
   const folder = notebookFolder({ notebooks: true });
-  const source = path.join(folder, path.relative("notebooks", notebook));
+  return runNbconvert(notebook, path.join(folder, path.relative("notebooks", notebook)), folder, options);
+}
+
+/**
+ * Runs a shipped notebook with `%replay` in place of its `%record`, from a folder of its own outside the
+ * repository holding only the notebook and a copy of its shipped recording (no sample app: no node can
+ * start). `beamSeen` lists every BEAM process (beam.smp, epmd, erl_child_setup) that was a descendant of the
+ * run while it ran: a replay must start none.
+ */
+export async function replayNotebook(notebook: string, options: { timeoutSec?: number } = {}): Promise<ExecutedNotebook & { beamSeen: string[] }> {
+  const folder = mkdtempSync(path.join(os.tmpdir(), "lumin-replay-"));
+  const name = path.basename(notebook, ".ipynb");
+  const nb = JSON.parse(readFileSync(path.join(ROOT, notebook), "utf8"));
+  const first = nb.cells.find((c: Cell) => c.cell_type === "code" && /^\s*%record\b/.test(joinText(c.source)));
+  if (!first) throw new Error(`${notebook} has no %record cell`);
+  first.source = joinText(first.source).replace(/^(\s*)%record\b/, "$1%replay");
+  const source = path.join(folder, path.basename(notebook));
+  writeFileSync(source, JSON.stringify(nb));
+  cpSync(path.join(ROOT, path.dirname(notebook), "recordings", name), path.join(folder, "recordings", name), { recursive: true });
+  const beamSeen = new Set<string>();
+  const watch = setInterval(() => beamProcessesUnder(process.pid).forEach((p) => beamSeen.add(p)), 250);
+  try {
+    const run = await runNbconvert(notebook, source, folder, options);
+    return { ...run, beamSeen: [...beamSeen] };
+  } finally {
+    clearInterval(watch);
+  }
+}
+
+/** BEAM processes descending from `pid` (this test process: nbconvert, its kernel, anything they start). */
+function beamProcessesUnder(pid: number): string[] {
+  const rows = execFileSync("ps", ["-eo", "pid=,ppid=,comm="], { encoding: "utf8" })
+    .trim()
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/))
+    .map(([p, pp, comm]) => ({ pid: Number(p), ppid: Number(pp), comm }));
+  const mine = new Set([pid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const r of rows) if (mine.has(r.ppid) && !mine.has(r.pid)) (mine.add(r.pid), (grew = true));
+  }
+  return rows.filter((r) => mine.has(r.pid) && /beam|epmd|erl_child/.test(r.comm)).map((r) => `${r.comm} (pid ${r.pid})`);
+}
+
+function runNbconvert(notebook: string, source: string, folder: string, options: { timeoutSec?: number }): Promise<ExecutedNotebook> {
+  const spec = kernelspecDir();
   const outName = `${path.basename(notebook, ".ipynb")}.executed.ipynb`;
   const cleanup = () => {
     rmSync(folder, { recursive: true, force: true });

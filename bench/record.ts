@@ -1,0 +1,92 @@
+/**
+ * Issue 13, "Speed": the latency-spike investigation (notebooks/investigations/latency-spike.ipynb), its code
+ * cells run one after another through a Jupyter client, three ways, in turns:
+ *
+ * - live: without its `%record` cell (a node started, probes armed, charts drawn);
+ * - recorded: with `%record` — target: under 10% more wall time than live;
+ * - replayed: `%replay` of the recording just made, from a folder holding only the recording (no sample app,
+ *   no node) — target: under a third of the live run's wall time.
+ *
+ * Wall time is from the first cell's execute_request to the last cell's idle, in a kernel already started
+ * (its start-up, the same for all three, is not part of it). The node's name is made unique per run.
+ */
+import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { JupyterKernel, ROOT } from "./jupyterClient";
+import { emit, median, note, nowMs, round } from "./stats";
+
+const NOTEBOOK = path.join(ROOT, "notebooks", "investigations", "latency-spike.ipynb");
+
+function codeCells(): string[] {
+  const nb = JSON.parse(readFileSync(NOTEBOOK, "utf8")) as { cells: { cell_type: string; source: string | string[] }[] };
+  return nb.cells.filter((c) => c.cell_type === "code").map((c) => (Array.isArray(c.source) ? c.source.join("") : c.source)).filter((s) => !/^\s*%record\b/.test(s));
+}
+
+/** Run `cells` in a new kernel whose working directory is `cwd`; the cells' wall time in ms. */
+async function runCells(label: string, cwd: string, cells: string[]): Promise<number> {
+  const k = await JupyterKernel.spawn(label, [process.execPath, path.join(ROOT, "bin", "elixirlumin.js"), "kernel", "{connection_file}"], {
+    cwd,
+    env: { ELIXIRLUMIN_HISTORY_FILE: path.join(cwd, "history.jsonl") },
+  });
+  try {
+    await k.ready();
+    const t = nowMs();
+    for (const c of cells) await k.run(c, 180_000);
+    return nowMs() - t;
+  } finally {
+    await k.shutdown();
+  }
+}
+
+export async function benchRecord(reps = 3): Promise<void> {
+  const live: number[] = [];
+  const recorded: number[] = [];
+  const replayed: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const node = `spike_bench_${process.pid}_${i}`;
+    const cells = codeCells().map((c) => c.replace(/^%node start spike\b/m, `%node start ${node}`));
+    const folder = mkdtempSync(path.join(os.tmpdir(), "lumin-bench-record-"));
+    const replayFolder = mkdtempSync(path.join(os.tmpdir(), "lumin-bench-replay-"));
+    try {
+      cpSync(path.join(ROOT, "notebooks"), folder, { recursive: true, filter: (src) => !/[\\/](_build|deps|recordings)$/.test(src) });
+      const cwd = path.join(folder, "investigations");
+      live.push(await runCells("live", cwd, cells));
+      recorded.push(await runCells("recorded", cwd, ["%record recordings/bench", ...cells]));
+      cpSync(path.join(cwd, "recordings", "bench"), path.join(replayFolder, "recordings", "bench"), { recursive: true });
+      replayed.push(await runCells("replayed", replayFolder, ["%replay recordings/bench", ...cells]));
+      note(`record: live ${round(live[i], 0)} ms, recorded ${round(recorded[i], 0)} ms, replayed ${round(replayed[i], 0)} ms`);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+      rmSync(replayFolder, { recursive: true, force: true });
+    }
+  }
+  const [l, r, p] = [median(live), median(recorded), median(replayed)];
+  emit({
+    bench: "record_overhead",
+    what: "latency-spike notebook's cells (a kernel already started): wall time with %record / without, ms",
+    reps,
+    live_runs_ms: live.map((x) => round(x, 0)),
+    recorded_runs_ms: recorded.map((x) => round(x, 0)),
+    live_median_ms: round(l, 0),
+    recorded_median_ms: round(r, 0),
+    ratio: round(r / l),
+    ratio_is: "recorded_median_ms / live_median_ms",
+    target: "< 1.10",
+    meets_target: r / l < 1.1,
+    loadavg: os.loadavg().map((x) => round(x, 2)),
+  });
+  emit({
+    bench: "replay_vs_live",
+    what: "latency-spike notebook's cells replayed by %replay with no node vs run live, wall time ms",
+    reps,
+    replayed_runs_ms: replayed.map((x) => round(x, 0)),
+    replayed_median_ms: round(p, 0),
+    live_median_ms: round(l, 0),
+    ratio: round(p / l),
+    ratio_is: "replayed_median_ms / live_median_ms",
+    target: "< 0.333",
+    meets_target: p / l < 1 / 3,
+    loadavg: os.loadavg().map((x) => round(x, 2)),
+  });
+}
