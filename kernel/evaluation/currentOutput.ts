@@ -9,6 +9,8 @@ import type { CellIO } from "./cellIO";
 interface CellScopeState {
   readonly output: CellIO | undefined;
   onCellStart(listener: (io: CellIO) => void): () => void;
+  /** Under %record or %replay: the tape in use. */
+  readonly tape?: { readonly mode: "record" | "replay" } | undefined;
 }
 let state: CellScopeState | undefined;
 
@@ -30,4 +32,9 @@ export function currentOutput(): CellIO {
 
 export function hasCurrentOutput(): boolean {
   return state?.output !== undefined;
+}
+
+/** Is this kernel replaying a recording (%replay)? */
+export function isReplaying(): boolean {
+  return state?.tape?.mode === "replay";
 }

@@ -2,7 +2,7 @@
  * The cell scope: every name exported here can be used in any TypeScript cell without an import
  * (the evaluator imports them once, before the first cell). Keep it to the user's vocabulary.
  */
-import { currentOutput } from "./currentOutput";
+import { currentOutput, isReplaying } from "./currentOutput";
 import type { DisplayOptions } from "./cellIO";
 import { isTable, TablePageView } from "../display/tableBundle";
 
@@ -36,6 +36,14 @@ export function updateDisplay(displayId: string, value: unknown): void {
 /** Clear this cell's output (`wait`: only when the next output arrives, to avoid flicker). */
 export function clearOutput(wait = false): void {
   currentOutput().clearOutput(wait);
+}
+
+/**
+ * True while the notebook runs under `%replay`: every node magic is answered from the recording, so a cell that
+ * starts nodes by itself (rather than with %node start) skips that — `if (!replaying()) { … }`.
+ */
+export function replaying(): boolean {
+  return isReplaying();
 }
 
 /** Ask the user for a line of text (`{ password: true }` hides what they type). */
