@@ -1,7 +1,6 @@
 /**
  * What a reader sees of an executed notebook as text, cell by cell — the comparison a replayed notebook must
- * pass against the run that recorded it (scripts/record-notebooks.js writes it; the notebook replay test
- * reads it). One definition, used by both.
+ * pass against the live run that recorded it (test/support/nbconvert.ts).
  *
  * Per code cell: stream text, the text/plain of displays and results, and errors as `ename: evalue`. Left
  * aside: the cell that says %record or %replay (it differs by design), the line a replayed cell adds to say

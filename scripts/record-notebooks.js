@@ -2,8 +2,7 @@
 /**
  * Records the notebooks' evidence again: runs each notebook (all of them, or those named) live with nbconvert
  * from a copy of notebooks/ in a temporary folder, as a reader would, then copies the recording it made
- * (`%record recordings/NAME`, its first code cell) back beside the notebook, with NAME.outputs.json: the
- * recorded run's text, cell by cell (scripts/notebook-text.js), which a replay must reproduce.
+ * (`%record recordings/NAME`, its first code cell) back beside the notebook.
  *
  *   node scripts/record-notebooks.js [notebooks/investigations/latency-spike.ipynb …]
  *
@@ -11,10 +10,9 @@
  */
 "use strict";
 const { execFileSync, spawnSync } = require("node:child_process");
-const { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } = require("node:fs");
+const { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
-const { cellTexts } = require("./notebook-text");
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -42,11 +40,9 @@ for (const notebook of wanted.length ? wanted : allNotebooks()) {
     process.stdout.write(`failed:\n${r.stderr.slice(-3000)}\n`);
     failed++;
   } else {
-    const executed = JSON.parse(readFileSync(path.join(path.dirname(source), `${name}.executed.ipynb`), "utf8"));
     const target = path.join(ROOT, path.dirname(notebook), "recordings");
     rmSync(path.join(target, name), { recursive: true, force: true });
     cpSync(path.join(path.dirname(source), "recordings", name), path.join(target, name), { recursive: true });
-    writeFileSync(path.join(target, `${name}.outputs.json`), `${JSON.stringify(cellTexts(executed, path.dirname(source)), null, 1)}\n`);
     const m = JSON.parse(readFileSync(path.join(target, name, "manifest.json"), "utf8"));
     process.stdout.write(`${m.requests.length} requests, ${(m.total_bytes / 1024).toFixed(0)} KB\n`);
   }

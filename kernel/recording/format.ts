@@ -85,7 +85,8 @@ export interface Manifest {
   redaction: RecordedRedaction;
   /** Every request, in the order the notebook asked. */
   requests: { seq: number; at: string; op: string; node?: string; magic: string | null; cell?: number; cellId?: string; answer?: string; error?: string }[];
-  probes: { name: string; kind: string; node: string; target: string; file: string; rows: number }[];
+  /** Each probe armed: its spec (budgets, flags) as it was sent, its table's file and its row count. */
+  probes: { name: string; kind: string; node: string; target: string; spec: Record<string, unknown>; file: string; rows: number }[];
   /** Each file of the recording and its size in bytes (the manifest aside). */
   files: Record<string, number>;
   total_bytes: number;

@@ -25,6 +25,16 @@ import type { RecordingHost, Tape } from "./tape";
 
 const pad = (n: number) => String(n).padStart(4, "0");
 
+/** A probe armed while recording: its file, its rows so far, and what the manifest says of it. */
+interface ProbeFile {
+  file: string;
+  rows: number;
+  kind: string;
+  node: string;
+  target: string;
+  spec: Record<string, unknown>;
+}
+
 /** Ops that are not the notebook's evidence: completion asks while the user types, between cells. */
 // (`redact` hands the policy to the bridge: the manifest states the policy, and a replay has no node to give it to.)
 const NOT_RECORDED = new Set(["complete", "redact"]);
@@ -39,7 +49,7 @@ export class Recorder implements Tape {
   private readonly manifestRequests: Manifest["requests"] = [];
   private readonly nodes = new Map<string, Manifest["nodes"][number]>();
   /** Each probe's file (by the name it has now: a name is free again after %drop) and its rows so far. */
-  private readonly probeFiles = new Map<string, { file: string; rows: number; kind: string; node: string; target: string }>();
+  private readonly probeFiles = new Map<string, ProbeFile>();
   private readonly probesDone: Manifest["probes"] = [];
   private readonly pending = new Set<Promise<unknown>>();
   private readonly start = new Date();
@@ -88,7 +98,10 @@ export class Recorder implements Tape {
     this.manifestRequests.push(summary);
     if (op === "probe_arm") {
       const spec = args.spec as { target?: string } | undefined;
-      this.probeFiles.set(String(args.name), { file: `probes/${pad(seq)}-${safeName(String(args.name))}.arrow`, rows: 0, kind: String((args.kind as Atom)?.name ?? args.kind), node: String(args.node), target: String(spec?.target ?? "") });
+      this.probeFiles.set(String(args.name), {
+        file: `probes/${pad(seq)}-${safeName(String(args.name))}.arrow`, rows: 0, kind: String((args.kind as Atom)?.name ?? args.kind),
+        node: String(args.node), target: String(spec?.target ?? ""), spec: entry.args.spec as Record<string, unknown>,
+      });
     }
     return seq;
   }
@@ -145,7 +158,7 @@ export class Recorder implements Tape {
     const probe = this.probeFiles.get(s.name);
     if (!probe) return;
     this.probeFiles.delete(s.name);
-    this.later(this.writeProbe(s.name, probe).then((rows) => this.probesDone.push({ name: s.name, kind: probe.kind, node: probe.node, target: probe.target, file: probe.file, rows })));
+    this.later(this.writeProbe(s.name, probe).then((rows) => this.probesDone.push(probeEntry(s.name, probe, rows))));
   }
 
   private async writeProbe(name: string, probe: { file: string }): Promise<number> {
@@ -168,10 +181,10 @@ export class Recorder implements Tape {
     const fresh = this.entries.slice(this.written);
     if (fresh.length) appendFileSync(path.join(this.dir, TIMELINE), fresh.map((e) => JSON.stringify(e)).join("\n") + "\n");
     this.written = this.entries.length;
-    writeFileSync(path.join(this.dir, MANIFEST), JSON.stringify(this.manifest(armed.map(([name, p]) => ({ name, ...p }))), null, 1) + "\n");
+    writeFileSync(path.join(this.dir, MANIFEST), JSON.stringify(this.manifest(armed.map(([name, p]) => probeEntry(name, p, p.rows))), null, 1) + "\n");
   }
 
-  private manifest(armed: { name: string; file: string; rows: number; kind: string; node: string; target: string }[]): Manifest {
+  private manifest(armed: Manifest["probes"]): Manifest {
     const files: Record<string, number> = {};
     for (const sub of [".", "probes", "snapshots", "results"]) {
       for (const f of readdirSync(path.join(this.dir, sub))) {
@@ -189,11 +202,15 @@ export class Recorder implements Tape {
       nodes: [...this.nodes.values()],
       redaction: { policy, note },
       requests: this.manifestRequests,
-      probes: [...this.probesDone, ...armed.map((a) => ({ name: a.name, kind: a.kind, node: a.node, target: a.target, file: a.file, rows: a.rows }))],
+      probes: [...this.probesDone, ...armed],
       files,
       total_bytes: Object.values(files).reduce((a, b) => a + b, 0),
     };
   }
+}
+
+function probeEntry(name: string, p: ProbeFile, rows: number): Manifest["probes"][number] {
+  return { name, kind: p.kind, node: p.node, target: p.target, spec: p.spec, file: p.file, rows };
 }
 
 const b64 = (t: unknown) => Buffer.from(encode(t)).toString("base64");

@@ -7,14 +7,20 @@ import { readdirSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ROOT } from "../support/jupyter";
-import { executeNotebook, joinText, type Cell, type Output } from "../support/nbconvert";
+import { executeNotebook, joinText, replayOfLiveRun, type Cell, type Output } from "../support/nbconvert";
 
 
-/** Runs the notebook from a folder of its own outside the repository, as a reader would. */
-async function execute(notebook: string): Promise<Cell[]> {
+/**
+ * Runs the notebook from a folder of its own outside the repository, as a reader would; it records itself
+ * (its first code cell is `%record recordings/NAME`), and is then replayed from that recording with no node.
+ */
+async function execute(notebook: string): Promise<{ cells: Cell[]; replay: Awaited<ReturnType<typeof replayOfLiveRun>> }> {
   const run = await executeNotebook(notebook);
-  run.cleanup();
-  return run.notebook.cells as Cell[];
+  try {
+    return { cells: run.notebook.cells as Cell[], replay: await replayOfLiveRun(notebook, run) };
+  } finally {
+    run.cleanup();
+  }
 }
 
 /** The outputs of the code cell whose source contains `marker`. */
@@ -106,8 +112,11 @@ const notebooks = [
 
 describe.each(notebooks)("%s", (notebook) => {
   it("runs headless from top to bottom with nbconvert, with the outputs a reader expects", async () => {
-    const cells = await execute(notebook);
+    const { cells, replay } = await execute(notebook);
     expect(errorsIn(cells)).toEqual([]);
+    // Replayed from its recording with no node: no BEAM process, and the text of every cell as it was live.
+    expect(replay.beamSeen).toEqual([]);
+    expect(replay.replayed).toEqual(replay.live);
     CHECKS[notebook]?.(cells);
     // Notebooks stay small: outputs are bounded.
     const size = JSON.stringify(cells).length;

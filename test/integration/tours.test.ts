@@ -9,7 +9,7 @@ import { readdirSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT, notebookFolder, ofType, startKernel, type ExecuteResult, type KernelClient } from "../support/jupyter";
-import { executeNotebook, joinText, type Cell, type Output } from "../support/nbconvert";
+import { executeNotebook, joinText, replayOfLiveRun, type Cell, type Output } from "../support/nbconvert";
 
 const shown = (r: ExecuteResult, mime = "text/plain") => ofType(r, "display_data").map((m) => String(m.content.data[mime] ?? "")).join("\n");
 
@@ -60,12 +60,19 @@ describe("predict and reveal", () => {
 });
 
 
-/** A tour executed headless by nbconvert (allow_stdin false), from a copy of notebooks/ outside the repository. */
-async function execute(notebook: string): Promise<{ cells: Cell[]; seconds: number }> {
+/**
+ * A tour executed headless by nbconvert (allow_stdin false), from a copy of notebooks/ outside the repository;
+ * it records itself (`%record recordings/NAME`), and is then replayed from that recording with no node.
+ */
+async function execute(notebook: string): Promise<{ cells: Cell[]; seconds: number; replay: Awaited<ReturnType<typeof replayOfLiveRun>> }> {
   const started = Date.now();
   const run = await executeNotebook(notebook, { timeoutSec: 120 });
-  run.cleanup();
-  return { cells: run.notebook.cells as Cell[], seconds: (Date.now() - started) / 1000 };
+  const seconds = (Date.now() - started) / 1000;
+  try {
+    return { cells: run.notebook.cells as Cell[], seconds, replay: await replayOfLiveRun(notebook, run) };
+  } finally {
+    run.cleanup();
+  }
 }
 
 const errorsIn = (cells: Cell[]) => cells.flatMap((c) => (c.outputs ?? []).filter((o) => o.output_type === "error").map((o) => `${o.ename}: ${o.evalue}\n--- in cell:\n${joinText(c.source)}`));
@@ -211,8 +218,11 @@ const tours = readdirSync(path.join(ROOT, "notebooks", "tours")).filter((f) => f
 
 describe.each(tours)("tour %s", (tour) => {
   it("runs headless, and its probes show what its text teaches", async () => {
-    const { cells, seconds } = await execute(`notebooks/tours/${tour}`);
+    const { cells, seconds, replay } = await execute(`notebooks/tours/${tour}`);
     expect(errorsIn(cells)).toEqual([]);
+    // Replayed from its recording with no node: no BEAM process, and the text of every cell as it was live.
+    expect(replay.beamSeen).toEqual([]);
+    expect(replay.replayed).toEqual(replay.live);
     // Headless: every question shown, none asked, every reveal shows the evidence.
     const shownText = cells.flatMap((c) => c.outputs ?? []).map((o) => joinText(o.data?.["text/plain"] as string | string[])).join("\n");
     const questions = shownText.match(/^Predict: /gm)?.length ?? 0;
@@ -223,5 +233,5 @@ describe.each(tours)("tour %s", (tour) => {
     check(factsOf(cells));
     // How long a reader waits (not asserted: the machine is shared; the README gives the figures).
     console.log(`${tour}: ${seconds.toFixed(1)} s headless`);
-  }, 300_000);
+  }, 420_000);
 });

@@ -47,11 +47,12 @@ export function executeNotebook(notebook: string, options: { timeoutSec?: number
 
 /**
  * Runs a shipped notebook with `%replay` in place of its `%record`, from a folder of its own outside the
- * repository holding only the notebook and a copy of its shipped recording (no sample app: no node can
- * start). `beamSeen` lists every BEAM process (beam.smp, epmd, erl_child_setup) that was a descendant of the
- * run while it ran: a replay must start none.
+ * repository holding only the notebook and a copy of a recording of it — its shipped one, or `recording` (the
+ * folder a live run just recorded) — and no sample app, so no node could start. `beamSeen` lists every BEAM
+ * process (beam.smp, epmd, erl_child_setup) that descended from this test process while it ran: a replay
+ * must start none.
  */
-export async function replayNotebook(notebook: string, options: { timeoutSec?: number } = {}): Promise<ExecutedNotebook & { beamSeen: string[] }> {
+export async function replayNotebook(notebook: string, options: { timeoutSec?: number; recording?: string } = {}): Promise<ExecutedNotebook & { beamSeen: string[] }> {
   const folder = mkdtempSync(path.join(os.tmpdir(), "lumin-replay-"));
   const name = path.basename(notebook, ".ipynb");
   const nb = JSON.parse(readFileSync(path.join(ROOT, notebook), "utf8"));
@@ -60,7 +61,7 @@ export async function replayNotebook(notebook: string, options: { timeoutSec?: n
   first.source = joinText(first.source).replace(/^(\s*)%record\b/, "$1%replay");
   const source = path.join(folder, path.basename(notebook));
   writeFileSync(source, JSON.stringify(nb));
-  cpSync(path.join(ROOT, path.dirname(notebook), "recordings", name), path.join(folder, "recordings", name), { recursive: true });
+  cpSync(options.recording ?? path.join(ROOT, path.dirname(notebook), "recordings", name), path.join(folder, "recordings", name), { recursive: true });
   const beamSeen = new Set<string>();
   const watch = setInterval(() => beamProcessesUnder(process.pid).forEach((p) => beamSeen.add(p)), 250);
   try {
@@ -108,4 +109,23 @@ function runNbconvert(notebook: string, source: string, folder: string, options:
       },
     );
   });
+}
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { cellTexts } = require("../../scripts/notebook-text") as { cellTexts: (nb: unknown, folder?: string) => (string | null)[] };
+
+/**
+ * A live run's notebook replayed from the recording that run just made (its `%record recordings/NAME`), and
+ * each code cell's text from both runs (scripts/notebook-text.js: the %record/%replay cell, the replay note,
+ * the run's folder and printed times aside). Call before the live run's cleanup.
+ */
+export async function replayOfLiveRun(notebook: string, live: ExecutedNotebook): Promise<{ live: (string | null)[]; replayed: (string | null)[]; beamSeen: string[] }> {
+  const name = path.basename(notebook, ".ipynb");
+  const ranIn = path.dirname(live.file);
+  const replay = await replayNotebook(notebook, { recording: path.join(ranIn, "recordings", name), timeoutSec: 120 });
+  try {
+    return { live: cellTexts(live.notebook, ranIn), replayed: cellTexts(replay.notebook, path.dirname(replay.file)), beamSeen: replay.beamSeen };
+  } finally {
+    replay.cleanup();
+  }
 }
