@@ -194,6 +194,16 @@ describe("sends, calls out and loops on the shadow node", () => {
     const [ok] = await rowsOf("%whatif counts --as after_loop", "outcome,same,replayed");
     expect(ok).toMatchObject({ outcome: "return", same: true, replayed: "3" });
   });
+  it("replayed code that stops the shadow node itself: a clear error, and the next what-if starts a new shadow", async () => {
+    await record("counts3", "Enum.count/1", `Enum.count([1, 2])`);
+    const halted = await cellError(k, `%whatif counts3 --args "fn _ -> System.halt(0) end"`);
+    expect(halted).toBe("the shadow node stopped (the replayed code may have halted it); it is started again on the next use");
+    const next = await k.execute("%whatif counts3 --as after_halt");
+    const caption = String(next.messages.find((m) => m.msg_type === "execute_result")?.content.data["text/plain"]);
+    expect(caption).toMatch(/1 replay: 1 same result/);
+    expect(caption).toMatch(/the shadow node started in \d+ ms/);
+  });
+
   it("an interrupted what-if ends at once; the shadow node is started again for the next one", async () => {
     await record("counts2", "Enum.count/1", `Enum.count([1, 2, 3])`);
     const t0 = Date.now();

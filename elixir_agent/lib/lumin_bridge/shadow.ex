@@ -53,7 +53,10 @@ defmodule LuminBridge.Shadow do
   end
 
   @impl true
-  def handle_call(:peer, _from, %{peer: peer} = s) when is_pid(peer), do: {:reply, {:ok, peer, nil}, s}
+  def handle_call(:peer, from, %{peer: peer} = s) when is_pid(peer) do
+    # Gone, though its exit has not reached this server yet: start a new one.
+    if Process.alive?(peer), do: {:reply, {:ok, peer, nil}, s}, else: handle_call(:peer, from, %{s | peer: nil})
+  end
 
   def handle_call(:peer, _from, s) do
     t0 = System.monotonic_time(:millisecond)
@@ -227,11 +230,18 @@ defmodule LuminBridge.Shadow do
 
   defp name(m), do: m |> Atom.to_string() |> String.replace_prefix("Elixir.", "")
 
+  defp shadow_gone(:timeout), do: "the shadow node did not answer in time (it is busy, or stuck); it is started again on the next use"
+  defp shadow_gone(reason) when reason in [:normal, :noconnection, :killed],
+    do: "the shadow node stopped (the replayed code may have halted it); it is started again on the next use"
+  defp shadow_gone(reason), do: "the shadow node stopped (#{inspect(reason, limit: 5)}); it is started again on the next use"
+
   @doc "A call on the shadow; its exceptions come back as errors the user can read."
   def pcall(peer, m, f, a, timeout \\ @call_timeout) do
     :peer.call(peer, m, f, a, timeout)
   catch
-    :exit, reason -> throw({:error, "the shadow node did not answer (#{Exception.format_exit(reason)}); it is started again on the next use"})
+    # Only the reason: the call it ended (its arguments: rows, the user's code) stays out of the message.
+    :exit, {reason, {_m, _f, _a}} -> throw({:error, shadow_gone(reason)})
+    :exit, reason -> throw({:error, shadow_gone(reason)})
     kind, reason -> throw({:error, "the shadow node failed: #{Exception.format_banner(kind, reason)}"})
   end
 end
