@@ -121,11 +121,12 @@ export class ProbeStore {
     };
   }
 
-  add(record: Omit<ProbeRecord, "rows" | "droppedInBatches">): void {
+  /** `redaction`: the policy it is armed under (none known: a capture states the one in force when saved). */
+  add(record: Omit<ProbeRecord, "rows" | "droppedInBatches" | "redaction"> & { redaction?: RedactionPolicy[] }): void {
     const limit = record.spec.limit;
     const rows = new TableBuilder(columnNames(record.kind), record.syntax, typeof limit === "number" ? limit : Infinity);
     const summary = isSummary(record.spec) ? (this.groupOf_.get(record.name)?.summary ?? new SummaryMerge(false)) : undefined;
-    this.probes.set(record.name, { ...record, rows, droppedInBatches: 0, ...(summary ? { summary } : {}) });
+    this.probes.set(record.name, { ...record, redaction: record.redaction ?? [], rows, droppedInBatches: 0, ...(summary ? { summary } : {}) });
   }
 
   /** A `--summary` probe's sketches from its node. */
@@ -274,7 +275,7 @@ export class ProbeStore {
       state: p.status.state,
       whyEnded: p.status.why_ended,
       detail: p.status.detail,
-      redaction: [...p.redaction],
+      ...(p.redaction.length ? { redaction: [...p.redaction] } : {}),
     });
   }
 

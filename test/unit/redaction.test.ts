@@ -3,6 +3,8 @@ import { describe, expect, it } from "vitest";
 import { Atom, ErlMap, List, Tuple } from "../../kernel/beam/etf";
 import { Term, toJs } from "../../kernel/beam/term";
 import { formatTerm } from "../../kernel/beam/termFormat";
+import { ProbeStore } from "../../kernel/tables/probeStore";
+import { tableMeta } from "../../kernel/tables/tableMeta";
 import { DEFAULT_POLICY, describePolicies, describePolicy, normalizeKeys, RedactionSettings } from "../../kernel/redaction/policy";
 
 const R = new Atom("lumin_redacted");
@@ -34,5 +36,18 @@ describe("the policy", () => {
     expect(s.history().map((h) => h.policy.enabled)).toEqual([true, false]);
     expect(describePolicies([first, s.policy])).toBe(`changed while its rows were taken: ${describePolicy(first)} → off (terms left the nodes unredacted)`);
     expect(normalizeKeys([" PIN ", ":Api_Token", ""])).toEqual(["pin", "api_token"]);
+  });
+});
+
+describe("a probe's table", () => {
+  it("carries the policies its rows were taken under, which a capture then states", async () => {
+    const store = new ProbeStore();
+    const off = { enabled: false, keys: DEFAULT_POLICY.keys };
+    store.add({
+      name: "p1", node: "a@h", kind: "calls", target: "lists:seq/2", syntax: "erlang", redaction: [DEFAULT_POLICY, off],
+      status: { name: "p1", node: "a@h", kind: "calls", target: "lists:seq/2", state: "armed", seen: 0, dropped: 0, rate: 0, why_ended: null, detail: null },
+      spec: { target: "lists:seq/2", module: "lists", function: "seq", arity: 2, match: null, args: false, load: true },
+    });
+    expect(tableMeta(await store.table("p1"))?.redaction).toEqual([DEFAULT_POLICY, off]);
   });
 });
