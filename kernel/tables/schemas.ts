@@ -226,7 +226,7 @@ export const SCHEMAS: { readonly [K in TableKind]: TableSchema } = {
       col("reductions_per_s", "float", "reductions per second between the two samples"),
       col("message_queue_len", "int", "messages waiting"),
       col("heap_size", "int", "words"),
-      col("agent", "bool", "one of the ElixirLumin agent's own processes (a tracer, collector, probe, watchdog or the agent itself)"),
+      col("agent", "bool", "one of the ElixirLumin agent's own processes (the tracer, a probe, a probe's watchdog, or the agent itself)"),
     ],
   },
   tree: {
