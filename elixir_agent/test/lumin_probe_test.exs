@@ -337,6 +337,24 @@ defmodule LuminProbeTest do
 
   # ---- state --------------------------------------------------------------------------------------
 
+  test "state: a gen_server's events wait in the probe's table, and past the mailbox budget the probe ends, counting them" do
+    {:ok, srv} = Counter.start_link()
+    {:ok, probe, _} = arm(:state, %{process: pid_text(srv), mailbox: 50}, "stq")
+    # The probe cannot read its table while suspended: the hook's events pile up there, not in any mailbox.
+    :ok = :sys.suspend(probe)
+    for _ <- 1..200, do: GenServer.cast(srv, {:add, 1})
+    assert GenServer.call(srv, :get) == 200
+    assert {:message_queue_len, q} = Process.info(srv, :message_queue_len)
+    assert q == 0
+    :ok = :sys.resume(probe)
+    {rows, status} = collect("stq", :state)
+    assert %{state: :ended, why_ended: :mailbox} = status
+    assert status.detail =~ "events waited on the node for the probe (budget 50)"
+    # What waited was dropped, counted: nothing is lost silently.
+    assert length(rows) + status.dropped == 201
+    assert sys_debug(srv) == []
+  end
+
   test "state: gen_server calls, casts and infos with exact state before and after" do
     {:ok, srv} = Counter.start_link()
     10 = GenServer.call(srv, {:add, 10})
