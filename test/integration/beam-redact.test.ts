@@ -5,7 +5,8 @@
  * session id in the process dictionary, and a log line with an `authorization:` value.
  *
  * With call (--args), message, state and log probes armed and %state/%info run, no secret is in any output,
- * table, chart, %explain, capture, report, history or the kernel's log — every file the kernel wrote is read.
+ * table, chart, %explain, capture, recording, report, OTLP file, history or the kernel's log — every file
+ * the kernel wrote is read.
  * Then `%redact off`, and the same evidence shows them: the test can fail.
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -53,6 +54,8 @@ const found = (text: string) => Object.entries(SECRETS).filter(([, s]) => text.i
 
 beforeAll(async () => {
   k = await startKernel();
+  // Everything the kernel gets from the node is also recorded: the recording must hold no secret either.
+  await run("%record rec");
   await run(`%node start ${NODE} --app ${APP}`, 180);
 }, 240_000);
 
@@ -61,7 +64,7 @@ afterAll(async () => {
 });
 
 describe("redaction on the node", () => {
-  it("keeps every secret out of outputs, tables, charts, captures, reports, history and the kernel's log", async () => {
+  it("keeps every secret out of outputs, tables, charts, captures, the recording, reports, OTLP spans, history and the kernel's log", async () => {
     const policy = await run("%redact");
     expect(JSON.stringify(policy.messages)).toContain("Redaction on: password, passwd, secret, token, api_key, apikey, authorization, cookie, session, private_key, credentials");
 
@@ -110,9 +113,12 @@ describe("redaction on the node", () => {
     const saved = await run("%capture save logins logins.arrow\n%capture save msgs msgs.arrow\n%capture save states states.arrow\n%capture save logs logs.arrow");
     expect(stdout(saved)).toContain("Redaction on: password, passwd, secret, token");
     await run("%export report.html");
+    await run("%export otel spans.jsonl logins msgs");
     const report = readFileSync(path.join(k.cwd, "report.html"), "utf8");
     expect(report).toContain("Secrets were redacted on the nodes before terms left them: on: password");
 
+    await run("%redact"); // a cell starts: the recording saves what it holds so far
+    expect(filesUnder(path.join(k.cwd, "rec")).filter((f) => /probes[\\/].*\.arrow$/.test(f.file)).length).toBeGreaterThanOrEqual(4);
     const leaks = [
       ...outputs.map((o, i) => ({ where: `output of cell ${i + 1}`, which: found(o) })),
       ...filesUnder(k.cwd).map((f) => ({ where: f.file, which: found(f.text) })),
@@ -121,7 +127,8 @@ describe("redaction on the node", () => {
     ].filter((l) => l.which.length > 0);
     expect(leaks).toEqual([]);
     // The files looked at are the ones the kernel wrote: the captures, the report and the history.
-    expect(filesUnder(k.cwd).map((f) => path.basename(f.file)).sort()).toEqual(["logins.arrow", "logs.arrow", "msgs.arrow", "report.html", "states.arrow"]);
+    expect(readdirSync(k.cwd).sort()).toEqual(["logins.arrow", "logs.arrow", "msgs.arrow", "rec", "report.html", "spans.jsonl", "states.arrow"]);
+    expect(filesUnder(path.join(k.cwd, "rec")).some((f) => f.file.endsWith("manifest.json"))).toBe(true);
     expect(filesUnder(k.tmp).some((f) => f.file.endsWith("history.jsonl"))).toBe(true);
   }, 240_000);
 
