@@ -11,7 +11,7 @@
 %% O(term size)), and the copy the VM made of it is released at once with a garbage collection. A 40 MB
 %% state returned by a traced function therefore lives in the agent for one message, never in a chunk.
 -module(lumin_tracer).
--export([start/2, stop/1, hurry/1, route/4, unroute/2, init/2]).
+-export([start/2, stop/1, route/4, unroute/2, init/2]).
 
 -define(CHUNK, 2000).
 %% What it holds is handed on once no trace message came for this long (ms), so the end of a burst does not
@@ -25,9 +25,6 @@ start(Owner, _Counter) ->
 
 %% @doc Hand on everything, tell every route `tracer_stopped', and stop.
 stop(Tracer) -> Tracer ! {'$lumin', stop}, ok.
-
-%% @doc Hand on what it holds now (a probe is ending and wants its last calls).
-hurry(Tracer) -> Tracer ! {'$lumin', hand_on}, ok.
 
 %% @doc Send `Holder' the messages of `Route' ({calls, Name, MFAs, NoResult, Cut} | {pids, Tags, Pids} |
 %% {all, Tags}); `Counter' (index 1) counts what it is handed, for its watchdog. Call terms are cut to the
@@ -63,9 +60,6 @@ loop(CC, Acc, N) ->
         {'$lumin', tick} ->
             hand_on(CC, Acc, N),
             erlang:send_after(lumin_budget:tick_ms() div 2, self(), {'$lumin', tick}),
-            loop(CC, [], 0);
-        {'$lumin', hand_on} ->
-            hand_on(CC, Acc, N),
             loop(CC, [], 0);
         {'$lumin', stop} ->
             hand_on(CC, Acc, N),
