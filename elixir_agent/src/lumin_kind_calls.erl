@@ -80,16 +80,17 @@ setup(Spec, P0 = #{name := Name, budget := Budget0}) ->
               throw({error, ["the match pattern was not accepted for ", lumin_lib:fmt_mfa(hd(MFAs))]});
         _ -> ok
     end,
-    %% The watchdog reads the probe's rate at the source: a call_count pattern beside the probe's own, exact
-    %% and never behind the tracer; past a budget it removes the probe's patterns itself.
-    [erlang:trace_pattern(MFA, true, [call_count]) || MFA <- Set],
     put('$hot', #hot{limit = maps:get(limit, Budget), buffer = maps:get(buffer, Budget), cut = Cut, no_result = NoResult,
                      summary = Summary}),
     Summary =/= undefined andalso erlang:send_after(lumin_summary:ms_to_next(Summary), self(), {'$lumin', summary_due}),
     Warnings = [W || not NoResult, MFA <- Set, W <- [tail_warning(MFA)], W =/= none],
     P1#{routes => maps:from_list([{MFA, true} || MFA <- Set]), mfas => Set, warnings := Warnings,
         info => #{mfas => [lumin_lib:fmt_mfa(M) || M <- Set]},
-        source_count => fun() -> calls(Set) end,
+        %% The watchdog counts the probe's calls from what the tracer hands it (two trace messages a call). Not
+        %% the VM's call_count of its functions: that counts every process's calls, the agent's own included
+        %% (a probe on lists:reverse/1 would count the agent's work on its own rows and end on its rate).
+        %% Past a budget the watchdog removes the probe's patterns itself.
+        source_count => fun() -> counters:get(maps:get(counter, P1), 1) div 2 end,
         stop_source => fun() -> unpattern(Set) end}.
 
 %% `summary' => #{every_ms, alpha}: a lumin_summary, or undefined for a probe that keeps rows.
@@ -151,12 +152,7 @@ undo(P = #{mfas := MFAs}) ->
 
 unpattern(MFAs) ->
     [erlang:trace_pattern(MFA, false, [local]) || MFA <- MFAs],
-    [erlang:trace_pattern(MFA, false, [call_count]) || MFA <- MFAs],
     ok.
-
-%% The probe's calls so far, counted by the VM (call_count patterns).
-calls(MFAs) ->
-    lists:sum([N || MFA <- MFAs, {call_count, N} <- [erlang:trace_info(MFA, call_count)], is_integer(N)]).
 
 %% The tracer untraced MFA already: one term it got was over the memory budget.
 info({'$lumin', too_big, MFA, Detail, _Ts}, P = #{routes := Routes}) when is_map_key(MFA, Routes) ->
