@@ -38,6 +38,8 @@ export interface BridgeLike extends EventEmitter<{ event: [type: string, payload
   readonly running: boolean;
   request(op: BridgeOp, args: Record<string, unknown>, timeoutMs?: number): Promise<ErlTerm>;
   stop(timeoutMs?: number): Promise<void>;
+  /** A replay's: resolves once it has sent everything that came before the next request or magic. */
+  settled?(): Promise<void>;
 }
 
 export class Bridge extends EventEmitter<{ event: [type: string, payload: ErlTerm] }> implements BridgeLike {

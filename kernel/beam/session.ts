@@ -103,6 +103,9 @@ export class BeamSession {
     bridgeFor: (mode: NamingMode) => BridgeLike = () => new Bridge(),
   ) {
     this.bridges = { short: bridgeFor("short"), long: bridgeFor("long") };
+    // A replay knows when nothing more will come until the next request or magic: waits end there.
+    const replay = this.bridges.short;
+    if (replay.settled) this.probes.settled = () => replay.settled!();
     for (const mode of ["short", "long"] as const) {
       this.bridges[mode].on("event", (type, payload) => this.onEvent(mode, type, payload));
     }

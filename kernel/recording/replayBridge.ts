@@ -24,4 +24,8 @@ export class ReplayBridge extends EventEmitter<{ event: [type: string, payload: 
   }
 
   async stop(): Promise<void> {}
+
+  settled(): Promise<void> {
+    return this.replayer.settled();
+  }
 }

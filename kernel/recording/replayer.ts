@@ -45,6 +45,8 @@ export class Replayer implements Tape {
   /** Index of the next timeline entry to play. */
   private cursor = 0;
   private pumping = false;
+  /** Resolved each time the pump stops, having played all it could. */
+  private settledWaiters: (() => void)[] = [];
   private answered = 0;
   private lastNotedCell: unknown = Symbol("none");
   private readonly modesUsed = new Set<NamingMode>();
@@ -130,31 +132,46 @@ export class Replayer implements Tape {
     this.state.output?.stream("stderr", `${REPLAYED_NOTE} ${this.dir}\n`);
   }
 
+  /** Resolves once the timeline has been played as far as it can be now (until the next request or magic). */
+  settled(): Promise<void> {
+    return new Promise((resolve) => {
+      this.settledWaiters.push(resolve);
+      this.pump();
+    });
+  }
+
   /** Play the timeline until it reaches a request the kernel has not made yet. */
   private pump(): void {
     if (this.pumping) return;
     this.pumping = true;
     setImmediate(() => {
       this.pumping = false;
-      while (this.cursor < this.entries.length) {
-        const e = this.entries[this.cursor];
-        if (e.t === "request") {
-          if (!this.asked.has(e.seq)) return;
-          this.cursor++;
-        } else if (e.t === "reply") {
-          this.cursor++;
-          this.answer(e);
-          // Let the kernel act on the answer (it may make the next request at once) before playing on.
-          return this.pump();
-        } else {
-          // What came after a later magic started waits for it — unless a request asked earlier still waits
-          // for its reply past it (a reply that came late, live).
-          if (e.m > this.magics && !this.awaiting()) return;
-          this.cursor++;
-          this.play(e);
-        }
-      }
+      if (this.playOn()) return this.pump();
+      for (const w of this.settledWaiters.splice(0)) w();
     });
+  }
+
+  /** Play what can be played now; true when it stopped at a reply (the kernel acts on it, then play goes on). */
+  private playOn(): boolean {
+    while (this.cursor < this.entries.length) {
+      const e = this.entries[this.cursor];
+      if (e.t === "request") {
+        if (!this.asked.has(e.seq)) return false;
+        this.cursor++;
+      } else if (e.t === "reply") {
+        this.cursor++;
+        this.answer(e);
+        // Let the kernel act on the answer (it may make the next request at once) before playing on.
+        return true;
+      } else {
+        // What came after a later magic started waits for it — unless a request asked earlier still waits
+        // for its reply past it (a reply that came late, live).
+        if (e.m > this.magics && !this.awaiting()) return false;
+        this.cursor++;
+        this.play(e);
+      }
+    }
+    return false;
   }
 
   /** Is a request asked of the replay still unanswered? */

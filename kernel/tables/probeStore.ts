@@ -244,8 +244,17 @@ export class ProbeStore {
       const timer = setTimeout(done, timeoutMs);
       const stop = this.listen(name, (s) => s.state === "ended" && done());
       signal?.addEventListener("abort", done);
+      // Under %replay: once what came during this wait live has been played, a probe still armed did not end
+      // within the wait live either — no need to sit out the timeout again.
+      void this.settled?.().then(done);
     });
   }
+
+  /**
+   * Set under %replay (kernel/beam/session.ts): resolves once the replay has played everything the nodes sent
+   * before the next request or magic, so nothing more can come while a magic waits.
+   */
+  settled?: () => Promise<void>;
 
   addCapture(name: string, table: object): void {
     this.captures.set(name, table);
