@@ -9,7 +9,7 @@
 %%
 %% It also keeps the peak total it saw, which %probes shows beside the budget.
 -module(lumin_guard).
--export([start_link/1, enlist/3, status/0, init/1]).
+-export([start_link/1, enlist/3, enlist/4, status/0, init/1]).
 
 -define(TICK_MS, 50).
 -define(COOL_MS, 1000).
@@ -28,10 +28,14 @@ start_link(Budget) ->
 %% @doc Count `Pid's memory against the budget, under probe(s) `Who' (a name, for the message); `Stop' is
 %% called (in the guard) with a detail text when it must end. Does nothing when no guard runs.
 -spec enlist(pid(), term(), fun((binary()) -> any()) | shared) -> ok.
-enlist(Pid, Who, Stop) ->
+enlist(Pid, Who, Stop) -> enlist(Pid, Who, Stop, []).
+
+%% @doc enlist/3, counting the ETS tables `Pid' holds events in too (a state probe's event table).
+-spec enlist(pid(), term(), fun((binary()) -> any()) | shared, [ets:tid()]) -> ok.
+enlist(Pid, Who, Stop, Tables) ->
     case whereis(?MODULE) of
         undefined -> ok;
-        G -> G ! {enlist, Pid, Who, Stop}, ok
+        G -> G ! {enlist, Pid, Who, Stop, Tables}, ok
     end.
 
 %% @doc #{budget, total, peak, stopped}: the budget, the last total, the highest total seen, and how many probes it ended.
@@ -60,9 +64,9 @@ init(Budget) ->
 
 loop(S = #{entries := Es}) ->
     receive
-        {enlist, Pid, Who, Stop} ->
+        {enlist, Pid, Who, Stop, Tables} ->
             erlang:monitor(process, Pid),
-            loop(S#{entries := Es#{Pid => {Who, Stop}}});
+            loop(S#{entries := Es#{Pid => {Who, Stop, Tables}}});
         {'DOWN', _, process, Pid, _} ->
             loop(S#{entries := maps:remove(Pid, Es)});
         {status, From, Ref} ->
@@ -74,7 +78,7 @@ loop(S = #{entries := Es}) ->
     end.
 
 check(S = #{entries := Es, budget := Budget, peak := Peak, cool_until := Cool, stopped := N}) ->
-    Sizes = [{memory(P, Stop), P} || {P, {_, Stop}} <- maps:to_list(Es)],
+    Sizes = [{memory(P, Stop) + tables_memory(Tables), P} || {P, {_, Stop, Tables}} <- maps:to_list(Es)],
     Agent = memory(self()) + case whereis(lumin_agent) of undefined -> 0; A -> memory(A) end,
     Total = Agent + lists:sum([M || {M, _} <- Sizes]),
     S1 = S#{total := Total, peak := max(Peak, Total)},
@@ -84,7 +88,7 @@ check(S = #{entries := Es, budget := Budget, peak := Peak, cool_until := Cool, s
     case Total > Budget andalso Now >= Cool andalso Own =/= [] of
         true ->
             {Biggest, Pid} = lists:max(Own),
-            {_Who, Stop} = maps:get(Pid, Es),
+            {_Who, Stop, _} = maps:get(Pid, Es),
             Detail = iolist_to_binary(io_lib:format("the agent held ~b MB on the node, over the node-wide memory budget of ~b MB "
                                                     "(this probe's processes held ~b MB, the most)",
                                                     [Total div 1048576, Budget div 1048576, Biggest div 1048576])),
@@ -104,6 +108,10 @@ memory(P, shared) ->
         undefined -> 0
     end;
 memory(P, _) -> memory(P).
+
+%% The events a probe holds in ETS tables (its state probe's hook writes them there): O(1) a table.
+tables_memory(Tables) ->
+    lists:sum([W * erlang:system_info(wordsize) || T <- Tables, W <- [ets:info(T, memory)], is_integer(W)]).
 
 memory(P) ->
     case erlang:process_info(P, [memory, binary]) of

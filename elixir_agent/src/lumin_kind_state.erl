@@ -87,6 +87,8 @@ setup(Spec, P = #{ref := Ref, off := Off, counter := C}) ->
         send -> ok
     end,
     P#{tracee => Pid, pname => lumin_lib:label(Pid), mon => erlang:monitor(process, Pid), func_id => FuncId, view => View, sink => Sink,
+       %% The node-wide memory guard counts the table with the probe's process.
+       tables => [T || {ets, T} <- [Sink]],
        behaviour => Behaviour, synced => false, cur => undefined, cur_name => undefined, pending => undefined,
        awaiting => queue:new(), seq => 0, warnings := Warn}.
 
@@ -158,11 +160,15 @@ info(_, P) -> P.
 %% What the hook wrote to the table so far, in order: events (rows), and the first state, which the events
 %% before it are left out for. Past the mailbox budget of events waiting there, the probe ends (`mailbox');
 %% after a flood ended it, what waits there is dropped, counted.
-take_in(P = #{sink := {ets, Tab}, budget := #{mailbox := MaxQ}}) ->
+take_in(P = #{sink := {ets, Tab}, budget := #{mailbox := MaxQ, memory := MaxM}}) ->
+    Bytes = ets:info(Tab, memory) * erlang:system_info(wordsize),
     P1 = case ets:info(Tab, size) of
              N when is_integer(N), N > MaxQ ->
                  lumin_probe:end_probe(mailbox, io_lib:format("~b events waited on the node for the probe (budget ~b)", [N, MaxQ]),
                                        P#{flooded => true});
+             _ when Bytes > MaxM ->
+                 lumin_probe:end_probe(memory, io_lib:format("the events waiting for the probe took ~b MB (budget ~b MB)",
+                                                             [Bytes div 1048576, MaxM div 1048576]), P#{flooded => true});
              _ -> P
          end,
     read_all(P1);

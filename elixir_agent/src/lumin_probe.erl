@@ -559,7 +559,7 @@ start_watchdog(P = #{counter := C, off := Off, budget := Budget, kind := K}) ->
     _ = [catch erlang:trace(W, false, Flags) || {T, _, Flags} <- [Source], erlang:trace_info(W, tracer) =:= {tracer, T}],
     %% The node-wide memory budget: this probe's process and its tracer count, and it ends this probe alone.
     Stop = fun(_Detail) -> wd_stop(4, 0, A) end,
-    lumin_guard:enlist(self(), maps:get(name, P), Stop),
+    lumin_guard:enlist(self(), maps:get(name, P), Stop, maps:get(tables, P, [])),
     P#{watchdog := W}.
 
 stop_watchdog(#{watchdog := W}) when is_pid(W) -> exit(W, kill);
