@@ -105,6 +105,20 @@ class Reader {
 const utf8 = new TextDecoder("utf-8");
 const latin1 = new TextDecoder("latin1");
 
+/**
+ * Text from bytes (an atom's name, a short binary). Short ASCII text (map keys, module and function names: most atoms a batch carries) are read
+ * byte by byte — a TextDecoder call costs more than the name, and a summary tick decodes tens of thousands.
+ */
+export function shortText(b: Uint8Array, decoder: { decode(b: Uint8Array): string }): string {
+  if (b.length > 32) return decoder.decode(b);
+  let s = "";
+  for (let i = 0; i < b.length; i++) {
+    if (b[i] > 127) return decoder.decode(b);
+    s += String.fromCharCode(b[i]);
+  }
+  return s;
+}
+
 export function decode(buf: Uint8Array): ErlTerm {
   if (buf[0] !== 131) throw new Error(`external term: expected version byte 131, got ${buf[0]}`);
   if (buf[1] === 80) {
@@ -127,10 +141,10 @@ class Decoder {
   private atomOfTag(tag: number): ErlTerm {
     const r = this.r;
     switch (tag) {
-      case 118: return atom(utf8.decode(r.bytes(r.u16()))); // ATOM_UTF8_EXT
-      case 119: return atom(utf8.decode(r.bytes(r.u8()))); // SMALL_ATOM_UTF8_EXT
-      case 100: return atom(latin1.decode(r.bytes(r.u16()))); // ATOM_EXT
-      case 115: return atom(latin1.decode(r.bytes(r.u8()))); // SMALL_ATOM_EXT
+      case 118: return atom(shortText(r.bytes(r.u16()), utf8)); // ATOM_UTF8_EXT
+      case 119: return atom(shortText(r.bytes(r.u8()), utf8)); // SMALL_ATOM_UTF8_EXT
+      case 100: return atom(shortText(r.bytes(r.u16()), latin1)); // ATOM_EXT
+      case 115: return atom(shortText(r.bytes(r.u8()), latin1)); // SMALL_ATOM_EXT
       default: throw new Error(`external term: expected an atom, got tag ${tag}`);
     }
   }
@@ -268,7 +282,54 @@ export function encode(value: unknown): Buffer {
   return w.done();
 }
 
-class Writer {
+/**
+ * encode(value).length, by the same walk with nothing written: what a received event weighed on the wire
+ * (a summary's caption) without building its bytes again.
+ */
+export function encodedSize(value: unknown): number {
+  const w = new Counter();
+  encodeInto(w, value);
+  return 1 + w.pos;
+}
+
+/** Where encodeInto writes: bytes (Writer), or only their count (Counter). */
+interface Sink {
+  u8(v: number): void;
+  u16(v: number): void;
+  u32(v: number): void;
+  i32(v: number): void;
+  f64(v: number): void;
+  bytes(b: Uint8Array): void;
+  /** `n` bytes of `s` as UTF-8 (n = Buffer.byteLength(s)). */
+  text(s: string, n: number): void;
+}
+
+class Counter implements Sink {
+  pos = 0;
+  u8() {
+    this.pos += 1;
+  }
+  u16() {
+    this.pos += 2;
+  }
+  u32() {
+    this.pos += 4;
+  }
+  i32() {
+    this.pos += 4;
+  }
+  f64() {
+    this.pos += 8;
+  }
+  bytes(b: Uint8Array) {
+    this.pos += b.length;
+  }
+  text(_s: string, n: number) {
+    this.pos += n;
+  }
+}
+
+class Writer implements Sink {
   private buf = Buffer.allocUnsafe(256);
   private pos = 0;
   private room(n: number) {
@@ -306,24 +367,35 @@ class Writer {
     this.buf.set(b, this.pos);
     this.pos += b.length;
   }
+  text(s: string, n: number) {
+    this.room(n);
+    this.pos += this.buf.write(s, this.pos, n, "utf8");
+  }
   done() {
     return this.buf.subarray(0, this.pos);
   }
 }
 
-function encodeAtom(w: Writer, name: string) {
-  const b = Buffer.from(name, "utf8");
-  if (b.length < 256) {
-    w.u8(119);
-    w.u8(b.length);
-  } else {
-    w.u8(118);
-    w.u16(b.length);
-  }
-  w.bytes(b);
+/** Buffer.byteLength(s, "utf8"), without the call for short ASCII text (atom names, map keys). */
+function utf8Length(s: string): number {
+  if (s.length > 64) return Buffer.byteLength(s, "utf8");
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 127) return Buffer.byteLength(s, "utf8");
+  return s.length;
 }
 
-function encodeInteger(w: Writer, v: bigint | number) {
+function encodeAtom(w: Sink, name: string) {
+  const n = utf8Length(name);
+  if (n < 256) {
+    w.u8(119);
+    w.u8(n);
+  } else {
+    w.u8(118);
+    w.u16(n);
+  }
+  w.text(name, n);
+}
+
+function encodeInteger(w: Sink, v: bigint | number) {
   if (typeof v === "number" && v >= 0 && v < 256) {
     w.u8(97);
     w.u8(v);
@@ -351,7 +423,7 @@ function encodeInteger(w: Writer, v: bigint | number) {
   }
 }
 
-function encodeInto(w: Writer, v: unknown): void {
+function encodeInto(w: Sink, v: unknown): void {
   if (v === null || v === undefined) return encodeAtom(w, "nil");
   if (typeof v === "boolean") return encodeAtom(w, String(v));
   if (typeof v === "number") {
@@ -361,10 +433,10 @@ function encodeInto(w: Writer, v: unknown): void {
   }
   if (typeof v === "bigint") return encodeInteger(w, v);
   if (typeof v === "string") {
-    const b = Buffer.from(v, "utf8");
+    const n = utf8Length(v);
     w.u8(109);
-    w.u32(b.length);
-    return w.bytes(b);
+    w.u32(n);
+    return w.text(v, n);
   }
   if (v instanceof Uint8Array) {
     w.u8(109);

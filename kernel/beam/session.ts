@@ -15,12 +15,12 @@
  * is undone — a node attached or started after the interrupt is detached, a probe armed after it disarmed.
  */
 import { Bridge, type BridgeLike } from "./bridge";
-import { Atom, encode, ErlMap, List, type ErlTerm } from "./etf";
+import { Atom, ErlMap, type ErlTerm } from "./etf";
+import { sketchesEvent } from "./sketchesEvent";
 import { toJs } from "./term";
 import type { ArmReply, BridgeReplies, BridgeRequests, ClusterChangeEvent, ClusterReply, CompleteReply, ConnectReply, ProbeArm, ProbeStatusEvent, SnapshotKind, WhatIfReply, WhatIfRequest } from "./protocol";
 import type { Syntax } from "./termFormat";
 import { memberName, ProbeStore } from "../tables/probeStore";
-import type { ShippedSketch, SketchesEvent } from "../analysis/sketchMerge";
 import type { ShutdownHooks } from "../dispatch/shutdownHooks";
 import { RedactionSettings, type RedactionPolicy } from "../redaction/policy";
 
@@ -55,27 +55,6 @@ export interface EvalOptions {
   signal?: AbortSignal;
   /** What the code prints (`IO.puts`, `io:format`), as it prints it. */
   onOutput?: (text: string) => void;
-}
-
-/**
- * A `probe_sketches` payload as plain values, the buckets kept as bytes (read as text they could pass for
- * UTF-8 and become a string).
- */
-function sketchesEvent(payload: ErlMap): SketchesEvent {
-  const list = payload.get("sketches");
-  const sketches = list instanceof List ? list.elements : [];
-  const e = toJs(new ErlMap(payload.entries.filter(([k]) => !(k instanceof Atom && k.name === "sketches")))) as Omit<SketchesEvent, "sketches">;
-  return {
-    ...e,
-    // What the node shipped, as external format (re-encoded here: within a few bytes of the node's own).
-    bytes: encode(payload).length,
-    sketches: sketches.map((m) => {
-      const map = m as ErlMap;
-      const bins = map.get("bins");
-      const rest = toJs(new ErlMap(map.entries.filter(([k]) => !(k instanceof Atom && k.name === "bins")))) as Omit<ShippedSketch, "bins">;
-      return { ...rest, bins: bins instanceof Uint8Array ? bins : new Uint8Array(0) };
-    }),
-  };
 }
 
 export class BeamSession {

@@ -8,7 +8,7 @@
  *   numbers, lists → arrays, tuples → arrays, maps → objects when every key is an atom or string, else Map;
  *   pids, ports, refs and funs → their text.
  */
-import { Atom, BitBinary, decode, ErlFloat, ErlMap, Fun, List, Pid, Port, Ref, Tuple, type ErlTerm } from "./etf";
+import { Atom, BitBinary, decode, ErlFloat, ErlMap, Fun, List, Pid, Port, Ref, shortText, Tuple, type ErlTerm } from "./etf";
 import { formatTerm, REDACTED_ATOM, REDACTED_TEXT, type Syntax } from "./termFormat";
 
 export const TERM = Symbol.for("elixirlumin.term");
@@ -63,7 +63,8 @@ export function toJs(t: ErlTerm): unknown {
   if (t instanceof Atom) return t.name === "nil" || t.name === "undefined" ? null : t.name === "true" ? true : t.name === "false" ? false : t.name.replace(/^Elixir\./, "");
   if (t instanceof Uint8Array) {
     try {
-      return utf8.decode(t);
+      // Short ASCII text (module and function names, nodes) read byte by byte: cheaper than a decoder call.
+      return shortText(t, utf8);
     } catch {
       return t;
     }

@@ -7,7 +7,7 @@
 import { execFileSync } from "node:child_process";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Atom, BitBinary, ErlFloat, ErlMap, Fun, List, NIL, Pid, Port, Ref, Tuple, decode, encode, type ErlTerm } from "../../kernel/beam/etf";
+import { Atom, BitBinary, ErlFloat, ErlMap, Fun, List, NIL, Pid, Port, Ref, Tuple, decode, encode, encodedSize, type ErlTerm } from "../../kernel/beam/etf";
 
 /** A generated term: its Erlang source and the value the decoder must produce (null: check the type only). */
 interface Gen {
@@ -106,6 +106,13 @@ describe("the term codec against erlang:term_to_binary", () => {
         `io:format("~p", [[binary_to_term(base64:decode(O)) =:= binary_to_term(base64:decode(B)) || {O, B} <- lists:zip(Os, Bs)]])`,
     ).replace(/\s/g, "");
     expect(checks).toBe(`[${roundTrippable.map(() => "true").join(",")}]`);
+  });
+
+  it("encodedSize is the length encode gives, for every kind of term and for plain JavaScript values", () => {
+    const decoded = samples.map((s, i) => ({ s, t: decode(Buffer.from(lines[i].split(" ")[0], "base64")) })).filter(({ s }) => !s.src.includes("fun(X)"));
+    for (const { s, t } of decoded) expect(encodedSize(t), s.src).toBe(encode(t).length);
+    const plain = { name: "zäh ✓", n: 1, big: 2 ** 40, ratio: 0.5, ok: true, none: null, items: [1, "two", new Uint8Array(3)], [`k${"é".repeat(200)}`]: 1 };
+    expect(encodedSize(plain)).toBe(encode(plain).length);
   });
 
   it("encodes plain JavaScript values the way the bridge expects", () => {

@@ -95,4 +95,67 @@ describe("SummaryMerge", () => {
       expect(perNode.sort((a, b) => b.p50_us! - a.p50_us!)[0].node).toBe("n17@host");
     }
   });
+
+  it("quantiles read p50 from the lowest bucket up and p90/p99 from the highest down: the same buckets as reading every rank from the bottom", () => {
+    const r = rng(9);
+    const alpha = 0.01;
+    const gamma = (1 + alpha) / (1 - alpha);
+    // The bucket of rank floor(q · (n − 1)), counting every value from the lowest (the zero bucket reads 0).
+    const fromBottom = (values: number[], q: number) => {
+      const v = exact(values, q);
+      return v <= 0.001 ? 0 : (2 * Math.pow(gamma, Math.ceil(Math.log(v) / Math.log(gamma)))) / (gamma + 1);
+    };
+    for (const n of [1, 2, 3, 7, 10, 11, 99, 100, 101, 1000]) {
+      for (const zeros of [0, 1, Math.floor(n / 2), n]) {
+        const values = Array.from({ length: n }, (_, i) => (i < zeros ? 0 : 1 + 1000 * r()));
+        const got = sketchQuantiles(shipped(values, alpha), alpha);
+        const want = [0.5, 0.9, 0.99].map((q) => fromBottom(values, q));
+        got.forEach((g, i) => expect(g, `n ${n}, zeros ${zeros}, q ${i}`).toBeCloseTo(want[i], 9));
+        // The same through an interval's merge (its buckets in a dense array).
+        const m = new SummaryMerge(true);
+        m.add({ name: "x", node: "a@h", at_us: 1, every_ms: 1000, alpha, sketches: [shipped(values.slice(0, n >> 1), alpha)] });
+        m.add({ name: "x", node: "b@h", at_us: 1, every_ms: 1000, alpha, sketches: [shipped(values.slice(n >> 1), alpha)] });
+        const all = m.rows().find((x) => x.node === "all")!;
+        [all.p50_us, all.p90_us, all.p99_us].forEach((g, i) => expect(g, `merged: n ${n}, zeros ${zeros}, q ${i}`).toBeCloseTo(want[i], 9));
+      }
+    }
+    const none = new SummaryMerge(true);
+    none.add({ name: "x", node: "a@h", at_us: 1, every_ms: 1000, alpha, sketches: [shipped([], alpha)] });
+    expect(none.rows().map((x) => [x.p50_us, x.p90_us, x.p99_us])).toEqual([[null, null, null], [null, null, null]]);
+  });
+
+  it("an interval's merge is the same whatever order the nodes' events come in, with a node that skips intervals and one that joins late", () => {
+    const alpha = 0.01;
+    const r = rng(5);
+    const values = new Map<string, number[]>();
+    const events: SketchesEvent[] = [];
+    for (let tick = 1; tick <= 6; tick++) {
+      for (let k = 0; k < 12; k++) {
+        if (k === 3 && tick % 2 === 0) continue; // skips every other interval
+        if (k === 11 && tick < 4) continue; // joins at the fourth
+        const v = Array.from({ length: 20 + Math.floor(r() * 50) }, () => 100 * (1 + k) * (0.5 + r()));
+        values.set(`${tick}`, [...(values.get(`${tick}`) ?? []), ...v]);
+        events.push({ name: "x", node: `n${k}@h`, at_us: tick * 1e6, every_ms: 1000, alpha, sketches: [shipped(v, alpha)] });
+      }
+    }
+    // Nodes' events interleave: each node's own stay in order, but after the first interval (which makes every
+    // node known: an interval closes once every node known has passed it) one node runs two intervals ahead
+    // and another one.
+    const pace: Record<string, number> = { "n5@h": 0.55, "n7@h": 0.8 };
+    const ahead = (e: SketchesEvent) => 1 + (e.at_us / 1e6 - 1) * (pace[e.node] ?? 1);
+    const jitter = new Map(events.map((e) => [e, r()]));
+    const shuffled = [...events].sort((x, y) => ahead(x) - ahead(y) || jitter.get(x)! - jitter.get(y)!);
+    const inOrder = new SummaryMerge(true);
+    for (const e of events) inOrder.add(e);
+    const mixed = new SummaryMerge(true);
+    for (const e of shuffled) mixed.add(e);
+    const merged = (m: SummaryMerge) => m.rows().filter((x) => x.node === "all");
+    expect(merged(mixed)).toEqual(merged(inOrder));
+    expect(merged(mixed)).toHaveLength(6);
+    for (const row of merged(mixed)) {
+      const v = values.get(`${row.time_us / 1e6}`)!;
+      expect(row.count).toBe(v.length);
+      expect(within(row.p99_us, exact(v, 0.99), alpha)).toBe(true);
+    }
+  });
 });
