@@ -44,10 +44,13 @@ export const r3 = (v: number): number => Math.round(v * 1000) / 1000;
 /** The number of inline data values a spec embeds, across all its (nested) `data.values` and datasets. */
 export function countDataValues(spec: unknown): number {
   let n = 0;
+  // Inline data is `data: { values: [...] }` (an axis's `values` are ticks, not data).
   const walk = (x: unknown, key?: string): void => {
     if (Array.isArray(x)) {
       if (key === "values") n += x.length;
       else x.forEach((y) => walk(y));
+    } else if (x && typeof x === "object" && key === "axis") {
+      return;
     } else if (x && typeof x === "object") {
       for (const [k, v] of Object.entries(x)) {
         if (k === "datasets" && v && typeof v === "object") for (const d of Object.values(v)) n += Array.isArray(d) ? d.length : 0;

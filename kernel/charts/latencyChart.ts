@@ -91,7 +91,7 @@ function histogram(calls: ColumnTable, options: LatencyChartOptions): ChartSpec 
       height: 70,
       mark: { type: "rect", tooltip: true },
       encoding: {
-        x: { field: "lo_us", type: "quantitative", scale: { type: "log" }, title: "call duration (µs, log scale)" },
+        x: { field: "lo_us", type: "quantitative", scale: { type: "log" }, axis: decadeAxis(data.map((d) => d.lo_us), data.map((d) => d.hi_us)), title: "call duration (µs, log scale)" },
         x2: { field: "hi_us" },
         y: { field: "calls", type: "quantitative", title: "calls" },
         y2: { datum: 0 },
@@ -106,6 +106,19 @@ function histogram(calls: ColumnTable, options: LatencyChartOptions): ChartSpec 
     },
     resolve: { scale: { y: "independent" } },
   };
+}
+
+/**
+ * A log axis ticked, labelled and gridded at the powers of ten only. Vega's default puts a grid line at every
+ * 2…9 multiple as well: ~45 lines a panel, which in a chart of a dozen functions is most of what its picture
+ * costs to draw, and more than a reader can use.
+ */
+function decadeAxis(lows: number[], highs: number[]): { values: number[] } | undefined {
+  const positive = lows.filter((v) => v > 0);
+  if (!positive.length) return undefined;
+  const from = Math.floor(Math.log10(Math.min(...positive)));
+  const to = Math.ceil(Math.log10(Math.max(...highs)));
+  return { values: Array.from({ length: to - from + 1 }, (_, i) => Number((10 ** (from + i)).toPrecision(6))) };
 }
 
 function percentiles(latency: ColumnTable, options: LatencyChartOptions): ChartSpec {
