@@ -7,7 +7,8 @@
  *   - summary_node_cost: what one call costs the node — CPU time of the whole runtime (every thread) per call
  *     of a trivial function over 100,000 calls in a tight loop, until the agent's tracer and collector are idle,
  *     minus the same untraced — under a full call probe, under `--summary`, and under the VM's own `call_time`
- *     and `call_count` counters. Interleaved rep by rep.
+ *     and `call_count` counters — and the floor of any design that keeps trace messages: the same trace pattern
+ *     to a bare tracer that drops them, or folds them into a sketch itself. Interleaved rep by rep.
  *   - summary_bytes: what `--summary --every 1s` ships per node per function per second under the heaviest
  *     steady load the probe keeps up with on this machine (bursts of calls from two processes), read from the
  *     summary table's caption (each event's size in external format).
@@ -126,12 +127,12 @@ console.log(JSON.stringify({ ...c, seen: p?.seen, why_ended: p?.why_ended ?? nul
 }`);
 }
 
-async function benchNodeCost(b: BeamBench, reps = 3, n = 100_000): Promise<void> {
+export async function benchNodeCost(b: BeamBench, reps = 3, n = 100_000): Promise<void> {
   note("cluster: node cost per call, warm-up");
   await b.erl(`lumin_bench:cpu_per_call(10000).`);
   await probed(b, "warm_full", "--limit 1000000", 10_000);
   await probed(b, "warm_sum", "--summary", 10_000);
-  const runs: Record<"none" | "full" | "summary" | "call_time" | "call_count", Cost[]> = { none: [], full: [], summary: [], call_time: [], call_count: [] };
+  const runs: Record<"none" | "full" | "summary" | "call_time" | "call_count" | "raw_drop" | "raw_fold", Cost[]> = { none: [], full: [], summary: [], call_time: [], call_count: [], raw_drop: [], raw_fold: [] };
   for (let i = 0; i < reps; i++) {
     note(`cluster: node cost per call, run ${i + 1}/${reps}`);
     runs.none.push(await b.erl<Cost>(`lumin_bench:cpu_per_call(${n}).`));
@@ -139,10 +140,12 @@ async function benchNodeCost(b: BeamBench, reps = 3, n = 100_000): Promise<void>
     runs.summary.push(await probed(b, `cost_sum_${i}`, "--summary", n));
     runs.call_time.push(await b.erl<Cost>(`lumin_bench:call_time_cost(${n}, call_time).`));
     runs.call_count.push(await b.erl<Cost>(`lumin_bench:call_time_cost(${n}, call_count).`));
+    runs.raw_drop.push(await b.erl<Cost>(`lumin_bench:raw_trace_cost(${n}, drop).`));
+    runs.raw_fold.push(await b.erl<Cost>(`lumin_bench:raw_trace_cost(${n}, fold).`));
   }
   const base = median(runs.none.map((r) => r.cpu_us_per_call));
   const extra = (k: keyof typeof runs) => median(runs[k].map((r) => r.cpu_us_per_call)) - base;
-  const [full, summary, callTime, callCount] = [extra("full"), extra("summary"), extra("call_time"), extra("call_count")];
+  const [full, summary, callTime, callCount, rawDrop, rawFold] = [extra("full"), extra("summary"), extra("call_time"), extra("call_count"), extra("raw_drop"), extra("raw_fold")];
   const ratio = summary / full;
   emit({
     bench: "summary_node_cost",
@@ -150,7 +153,10 @@ async function benchNodeCost(b: BeamBench, reps = 3, n = 100_000): Promise<void>
     calls: n,
     reps,
     median_untraced_us_per_call: round(base, 3),
-    extra_us_per_call: { full_probe: round(full, 3), summary: round(summary, 3), call_time: round(callTime, 3), call_count: round(callCount, 3) },
+    extra_us_per_call: { full_probe: round(full, 3), summary: round(summary, 3), call_time: round(callTime, 3), call_count: round(callCount, 3), raw_tracer_drop: round(rawDrop, 3), raw_tracer_fold: round(rawFold, 3) },
+    raw_is: "the floor of a summary made from trace messages: the same pattern and flags to a tracer of the bench's own that drops each message (raw_tracer_drop) or folds each call into a lumin_sketch where the messages arrive (raw_tracer_fold)",
+    floor_ratio: { drop: round(rawDrop / full), fold: round(rawFold / full) },
+    sketch_counted: runs.raw_fold.map((r) => r.count),
     runs_us_per_call: Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, v.map((r) => round(r.cpu_us_per_call, 3))])),
     seen: { full_probe: runs.full.map((r) => r.seen), summary: runs.summary.map((r) => r.seen) },
     why_ended: { full_probe: runs.full.map((r) => r.why_ended), summary: runs.summary.map((r) => r.why_ended) },

@@ -7,7 +7,7 @@
          start_sink/1, stop_sink/1, flood/2, raw_messages/2,
          spawn_idle/1, stop_idle/0, os_pid/0,
          start_server/1, casts/2,
-         cpu_per_call/1, call_time_cost/2, paced_load/3]).
+         cpu_per_call/1, call_time_cost/2, raw_trace_cost/2, paced_load/3]).
 -export([init/1, handle_cast/2, handle_call/3]).
 
 %% The same flags and match-spec bodies as lumin_kind_calls (?FLAGS, setup/2) and lumin_kind_messages (?FLAGS).
@@ -222,6 +222,47 @@ call_time_cost(N, Kind) when Kind =:= call_time; Kind =:= call_count ->
                     end,
     erlang:trace_pattern(MFA, false, [Kind]),
     #{cpu_us_per_call => (R1 - R0) * 1000 / N, loop_us => L, count => Count, mean_us => Mean}.
+
+%% The floor of any summary made from trace messages: work/1 traced as lumin_kind_calls traces it (call and
+%% exception_trace, the same flags) to a tracer of its own that `drop's each message as it comes, or `fold's each
+%% call's duration into a lumin_sketch in the tracer itself (no second process, no row, no batch: a summary
+%% folded where the messages arrive). Same loop, same measure as cpu_per_call/1, until that tracer is idle.
+raw_trace_cost(N, Mode) when Mode =:= drop; Mode =:= fold ->
+    MFA = {?MODULE, work, 1},
+    Tracer = spawn(fun() -> raw_tracer(Mode, lumin_sketch:new(0.01), #{}) end),
+    {Pid, Ref} = loop_process(N),
+    1 = erlang:trace_pattern(MFA, [{'_', [], [{exception_trace}]}], [local]),
+    1 = erlang:trace(Pid, true, [{tracer, Tracer} | ?CALL_FLAGS]),
+    wait_idle(0),
+    {R0, _} = statistics(runtime),
+    Pid ! go,
+    L = receive {Ref, LoopUs} -> LoopUs after 120000 -> exit(Pid, kill), error(timeout) end,
+    tracer_idle(Tracer),
+    {R1, _} = statistics(runtime),
+    erlang:trace_pattern(MFA, false, [local]),
+    Tracer ! {count, self()},
+    Count = receive {sketch_count, C} -> C after 5000 -> undefined end,
+    exit(Tracer, kill),
+    #{cpu_us_per_call => (R1 - R0) * 1000 / N, loop_us => L, count => Count}.
+
+raw_tracer(Mode, Sk, Open) ->
+    receive
+        {trace_ts, P, call, _, T0} when Mode =:= fold -> raw_tracer(Mode, Sk, Open#{P => T0});
+        {trace_ts, P, Ret, _, _, T1} when Mode =:= fold, Ret =:= return_from; Mode =:= fold, Ret =:= exception_from ->
+            case maps:take(P, Open) of
+                {T0, Open1} -> raw_tracer(Mode, lumin_sketch:add(Sk, (T1 - T0) / 1000), Open1);
+                error -> raw_tracer(Mode, Sk, Open)
+            end;
+        {count, From} -> From ! {sketch_count, lumin_sketch:count(Sk)}, raw_tracer(Mode, Sk, Open);
+        _ -> raw_tracer(Mode, Sk, Open)
+    end.
+
+tracer_idle(T) ->
+    timer:sleep(10),
+    case erlang:process_info(T, message_queue_len) of
+        {message_queue_len, 0} -> ok;
+        _ -> tracer_idle(T)
+    end.
 
 %% Until the agent's tracer and probes have had empty mailboxes for 5 looks in a row, 10 ms apart.
 wait_idle(5) -> ok;
