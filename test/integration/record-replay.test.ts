@@ -231,3 +231,63 @@ describe("a recording that does not fit", () => {
     }
   });
 });
+
+describe("a --summary probe across two nodes, its chart and %nodes, recorded and replayed", () => {
+  const node = uniqueName("recsum");
+  const other = uniqueName("recsum2");
+  // The sketches a node ships each interval (probe_sketches events) and the node list are all a replay has.
+  const cells = (first: string): string[] => [
+    first,
+    `%node start ${other} --app ${SHOP_APP}`,
+    `%node start ${node} --app ${SHOP_APP}`,
+    "%nodes",
+    "%probe Shop.Orders.place/2 --summary --every 1s --for 3s --nodes all --as lat",
+    '%%elixir\nfor i <- 1..60, do: Shop.Orders.place("apple", rem(i, 7) + 1)\n:done',
+    "const lat = %events lat --wait=10s\nconst rows = lat.objects() as any[]\n`${rows.reduce((a, r) => a + r.count, 0)} calls in ${rows.length} rows; p99 of each: ${rows.map((r) => r.p99_us).join(', ')}`",
+    "lat",
+    "%chart summary lat",
+    "%disconnect",
+  ];
+  let folder: string;
+  let replayFolder: string;
+  const live: string[] = [];
+
+  beforeAll(async () => {
+    folder = notebookFolder();
+    const k = await startKernel({ cwd: folder });
+    try {
+      for (const c of cells("%record sum")) live.push(cellText(await k.execute(c, { timeout: 180 })));
+    } finally {
+      await k.shutdown().catch(() => undefined);
+    }
+    replayFolder = notebookFolder();
+    cpSync(path.join(folder, "sum"), path.join(replayFolder, "sum"), { recursive: true });
+  }, 300_000);
+
+  afterAll(() => {
+    for (const d of [folder, replayFolder]) if (d) rmSync(d, { recursive: true, force: true });
+  });
+
+  it("records each interval's sketches, and the replay shows the same node list, summary table (each node's rows and the merged ones) and chart text", async () => {
+    expect(live.join("\n")).not.toMatch(/Error/);
+    expect(live[3]).toContain(node);
+    expect(live[3]).toContain(other);
+    expect(live[7]).toMatch(/p99/);
+    // Each node's rows and the merged rows (node "all") count the same 60 calls.
+    expect(live[6]).toMatch(/^'120 calls in \d+ rows; p99 of each: \d/);
+    const timeline = readFileSync(path.join(folder, "sum", "timeline.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    expect(timeline.filter((e) => e.type === "probe_sketches").length).toBeGreaterThan(0);
+    const k = await startKernel({ cwd: replayFolder });
+    const replayed: string[] = [];
+    try {
+      for (const c of cells("%replay sum")) {
+        replayed.push(cellText(await k.execute(c, { timeout: 60 })));
+        expect(beamChildren(k.pid)).toEqual([]);
+      }
+    } finally {
+      await k.shutdown();
+    }
+    expect(replayed[0]).toMatch(/^Replaying sum: recorded by ElixirLumin .* No node is used/);
+    expect(replayed.slice(1)).toEqual(live.slice(1));
+  }, 120_000);
+});
