@@ -100,14 +100,27 @@ class Reader {
     this.pos += n;
     return b;
   }
+  /** The next `n` bytes as text: short ASCII read in place (an atom needs no view of its bytes), else `decoder`'s. */
+  text(n: number, decoder: { decode(b: Uint8Array): string }): string {
+    if (n > 32 || this.pos + n > this.buf.length) return decoder.decode(this.bytes(n));
+    const b = this.buf;
+    const end = this.pos + n;
+    let s = "";
+    for (let i = this.pos; i < end; i++) {
+      if (b[i] > 127) return decoder.decode(this.bytes(n));
+      s += String.fromCharCode(b[i]);
+    }
+    this.pos = end;
+    return s;
+  }
 }
 
 const utf8 = new TextDecoder("utf-8");
 const latin1 = new TextDecoder("latin1");
 
 /**
- * Text from bytes (an atom's name, a short binary). Short ASCII text (map keys, module and function names: most atoms a batch carries) are read
- * byte by byte — a TextDecoder call costs more than the name, and a summary tick decodes tens of thousands.
+ * Text from bytes (a short binary: a module or function name, a node). Short ASCII text is read byte by byte —
+ * a TextDecoder call costs more than the name, and a summary tick reads tens of thousands.
  */
 export function shortText(b: Uint8Array, decoder: { decode(b: Uint8Array): string }): string {
   if (b.length > 32) return decoder.decode(b);
@@ -141,10 +154,10 @@ class Decoder {
   private atomOfTag(tag: number): ErlTerm {
     const r = this.r;
     switch (tag) {
-      case 118: return atom(shortText(r.bytes(r.u16()), utf8)); // ATOM_UTF8_EXT
-      case 119: return atom(shortText(r.bytes(r.u8()), utf8)); // SMALL_ATOM_UTF8_EXT
-      case 100: return atom(shortText(r.bytes(r.u16()), latin1)); // ATOM_EXT
-      case 115: return atom(shortText(r.bytes(r.u8()), latin1)); // SMALL_ATOM_EXT
+      case 118: return atom(r.text(r.u16(), utf8)); // ATOM_UTF8_EXT
+      case 119: return atom(r.text(r.u8(), utf8)); // SMALL_ATOM_UTF8_EXT
+      case 100: return atom(r.text(r.u16(), latin1)); // ATOM_EXT
+      case 115: return atom(r.text(r.u8(), latin1)); // SMALL_ATOM_EXT
       default: throw new Error(`external term: expected an atom, got tag ${tag}`);
     }
   }
