@@ -50,12 +50,16 @@ Examples:
     if (!NODE_NAME.test(node)) throw new MagicUsageError(`%connect: "${node}" is not a node name; write it as name@host.`);
     if (args.flags.hidden && !args.flags.cluster) throw new MagicUsageError("%connect: --hidden goes with --cluster (it attaches the cluster's hidden nodes too).");
     const session = ctx.beam;
+    // A replay asks no node, so it needs no cookie (a colleague replaying a recording has none).
+    const replaying = ctx.recording.tape?.mode === "replay";
+    // A cookie named by a flag is checked first: a wrong file is said to be wrong whatever is attached.
+    const named = !replaying && (args.flags["cookie-env"] !== undefined || args.flags["cookie-file"] !== undefined);
+    const given = named ? await readCookie(args.flags, ctx.io) : undefined;
     const already = session.attached().find((n) => n.node === node && !n.down);
     if (already && !args.flags.cluster) throw new MagicUsageError(`%connect: ${node} is attached already (%nodes lists the attached nodes).`);
     let info = already;
     if (!info) {
-      // A replay asks no node, so it needs no cookie (a colleague replaying a recording has none).
-      const cookie = ctx.recording.tape?.mode === "replay" ? null : await readCookie(args.flags, ctx.io);
+      const cookie = replaying ? null : given !== undefined ? given : await readCookie(args.flags, ctx.io);
       info = await session.connect(node, cookie, args.flags.timeout);
       ctx.io.stream("stdout", describeNode(info));
     }
