@@ -49,8 +49,14 @@ export function startKernel(connectionFile: string): void {
   });
   // interrupt_request: the wire thread names the cell (it may not have started yet), and sends SIGINT, which
   // breaks a busy loop (cells run with breakOnSigint); a SIGINT from elsewhere stops whatever cell runs.
-  link.on("interrupt", (msgId) => dispatcher.interrupt(msgId));
-  process.on("SIGINT", () => dispatcher.interrupt());
+  // The wire thread's own SIGINT may be handled after its message has already stopped that cell and the next
+  // one has started: for a moment after such a message, a SIGINT only reaches the cell that message named.
+  let named: { msgId: string; until: number } | undefined;
+  link.on("interrupt", (msgId) => {
+    named = { msgId, until: performance.now() + 2000 };
+    dispatcher.interrupt(msgId);
+  });
+  process.on("SIGINT", () => dispatcher.interrupt(named && performance.now() < named.until ? named.msgId : undefined));
   let exiting = false;
   const exit = async (code: number) => {
     if (exiting) return;
