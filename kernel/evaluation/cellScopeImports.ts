@@ -51,8 +51,8 @@ export class CellScopeImports {
    * noting the scope names that were given and came back dropped: the cell declared them again.
    */
   own(declarations: string, given: string): string {
-    const back = new Set(parseImports(declarations).flatMap(namesOf));
-    for (const name of parseImports(given).flatMap(namesOf)) if (!back.has(name)) this.shadowed.add(name);
+    const back = new Set(parseImports(declarations).flatMap((i) => i.names));
+    for (const name of parseImports(given).flatMap((i) => i.names)) if (!back.has(name)) this.shadowed.add(name);
     const sources = new Set(this.imports.map((i) => i.from));
     return declarations
       .split("\n")
@@ -63,7 +63,7 @@ export class CellScopeImports {
   private lines(wanted: (name: string) => boolean): string {
     const out: string[] = [];
     for (const i of this.imports) {
-      const names = namesOf(i).filter((n) => !this.shadowed.has(n) && wanted(n));
+      const names = i.names.filter((n) => !this.shadowed.has(n) && wanted(n));
       if (!names.length) continue;
       out.push(i.namespace ? `import * as ${i.namespace} from ${JSON.stringify(i.from)};` : `import { ${names.join(", ")} } from ${JSON.stringify(i.from)};`);
     }
@@ -85,10 +85,6 @@ function parseImports(declarations: string): ScopeImport[] {
     else out.push({ names: m[2].split(",").map((n) => n.trim()).filter(Boolean), from });
   }
   return out;
-}
-
-function namesOf(i: ScopeImport): string[] {
-  return i.names;
 }
 
 function importSource(line: string): string | undefined {
