@@ -28,7 +28,7 @@ const DEBIAN_NEEDS = [
       onPath("jupyter") && onPath("jupyter-nbconvert") && onPath("jupyter-kernelspec") &&
       run("/usr/bin/python3", ["-c", "import jupyter_client, nbconvert, nbformat"], { quiet: true }).ok,
   },
-  { what: "DejaVu fonts (the text of chart pictures)", packages: ["fonts-dejavu-core"], present: () => fs.existsSync("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf") },
+  { what: "Liberation fonts (the text of chart pictures)", packages: ["fonts-liberation"], present: () => fs.existsSync("/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf") },
 ];
 const BROWSER_NEED = { what: "Chromium (browser tests)", packages: ["chromium"], present: () => fs.existsSync("/usr/bin/chromium") };
 

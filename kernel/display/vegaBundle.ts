@@ -13,6 +13,7 @@
 import { existsSync } from "node:fs";
 import type { MimeBundle } from "../evaluation/cellIO";
 import { setBundleMetadata } from "./bundleMetadata";
+import { encodePremultipliedPng } from "./pngEncode";
 
 export type VegaLiteSpec = Record<string, unknown> & { $schema?: string };
 
@@ -58,8 +59,6 @@ export const PICTURE = {
    * the pixels) and the notebook stays small.
    */
   maxArea: 1_200_000,
-  /** The fonts vega's text is measured for; DejaVu is Debian's default (scripts/setup.js installs it). */
-  font: "DejaVu Sans",
 } as const;
 
 export interface Picture {
@@ -71,13 +70,24 @@ export interface Picture {
 
 type Resvg = typeof import("@resvg/resvg-js");
 
-/** DejaVu Sans from Debian's fonts-dejavu-core when it is there (loading two files, not scanning every font). */
-const DEJAVU = ["/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"];
+/**
+ * The charts' "sans-serif", first found: Liberation Sans (Debian's fonts-liberation, which scripts/setup.js
+ * installs; Arial's metrics, so labels sit as in a browser), else DejaVu Sans. Two files are loaded, not every
+ * font on the machine. Liberation first also for speed: resvg shapes each label with the font's tables, and
+ * DejaVu's are large — the 1M-row latency chart's 69 labels take 36 ms in DejaVu, 11 ms in Liberation.
+ */
+const FONTS = [
+  { family: "Liberation Sans", files: ["/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf", "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf"] },
+  { family: "DejaVu Sans", files: ["/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"] },
+];
 let fontOptions: { loadSystemFonts: boolean; fontFiles?: string[]; defaultFontFamily: string; sansSerifFamily: string } | undefined;
 function fonts() {
-  fontOptions ??= DEJAVU.every((f) => existsSync(f))
-    ? { loadSystemFonts: false, fontFiles: DEJAVU, defaultFontFamily: PICTURE.font, sansSerifFamily: PICTURE.font }
-    : { loadSystemFonts: true, defaultFontFamily: PICTURE.font, sansSerifFamily: PICTURE.font };
+  if (!fontOptions) {
+    const found = FONTS.find((f) => f.files.every((file) => existsSync(file)));
+    fontOptions = found
+      ? { loadSystemFonts: false, fontFiles: found.files, defaultFontFamily: found.family, sansSerifFamily: found.family }
+      : { loadSystemFonts: true, defaultFontFamily: FONTS[0].family, sansSerifFamily: FONTS[0].family };
+  }
   return fontOptions;
 }
 let resvg: Resvg | undefined;
@@ -94,7 +104,7 @@ export async function renderPng(svg: string): Promise<Picture> {
     font: fonts(),
     logLevel: "off",
   });
-  return { png: image.asPng(), width: Math.round(w * shown), height: Math.round(h * shown) };
+  return { png: encodePremultipliedPng(image.width, image.height, image.pixels), width: Math.round(w * shown), height: Math.round(h * shown) };
 }
 
 export async function vegaBundle(spec: VegaLiteSpec): Promise<MimeBundle> {
