@@ -83,24 +83,20 @@ log_row(Ev = #{level := Level, meta := Meta}) ->
                #{time := T} when is_integer(T) -> T;
                _ -> os:system_time(microsecond)
            end,
-    File = case maps:get(file, Meta, undefined) of
-               F when is_list(F); is_binary(F) -> unicode:characters_to_binary(F);
-               _ -> undefined
-           end,
-    Line = case maps:get(line, Meta, undefined) of
-               L when is_integer(L) -> L;
-               _ -> undefined
-           end,
-    MFA = case maps:get(mfa, Meta, undefined) of
-              {M, Fn, A} when is_atom(M), is_atom(Fn), is_integer(A) -> lumin_lib:fmt_mfa({M, Fn, A});
-              _ -> undefined
-          end,
-    Pid = case maps:get(pid, Meta, undefined) of
-              P when is_pid(P) -> P;
-              _ -> undefined
-          end,
+    File = field(file, Meta, fun(F) when is_list(F); is_binary(F) -> unicode:characters_to_binary(F) end),
+    Line = field(line, Meta, fun(L) when is_integer(L) -> L end),
+    MFA = field(mfa, Meta, fun({M, Fn, A}) when is_atom(M), is_atom(Fn), is_integer(A) -> lumin_lib:fmt_mfa({M, Fn, A}) end),
+    Pid = field(pid, Meta, fun(P) when is_pid(P) -> P end),
     [node(), Time, Level, Pid, MFA, File, Line, log_text(Ev),
      lumin_columns:present(maps:without([time, pid, mfa, file, line, report_cb], Meta))].
+
+%% A metadata field as Shown makes it, or undefined where it is missing or not of the shape Shown takes
+%% (any code may log any metadata).
+field(Key, Meta, Shown) ->
+    case maps:find(Key, Meta) of
+        {ok, Value} -> try Shown(Value) catch error:function_clause -> undefined end;
+        error -> undefined
+    end.
 
 %% The message is redacted before it is formatted (a report's `authorization:' value, a secret in the format's
 %% arguments), and the text after (values known to be secret, the marker printed as `[redacted]').

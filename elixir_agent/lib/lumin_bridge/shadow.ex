@@ -67,7 +67,15 @@ defmodule LuminBridge.Shadow do
   end
 
   def handle_call(:restart, _from, s) do
-    if s.peer, do: catch_exit(fn -> :peer.stop(s.peer) end)
+    # A peer that is already gone exits the stop call; either way it is gone after.
+    if s.peer do
+      try do
+        :peer.stop(s.peer)
+      catch
+        :exit, _ -> :ok
+      end
+    end
+
     {:reply, :ok, %{s | peer: nil, loaded: %{}, patched: []}}
   end
 
@@ -102,12 +110,6 @@ defmodule LuminBridge.Shadow do
       {:error, _} -> nil
       dir -> List.to_string(dir)
     end
-  end
-
-  defp catch_exit(fun) do
-    fun.()
-  catch
-    :exit, _ -> nil
   end
 
   # ---- preparing a replay ----------------------------------------------------------------------------
