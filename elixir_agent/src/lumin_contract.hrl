@@ -48,8 +48,8 @@
 -define(LUMIN_COLUMNS_PROCS, [node, time_us, event, pid, name, other, mfa, reason]).
 -define(LUMIN_SCHEMA_VERSION_PROCS, 1).
 -define(LUMIN_COLUMNS_STATE, [node, pid, name, seq, time_us, duration_us, kind, message, state_before,
-                             state_after, state_name_before, state_name_after, reply]).
--define(LUMIN_SCHEMA_VERSION_STATE, 1).
+                             state_after, state_name_before, state_name_after, reply, state_diff]).
+-define(LUMIN_SCHEMA_VERSION_STATE, 2).
 -define(LUMIN_COLUMNS_TELEMETRY, [node, time_us, pid, event, measurements, metadata]).
 -define(LUMIN_SCHEMA_VERSION_TELEMETRY, 1).
 -define(LUMIN_COLUMNS_LOGS, [node, time_us, level, pid, mfa, file, line, message, metadata]).

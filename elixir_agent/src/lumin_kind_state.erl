@@ -21,11 +21,16 @@
 
 -export([setup/2, columns/0, noun/0, target/1, undo/1, event/2, info/2, finish/1, waiting/1, release/1]).
 %% Run in the watched process: the sys debug function, and the view of a state.
--export([sys_event/3, view/2]).
+-export([sys_event/3, view/2, shipped/3]).
 
 -define(SYS_TIMEOUT, 1000).
 %% How often the probe takes in what the hook wrote (a gen_server's or gen_statem's events), in ms.
 -define(POLL_MS, 10).
+%% A diff's size is measured up to this many words (past it, it is bigger than any cut view anyway).
+-define(MAX_DIFF_WORDS, 1 bsl 20).
+%% The state the probe no longer knows whole: after a diff of a big state, only its changes are known.
+-define(UNKNOWN, '$lumin_unknown_state').
+-define(TOO_MANY, <<"too many changes for a diff: the state after is shipped cut">>).
 
 setup(Spec, P = #{ref := Ref, off := Off, counter := C}) ->
     Pid = lumin_target:process(maps:get(process, Spec, undefined), false),
@@ -43,7 +48,9 @@ setup(Spec, P = #{ref := Ref, off := Off, counter := C}) ->
                true -> {ets, ets:new(?MODULE, [public, ordered_set, {write_concurrency, true}])};
                false -> send
            end,
-    case catch sys:install(Pid, {FuncId, fun ?MODULE:sys_event/3, {self(), Ref, Off, C, View, Sink}}, ?SYS_TIMEOUT) of
+    %% The hook's last element is the view of the state it last saw (none yet): a reference into the process's own
+    %% heap, not a copy, that the next message's diff is taken against.
+    case catch sys:install(Pid, {FuncId, fun ?MODULE:sys_event/3, {self(), Ref, Off, C, View, Sink, none}}, ?SYS_TIMEOUT) of
         ok -> ok;
         Err -> throw({error, io_lib:format("could not install a sys debug function in ~ts: ~0p", [lumin_target:pid_text(Pid), Err])})
     end,
@@ -89,13 +96,14 @@ setup(Spec, P = #{ref := Ref, off := Off, counter := C}) ->
     P#{tracee => Pid, pname => lumin_lib:label(Pid), mon => erlang:monitor(process, Pid), func_id => FuncId, view => View, sink => Sink,
        %% The node-wide memory guard counts the table with the probe's process.
        tables => [T || {ets, T} <- [Sink]],
+       syntax => syntax(), root => path_root(maps:get(path, Spec, undefined)),
        behaviour => Behaviour, synced => false, cur => undefined, cur_name => undefined, pending => undefined,
        awaiting => queue:new(), seq => 0, warnings := Warn}.
 
 columns() ->
     [{node, {const, node()}}, {pid, dict}, {name, dict}, {seq, i32}, {time_us, f64}, {duration_us, dict}, {kind, dict},
      {message, terms}, {state_before, terms}, {state_after, terms}, {state_name_before, terms},
-     {state_name_after, terms}, {reply, terms}].
+     {state_name_after, terms}, {reply, terms}, {state_diff, dict}].
 
 noun() -> "handled messages".
 
@@ -194,40 +202,80 @@ written({_, TS, Ev}, P) -> event({sys, TS, Ev}, P).
 
 %% @doc The sys debug function, run by the watched process for each of its debug events. It removes itself
 %% (`done') once the probe has ended or is gone.
-sys_event(FS = {Probe, Ref, Off, C, View, Sink}, Event, _Extra) ->
+sys_event(FS = {Probe, Ref, Off, C, View, Sink, Prev}, Event, _Extra) ->
     case atomics:get(Off, 1) =:= 0 andalso is_process_alive(Probe) of
         true ->
             T0 = erlang:monotonic_time(),
             %% One count per message the process takes in (for the watchdog's rate).
             element(1, Event) =:= in andalso counters:add(C, 1, 1),
             TS = erlang:monotonic_time(nanosecond),
+            {Small, Prev1} = small_event(Event, View, Prev),
             Kept = case Sink of
                        {ets, Tab} ->
                            %% (gone with its probe: the hook goes too)
-                           try ets:insert(Tab, {erlang:unique_integer([monotonic]), TS, small_event(Event, View)})
+                           try ets:insert(Tab, {erlang:unique_integer([monotonic]), TS, Small})
                            catch error:badarg -> false
                            end;
-                       send -> Probe ! {'$lumin_event', Ref, {sys, TS, small_event(Event, View)}}
+                       send -> Probe ! {'$lumin_event', Ref, {sys, TS, Small}}
                    end,
             %% The time this hook took in the watched process, which the watchdog holds to a share of its time.
             counters:add(C, 2, erlang:monotonic_time() - T0),
             case Kept of
                 false -> done;
-                _ -> FS
+                _ when Prev1 =:= Prev -> FS;
+                _ -> setelement(7, FS, Prev1)
             end;
         false -> done
     end;
 sys_event(_, _, _) -> done.
 
-%% A debug event with its terms cut and its states reduced to their view, in the watched process.
+%% A debug event with its terms cut and its new state reduced to what is shipped of it (shipped/3), in the
+%% watched process; and the view the next diff is taken against.
+small_event({out, Reply, To, NewState}, V = {_, Cut}, Prev) ->
+    {Ship, Prev1} = shipped(NewState, V, Prev),
+    {{out, lumin_lib:cut(Reply, Cut), To, Ship}, Prev1};
+small_event({noreply, NewState}, V, Prev) ->
+    {Ship, Prev1} = shipped(NewState, V, Prev),
+    {{noreply, Ship}, Prev1};
+small_event(Ev, V, Prev) -> {small_event(Ev, V), Prev}.
+
 small_event({in, Msg}, {_, Cut}) -> {in, lumin_lib:cut(Msg, Cut)};
 small_event({in, Msg, From}, {_, Cut}) -> {in, lumin_lib:cut(Msg, Cut), From};
-small_event({out, Reply, To, NewState}, V = {_, Cut}) -> {out, lumin_lib:cut(Reply, Cut), To, view(NewState, V)};
-small_event({noreply, NewState}, V) -> {noreply, view(NewState, V)};
 small_event({out, Reply, To}, {_, Cut}) -> {out, lumin_lib:cut(Reply, Cut), To};
 small_event(Ev, {_, Cut}) when is_tuple(Ev) ->
     list_to_tuple([case is_atom(E) of true -> E; false -> lumin_lib:cut(E, Cut) end || E <- tuple_to_list(Ev)]);
 small_event(Ev, {_, Cut}) -> lumin_lib:cut(Ev, Cut).
+
+%% @doc What of a gen_server's new state leaves the watched process, and the view the next one is compared with:
+%%   * `{whole, View}': the view when it fits the cut size (exact, as %whatif needs it), and the first one the
+%%     hook sees (cut);
+%%   * `{diff, Changes}': what changed against the view after the previous message (lumin_state_diff), when the
+%%     view is bigger than the cut size: the values that changed, each cut, not the state;
+%%   * `{too_many, Cut}': the view cut, when more than lumin_state_diff's most changes changed, or when the diff
+%%     would take more bytes than the view itself.
+%% Cost: O(cut size) for a view that fits or is cut; a diff walks only what changed (shared parts compare in one
+%% step) and at most lumin_state_diff's step budget.
+shipped(State, View = {_, Cut}, Prev) ->
+    V = at_path(State, element(1, View)),
+    Ship = case Prev of
+               {prev, PV} ->
+                   case lumin_lib:fits(V, Cut) of
+                       true -> {whole, V};
+                       false ->
+                           case lumin_state_diff:changes(PV, V, Cut) of
+                               too_many -> {too_many, lumin_lib:cut(V, Cut)};
+                               {ok, Cs} ->
+                                   %% The diff, unless the view is smaller than it (then the view, cut).
+                                   DiffWords = lumin_lib:words(Cs, ?MAX_DIFF_WORDS),
+                                   case lumin_lib:fits(V, DiffWords * 8) of
+                                       true -> {too_many, lumin_lib:cut(V, Cut)};
+                                       false -> {diff, Cs}
+                                   end
+                           end
+                   end;
+               none -> {whole, lumin_lib:cut(V, Cut)}
+           end,
+    {Ship, {prev, V}}.
 
 %% @doc The part of a state a probe shows: the value at its path (or `{lumin_no_path, Keys}' when the state has
 %% nothing there), cut to its cut size.
@@ -313,10 +361,49 @@ srv_close(TS, Reply, NewState, P = #{pending := Pending, cur := Before, seq := S
                                                  undefined -> #{time => TS, kind => continue, msg => none};
                                                  _ -> Pending
                                              end,
-    After = case NewState of {value, V} -> V; none -> Before end,
-    Row = [node(), Pid, Name, Seq, lumin_probe:us(T0, P), (TS - T0) / 1000, Kind, opt_term(Msg), term(Before),
-           opt_term(NewState), undefined, undefined, opt_term(Reply)],
+    %% What the hook shipped of the state after (shipped/3): the state after and what changed are known from it,
+    %% or only what changed (a diff of a big state: the probe no longer knows the state after, only its changes).
+    {After, StateAfter, Diff} =
+        case NewState of
+            none -> {Before, undefined, undefined};
+            {value, {whole, V}} -> {V, term(V), diff_text(Before, V, P)};
+            {value, {diff, Cs}} -> {?UNKNOWN, undefined, lumin_state_diff:text(Cs, maps:get(syntax, P), maps:get(root, P))};
+            {value, {too_many, V}} -> {V, term(V), ?TOO_MANY}
+        end,
+    Row = [node(), Pid, Name, Seq, lumin_probe:us(T0, P), (TS - T0) / 1000, Kind, opt_term(Msg), known(Before),
+           StateAfter, undefined, undefined, opt_term(Reply), Diff],
     lumin_probe:emit(Row, P#{pending := undefined, cur := After, seq := Seq + 1}).
+
+%% What changed between two views the probe has, as text: only when both are whole (a cut view shows its
+%% start, not what changed in it).
+diff_text(Before, After, #{view := {_, Cut}, syntax := Sx, root := Root}) ->
+    case is_cut(Before) orelse is_cut(After) orelse Before =:= ?UNKNOWN of
+        true -> undefined;
+        false ->
+            case lumin_state_diff:changes(Before, After, Cut) of
+                {ok, Cs} -> lumin_state_diff:text(Cs, Sx, Root);
+                too_many -> ?TOO_MANY
+            end
+    end.
+
+is_cut({lumin_cut, B, _}) when is_integer(B) -> true;
+is_cut(_) -> false.
+
+known(?UNKNOWN) -> undefined;
+known(V) -> term(V).
+
+%% The language rows' text is written in: Elixir's when it runs here.
+syntax() ->
+    case erlang:function_exported('Elixir.Kernel', inspect, 2) of
+        true -> elixir;
+        false -> erlang
+    end.
+
+%% The --path as text, put before the paths of changes under it.
+path_root(undefined) -> <<>>;
+path_root(nil) -> <<>>;
+path_root(B) when is_binary(B) -> B;
+path_root(Keys) when is_list(Keys) -> iolist_to_binary(lists:join(".", [lumin_target:text(K) || K <- Keys])).
 
 %% ---- other processes that answer sys (gen_event, proc_lib processes using sys:handle_debug) -------------
 %% Their debug events say only which message came in ({in, Msg} or {in, Msg, From}). The state after it is
@@ -360,8 +447,8 @@ awaited_row(E, {_StateName, Data}, P) -> sm_row(E, {value, Data}, P);
 awaited_row(E, _, P) -> sm_row(E, none, P).
 
 other_row(#{seq := Seq, time := T0, kind := Kind, msg := Msg}, Data, P = #{cur := Before, tracee := Pid, pname := Name}) ->
-    Row = [node(), Pid, Name, Seq, lumin_probe:us(T0, P), undefined, Kind, term(Msg), term(Before), opt_term(Data),
-           undefined, undefined, undefined],
+    Row = [node(), Pid, Name, Seq, lumin_probe:us(T0, P), undefined, Kind, term(Msg), known(Before), opt_term(Data),
+           undefined, undefined, undefined, data_diff(Before, Data, P)],
     Cur = case Data of {value, D} -> D; none -> Before end,
     lumin_probe:add_row(Row, P#{cur := Cur}).
 
@@ -394,10 +481,13 @@ sm_row(E = #{seq := Seq, time := T0, end_time := T1, event := {Type, Content}, r
                    #{no_in := true} -> undefined;
                    _ -> (T1 - T0) / 1000
                end,
-    Row = [node(), Pid, Name, Seq, lumin_probe:us(T0, P), Duration, event_type(Type), term(Content), term(Before),
-           opt_term(Data), term(NB), term(NA), opt_term(Reply)],
+    Row = [node(), Pid, Name, Seq, lumin_probe:us(T0, P), Duration, event_type(Type), term(Content), known(Before),
+           opt_term(Data), term(NB), term(NA), opt_term(Reply), data_diff(Before, Data, P)],
     Cur = case Data of {value, D} -> D; none -> Before end,
     lumin_probe:add_row(Row, P#{cur := Cur}).
+
+data_diff(Before, {value, D}, P) -> diff_text(Before, D, P);
+data_diff(_, none, _) -> undefined.
 
 event_type({call, _}) -> call;
 event_type({timeout, _}) -> timeout;

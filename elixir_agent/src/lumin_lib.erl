@@ -19,7 +19,7 @@ agent_modules() ->
      lumin_target, lumin_probe_kind, lumin_probe,
      %% The probe kinds of the runtime (lumin_probe): one callback module each, named lumin_kind_KIND.
      lumin_kind_calls, lumin_kind_messages, lumin_kind_procs, lumin_kind_state, lumin_kind_telemetry, lumin_kind_logs, lumin_kind_metrics,
-     lumin_kind_counts,
+     lumin_kind_counts, lumin_state_diff,
      lumin_snapshot, lumin_eval, lumin_agent].
 
 %% @doc Whether `P' is one of the agent's own processes (never traced, watched or counted as the node's). An

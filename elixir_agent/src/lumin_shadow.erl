@@ -330,7 +330,11 @@ state_row({Row, Seq, TimeUs, Kind, MsgBin, BeforeBin, AfterBin, ReplyBin, DurUs,
           Ctx = #{module := Mod, behaviour := Behaviour, syntax := Syntax}) ->
     Base = #r{row = Row, seq = Seq, start_us = TimeUs, recorded_us = DurUs, args = raw(MsgBin),
               recorded = raw(ReplyBin), recorded_state = raw(AfterBin)},
-    Rebuilt = [rebuild(B) || B <- [MsgBin, BeforeBin]],
+    %% A state bigger than the probe's cut size is recorded as what each message changed, not the state itself.
+    Rebuilt = [rebuild(MsgBin), case BeforeBin of
+                                    undefined -> {error, <<"only what changed in the state was recorded (the state was bigger than the probe's cut size), so it cannot be rebuilt; arm the probe again with a larger --cut">>};
+                                    _ -> rebuild(BeforeBin)
+                                end],
     case {Rebuilt, callback(Behaviour, Kind, Mod, NameBin)} of
         {_, {error, Why}} -> Base#r{function = fmt_mfa(Mod, Behaviour, undefined), outcome = not_replayed, error = Why};
         {[{error, Why} | _], {ok, Fn, _}} -> Base#r{function = Fn, outcome = not_replayed, error = Why};

@@ -11,7 +11,7 @@ defmodule LuminProbeTest do
     messages: ~w(node time_us event from_pid from_name to_pid to_name protocol call_id latency_us message size_words)a,
     procs: ~w(node time_us event pid name other mfa reason)a,
     state: ~w(node pid name seq time_us duration_us kind message state_before state_after state_name_before
-              state_name_after reply)a,
+              state_name_after reply state_diff)a,
     telemetry: ~w(node time_us pid event measurements metadata)a,
     logs: ~w(node time_us level pid mfa file line message metadata)a,
     metrics: ~w(node time_us memory_total memory_processes memory_binary memory_ets memory_atom memory_code
@@ -399,6 +399,45 @@ defmodule LuminProbeTest do
     # (replace_state is no message the process handles: the row is the :get call, after 20 changes)
     assert [%{state_before: 0, state_after: 20}] = Enum.map(part_rows, &Map.take(&1, [:state_before, :state_after]))
     assert sys_debug(srv) == []
+  end
+
+  defmodule BigQueue do
+    use GenServer
+    def init(messages), do: {:ok, %{messages: messages, queue: %{len: 0, last: nil}}}
+    def handle_cast({:publish, m}, st), do: {:noreply, %{st | queue: %{len: st.queue.len + 1, last: m}}}
+    def handle_cast({:take, k}, st), do: {:noreply, %{st | messages: Map.delete(st.messages, k)}}
+    def handle_call(:len, _from, st), do: {:reply, st.queue.len, st}
+  end
+
+  test "state: a big state is shipped as a cut snapshot first, then as what each message changed" do
+    {:ok, srv} = GenServer.start_link(BigQueue, Map.new(1..200_000, &{&1, {:entry, &1}}))
+    {:ok, probe, _} = arm(:state, %{process: pid_text(srv)}, "bigdiff")
+    for i <- 1..3, do: GenServer.cast(srv, {:publish, i})
+    3 = GenServer.call(srv, :len)
+    :ok = :lumin_probe.disarm(probe)
+    {rows, status} = collect("bigdiff", :state)
+    assert status.seen == 4
+    # The first message: the state after it, cut (no diff: the state before was cut too).
+    assert [%{state_after: {:lumin_cut, bytes, _}, state_diff: nil} | diffs] = rows
+    assert bytes > 4096
+    # Then only what changed: paths and values, no state (the state before the first of them is that snapshot).
+    assert [{{:lumin_cut, ^bytes, _}, nil}, {nil, nil}, {nil, nil}] = Enum.map(diffs, &{&1.state_before, &1.state_after})
+    assert Enum.map(diffs, & &1.state_diff) ==
+             ["queue.last: 1 → 2; queue.len: 1 → 2", "queue.last: 2 → 3; queue.len: 2 → 3", "(unchanged)"]
+    assert sys_debug(srv) == []
+  end
+
+  test "state: a small state is shipped whole, and its rows say what changed" do
+    {:ok, srv} = GenServer.start_link(BigQueue, %{1 => :a})
+    {:ok, probe, _} = arm(:state, %{process: pid_text(srv)}, "smalldiff")
+    GenServer.cast(srv, {:publish, :x})
+    GenServer.cast(srv, {:take, 1})
+    1 = GenServer.call(srv, :len)
+    :ok = :lumin_probe.disarm(probe)
+    {rows, _} = collect("smalldiff", :state)
+    assert [%{state_before: %{queue: %{len: 0}}, state_after: %{queue: %{len: 1, last: :x}}} | _] = rows
+    assert Enum.map(rows, & &1.state_diff) ==
+             ["queue.last: nil → :x; queue.len: 0 → 1", "messages[1]: removed :a", "(unchanged)"]
   end
 
   test "state: gen_statem state names before and after, replies, and its data" do

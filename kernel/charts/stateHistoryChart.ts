@@ -92,7 +92,14 @@ export function stateHistoryChart(state: ColumnTable, options: StateHistoryOptio
   // Lines of text per seq, within the data budget.
   const linesPerSeq = Math.max(4, Math.min(24, Math.floor((MAX_VALUES - shown.length) / Math.max(1, shown.length))));
   const t0 = time && shown.length ? time[shown[0]] : 0;
-  const diffs = shown.map((i) => (before ? textDiff(before(i) ?? "", after(i) ?? "") : null));
+  // What each message changed: the node's own diff (`state_diff`, paths and values) where the row has one, else
+  // a diff of the two states' text.
+  const nodeDiff = hasColumn(state, "state_diff") ? texts(state, "state_diff") : null;
+  const diffs = shown.map((i) => {
+    const d = nodeDiff?.[i];
+    if (d != null) return d === "(unchanged)" ? null : { changes: d };
+    return before ? textDiff(before(i) ?? "", after(i) ?? "") : null;
+  });
   const points = shown.map((i, k) => {
     const d = diffs[k];
     return {
@@ -109,12 +116,12 @@ export function stateHistoryChart(state: ColumnTable, options: StateHistoryOptio
     const p = points[k];
     const d = diffs[k];
     const head = `seq ${p.seq}${p.t_ms !== null ? ` at +${p.t_ms} ms` : ""}: ${p.kind} ${clip(p.message, 70)}${p.duration_us !== null ? ` (${formatUs(p.duration_us)})` : ""}`;
-    const diffLines = d ? [`- ${clip(d.before, LINE_WIDTH)}`, `+ ${clip(d.after, LINE_WIDTH)}`] : ["(state unchanged)"];
-    const stateText = `${sname?.(i) ? `state ${sname(i)}, data ` : ""}${after(i) ?? ""}`;
+    const diffLines = !d ? ["(state unchanged)"] : "changes" in d ? [`~ ${clip(d.changes, LINE_WIDTH * 2)}`] : [`- ${clip(d.before, LINE_WIDTH)}`, `+ ${clip(d.after, LINE_WIDTH)}`];
+    const stateText = `${sname?.(i) ? `state ${sname(i)}, data ` : ""}${after(i) ?? (nodeDiff?.[i] != null ? "(the state is bigger than --cut: only what changed was shipped)" : "")}`;
     const body = wrap(stateText, LINE_WIDTH, Math.max(1, linesPerSeq - 1 - diffLines.length));
     const all = [
       { role: "header", text: head },
-      ...diffLines.map((t) => ({ role: t.startsWith("-") ? "before" : t.startsWith("+") ? "after" : "header", text: t })),
+      ...diffLines.map((t) => ({ role: t.startsWith("-") ? "before" : t.startsWith("+") || t.startsWith("~") ? "after" : "header", text: t })),
       ...body.map((t) => ({ role: "state", text: t })),
     ];
     return all.map((l, line) => ({ seq: p.seq, next_seq: p.next_seq, line, ...l }));

@@ -143,8 +143,8 @@ export const SCHEMAS: { readonly [K in TableKind]: TableSchema } = {
   },
   state: {
     kind: "state",
-    version: 1,
-    doc: "One row per message a GenServer / gen_statem handled, with its state before and after (`%probe --state`).",
+    version: 2,
+    doc: "One row per message a GenServer / gen_statem handled, with its state before and after and what changed (`%probe --state`). A state (or its `--path` part) bigger than `--cut` is shipped from a GenServer as a diff against the previous message's: a cut snapshot first, then only the changed values (`state_diff`), so `state_before`/`state_after` are null on those rows.",
     columns: [
       col("node", "string", "node"),
       col("pid", "string", "the server"),
@@ -154,11 +154,12 @@ export const SCHEMAS: { readonly [K in TableKind]: TableSchema } = {
       col("duration_us", "float", "time the callback took, µs", true),
       col("kind", "string", "`call`, `cast`, `info` (gen_statem: also the event type)"),
       col("message", "term", "the message or event"),
-      col("state_before", "term", "state (gen_statem: data) before"),
-      col("state_after", "term", "state (gen_statem: data) after"),
+      col("state_before", "term", "state (gen_statem: data) before; null when only a diff of it is known", true),
+      col("state_after", "term", "state (gen_statem: data) after; null when only a diff of it was shipped", true),
       col("state_name_before", "term", "gen_statem only: state name before", true),
       col("state_name_after", "term", "gen_statem only: state name after", true),
       col("reply", "term", "the reply sent, for calls", true),
+      col("state_diff", "string", "what the message changed, in the node's syntax: `queue.len: 3 → 4; items[7]: added …` (paths as `--path` writes them, list positions `[n]` from 1, each value cut by `--cut`); `(unchanged)`; null when not known (a cut state on both sides, or no state after)", true),
     ],
   },
   telemetry: {

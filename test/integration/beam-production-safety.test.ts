@@ -136,6 +136,19 @@ console.log(JSON.stringify({ n: noresT.numRows(), results: [...new Set(noresT.ar
     expect(st.state).toBe("ended");
     if (st.why_ended === "cost") expect(st.seen).toBeGreaterThan(0);
     else expect(probed.castsMs - unprobed.castsMs).toBeLessThan(1000);
+    // The state probe shipped the 40 MB state once, cut (the first message it saw), then only what each message
+    // changed: the rows name the changed paths with their values, and carry no state.
+    const stRows = await cellJson<any>(k, `const stT = %events st --wait=5s
+const ordered = stT.orderby("seq");
+console.log(JSON.stringify({ n: ordered.numRows(), first: String(ordered.array("state_after")[0]), diffs: ordered.array("state_diff"),
+  afters: ordered.array("state_after").slice(1).filter((v: any) => v != null).length, kinds: ordered.array("kind") }))`);
+    expect(stRows.n).toBe(st.seen - st.dropped);
+    expect(stRows.first).toMatch(/bytes cut\)$/);
+    expect(stRows.afters).toBe(0);
+    const casts = stRows.diffs.filter((_: unknown, i: number) => i > 0 && stRows.kinds[i] === "cast");
+    expect(casts.length).toBeGreaterThan(0);
+    for (const d of casts) expect(d).toMatch(/^queue\.last: \d+ → \d+; queue\.len: (\d+) → \d+$/);
+    expect(stRows.diffs.filter((_: unknown, i: number) => i > 0 && stRows.kinds[i] === "call").every((d: string) => d === "(unchanged)")).toBe(true);
 
     expect(probed.peak - unprobed.peak).toBeLessThan(150 * MB);
 
@@ -196,6 +209,9 @@ console.log(JSON.stringify({ n: noresT.numRows(), results: [...new Set(noresT.ar
     const lens = await cellJson(k, `const kst = %events k_state --wait=1s
 console.log(JSON.stringify(kst.orderby("seq").array("state_after").map((v: any) => v.value)))`);
     expect(lens.slice(-3)).toEqual([lens.at(-3), lens.at(-3) + 1, lens.at(-3) + 1]);
+    // Under --path, what changed is named from the path.
+    const kdiffs = await cellJson<string[]>(k, `console.log(JSON.stringify(kst.orderby("seq").array("state_diff")))`);
+    expect(kdiffs.slice(-2)).toEqual([`queue.len: ${lens.at(-3)} → ${lens.at(-3) + 1}`, "(unchanged)"]);
 
     await k.execute("%disarm --all");
     s = await allEnded();

@@ -45,6 +45,20 @@ describe("stateHistoryChart", () => {
     expect(unchanged).toContain("(state unchanged)");
   });
 
+  it("shows the node's diff (paths and values) where a big state was shipped as what changed", async () => {
+    const rows = [0, 1, 2].map((seq) => ({
+      ...stateRow("<0.70.0>", seq, "", ""),
+      state_before: null,
+      state_after: null,
+      state_diff: seq === 2 ? "(unchanged)" : `queue.len: ${seq} → ${seq + 1}`,
+    }));
+    const svg = await renderSvg(stateHistoryChart(aq.from(rows) as unknown as ColumnTable, { seq: 1 }));
+    expect(svg).toContain("~ queue.len: 1 → 2");
+    expect(svg).toContain("only what changed was shipped");
+    const unchanged = await renderSvg(stateHistoryChart(aq.from(rows) as unknown as ColumnTable, { seq: 2 }));
+    expect(unchanged).toContain("(state unchanged)");
+  });
+
   it("thins long histories evenly and says so", () => {
     const long = aq.from(counts("<0.55.0>", 2000)) as unknown as ColumnTable;
     const spec = stateHistoryChart(long, { maxStates: 100 });
