@@ -193,6 +193,10 @@ c = Shop.Inventory.stock("st_apple")
       [4, "cast", ["restock", "st_pear", 1], s3, s5, null],
       [5, "call", ["stock", "st_apple"], s5, s5, 3],
     ]);
+    // What each message changed, by key, in the node's syntax.
+    expect(rows.map((r: any) => r.state_diff)).toEqual([
+      '["st_apple"]: added 5', '["st_pear"]: added 2', '["st_apple"]: 5 → 3', "(unchanged)", '["st_pear"]: 2 → 3', "(unchanged)",
+    ]);
     for (const r of rows as any[]) {
       expect(r).toMatchObject({ name: "Shop.Inventory", state_name_before: null, state_name_after: null });
       expect(r.duration_us).toBeGreaterThanOrEqual(0);
@@ -259,6 +263,8 @@ end
       [2, "info", expect.stringMatching(/, \{:call, LuminTally, :get\}\}$/), handlers(13), handlers(13), null, null],
       [3, "info", expect.stringMatching(/, \{:sync_notify, 4\}\}$/), handlers(13), handlers(17), null, null],
     ]);
+    // A handler's state by its position in the list of handlers, then in its {module, id, state} tuple.
+    expect(rows.map((r: any) => r.state_diff)).toEqual(["[1].3: 10 → 11", "[1].3: 11 → 13", "(unchanged)", "[1].3: 13 → 17"]);
   });
 
   it("a process that does not answer :sys is refused with a clear message", async () => {
