@@ -44,16 +44,21 @@
                    (is_integer(V) andalso V >= -16#80000000 andalso V =< 16#7fffffff))).
 
 setup(Spec, P0 = #{name := Name, budget := Budget0}) ->
-    %% A summary keeps no rows, so its count budget is only the one asked for; time and rate still hold.
+    %% A summary keeps no rows, so its count budget is only the one asked for; and its sampler bounds what it
+    %% traces (lumin_sampler), so its rate budget too is only the one asked for — the safe maximum otherwise,
+    %% which a burst cut short by the sampler stays under. Time, mailbox and memory budgets still hold.
     Summary = summary_of(Spec),
-    Budget = case Summary =/= undefined andalso not is_integer(maps:get(limit, Spec, undefined)) of
-                 true -> Budget0#{limit := 1 bsl 60};
-                 false -> Budget0
+    Asked = fun(K) -> is_number(maps:get(K, Spec, undefined)) end,
+    Budget = case Summary of
+                 undefined -> Budget0;
+                 _ -> Budget0#{limit := case Asked(limit) of true -> maps:get(limit, Budget0); false -> 1 bsl 60 end,
+                               rate := case Asked(rate) of true -> maps:get(rate, Budget0); false -> maps:get(rate, lumin_budget:safe_max()) end}
              end,
     P = P0#{budget := Budget},
     Cut = lumin_budget:cut_bytes(Spec),
     MFAs = mfas(Spec),
     [refuse_if_traced(MFA) || MFA <- MFAs],
+    Summary =/= undefined andalso lumin_sampler:refuse_if_counted(MFAs),
     Args = maps:get(args, Spec, false) =:= true,
     NoResult = maps:get(no_result, Spec, false) =:= true,
     %% Without results the VM is not asked for return values (no copy of them is made): durations come from
@@ -82,16 +87,23 @@ setup(Spec, P0 = #{name := Name, budget := Budget0}) ->
     end,
     put('$hot', #hot{limit = maps:get(limit, Budget), buffer = maps:get(buffer, Budget), cut = Cut, no_result = NoResult,
                      summary = Summary}),
-    Summary =/= undefined andalso erlang:send_after(lumin_summary:ms_to_next(Summary), self(), {'$lumin', summary_due}),
+    %% Set once the probe stops tracing, by itself or by its watchdog: a summary's sampler traces nothing after.
+    Stopped = counters:new(1, []),
+    Sampler = case Summary of
+                  undefined -> undefined;
+                  _ ->
+                      erlang:send_after(lumin_summary:ms_to_next(Summary), self(), {'$lumin', summary_due}),
+                      lumin_sampler:start(Set, MS, sample_rate(Spec), Stopped)
+              end,
     Warnings = [W || not NoResult, MFA <- Set, W <- [tail_warning(MFA)], W =/= none],
-    P1#{routes => maps:from_list([{MFA, true} || MFA <- Set]), mfas => Set, warnings := Warnings,
+    P1#{routes => maps:from_list([{MFA, true} || MFA <- Set]), mfas => Set, warnings := Warnings, sampler => Sampler,
         info => #{mfas => [lumin_lib:fmt_mfa(M) || M <- Set]},
         %% The watchdog counts the probe's calls from what the tracer hands it (two trace messages a call). Not
         %% the VM's call_count of its functions: that counts every process's calls, the agent's own included
         %% (a probe on lists:reverse/1 would count the agent's work on its own rows and end on its rate).
         %% Past a budget the watchdog removes the probe's patterns itself.
         source_count => fun() -> counters:get(maps:get(counter, P1), 1) div 2 end,
-        stop_source => fun() -> unpattern(Set) end}.
+        stop_source => fun() -> counters:put(Stopped, 1, 1), unpattern(Set) end}.
 
 %% `summary' => #{every_ms, alpha}: a lumin_summary, or undefined for a probe that keeps rows.
 summary_of(Spec) ->
@@ -105,18 +117,25 @@ summary_of(Spec) ->
         _ -> undefined
     end.
 
+%% A summary's `sample_rate': calls per second per function that feed its sketch at most.
+sample_rate(#{summary := #{sample_rate := R}}) when is_integer(R), R >= 1 -> R;
+sample_rate(#{summary := #{sample_rate := R}}) when R =/= nil, R =/= null, R =/= undefined ->
+    throw({error, io_lib:format("--sample-rate ~p is not a rate: give a whole number of calls per second, 1 or more", [R])});
+sample_rate(_) -> lumin_sampler:default_rate().
+
 %% A summary probe's interval's sketches, once the interval is over (and always when the probe ends: `Force'),
 %% as one `probe_sketches' event: a few hundred bytes per function, whatever the call rate.
-ship_summary(P = #{report := Report, name := Name}, Force) ->
+ship_summary(P = #{report := Report, name := Name, sampler := Sampler}, Force) ->
     case get('$hot') of
         H = #hot{summary = Sum} when Sum =/= undefined ->
             case Force orelse lumin_summary:due(Sum) of
                 true ->
-                    {Payload, Sum1} = lumin_summary:take(Sum),
+                    {Calls, Sampler1} = lumin_sampler:take_calls(Sampler),
+                    {Payload, Sum1} = lumin_summary:take(Sum, Calls),
                     put('$hot', H#hot{summary = Sum1}),
                     Force orelse erlang:send_after(lumin_summary:ms_to_next(Sum1), self(), {'$lumin', summary_due}),
                     Report ! {lumin_event, probe_sketches, Payload#{name => Name, node => atom_to_binary(node(), utf8)}},
-                    P;
+                    P#{sampler := Sampler1};
                 false -> P
             end;
         _ -> P
@@ -143,12 +162,17 @@ target(Spec) ->
 %% Stop counting and remove this probe's patterns now; calls already made still come through the tracer
 %% until the probe has drained.
 undo(P = #{mfas := MFAs}) ->
+    %% A summary's sampler first: it traces nothing again, and its counts end here.
+    P1 = case P of
+             #{sampler := Sampler} when Sampler =/= undefined -> P#{sampler := lumin_sampler:stop(Sampler)};
+             _ -> P
+         end,
     unpattern(MFAs),
     case get('$hot') of
         H = #hot{} -> put('$hot', H#hot{end_ts = erlang:monotonic_time(nanosecond)});
         _ -> ok
     end,
-    P.
+    P1.
 
 unpattern(MFAs) ->
     [erlang:trace_pattern(MFA, false, [local]) || MFA <- MFAs],
@@ -373,15 +397,13 @@ cut_args(V, H) -> cut(V, H).
 %% ---- resolving what the user wrote -----------------------------------------------------------------------
 
 %% A function anything traces already is refused: by another probe (named), or by another tool.
+%% A --summary probe's function stays its own while the sampler has its pattern off.
 refuse_if_traced(MFA) ->
-    case erlang:trace_info(MFA, traced) of
-        {traced, false} -> ok;
-        _ ->
-            case lumin_trace:call_probe_of(MFA) of
-                none -> throw({error, [lumin_lib:fmt_mfa(MFA), " already has a trace pattern set by another tool (:dbg, recon…);"
-                                       " ElixirLumin does not change tracing it did not set up. Remove that pattern first."]});
-                Other -> throw({error, [lumin_lib:fmt_mfa(MFA), " is already probed by ", Other, "; disarm it first"]})
-            end
+    case {erlang:trace_info(MFA, traced), lumin_trace:call_probe_of(MFA)} of
+        {{traced, false}, none} -> ok;
+        {_, none} -> throw({error, [lumin_lib:fmt_mfa(MFA), " already has a trace pattern set by another tool (:dbg, recon…);"
+                                    " ElixirLumin does not change tracing it did not set up. Remove that pattern first."]});
+        {_, Other} -> throw({error, [lumin_lib:fmt_mfa(MFA), " is already probed by ", Other, "; disarm it first"]})
     end.
 
 %% @doc The functions a spec names — one function, every arity of one, every function of a module (function

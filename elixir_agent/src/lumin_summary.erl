@@ -6,10 +6,15 @@
 %% Intervals end on a grid of wall-clock time (multiples of `every_ms' since the epoch), so every node of a
 %% cluster closes the same intervals and the kernel merges them by their end time without guessing.
 %%
-%% This is the hook a call collector calls: add/2 for each completed call (in place of making it a row), and
-%% due/1 + take/1 on a timer set for ms_to_next/1 (and on its ticks). It holds no process and sends nothing.
+%% Which calls feed the sketches is lumin_sampler's: every call of a quiet function, a bounded share of a busy
+%% one's; each function's exact count of calls (the VM's counter) is shipped beside its sketch, so the share
+%% that fed it is known.
+%%
+%% This is the hook a call collector calls: add/2 for each completed call that was traced (in place of making
+%% it a row), and due/1 + take/2 on a timer set for ms_to_next/1 (and on its ticks). It holds no process and
+%% sends nothing.
 -module(lumin_summary).
--export([new/2, add/2, due/1, take/1, ms_to_next/1, every_ms/1, alpha/1]).
+-export([new/2, add/2, due/1, take/2, ms_to_next/1, every_ms/1, alpha/1]).
 
 %% next: the end of the current interval, in ms of system time.
 -record(summary, {alpha :: float(), every_ms :: pos_integer(), next :: integer(),
@@ -46,12 +51,21 @@ add({_, MFA, _, T0, T1, Outcome, _, _}, S = #summary{fns = Fns, alpha = A}) ->
 due(#summary{next = Next}) -> os:system_time(millisecond) >= Next.
 
 %% @doc The interval's sketches, one map per function that was called, stamped with the interval's end (µs since
-%% the epoch), and the next interval.
-take(S = #summary{fns = Fns, every_ms = E, next = Next}) ->
+%% the epoch), and the next interval. `Calls': each function's exact calls in the interval (MFA => N, from
+%% lumin_sampler:take_calls/1), shipped as `calls' beside the sketch's own `count' (the calls that fed it); a
+%% function called in the interval whose calls none fed the sketch is shipped with an empty one.
+take(S = #summary{fns = Fns0, every_ms = E, next = Next, alpha = A}, Calls) ->
+    Fns = maps:fold(fun(MFA, C, Acc) when C > 0, not is_map_key(MFA, Acc) -> Acc#{MFA => {lumin_sketch:new(A), 0}};
+                       (_, _, Acc) -> Acc
+                    end, Fns0, Calls),
     Sketches = [#{module => atom_to_binary(M, utf8), function => atom_to_binary(F, utf8), arity => Ar,
+                  calls => maps:get(MFA, Calls, 0),
                   count => lumin_sketch:count(Sk), errors => Err, sum_us => lumin_sketch:sum(Sk),
-                  min_us => float(lumin_sketch:min(Sk)), max_us => float(lumin_sketch:max(Sk)),
+                  min_us => float0(lumin_sketch:min(Sk)), max_us => float0(lumin_sketch:max(Sk)),
                   bins => lumin_sketch:to_binary(Sk)}
-                || {{M, F, Ar}, {Sk, Err}} <- maps:to_list(Fns)],
+                || {{M, F, Ar} = MFA, {Sk, Err}} <- maps:to_list(Fns)],
     {#{at_us => Next * 1000, every_ms => E, alpha => S#summary.alpha, sketches => Sketches},
      S#summary{fns = #{}, next = grid(max(Next, os:system_time(millisecond) - 1), E)}}.
+
+float0(undefined) -> 0.0;
+float0(X) -> float(X).
