@@ -67,8 +67,8 @@ export async function benchMessageProbe(b: BeamBench, reps = 5): Promise<void> {
       why_ended: ours.map((r) => r.why_ended),
       ratio: round(ratio),
       ratio_is: "median_end_to_end_msgs_per_s / median_raw_msgs_per_s",
-      target: "ratio ≥ 0.6",
-      meets_target: ratio >= 0.6 && ours.every((r) => r.rows === n),
+      target: "ratio ≥ 0.7",
+      meets_target: ratio >= 0.7 && ours.every((r) => r.rows === n),
     });
   } finally {
     await b.erl(`lumin_bench:stop_sink(${sink}).`).catch(() => undefined);

@@ -12,7 +12,7 @@
 %% so that parameters named as secrets in the source are redacted too (column(cut_args, _)).
 -module(lumin_columns).
 -export([new/1, add/2, add_all/3, count/1, encode/3, cut_term/1, present/1]).
--export([column/2, batch/4]).
+-export([column/2, batch/4, dict_by/2, derive/2, by_index/2]).
 
 -type kind() :: f64 | i32 | dict | terms | {const, term()}.
 -opaque builder() :: {non_neg_integer(), [{atom(), kind()}], [tuple()], non_neg_integer(), [term()]}.
@@ -80,6 +80,40 @@ batch(Kind, Count, Dropped, Columns) ->
                        (_, C) -> C
                     end, Columns),
     term_to_binary(#{kind => Kind, count => Count, dropped => Dropped, columns => Cols}).
+
+%% @doc A dictionary of element `Pos' of row tuples, for a kind that keeps its rows in its own shape: {Values in
+%% index order, each row's index as a binary}. Runs of one value (the common case) cost one comparison a row.
+-spec dict_by(pos_integer(), [tuple()]) -> {[term()], binary()}.
+dict_by(Pos, Rows) ->
+    Map = distinct_at(Pos, Rows, make_ref(), #{}),
+    Values = [V || {V, _} <- lists:keysort(2, maps:to_list(Map))],
+    Idx = case Values of
+              [_] -> <<0:(32 * length(Rows))>>;
+              _ -> << <<(map_get(element(Pos, R), Map)):32/little>> || R <- Rows >>
+          end,
+    {Values, Idx}.
+
+distinct_at(Pos, [R | Rs], Prev, Map) ->
+    case element(Pos, R) of
+        Prev -> distinct_at(Pos, Rs, Prev, Map);
+        V when is_map_key(V, Map) -> distinct_at(Pos, Rs, V, Map);
+        V -> distinct_at(Pos, Rs, V, Map#{V => map_size(Map)})
+    end;
+distinct_at(_, [], _, Map) -> Map.
+
+%% @doc A dictionary column of a value derived from each of a few distinct keys (dict_by/2's Values), given each
+%% row's key index: the value is worked out once per key, not once per row.
+-spec derive([term()], binary()) -> term().
+derive(PerKey, KeyIdx) ->
+    {dict, Values, Idx} = column(dict, PerKey),
+    case Idx =:= << <<I:32/little>> || I <- lists:seq(0, length(PerKey) - 1) >> of
+        true -> {dict, Values, KeyIdx};
+        false -> {dict, Values, by_index(list_to_tuple([I || <<I:32/little>> <= Idx]), KeyIdx)}
+    end.
+
+%% @doc Each row's value from a tuple of per-key values, as 32-bit integers (a dictionary index, a number).
+-spec by_index(tuple(), binary()) -> binary().
+by_index(T, KeyIdx) -> << <<(element(I + 1, T)):32/signed-little>> || <<I:32/little>> <= KeyIdx >>.
 
 %% Pending rows (tuples, newest first) into the columns, column by column: numbers and dictionary indexes
 %% in one binary comprehension over the rows each.

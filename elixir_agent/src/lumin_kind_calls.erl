@@ -564,53 +564,25 @@ encode(Rows, N, Dropped, P) ->
     end.
 
 encode_rows(Rows, N, Dropped, P = #{names := Names0, offset_ns := Off}) ->
-    {Pids, PidIdx} = dict_by(1, Rows),
-    {MFAs, MfaIdx} = dict_by(2, Rows),
-    {Outcomes, OIdx} = dict_by(6, Rows),
+    {Pids, PidIdx} = lumin_columns:dict_by(1, Rows),
+    {MFAs, MfaIdx} = lumin_columns:dict_by(2, Rows),
+    {Outcomes, OIdx} = lumin_columns:dict_by(6, Rows),
     {ProcNames, Names} = lists:mapfoldl(fun proc_name/2, Names0, Pids),
     Cols = #{node => {const, node()},
              pid => {dict, Pids, PidIdx},
-             process => derive(ProcNames, PidIdx),
-             module => derive([M || {M, _, _} <- MFAs], MfaIdx),
-             function => derive([F || {_, F, _} <- MFAs], MfaIdx),
-             arity => {i32, by_index(list_to_tuple([A || {_, _, A} <- MFAs]), MfaIdx)},
+             process => lumin_columns:derive(ProcNames, PidIdx),
+             module => lumin_columns:derive([M || {M, _, _} <- MFAs], MfaIdx),
+             function => lumin_columns:derive([F || {_, F, _} <- MFAs], MfaIdx),
+             arity => {i32, lumin_columns:by_index(list_to_tuple([A || {_, _, A} <- MFAs]), MfaIdx)},
              depth => {i32, << <<D:32/signed-little>> || {_, _, D, _, _, _, _, _} <- Rows >>},
              start_us => {f64, << <<((T0 + Off) / 1000):64/float-little>> || {_, _, _, T0, _, _, _, _} <- Rows >>},
              duration_us => {f64, << <<((T1 - T0) / 1000):64/float-little>> || {_, _, _, T0, T1, _, _, _} <- Rows >>},
-             outcome => derive([outcome(O) || O <- Outcomes], OIdx),
+             outcome => lumin_columns:derive([outcome(O) || O <- Outcomes], OIdx),
              result => terms([case O of return -> V; _ -> undefined end || {_, _, _, _, _, O, V, _} <- Rows]),
-             exception_class => derive([class(O) || O <- Outcomes], OIdx),
+             exception_class => lumin_columns:derive([class(O) || O <- Outcomes], OIdx),
              exception_reason => terms([case O of return -> undefined; _ -> V end || {_, _, _, _, _, O, V, _} <- Rows]),
              args => lumin_columns:column(cut_args, [{MFA, A} || {_, MFA, _, _, _, _, _, A} <- Rows])},
     {lumin_columns:batch(calls, N, Dropped, Cols), P#{names := Names}}.
-
-%% A dictionary of element `Pos' of the rows: {Values in index order, each row's index as a binary}.
-dict_by(Pos, Rows) ->
-    Map = distinct(Pos, Rows, make_ref(), #{}),
-    Values = [V || {V, _} <- lists:keysort(2, maps:to_list(Map))],
-    Idx = case Values of
-              [_] -> <<0:(32 * length(Rows))>>;
-              _ -> << <<(map_get(element(Pos, R), Map)):32/little>> || R <- Rows >>
-          end,
-    {Values, Idx}.
-
-distinct(Pos, [R | Rs], Prev, Map) ->
-    case element(Pos, R) of
-        Prev -> distinct(Pos, Rs, Prev, Map);
-        V when is_map_key(V, Map) -> distinct(Pos, Rs, V, Map);
-        V -> distinct(Pos, Rs, V, Map#{V => map_size(Map)})
-    end;
-distinct(_, [], _, Map) -> Map.
-
-%% A dictionary column of a value derived from each of a few distinct keys, given each row's key index.
-derive(PerKey, KeyIdx) ->
-    {dict, Values, Idx} = lumin_columns:column(dict, PerKey),
-    case Idx =:= << <<I:32/little>> || I <- lists:seq(0, length(PerKey) - 1) >> of
-        true -> {dict, Values, KeyIdx};
-        false -> {dict, Values, by_index(list_to_tuple([I || <<I:32/little>> <= Idx]), KeyIdx)}
-    end.
-
-by_index(T, KeyIdx) -> << <<(element(I + 1, T)):32/signed-little>> || <<I:32/little>> <= KeyIdx >>.
 
 %% A terms column; its values were cut when their rows were made.
 terms(Values) -> lumin_columns:column(cut_terms, Values).

@@ -29,7 +29,7 @@
 -export([arm/4, disarm/1, status/1, stop/1, kinds/0]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
 %% For the kinds.
--export([emit/2, emit_many/2, take/1, add_row/2, check_limit/1, flush/2, end_probe/3, finalize/1, drop/2,
+-export([emit/2, emit_many/2, take/1, add_row/2, check_limit/1, counted/2, flush/2, end_probe/3, finalize/1, drop/2,
          trace/4, untrace/2, ours/2, us/2, name_of/2]).
 %% The watchdog's loop (a process of its own).
 -export([watchdog/1]).
@@ -310,6 +310,12 @@ check_limit(P = #{state := armed, seen := Seen, budget := #{limit := L}, mod := 
 check_limit(P = #{state := armed, seen := Seen}) when Seen rem ?CHECK_EVERY =:= 0 ->
     watch(P);
 check_limit(P) -> P.
+
+%% @doc After a kind counted a run of events at once (its count went from `Seen0' to the probe's `seen'): the
+%% count budget, and the probe's own mailbox and memory once every ?CHECK_EVERY events, as emit/2 checks them.
+counted(_, P = #{state := armed, seen := Seen, budget := #{limit := L}}) when Seen >= L -> check_limit(P);
+counted(Seen0, P = #{state := armed, seen := Seen}) when Seen div ?CHECK_EVERY =/= Seen0 div ?CHECK_EVERY -> watch(P);
+counted(_, P) -> P.
 
 tick(P = #{state := armed, budget := #{rate := MaxRate, time_ms := MaxT}, armed_at := At, last_tick := Last,
            tick_seen := Seen, mod := M}) ->
