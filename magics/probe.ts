@@ -45,9 +45,10 @@ const PROBE_FLAGS = [
     { name: "logs", takes: "optional", valueName: "LEVEL", help: "logger events at or above LEVEL (default info)", choices: LOG_LEVELS },
     { name: "metrics", takes: "none", help: "a time series of memory, processes, run queue, scheduler use, reductions, I/O" },
     { name: "every", takes: "value", type: "duration", valueName: "DURATION", help: "with --metrics: the sampling interval; with --summary: how often each node ships its sketches (default 1s)" },
-    { name: "summary", takes: "none", help: "call probes: no rows — each node keeps a latency sketch per function and ships it every --every; %events gives count, p50, p90, p99, max, errors per node (and merged over --nodes)" },
+    { name: "summary", takes: "none", help: "call probes: no rows — each node counts each function's calls exactly and keeps a latency sketch of a bounded share of them (--sample-rate), shipped every --every; %events gives count, sampled, errors, p50, p90, p99, max per node (and merged over --nodes)" },
     { name: "counts", takes: "none", help: "functions: only how many calls and their mean time per --every, from the VM's own call_time counters — no trace message per call, the cheapest probe" },
     { name: "error", takes: "value", valueName: "PCT", help: "with --summary: the sketch's relative error, e.g. 1% (default) or 0.5%; 0.01% to 10%" },
+    { name: "sample-rate", takes: "value", type: "int", valueName: "N", help: "with --summary: at most about N calls a second per function feed the sketch (default 1000); counts stay exact" },
     NODE_FLAG,
     NODES_FLAG,
     { name: "total", takes: "value", type: "int", valueName: "N", help: "with --nodes: end the probe on every node once N events were counted across them (--limit, --for and --rate apply on each node)" },
@@ -89,12 +90,18 @@ NAME's totals and each node's counts. --limit, --for and --rate apply on each no
 a count budget across the nodes, checked in the kernel as the nodes report (every 250 ms), so the last
 report may pass it. A node that refuses the probe is listed with its reason; the others run.
 
---summary: instead of one row per call, each node keeps a latency sketch per function (a log-bucketed
-histogram, relative error --error, default 1%, at most 1024 buckets) plus counts and exceptions, and ships
-only the sketches, every --every (default 1s): a few hundred bytes per function per interval whatever the
-rate. %events NAME gives time, node, function, count, errors, p50, p90, p99, max, mean per interval — per
-node, and merged over the nodes (node "all") with --nodes; %chart summary NAME draws them. Without --limit a
-summary counts calls without a count budget (--for and --rate still hold).
+--summary: instead of one row per call, each node keeps per function the exact count of calls (the VM's
+call_count counter: every process's calls) and a latency sketch (a log-bucketed histogram, relative error
+--error, default 1%, at most 1024 buckets) of the calls it traces, and ships them every --every (default
+1s): a few hundred bytes per function per interval whatever the rate. What it traces is bounded, so it stays
+cheap left on: a function called at most --sample-rate times a second (default 1000) has every call traced;
+a busier one is traced for a window of each 100 ms tick sized to that rate, at a random place in the tick,
+and a burst is cut within a few ms. %events NAME gives time, node, function, count (exact), sampled (the
+share of those calls that fed the sketch: 1 = every call), errors (exceptions among the calls that fed it:
+exact when sampled is 1, else errors / sampled estimates them), p50, p90, p99, max, mean (of the calls that
+fed it) per interval — per node, and merged over the nodes (node "all") with --nodes; %chart summary NAME
+draws them. Without --limit or --rate a summary has no count budget and the safe maximum rate (its sampler
+bounds what it traces); --for still holds.
 
 --counts: where counts and mean times suffice, the VM's own call_time counters instead of trace messages
 (a call costs the node a fraction of a traced one's): per --every interval, per node, each function's
@@ -139,8 +146,11 @@ function checkName(name: string): string {
 /** The flags of %probe, each of its declared type. */
 export type ProbeFlags = FlagValues<typeof PROBE_FLAGS>;
 
-/** `--summary [--every 1s] [--error 1%]`: how often each node ships its sketches, and their relative error. */
-function summarySpec(everyMs: number | undefined, error: string | undefined): { every_ms: number; alpha: number } {
+/**
+ * `--summary [--every 1s] [--error 1%] [--sample-rate 1000]`: how often each node ships its sketches, their relative
+ * error, and how many calls a second per function may feed them.
+ */
+function summarySpec(everyMs: number | undefined, error: string | undefined, sampleRate: number | undefined): { every_ms: number; alpha: number; sample_rate?: number } {
   const every = everyMs ?? 1000;
   if (every < 100) throw new MagicUsageError(`%probe: --every ${every}ms is too short for a summary: give 100ms or more.`);
   let alpha = 0.01;
@@ -149,7 +159,10 @@ function summarySpec(everyMs: number | undefined, error: string | undefined): { 
     alpha = m ? Number(m[1]) / (m[2] ? 100 : 1) : NaN;
     if (!(alpha >= 0.0001 && alpha <= 0.1)) throw new MagicUsageError(`%probe: --error takes a relative error from 0.01% to 10% (e.g. 1% or 0.005), not "${error}".`);
   }
-  return { every_ms: every, alpha };
+  if (sampleRate !== undefined && !(sampleRate >= 1 && sampleRate <= 1_000_000)) {
+    throw new MagicUsageError(`%probe: --sample-rate takes 1 to 1000000 calls a second per function, not ${sampleRate}.`);
+  }
+  return { every_ms: every, alpha, ...(sampleRate !== undefined ? { sample_rate: sampleRate } : {}) };
 }
 
 /** Was a kind's flag given? (A switch is false and a repeatable flag empty when it was not.) */
@@ -169,6 +182,7 @@ export function probeSpec(mfaText: string | undefined, flags: Partial<ProbeFlags
     if (!mfaText) throw new MagicUsageError("%probe: name the function to probe (Mod.fun/arity), or a kind such as --messages, --procs, --logs.\nSee %probe? for help.");
     if (flags.path !== undefined) throw new MagicUsageError("%probe: --path applies to --state probes only.");
     if (flags.summary !== true && flags.error !== undefined) throw new MagicUsageError("%probe: --error goes with --summary (it is the sketch's relative error).");
+    if (flags.summary !== true && flags["sample-rate"] !== undefined) throw new MagicUsageError("%probe: --sample-rate goes with --summary (how many calls a second feed its sketch).");
     if (flags.summary !== true && flags.counts !== true && flags.every !== undefined) throw new MagicUsageError("%probe: --every applies to --summary, --counts and --metrics probes only.");
     if (flags.summary === true && flags.counts === true) throw new MagicUsageError("%probe: give --summary (percentiles, from each call's time) or --counts (counts and means, from the VM's counters), not both.");
     if (flags.counts === true && (flags.args === true || flags.match !== undefined || flags["no-result"] === true)) {
@@ -194,7 +208,7 @@ export function probeSpec(mfaText: string | undefined, flags: Partial<ProbeFlags
         ...budget, target: mfaText, module: first.module, function: first.function, arity: first.arity,
         ...(functions.length > 1 ? { functions } : {}),
         match: flags.match ?? null, args: flags.args === true, load: flags["no-load"] !== true, no_result: flags["no-result"] === true,
-        ...(flags.summary === true ? { summary: summarySpec(flags.every, flags.error) } : {}),
+        ...(flags.summary === true ? { summary: summarySpec(flags.every, flags.error, flags["sample-rate"]) } : {}),
       },
     };
   }

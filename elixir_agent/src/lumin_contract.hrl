@@ -71,9 +71,9 @@
 -define(LUMIN_SCHEMA_VERSION_ETS, 1).
 -define(LUMIN_COLUMNS_COUNTS, [node, time_us, function, count, mean_us, total_us]).
 -define(LUMIN_SCHEMA_VERSION_COUNTS, 1).
--define(LUMIN_COLUMNS_SUMMARY, [time_us, node, function, count, errors, p50_us, p90_us, p99_us, max_us,
-                               mean_us]).
--define(LUMIN_SCHEMA_VERSION_SUMMARY, 1).
+-define(LUMIN_COLUMNS_SUMMARY, [time_us, node, function, count, sampled, errors, p50_us, p90_us, p99_us,
+                               max_us, mean_us]).
+-define(LUMIN_SCHEMA_VERSION_SUMMARY, 2).
 -define(LUMIN_COLUMNS_PROBES, [name, node, kind, target, state, seen, dropped, why_ended, detail]).
 -define(LUMIN_SCHEMA_VERSION_PROBES, 1).
 -define(LUMIN_COLUMNS_WHATIF, [node, row, seq, start_us, function, args, outcome, same, recorded, replayed,

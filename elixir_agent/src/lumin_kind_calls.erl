@@ -45,14 +45,14 @@
 
 setup(Spec, P0 = #{name := Name, budget := Budget0}) ->
     %% A summary keeps no rows, so its count budget is only the one asked for; and its sampler bounds what it
-    %% traces (lumin_sampler), so its rate budget too is only the one asked for — the safe maximum otherwise,
-    %% which a burst cut short by the sampler stays under. Time, mailbox and memory budgets still hold.
+    %% traces (lumin_sampler), so its rate budget too is only the one asked for: a burst traced until the
+    %% sampler cuts it (some ms of a tight loop's calls) must not end an always-on summary. Time, mailbox and
+    %% memory budgets still hold.
     Summary = summary_of(Spec),
-    Asked = fun(K) -> is_number(maps:get(K, Spec, undefined)) end,
+    Unasked = fun(K) -> not is_number(maps:get(K, Spec, undefined)) end,
     Budget = case Summary of
                  undefined -> Budget0;
-                 _ -> Budget0#{limit := case Asked(limit) of true -> maps:get(limit, Budget0); false -> 1 bsl 60 end,
-                               rate := case Asked(rate) of true -> maps:get(rate, Budget0); false -> maps:get(rate, lumin_budget:safe_max()) end}
+                 _ -> maps:merge(Budget0, maps:from_list([{K, 1 bsl 60} || K <- [limit, rate], Unasked(K)]))
              end,
     P = P0#{budget := Budget},
     Cut = lumin_budget:cut_bytes(Spec),

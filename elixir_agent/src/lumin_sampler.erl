@@ -9,7 +9,9 @@
 %%     function's call_count: a function called at most `budget' times in the last tick is traced for the whole
 %%     next tick (every call feeds the sketch: at the rates of a quiet function nothing is sampled); a busier
 %%     one is traced for a window of the next tick sized so that about `budget' calls fall in it, at a random
-%%     place in the tick (so no part of a tick is favoured), and untraced the rest of it. A burst is cut short
+%%     place in the tick (so no part of a tick is favoured), and untraced the rest of it; a window that traced
+%%     k budgets' worth (the shortest is 1 ms, and the pattern takes a few ms to go on a busy node) is followed
+%%     by k - 1 ticks without one, so over time about `budget' calls a tick feed the sketch. A burst is cut short
 %%     too: every ?GUARD_MS ms (longer when many functions are traced, so reading their counters stays near
 %%     0.1% of a core) the counters of the functions being traced are read, and one called twice its budget
 %%     since its tracing began is untraced until the next tick. (The trace messages themselves reach the probe
@@ -46,9 +48,11 @@
 %% whose cell 1 is set once the probe stops tracing (by itself or by its watchdog: nothing is traced again
 %% after); on: MFA => false, or its call_count when its pattern was set; last/last_at: call_count at the last
 %% tick; gen: the tick number, which window messages carry; foreign: functions whose pattern another tool set
-%% while ours was off.
+%% while ours was off; skip: MFA => ticks a busy function waits for its next window (its last one traced
+%% that many budgets' worth).
 -record(sampler, {mfas :: [mfa()], ms :: list(), budget :: pos_integer(), stop, on = #{} :: map(),
-                  last = #{} :: map(), last_at :: integer(), gen = 0 :: non_neg_integer(), foreign = #{} :: map()}).
+                  last = #{} :: map(), last_at :: integer(), gen = 0 :: non_neg_integer(), foreign = #{} :: map(),
+                  skip = #{} :: map()}).
 
 %% @doc Calls per second per function that feed the sketch at most, unless asked otherwise.
 default_rate() -> 1000.
@@ -134,12 +138,13 @@ tick(S = #sampler{mfas = MFAs, last = Last, last_at = At, budget = B, gen = G}) 
     tick_after(?TICK),
     Elapsed = max(1, T - At),
     S1 = S#sampler{last = Now, last_at = T, gen = G + 1},
-    lists:foldl(fun(MFA, Acc) ->
+    lists:foldl(fun(MFA, Acc = #sampler{skip = Skip}) ->
                         %% The calls a tick of ?TICK ms would see at the last tick's rate.
                         Calls = (maps:get(MFA, Now) - maps:get(MFA, Last, 0)) * ?TICK / Elapsed,
-                        case Calls =< B of
-                            true -> rebase(MFA, maps:get(MFA, Now), set(MFA, true, Acc));
-                            false ->
+                        case {Calls =< B, maps:get(MFA, Skip, 0)} of
+                            {true, _} -> rebase(MFA, maps:get(MFA, Now), set(MFA, true, Acc#sampler{skip = maps:remove(MFA, Skip)}));
+                            {false, N} when N > 0 -> set(MFA, false, Acc#sampler{skip = Skip#{MFA := N - 1}});
+                            {false, _} ->
                                 W = max(1, round(?TICK * B / Calls)),
                                 Offset = rand:uniform(?TICK - W + 1) - 1,
                                 erlang:send_after(Offset + W, self(), {'$lumin', sample_window, MFA, G + 1, false}),
@@ -178,7 +183,11 @@ set(MFA, On, S = #sampler{on = Ons, ms = MS, stop = Stop}) ->
             end;
         0 ->
             erlang:trace_pattern(MFA, false, [local]),
-            S#sampler{on = Ons#{MFA := false}};
+            %% What it traced, until the pattern was gone: a window or burst that went past the budget (the
+            %% pattern takes some ms to go on a busy node) is paid for with ticks without one, so what feeds
+            %% the sketch keeps to the budget over time.
+            Traced = count(MFA) - map_get(MFA, Ons),
+            S#sampler{on = Ons#{MFA := false}, skip = (S#sampler.skip)#{MFA => max(0, ceil(Traced / S#sampler.budget) - 1)}};
         _ -> S
     end.
 

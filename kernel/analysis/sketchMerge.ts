@@ -22,6 +22,12 @@ export interface ShippedSketch {
   module: string;
   function: string;
   arity: number;
+  /**
+   * The function's calls in the interval, exact (the VM's call_count); absent from nodes and recordings from
+   * before the node counted them, when every call fed the sketch (`count`).
+   */
+  calls?: number;
+  /** The calls that fed the sketch (elixir_agent/src/lumin_sampler.erl bounds them). */
   count: number;
   errors: number;
   sum_us: number;
@@ -49,12 +55,18 @@ export interface SummaryRow {
   node: string;
   function: string;
   count: number;
+  sampled: number | null;
   errors: number;
   p50_us: number | null;
   p90_us: number | null;
   p99_us: number | null;
   max_us: number | null;
   mean_us: number | null;
+}
+
+/** The share of `calls` that fed a sketch of `fed` values: at most 1 (a call made in one interval may complete in the next); null without calls. */
+function share(fed: number, calls: number): number {
+  return calls > 0 ? Math.min(1, fed / calls) : fed > 0 ? 1 : NaN;
 }
 
 /** The quantiles every row gives. */
@@ -197,6 +209,7 @@ class MergedFunction {
   private low = 0;
   zero = 0;
   count = 0;
+  calls = 0;
   errors = 0;
   sum = 0;
   max = -Infinity;
@@ -204,6 +217,7 @@ class MergedFunction {
   /** `s`, its buckets at W[from, to). */
   add(s: ShippedSketch, zero: number, from: number, to: number): void {
     this.count += s.count;
+    this.calls += s.calls ?? s.count;
     this.errors += s.errors;
     this.sum += s.sum_us;
     if (s.max_us > this.max) this.max = s.max_us;
@@ -246,11 +260,11 @@ class NodeRows {
   private readonly fnIndex = new Map<string, number>();
   private node = new Int32Array(1024);
   private fn = new Int32Array(1024);
-  /** time, count, errors, p50, p90, p99, max, mean: row i at [8i, 8i + 8) (NaN for none). */
-  private values = new Float64Array(8 * 1024);
+  /** time, count, errors, p50, p90, p99, max, mean, sampled: row i at [9i, 9i + 9) (NaN for none). */
+  private values = new Float64Array(9 * 1024);
   length = 0;
 
-  push(time: number, node: string, fn: string, count: number, errors: number, max: number, mean: number): void {
+  push(time: number, node: string, fn: string, count: number, errors: number, max: number, mean: number, sampled: number): void {
     const i = this.length++;
     if (i === this.node.length) {
       const grow = <T extends Int32Array | Float64Array>(a: T, n: number): T => {
@@ -260,12 +274,12 @@ class NodeRows {
       };
       this.node = grow(this.node, 2 * i);
       this.fn = grow(this.fn, 2 * i);
-      this.values = grow(this.values, 16 * i);
+      this.values = grow(this.values, 18 * i);
     }
     this.node[i] = this.indexOf(node, this.nodes, this.nodeIndex);
     this.fn[i] = this.indexOf(fn, this.fns, this.fnIndex);
     const v = this.values;
-    const o = 8 * i;
+    const o = 9 * i;
     v[o] = time;
     v[o + 1] = count;
     v[o + 2] = errors;
@@ -274,6 +288,7 @@ class NodeRows {
     v[o + 5] = Q[2];
     v[o + 6] = max;
     v[o + 7] = mean;
+    v[o + 8] = sampled;
   }
 
   private indexOf(s: string, list: string[], index: Map<string, number>): number {
@@ -289,8 +304,8 @@ class NodeRows {
     const v = this.values;
     const orNull = (x: number) => (Number.isNaN(x) ? null : x);
     return Array.from({ length: this.length }, (_, i) => {
-      const o = 8 * i;
-      return { time_us: v[o], node: this.nodes[this.node[i]], function: this.fns[this.fn[i]], count: v[o + 1], errors: v[o + 2], p50_us: orNull(v[o + 3]), p90_us: orNull(v[o + 4]), p99_us: orNull(v[o + 5]), max_us: v[o + 6], mean_us: orNull(v[o + 7]) };
+      const o = 9 * i;
+      return { time_us: v[o], node: this.nodes[this.node[i]], function: this.fns[this.fn[i]], count: v[o + 1], sampled: orNull(v[o + 8]), errors: v[o + 2], p50_us: orNull(v[o + 3]), p90_us: orNull(v[o + 4]), p99_us: orNull(v[o + 5]), max_us: orNull(v[o + 6]), mean_us: orNull(v[o + 7]) };
     });
   }
 }
@@ -334,7 +349,8 @@ export class SummaryMerge {
       const fn = this.nameOf(s);
       const { zero, from, to } = load(s.bins);
       sparseQuantiles(s.count, gamma, s.max_us, zero, from, to);
-      this.nodeRows.push(e.at_us, e.node, fn, s.count, s.errors, s.max_us, s.count ? s.sum_us / s.count : NaN);
+      const calls = s.calls ?? s.count;
+      this.nodeRows.push(e.at_us, e.node, fn, calls, s.errors, s.count ? s.max_us : NaN, s.count ? s.sum_us / s.count : NaN, share(s.count, calls));
       if (merged) {
         let m = merged.get(fn);
         if (!m) merged.set(fn, (m = new MergedFunction()));
@@ -389,7 +405,8 @@ export class SummaryMerge {
     return [...fns].map(([fn, m]) => {
       m.quantiles(gamma);
       const [p50, p90, p99] = [q(0), q(1), q(2)];
-      return { time_us: at, node: "all", function: fn, count: m.count, errors: m.errors, p50_us: p50, p90_us: p90, p99_us: p99, max_us: m.count ? m.max : null, mean_us: m.count ? m.sum / m.count : null };
+      const sampled = share(m.count, m.calls);
+      return { time_us: at, node: "all", function: fn, count: m.calls, sampled: Number.isNaN(sampled) ? null : sampled, errors: m.errors, p50_us: p50, p90_us: p90, p99_us: p99, max_us: m.count ? m.max : null, mean_us: m.count ? m.sum / m.count : null };
     });
   }
 
@@ -417,9 +434,10 @@ export class SummaryMerge {
 
 /**
  * The sketch a node would ship for `values` (µs), bucketed as lumin_sketch.erl buckets them: for simulations
- * of many nodes (the tests and the benchmark feed these to SummaryMerge), without a node.
+ * of many nodes (the tests and the benchmark feed these to SummaryMerge), without a node. `calls`: the exact
+ * calls it stands for, when only a share of them (`values`) fed it.
  */
-export function shipSketch(values: readonly number[], alpha: number, fn = { module: "sim", function: "work", arity: 1 }, errors = 0): ShippedSketch {
+export function shipSketch(values: readonly number[], alpha: number, fn = { module: "sim", function: "work", arity: 1 }, errors = 0, calls?: number): ShippedSketch {
   const lnGamma = Math.log((1 + alpha) / (1 - alpha));
   const bins = new Map<number, number>();
   let zero = 0;
@@ -450,5 +468,5 @@ export function shipSketch(values: readonly number[], alpha: number, fn = { modu
     view.setUint32(off + 4, c, true);
     off += 8;
   }
-  return { ...fn, count: values.length, errors, sum_us: sum, min_us: min, max_us: max, bins: bytes };
+  return { ...fn, ...(calls !== undefined ? { calls } : {}), count: values.length, errors, sum_us: sum, min_us: min, max_us: max, bins: bytes };
 }

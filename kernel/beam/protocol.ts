@@ -170,9 +170,10 @@ export interface ProbeSpecs {
     load: boolean;
     /**
      * `--summary`: no rows; per `every_ms`, each function's latency sketch (relative error `alpha`) is shipped
-     * as a `probe_sketches` event (kernel/analysis/sketchMerge.ts).
+     * as a `probe_sketches` event (kernel/analysis/sketchMerge.ts), with its exact count of calls; at most about
+     * `sample_rate` calls a second per function feed the sketch (default 1000; elixir_agent/src/lumin_sampler.erl).
      */
-    summary?: { every_ms: number; alpha: number };
+    summary?: { every_ms: number; alpha: number; sample_rate?: number };
   };
   /** `process`: a pid, a registered name, `app:NAME`, or `new` (processes spawned from now on). */
   messages: SpecBase & { process: string };

@@ -15,6 +15,7 @@ function sketchOf(m: ErlMap): ShippedSketch {
   for (const [k, v] of m.entries) {
     if (!(k instanceof Atom)) continue;
     if (k.name === "bins") s.bins = v instanceof Uint8Array ? v : NO_BINS;
+    else if (k.name === "calls") s.calls = Number(toJs(v));
     else if (k.name in s) (s as unknown as Record<string, unknown>)[k.name] = toJs(v);
   }
   return s;

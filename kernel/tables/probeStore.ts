@@ -136,7 +136,7 @@ export class ProbeStore {
     // Integers past 2^31 may arrive as BigInt; times and sums are numbers here.
     p.summary.add({
       ...e, at_us: Number(e.at_us), every_ms: Number(e.every_ms), alpha: Number(e.alpha),
-      sketches: e.sketches.map((s) => ({ ...s, count: Number(s.count), errors: Number(s.errors), arity: Number(s.arity), sum_us: Number(s.sum_us), min_us: Number(s.min_us), max_us: Number(s.max_us) })),
+      sketches: e.sketches.map((s) => ({ ...s, ...(s.calls !== undefined ? { calls: Number(s.calls) } : {}), count: Number(s.count), errors: Number(s.errors), arity: Number(s.arity), sum_us: Number(s.sum_us), min_us: Number(s.min_us), max_us: Number(s.max_us) })),
     });
   }
 

@@ -191,7 +191,8 @@ console.log(JSON.stringify({ rows: lat.objects(), want, caption: require("${ROOT
     expect(new Set(r.rows.map((x: any) => x.time_us)).size).toBe(1);
     for (const row of r.rows) {
       expect(row.function).toBe("checkout:place/1");
-      expect(row).toMatchObject(row.node === "all" ? { count: 500, errors: 20 } : { count: 100, errors: 4 });
+      // At these rates every call fed the sketch.
+      expect(row).toMatchObject(row.node === "all" ? { count: 500, errors: 20, sampled: 1 } : { count: 100, errors: 4, sampled: 1 });
       const [p50, p90, p99] = r.want[row.node];
       // Within 1% of the exact value of that rank, plus what place/1 takes around step/1 (a few µs; 200 µs allowed).
       for (const [got, exact] of [[row.p50_us, p50], [row.p90_us, p90], [row.p99_us, p99]]) {
@@ -204,6 +205,37 @@ console.log(JSON.stringify({ rows: lat.objects(), want, caption: require("${ROOT
     expect(Object.keys(bundle)).toEqual(expect.arrayContaining(["application/vnd.vegalite.v5+json", "image/png"]));
     expect(JSON.stringify(bundle["application/vnd.vegalite.v5+json"])).toContain("all nodes (merged)");
     for (const n of nodes) n.eval("checkout:set_delay(2), checkout:fail_every(0)");
+  });
+
+  it("--summary on a function called millions of times a second: exact counts per node, a bounded share of the calls in the sketch, said in `sampled`, and the probe runs on", async () => {
+    expect(stdout(await k.execute("%probe checkout:price/1 --nodes all --summary --every 1s --sample-rate 500 --as busy --for 5m", { timeout: 60 }))).toContain("busy armed on 5 of 5 nodes");
+    // The sampler has seen the function idle for a few ticks; then a tight loop for 700 ms on each node.
+    await new Promise((res) => setTimeout(res, 300));
+    const made: Record<string, number> = {};
+    for (const n of nodes) made[n.node] = Number(n.eval("checkout:spin(700)"));
+    await k.execute("%disarm busy");
+    const r = await cellJson(k, `const busy = %events busy --wait=10s
+console.log(JSON.stringify(busy.objects()))`);
+    const perNode = (node: string) => r.filter((x: any) => x.node === node);
+    for (const n of nodes) {
+      const rows = perNode(n.node);
+      expect(made[n.node]).toBeGreaterThan(100_000);
+      // Exact: the VM's call_count, every call the loop made.
+      expect(rows.reduce((a: number, x: any) => a + x.count, 0)).toBe(made[n.node]);
+      const fed = rows.reduce((a: number, x: any) => a + x.count * (x.sampled ?? 0), 0);
+      // 500 calls a second may feed it, and a burst is cut within some ms: far fewer than the calls made.
+      expect(fed).toBeGreaterThan(0);
+      expect(fed / made[n.node]).toBeLessThan(0.25);
+      const busiest = rows.reduce((a: any, x: any) => (x.count > a.count ? x : a));
+      expect(busiest.sampled).toBeLessThan(0.25);
+      expect(busiest.p99_us).toBeGreaterThan(0);
+    }
+    const all = perNode("all");
+    expect(all.reduce((a: number, x: any) => a + x.count, 0)).toBe(Object.values(made).reduce((a, b) => a + b, 0));
+    // Tracing a bounded share kept it under its rate budget: it ended because it was disarmed.
+    for (const n of nodes) expect(await probeRow(`busy@${n.node}`)).toMatchObject({ state: "ended", why_ended: "disarmed" });
+    // Nothing left on the function: no pattern, no counter.
+    expect(nodes[0].eval("{erlang:trace_info({checkout, price, 1}, traced), erlang:trace_info({checkout, price, 1}, call_count)}")).toBe("{{traced,false},{call_count,false}}");
   });
 
   it("--counts: the VM's call_time counters on every node, exact calls per node and a mean, with no trace message per call", async () => {

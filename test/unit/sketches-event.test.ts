@@ -16,7 +16,7 @@ describe("sketchesEvent", () => {
     const s = shipSketch([0, 5, 120, 130, 4000], 0.01, { module: "Elixir.Shop.Orders", function: "place", arity: 2 }, 1);
     // As lumin_summary:take/1 builds it, with the probe's name and node (floats as floats).
     const sketch = new ErlMap([
-      [a("module"), text(s.module)], [a("function"), text(s.function)], [a("arity"), 2], [a("count"), 5], [a("errors"), 1],
+      [a("module"), text(s.module)], [a("function"), text(s.function)], [a("arity"), 2], [a("calls"), 50], [a("count"), 5], [a("errors"), 1],
       [a("sum_us"), new ErlFloat(s.sum_us)], [a("min_us"), new ErlFloat(0)], [a("max_us"), new ErlFloat(4000)], [a("bins"), s.bins],
     ]);
     const payload = new ErlMap([
@@ -29,7 +29,7 @@ describe("sketchesEvent", () => {
     expect({ ...e, sketches: undefined }).toEqual({ name: "lat", node: "shop@host", at_us: 1_800_000_000_000_000, every_ms: 1000, alpha: 0.01, bytes: encode(payload).length, sketches: undefined });
     expect(e.sketches).toHaveLength(2);
     const got = e.sketches[0];
-    expect({ ...got, bins: undefined }).toEqual({ module: "Elixir.Shop.Orders", function: "place", arity: 2, count: 5, errors: 1, sum_us: s.sum_us, min_us: 0, max_us: 4000, bins: undefined });
+    expect({ ...got, bins: undefined }).toEqual({ module: "Elixir.Shop.Orders", function: "place", arity: 2, calls: 50, count: 5, errors: 1, sum_us: s.sum_us, min_us: 0, max_us: 4000, bins: undefined });
     expect([...got.bins]).toEqual([...s.bins]);
     expect(sketchQuantiles(got, 0.01)).toEqual(sketchQuantiles(s, 0.01));
   });

@@ -34,6 +34,27 @@ describe("SummaryMerge", () => {
     }
   });
 
+  it("a busy function's sketch fed by a share of its calls: count is the exact calls, sampled the share, per node and merged", () => {
+    const fn = { module: "checkout", function: "price", arity: 1 };
+    const m = new SummaryMerge(true);
+    const at_us = 2_000_000;
+    // a@h: 1,000 of 40,000 calls fed the sketch, 3 of them raised; b@h: every one of its 500 (a quiet node);
+    // c@h: a function called in the interval but none of whose calls fed it (its window fell in the next one).
+    m.add({ name: "x", node: "a@h", at_us, every_ms: 1000, alpha: 0.01, sketches: [shipSketch(Array.from({ length: 1000 }, (_, i) => 100 + i), 0.01, fn, 3, 40_000)] });
+    m.add({ name: "x", node: "b@h", at_us, every_ms: 1000, alpha: 0.01, sketches: [shipSketch(Array.from({ length: 500 }, () => 50), 0.01, fn, 0, 500)] });
+    m.add({ name: "x", node: "c@h", at_us, every_ms: 1000, alpha: 0.01, sketches: [shipSketch([], 0.01, fn, 0, 7)] });
+    const rows = Object.fromEntries(m.rows().map((r) => [r.node, r]));
+    expect(rows["a@h"]).toMatchObject({ count: 40_000, sampled: 0.025, errors: 3 });
+    expect(rows["b@h"]).toMatchObject({ count: 500, sampled: 1, errors: 0 });
+    expect(rows["c@h"]).toMatchObject({ count: 7, sampled: 0, errors: 0, p50_us: null, max_us: null, mean_us: null });
+    expect(rows.all).toMatchObject({ count: 40_507, sampled: 1500 / 40_507, errors: 3 });
+    expect(rows.all.max_us).toBe(1099);
+    // From a node (or a recording) that shipped no exact count, every call fed the sketch.
+    const old = new SummaryMerge(false);
+    old.add({ name: "x", node: "a@h", at_us, every_ms: 1000, alpha: 0.01, sketches: [shipSketch([1, 2, 3], 0.01, fn)] });
+    expect(old.rows()[0]).toMatchObject({ count: 3, sampled: 1 });
+  });
+
   it("buckets that arrive unaligned in a shared buffer (as decoded from a frame) read the same", () => {
     const values = Array.from({ length: 500 }, (_, i) => 100 + i * 3);
     const s = shipped(values, 0.01);
