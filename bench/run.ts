@@ -2,7 +2,7 @@
  * `npm run bench`: every "Speed" figure of issues 2–5, as JSON lines on stdout (one object per figure; each a
  * median of several repetitions; competitors measured side by side in the same run). Progress goes to stderr.
  *
- *   node dist/bench/run.js [kernel] [calls] [redact] [messages] [noresult] [kinds] [top] [whatif] [cluster] [charts] [record]     (default: all, in that order)
+ *   node dist/bench/run.js [kernel] [calls] [redact] [messages] [noresult] [kinds] [statediff] [top] [whatif] [cluster] [charts] [record]     (default: all, in that order)
  */
 import { killAllKernels } from "./jupyterClient";
 import { benchKernelStartup } from "./kernelStartup";
@@ -13,6 +13,7 @@ import { benchRedact } from "./redact";
 import { benchMessageProbe } from "./messageProbe";
 import { benchNoResult } from "./noResult";
 import { benchKindsTogether } from "./kindsTogether";
+import { benchStateDiff } from "./stateDiff";
 import { benchTop } from "./top";
 import { benchWhatIf, benchWhatIfStart } from "./whatif";
 import { benchCluster } from "./cluster";
@@ -35,6 +36,7 @@ async function main(): Promise<void> {
     { name: "messages", run: async () => benchMessageProbe(await beamBench()) },
     { name: "noresult", run: async () => benchNoResult(await beamBench()) },
     { name: "kinds", run: async () => benchKindsTogether(await beamBench()) },
+    { name: "statediff", run: async () => benchStateDiff(await beamBench()) },
     { name: "top", run: async () => benchTop(await beamBench()) },
     { name: "whatif", run: async () => { await benchWhatIf(await beamBench()); await benchWhatIfStart(); } },
     { name: "cluster", run: async () => benchCluster(await beamBench()) },

@@ -6,7 +6,7 @@
 -export([work/1, timed_loop/1, raw_calls/2, state_work/1, timed_state_loop/2,
          start_sink/1, stop_sink/1, flood/2, raw_messages/2,
          spawn_idle/1, stop_idle/0, os_pid/0,
-         start_server/1, casts/2,
+         start_server/1, casts/2, start_big_server/2, state_ship_cost/3,
          cpu_per_call/1, call_time_cost/2, raw_trace_cost/2, paced_load/3]).
 -export([init/1, handle_cast/2, handle_call/3]).
 
@@ -170,9 +170,57 @@ start_server(Name) ->
     {ok, Pid} = gen_server:start({local, Name}, ?MODULE, 0, []),
     Pid.
 
+init({big, MB}) -> {ok, big_state(MB)};
 init(N) -> {ok, N}.
+handle_cast({n, I}, S = #{queue := #{len := L}}) -> {noreply, S#{queue := #{len => L + 1, last => I}}};
 handle_cast({n, _}, N) -> {noreply, N + 1}.
+handle_call(count, _From, S = #{queue := #{len := L}}) -> {reply, L, S};
 handle_call(count, _From, N) -> {reply, N, N}.
+
+%% ---- a big state: what a state probe ships per message ----------------------------------------------------
+
+%% A queue process's state of about MB megabytes (as notebooks/apps/bigstate: a map of MB x 7,500 entries of
+%% ~135 bytes of heap, and a small queue record that each cast changes).
+big_state(MB) ->
+    Messages = maps:from_list([{I, {msg, I, <<"payload-", (integer_to_binary(I))/binary, "-", (binary:copy(<<"x">>, 40))/binary>>}}
+                               || I <- lists:seq(1, MB * 7500)]),
+    #{messages => Messages, queue => #{len => 0, last => undefined}}.
+
+%% The same gen_server as start_server/1, holding big_state(MB); its casts change only the queue record.
+start_big_server(Name, MB) ->
+    {ok, Pid} = gen_server:start({local, Name}, ?MODULE, {big, MB}, []),
+    Pid.
+
+%% What a state probe's hook does per message in the watched process, N messages that each change the queue
+%% record of a big_state(MB), side by side in one fresh process: before (the state's view, cut: what the hook
+%% shipped per message until state diffs) and after (lumin_kind_state:shipped/3: a diff against the state
+%% before). #{before_us, after_us} per message (median), and the heap bytes each ships per message (median).
+state_ship_cost(MB, N, Cut) ->
+    Parent = self(),
+    Ref = make_ref(),
+    spawn(fun() ->
+                  S0 = big_state(MB),
+                  View = {[], Cut},
+                  {_, Prev0} = lumin_kind_state:shipped(S0, View, none),
+                  {_, B, A, BB, AB} =
+                      lists:foldl(fun(I, {{S, Prev}, Bs, As, BBs, ABs}) ->
+                                          #{queue := #{len := L}} = S,
+                                          New = S#{queue := #{len => L + 1, last => I}},
+                                          T0 = erlang:monotonic_time(nanosecond),
+                                          Old = lumin_kind_state:view(New, View),
+                                          T1 = erlang:monotonic_time(nanosecond),
+                                          {Ship, Prev1} = lumin_kind_state:shipped(New, View, Prev),
+                                          T2 = erlang:monotonic_time(nanosecond),
+                                          {{New, Prev1}, [T1 - T0 | Bs], [T2 - T1 | As],
+                                           [erts_debug:flat_size(Old) * 8 | BBs], [erts_debug:flat_size(Ship) * 8 | ABs]}
+                                  end, {{S0, Prev0}, [], [], [], []}, lists:seq(1, N)),
+                  Parent ! {Ref, #{before_us => median(B) / 1000, after_us => median(A) / 1000,
+                                   before_bytes => median(BB), after_bytes => median(AB),
+                                   state_mb => erts_debug:flat_size(S0) * 8 div 1048576}}
+          end),
+    receive {Ref, R} -> R after 300000 -> error(timeout) end.
+
+median(L) -> lists:nth(length(L) div 2 + 1, lists:sort(L)).
 
 %% A fresh process sends N casts, then a call that returns once the server has handled them all;
 %% #{us}: from the first cast to that reply (the node's time for the workload).
