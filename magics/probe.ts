@@ -31,7 +31,7 @@ const PROBE_FLAGS = [
     { name: "no-load", takes: "none", help: "refuse, instead of loading it from the code path, a module that is not loaded yet" },
     { name: "no-result", takes: "none", help: "call probes: durations without results — the VM copies no return value (for functions returning big states)" },
     { name: "cut", takes: "value", type: "int", valueName: "BYTES", help: "cut terms (arguments, results, messages, states) larger than this on the node (default 4096, 64 to 1048576)" },
-    { name: "path", takes: "value", valueName: "KEYS", help: "with --state: keep only this part of the state, e.g. queue.len or stock.apple (map keys, keyword keys, tuple positions from 1)" },
+    { name: "path", takes: "value", valueName: "KEYS", help: "with --state: keep only this part of the state, e.g. queue.len or stock.apple (map keys, keyword keys, tuple positions from 1; a gen_event: of each handler's state)" },
     { name: "unsafe", takes: "none", help: "allow --limit, --for or --rate above the safe range (the node-wide memory budget still holds)" },
     { name: "limit", takes: "value", type: "int", valueName: "N", help: "stop after N events (default 10000; above 1000000 needs --unsafe)" },
     { name: "for", takes: "value", type: "duration", valueName: "DURATION", help: "stop after this long (default 60s; above 1h needs --unsafe)" },
@@ -40,7 +40,7 @@ const PROBE_FLAGS = [
     { name: "messages", takes: "optional", valueName: "TARGET", help: "messages sent and received by a pid, a registered name, an application's processes (app:NAME), or new processes (new, or --new)" },
     { name: "new", takes: "none", help: "with --messages or --procs: watch the processes spawned from now on" },
     { name: "procs", takes: "optional", valueName: "TARGET", help: "process lifecycle: spawn, exit, link, register… (all processes, or a pid/name/app:NAME)" },
-    { name: "state", takes: "value", valueName: "NAME|PID", help: "each message a GenServer/gen_statem handles, with its state before and after" },
+    { name: "state", takes: "value", valueName: "NAME|PID", help: "each message a GenServer/gen_statem/gen_event handles, with its state before and after and what changed (state_diff); a state bigger than --cut ships only what changed" },
     { name: "telemetry", takes: "value", valueName: "PREFIX", help: "telemetry events under this prefix (e.g. my_app.repo); repeatable", repeatable: true },
     { name: "logs", takes: "optional", valueName: "LEVEL", help: "logger events at or above LEVEL (default info)", choices: LOG_LEVELS },
     { name: "metrics", takes: "none", help: "a time series of memory, processes, run queue, scheduler use, reductions, I/O" },
@@ -66,6 +66,11 @@ Node-wide, everything the agent holds (all probes' processes and the events queu
 memory budget of 120 MB: past it, the probe holding the most ends (why_ended: memory), the others stay.
 A call probe ends at once when one traced term passes 32 MB (use --no-result for such functions).
 A state probe ends (why_ended: cost) when its hook takes more than 5% of the watched process's time.
+A GenServer's state (or its --path part) bigger than --cut is shipped as what each message changed
+(state_diff: paths and old/new values, each cut), after one cut snapshot; a smaller one whole. A gen_event's
+handler states (and another sys process's state) are read after each event by a fun run in the process
+that sends each handler's state at --path, cut; sys always answers such a request with every handler's
+state whole, so that answer goes to an exited process and is dropped uncopied by the VM.
 The probe's events: %events NAME.
 
 Examples:

@@ -9,11 +9,16 @@
 %%     event is seen: under load it can already include later events. A postponed event shows twice
 %%     (postponed, then handled).
 %%   * Other processes that answer sys (gen_event, proc_lib processes calling sys:handle_debug/4) report only
-%%     the message that came in: one row per message, with the state after it read the same way as
-%%     gen_statem's data, and no reply or duration.
+%%     the message that came in: one row per message, with the state after it read right after it (ask_view/3),
+%%     and no reply or duration.
+%%
+%% Each row says what changed (`state_diff', lumin_state_diff): from the hook's diff, or from the two views the
+%% probe has when both are whole.
 %%
 %% What of a state is shipped is decided in the watched process itself: the part at `--path' (a key path into
-%% maps, keyword lists and tuples), cut to the probe's cut size, so a 40 MB state is never copied out of it;
+%% maps, keyword lists and tuples), cut to the probe's cut size, so a 40 MB state is never copied out of it; a
+%% gen_server's view bigger than the cut size is shipped as what changed against the view before (shipped/3);
+%% a gen_event's handler states are read without the whole copy sys answers with (ask_view/3);
 %% the hook's own time there is counted, and the watchdog ends the probe (`cost') when it takes more than
 %% lumin_budget:state_share/0 of the process's time. A process that does not answer sys within 1 s is refused.
 -module(lumin_kind_state).
@@ -55,10 +60,10 @@ setup(Spec, P = #{ref := Ref, off := Off, counter := C}) ->
         Err -> throw({error, io_lib:format("could not install a sys debug function in ~ts: ~0p", [lumin_target:pid_text(Pid), Err])})
     end,
     %% The state is read inside the process, after the function is installed: events it reports before this
-    %% message happened before the state we start from, and are left out. gen_event (and others) apply a
-    %% replace_state fun to each handler, not to the whole state: they are asked with a get_state request
-    %% whose answer comes in order with the events.
+    %% message happened before the state we start from, and are left out. gen_event (and others) are asked as
+    %% they are after each event (ask_view/3), their answer in order with the events.
     Self = self(),
+    Dead = dead_pid(),
     Replace = case lists:member(Behaviour, [gen_server, gen_statem]) of
                   %% sys:replace_state/3 answers with the whole state: the fun throws once it has sent the view,
                   %% so the state stays as it was and the answer is that small error, not the whole state.
@@ -72,7 +77,7 @@ setup(Spec, P = #{ref := Ref, off := Off, counter := C}) ->
                                end,
                           erlang:garbage_collect(),
                           R0;
-                  false -> Pid ! {system, {Self, {'$lumin_state0', Ref}}, get_state}, ok
+                  false -> ask_view(Pid, '$lumin_state0', #{ref => Ref, view => View, behaviour => Behaviour, dead => Dead, counter => C}), ok
               end,
     case Replace of
         {'EXIT', _} ->
@@ -97,7 +102,7 @@ setup(Spec, P = #{ref := Ref, off := Off, counter := C}) ->
        %% The node-wide memory guard counts the table with the probe's process.
        tables => [T || {ets, T} <- [Sink]],
        syntax => syntax(), root => path_root(maps:get(path, Spec, undefined)),
-       behaviour => Behaviour, synced => false, cur => undefined, cur_name => undefined, pending => undefined,
+       behaviour => Behaviour, dead => Dead, parts => [], synced => false, cur => undefined, cur_name => undefined, pending => undefined,
        awaiting => queue:new(), seq => 0, warnings := Warn}.
 
 columns() ->
@@ -138,13 +143,16 @@ info({'$lumin', state_poll}, P = #{state := St}) when St =/= ended ->
         #{state := ended} -> P1;
         _ -> erlang:send_after(?POLL_MS, self(), {'$lumin', state_poll}), P1
     end;
-info({{'$lumin_state0', Ref}, Reply}, P = #{ref := Ref}) ->
-    %% A get_state request is answered with the state itself, or {error, {callback_failed, ...}}.
-    case Reply of
-        {error, {callback_failed, _, _}} ->
-            lumin_probe:end_probe(target_down, io_lib:format("~ts did not give its state: ~0P",
-                                                             [lumin_target:pid_text(maps:get(tracee, P)), Reply, 10]), P);
-        St -> info({'$lumin', state0, Ref, St}, P)
+%% A view sent by ask_view/3's fun (one per gen_event handler), before the answer that closes its request
+%% (tagged '$lumin' like the runtime's own messages, so that a probe ending takes it in while it drains).
+info({'$lumin', state_part, Ref, V}, P = #{ref := Ref, parts := Ps}) ->
+    P#{parts := [V | Ps]};
+info({{'$lumin_state0', Ref}, _}, P0 = #{ref := Ref}) ->
+    case collected(P0) of
+        {none, P} ->
+            lumin_probe:end_probe(target_down, io_lib:format("~ts did not give its state (it did not run a sys replace_state fun)",
+                                                             [lumin_target:pid_text(maps:get(tracee, P))]), P);
+        {{value, St}, P} -> info({'$lumin', state0, Ref, St}, P)
     end;
 info({'$lumin', state0, Ref, St}, P = #{ref := Ref, behaviour := B}) ->
     case {B, St} of
@@ -156,7 +164,10 @@ info({{'$lumin_data', Ref}, Reply}, P0 = #{ref := Ref}) ->
     P = #{awaiting := Q} = take_in(P0),
     case queue:out(Q) of
         {{value, E}, Q1} ->
-            P1 = awaited_row(E, Reply, P#{awaiting := Q1}),
+            P1 = case E of
+                     #{other := true} -> {Data, Px} = collected(P#{awaiting := Q1}), other_row(E, Data, Px);
+                     _ -> awaited_row(E, Reply, P#{awaiting := Q1})
+                 end,
             case maps:get(drained, P1, false) andalso queue:is_empty(Q1) of
                 true -> lumin_probe:finalize(P1);
                 false -> P1
@@ -381,10 +392,22 @@ diff_text(Before, After, #{view := {_, Cut}, syntax := Sx, root := Root}) ->
         true -> undefined;
         false ->
             case lumin_state_diff:changes(Before, After, Cut) of
+                %% Two cut parts that look the same may still differ past their start.
+                {ok, []} -> case has_cut(Before) orelse has_cut(After) of
+                                true -> <<"(no change in what was shipped: part of the state was cut)">>;
+                                false -> lumin_state_diff:text([], Sx, Root)
+                            end;
                 {ok, Cs} -> lumin_state_diff:text(Cs, Sx, Root);
                 too_many -> ?TOO_MANY
             end
     end.
+
+%% Whether a view holds a cut part (views are at most the cut size: walking one is cheap).
+has_cut({lumin_cut, B, _}) when is_integer(B) -> true;
+has_cut(T) when is_tuple(T) -> has_cut(tuple_to_list(T));
+has_cut([H | T]) -> has_cut(H) orelse has_cut(T);
+has_cut(M) when is_map(M) -> has_cut(maps:to_list(M));
+has_cut(_) -> false.
 
 is_cut({lumin_cut, B, _}) when is_integer(B) -> true;
 is_cut(_) -> false.
@@ -427,16 +450,48 @@ other_event(_, _, P) -> P.
 %% replace_state request whose fun sends the view (its --path, cut) and throws, so its data stays as it was and
 %% the answer to the request is that small error, never the whole data (a get_state request would copy it out
 %% whole, on every event). The view comes as `{{'$lumin_data', Ref}, View}', in order with its other replies.
-%% (gen_event and other behaviours apply a replace_state fun to each handler, not to the whole state: they are
-%% asked with get_state, whose answer is their handlers' states.)
+%% (Other behaviours: ask_view/3.)
 ask_data(Pid, Ref, #{view := View, behaviour := gen_statem}) ->
     Self = self(),
     Fun = fun({Name, Data}) -> Self ! {{'$lumin_data', Ref}, {Name, view(Data, View)}}, throw(lumin_view);
              (St) -> Self ! {{'$lumin_data', Ref}, view(St, View)}, throw(lumin_view)
           end,
     Pid ! {system, {Self, {'$lumin_view_done', Ref}}, {replace_state, Fun}};
-ask_data(Pid, Ref, _) ->
-    Pid ! {system, {self(), {'$lumin_data', Ref}}, get_state}.
+ask_data(Pid, _Ref, P) ->
+    ask_view(Pid, '$lumin_data', P).
+
+%% Ask a gen_event (or another process that answers sys) for the view of its state without a whole copy of it.
+%% Through sys there is no request that does not answer with the whole state: get_state is the state, and a
+%% gen_event's replace_state applies the fun to each handler's {Module, Id, State} — a fun that throws is
+%% caught per handler — and answers with every handler's state, whole (as get_status does). So the fun sends
+%% the view of what it is given (each handler's state at --path, cut) to the probe and gives it back unchanged,
+%% and the answer goes to a process that has already exited: the VM drops a message to a dead local process
+%% without copying it. A small sys request after it (statistics) answers to the probe, in order after the
+%% views: `{{Tag, Ref}, _}' closes the request (collected/1). The fun's time counts in the hook's cost.
+ask_view(Pid, Tag, #{ref := Ref, view := View, behaviour := B, dead := Dead, counter := C}) ->
+    Self = self(),
+    Fun = fun(H) ->
+                  T0 = erlang:monotonic_time(),
+                  Self ! {'$lumin', state_part, Ref, part(B, H, View)},
+                  counters:add(C, 2, erlang:monotonic_time() - T0),
+                  H
+          end,
+    Pid ! {system, {Dead, Ref}, {replace_state, Fun}},
+    Pid ! {system, {Self, {Tag, Ref}}, {debug, {statistics, get}}}.
+
+part(gen_event, {M, Id, S}, View) -> {M, Id, view(S, View)};
+part(_, St, View) -> view(St, View).
+
+%% The views ask_view/3's fun sent: a gen_event's handlers in order (its state as get_state shows it, each
+%% handler's state reduced to its view), another process's one view; none when the fun did not run.
+collected(P = #{parts := Ps, behaviour := gen_event}) -> {{value, lists:reverse(Ps)}, P#{parts := []}};
+collected(P = #{parts := [V]}) -> {{value, V}, P#{parts := []}};
+collected(P) -> {none, P#{parts := []}}.
+
+%% A pid no process has: answers sent to it are dropped by the VM, uncopied.
+dead_pid() ->
+    {Pid, Mon} = spawn_monitor(fun() -> ok end),
+    receive {'DOWN', Mon, process, Pid, _} -> Pid end.
 
 %% `Reply' is a get_state answer: the state itself (gen_statem: {StateName, Data}), or an error; none when the
 %% process went before answering.

@@ -22,6 +22,7 @@
                 | {from, path(), term(), term()}.
 
 -define(STEPS, 20000).
+-define(CUT(T), (tuple_size(T) =:= 3 andalso element(1, T) =:= lumin_cut andalso is_integer(element(2, T)))).
 -define(MAX_CHANGES, 32).
 %% A change's value printed in text, at most (characters), and the changes printed, at most.
 -define(TEXT_TERM, 120).
@@ -44,6 +45,9 @@ changes(Old, New, Cut, Opts) ->
 %% The walk's accumulator: {Changes (reversed), Count, Steps left, Cut, Max changes}. Paths are built reversed.
 d(_, Same, Same, S) -> S;
 d(P, A, B, S = {_, _, Steps, _, _}) when Steps =< 0 -> add({changed, P, A, B}, S);
+%% A value cut before it got here (a view's cut marker, lumin_lib:cut/2) is one change: its prefix is no part
+%% of the state.
+d(P, A, B, S) when ?CUT(A); ?CUT(B) -> add({changed, P, A, B}, S);
 d(P, A, B, S = {_, _, Steps, _, _}) when is_map(A), is_map(B), map_size(A) + map_size(B) =< Steps ->
     S1 = in_new(P, A, maps:next(maps:iterator(B)), step(S, 1)),
     only_old(P, B, maps:next(maps:iterator(A)), S1);

@@ -147,7 +147,9 @@ console.log(JSON.stringify({ n: ordered.numRows(), first: String(ordered.array("
     expect(stRows.afters).toBe(0);
     const casts = stRows.diffs.filter((_: unknown, i: number) => i > 0 && stRows.kinds[i] === "cast");
     expect(casts.length).toBeGreaterThan(0);
-    for (const d of casts) expect(d).toMatch(/^queue\.last: (nil|\d+) → \d+; queue\.len: \d+ → \d+$/);
+    // (the message under way when the probe ended, by its budget, has no state after and so no diff)
+    expect(casts.filter((d: string | null) => d == null).length).toBeLessThanOrEqual(1);
+    for (const d of casts.filter((x: string | null) => x != null)) expect(d).toMatch(/^queue\.last: (nil|\d+) → \d+; queue\.len: \d+ → \d+$/);
     expect(stRows.diffs.filter((_: unknown, i: number) => i > 0 && stRows.kinds[i] === "call").every((d: string) => d === "(unchanged)")).toBe(true);
 
     expect(probed.peak - unprobed.peak).toBeLessThan(150 * MB);
