@@ -378,7 +378,7 @@ srv_close(TS, Reply, NewState, P = #{pending := Pending, cur := Before, seq := S
         case NewState of
             none -> {Before, undefined, undefined};
             {value, {whole, V}} -> {V, term(V), diff_text(Before, V, P)};
-            {value, {diff, Cs}} -> {?UNKNOWN, undefined, lumin_state_diff:text(Cs, maps:get(syntax, P), maps:get(root, P))};
+            {value, {diff, Cs}} -> {?UNKNOWN, undefined, changes_text(Cs, P)};
             {value, {too_many, V}} -> {V, term(V), ?TOO_MANY}
         end,
     Row = [node(), Pid, Name, Seq, lumin_probe:us(T0, P), (TS - T0) / 1000, Kind, opt_term(Msg), known(Before),
@@ -387,7 +387,7 @@ srv_close(TS, Reply, NewState, P = #{pending := Pending, cur := Before, seq := S
 
 %% What changed between two views the probe has, as text: only when both are whole (a cut view shows its
 %% start, not what changed in it).
-diff_text(Before, After, #{view := {_, Cut}, syntax := Sx, root := Root}) ->
+diff_text(Before, After, P = #{view := {_, Cut}, syntax := Sx, root := Root}) ->
     case is_cut(Before) orelse is_cut(After) orelse Before =:= ?UNKNOWN of
         true -> undefined;
         false ->
@@ -397,10 +397,16 @@ diff_text(Before, After, #{view := {_, Cut}, syntax := Sx, root := Root}) ->
                                 true -> <<"(no change in what was shipped: part of the state was cut)">>;
                                 false -> lumin_state_diff:text([], Sx, Root)
                             end;
-                {ok, Cs} -> lumin_state_diff:text(Cs, Sx, Root);
+                {ok, Cs} -> changes_text(Cs, P);
                 too_many -> ?TOO_MANY
             end
     end.
+
+%% Changes as the row's text, redacted first (the text is no term: lumin_columns cannot redact it).
+changes_text(Cs, #{syntax := Sx, root := Root}) ->
+    Keys = case Root of <<>> -> []; _ -> binary:split(Root, <<".">>, [global]) end,
+    %% (lumin_redact:text/1: the marker reads [redacted], and secrets remembered elsewhere are taken out of the text)
+    lumin_redact:text(lumin_state_diff:text(lumin_state_diff:redact(Cs, Keys), Sx, Root)).
 
 %% Whether a view holds a cut part (views are at most the cut size: walking one is cheap).
 has_cut({lumin_cut, B, _}) when is_integer(B) -> true;

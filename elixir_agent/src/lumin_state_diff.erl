@@ -9,12 +9,13 @@
 %% change), at most ?MAX_CHANGES changes are listed (past that the caller ships the state instead), and every
 %% value in a change is cut to the caller's cut size (lumin_lib:cut/2, O(cut)).
 -module(lumin_state_diff).
--export([changes/3, changes/4, text/3, path_text/1]).
+-export([changes/3, changes/4, text/3, path_text/1, redact/2]).
 
 -export_type([change/0, path/0]).
 
-%% A step of a path: a map key, a tuple position (from 1, as --path counts them), a list position (from 1).
--type step() :: {key, term()} | {pos, pos_integer()} | {nth, pos_integer()}.
+%% A step of a path: a map key, a tuple position (from 1, as --path counts them) with the record it is in (its
+%% tag and size, for redaction: none for a tuple that is no record or is too big), a list position (from 1).
+-type step() :: {key, term()} | {pos, pos_integer(), atom() | none, non_neg_integer()} | {nth, pos_integer()}.
 -type path() :: [step()].
 %% `{from, ...}': a list's elements from that position on, when the walk stopped there (its budget spent, or
 %% the lists part for more than one element).
@@ -52,7 +53,7 @@ d(P, A, B, S = {_, _, Steps, _, _}) when is_map(A), is_map(B), map_size(A) + map
     S1 = in_new(P, A, maps:next(maps:iterator(B)), step(S, 1)),
     only_old(P, B, maps:next(maps:iterator(A)), S1);
 d(P, A, B, S = {_, _, Steps, _, _}) when is_tuple(A), is_tuple(B), tuple_size(A) =:= tuple_size(B), tuple_size(A) =< Steps ->
-    positions(P, A, B, 1, tuple_size(A), step(S, 1));
+    positions(P, A, B, 1, tuple_size(A), record(A, B), step(S, 1));
 d(P, A, B, S) when is_list(A), is_list(B), A =/= [], B =/= [] ->
     nth(P, A, B, 1, S);
 d(P, A, B, S) -> add({changed, P, A, B}, S).
@@ -75,9 +76,14 @@ only_old(P, B, {K, VA, I}, S) ->
          end,
     only_old(P, B, maps:next(I), S1).
 
-positions(_, _, _, I, N, S) when I > N -> S;
-positions(P, A, B, I, N, S) ->
-    positions(P, A, B, I + 1, N, d([{pos, I} | P], element(I, A), element(I, B), step(S, 1))).
+positions(_, _, _, I, N, _, S) when I > N -> S;
+positions(P, A, B, I, N, R, S) ->
+    positions(P, A, B, I + 1, N, R, d([{pos, I, R, N} | P], element(I, A), element(I, B), step(S, 1))).
+
+%% The record two tuples are (same tag), for redaction; none for others and for big ones.
+-define(RECORD_MAX, 256).
+record(A, B) when tuple_size(A) =< ?RECORD_MAX, is_atom(element(1, A)), element(1, A) =:= element(1, B) -> element(1, A);
+record(_, _) -> none.
 
 %% Lists side by side. Where they part: one element put in (the rest of the new list is the old one from
 %% there), one taken out, or a changed element (walked into) and on; a list ending first leaves the other's
@@ -109,6 +115,38 @@ cut({added, P, B}, Cut) -> {added, path(P, Cut), lumin_lib:cut(B, Cut)};
 cut({removed, P, A}, Cut) -> {removed, path(P, Cut), lumin_lib:cut(A, Cut)}.
 
 path(P, Cut) -> lists:reverse([case S of {key, K} -> {key, lumin_lib:cut(K, Cut)}; _ -> S end || S <- P]).
+
+%% ---- redaction ---------------------------------------------------------------------------------------------
+
+%% @doc Changes with what the redaction policy hides taken out (lumin_redact), as it would be in the whole
+%% state: each value is redacted inside the keys, records and lists of its path (`Root' first: the --path's keys,
+%% as text), so a value under a secret key (`creds.password'), in a record's secret field, or remembered as a
+%% secret elsewhere, reads `[redacted]'. Run in the probe's process, off the watched one.
+-spec redact([change()], [binary()]) -> [change()].
+redact(Changes, Root) ->
+    R = [{key, K} || K <- Root],
+    [case C of
+         {changed, P, A, B} -> {changed, P, hide(R ++ P, A), hide(R ++ P, B)};
+         {from, P, A, B} -> {from, P, hide(R ++ P, A), hide(R ++ P, B)};
+         {added, P, B} -> {added, P, hide(R ++ P, B)};
+         {removed, P, A} -> {removed, P, hide(R ++ P, A)}
+     end || C <- Changes].
+
+hide(Path, V) -> unwrap(Path, lumin_redact:term(wrap(lists:reverse(Path), V))).
+
+wrap([], V) -> V;
+wrap([{key, K} | Rest], V) -> wrap(Rest, #{K => V});
+wrap([{pos, I, Tag, N} | Rest], V) when is_atom(Tag), Tag =/= none -> wrap(Rest, erlang:make_tuple(N, undefined, [{1, Tag}, {I, V}]));
+wrap([{pos, _, _, _} | Rest], V) -> wrap(Rest, {V});
+wrap([{nth, _} | Rest], V) -> wrap(Rest, [V]).
+
+%% Back down the same path; a step that is no longer there (a part above was redacted whole) gives the marker.
+unwrap([], V) -> V;
+unwrap([{key, K} | Rest], M) when is_map(M), is_map_key(K, M) -> unwrap(Rest, map_get(K, M));
+unwrap([{pos, I, Tag, N} | Rest], T) when is_atom(Tag), Tag =/= none, tuple_size(T) =:= N -> unwrap(Rest, element(I, T));
+unwrap([{pos, _, Tag, _} | Rest], {V}) when not is_atom(Tag); Tag =:= none -> unwrap(Rest, V);
+unwrap([{nth, _} | Rest], [V]) -> unwrap(Rest, V);
+unwrap(_, _) -> lumin_redact:marker().
 
 %% ---- as text ----------------------------------------------------------------------------------------------
 
@@ -146,7 +184,7 @@ steps(P, Sx) -> [iolist_to_binary(s(S, Sx)) || S <- P].
 
 s({key, K}, _) when is_atom(K) -> [".", atom_to_binary(K, utf8)];
 s({key, K}, Sx) -> ["[", show(K, Sx), "]"];
-s({pos, I}, _) -> [".", integer_to_list(I)];
+s({pos, I, _, _}, _) -> [".", integer_to_list(I)];
 s({nth, I}, _) -> ["[", integer_to_list(I), "]"].
 
 %% A value as the node's language prints it; a cut one as its start and `…(N bytes cut)'.

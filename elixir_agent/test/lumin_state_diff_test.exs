@@ -103,3 +103,35 @@ defmodule LuminStateDiffTest do
     assert {{:whole, 1}, {:prev, 1}} = :lumin_kind_state.shipped(next, {[[:queue], [:len]], 4096}, {:prev, 0})
   end
 end
+
+defmodule LuminStateDiffRedactTest do
+  # What a diff's text shows is redacted as the whole state would be: the text is no term, so the rows'
+  # own redaction (lumin_columns) cannot reach it.
+  use ExUnit.Case, async: false
+
+  setup do
+    if :ets.info(:lumin_redact) != :undefined, do: :ets.delete(:lumin_redact)
+    :ok = :lumin_redact.start()
+    :ok
+  end
+
+  defp text(a, b, root \\ []) do
+    {:ok, cs} = :lumin_state_diff.changes(a, b, 4096)
+    :lumin_redact.text(:lumin_state_diff.text(:lumin_state_diff.redact(cs, root), :elixir, Enum.join(root, ".")))
+  end
+
+  test "a value under a secret key, or under a secret key above it, reads [redacted]; others as they are" do
+    t = text(%{user: "ann", password: "pw-old-1", n: 1}, %{user: "ann", password: "pw-new-2", n: 2})
+    assert t =~ "password: [redacted] → [redacted]"
+    assert t =~ "n: 1 → 2"
+    refute t =~ "pw-"
+    t2 = text(%{credentials: %{user: "ann", pin: 1234}}, %{credentials: %{user: "ann", pin: 9999}})
+    refute t2 =~ "1234"
+    refute t2 =~ "9999"
+    # Added whole under a secret key, in a keyword list, and under a --path that names one.
+    refute text(%{a: 1}, %{a: 1, api_token: "t-12345678"}) =~ "t-1234"
+    refute text([user: "ann", token: "tok-aaaa"], [user: "ann", token: "tok-bbbb"]) =~ "tok-"
+    refute text("sess-aaaa", "sess-bbbb", ["session"]) =~ "sess-"
+    assert text(1, 2, ["queue", "len"]) == "queue.len: 1 → 2"
+  end
+end

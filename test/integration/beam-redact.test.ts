@@ -94,6 +94,9 @@ describe("redaction on the node", () => {
     expect(messages.filter((m) => m.includes('{:login, "alice", [redacted]}')).length).toBeGreaterThanOrEqual(4);
     const states = await run(`const st = %events states --wait=3s\nconsole.log(JSON.stringify(st.objects().map((r) => String(r.state_after))))`);
     expect(JSON.parse(stdout(states).trim().split("\n").pop()!)).toContain('%{logins: 1, password: [redacted], token: [redacted], user: "alice"}');
+    // What each login changed (text made on the node, redacted there as the state is: see the leak check below).
+    const diffs = await run(`console.log(JSON.stringify(st.array("state_diff")))`);
+    expect(JSON.parse(stdout(diffs).trim().split("\n").pop()!)).toContain("logins: 0 → 1");
     const logs = await run(`const lg = %events logs --wait=3s\nconsole.log(JSON.stringify(lg.objects().map((r) => r.message)))`);
     expect(JSON.parse(stdout(logs).trim().split("\n").pop()!).join("\n")).toContain("authorization: [redacted]");
 
