@@ -63,7 +63,10 @@ setup(Spec, P = #{ref := Ref, off := Off, counter := C}) ->
     %% message happened before the state we start from, and are left out. gen_event (and others) are asked as
     %% they are after each event (ask_view/3), their answer in order with the events.
     Self = self(),
-    Dead = dead_pid(),
+    Dead = case lists:member(Behaviour, [gen_server, gen_statem]) of
+               true -> none;
+               false -> dead_pid()
+           end,
     Replace = case lists:member(Behaviour, [gen_server, gen_statem]) of
                   %% sys:replace_state/3 answers with the whole state: the fun throws once it has sent the view,
                   %% so the state stays as it was and the answer is that small error, not the whole state.
