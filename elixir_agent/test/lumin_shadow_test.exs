@@ -105,6 +105,13 @@ defmodule LuminShadowTest do
     assert cast.diff =~ "state: [3, 2, 1] → [3, 2, 1, 0]"
   end
 
+  test "a state row that recorded only what changed (a state bigger than the cut size) is not replayed, and says why", %{peer: peer} do
+    rows = [{0, 0, 1.0e15, "cast", b({:cast, {:lists, :reverse, []}}), :undefined, :undefined, :undefined, 5.0, :undefined, :undefined}]
+    assert [%{outcome: :not_replayed} = r] = replay(peer, :state, rows, %{module: Agent.Server, behaviour: :gen_server})
+    assert r.error =~ "only what changed in the state was recorded"
+    assert r.error =~ "larger --cut"
+  end
+
   test "replacement code is compiled on the shadow only; code that does not compile says why", %{peer: peer} do
     assert {:ok, [LuminShadowTest.Replaced]} =
              Shadow.pcall(peer, :lumin_shadow, :compile, [:elixir, "defmodule LuminShadowTest.Replaced do\n def f, do: 1\nend"])
