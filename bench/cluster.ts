@@ -7,8 +7,10 @@
  *   - summary_node_cost: what one call costs the node — CPU time of the whole runtime (every thread) per call
  *     of a trivial function over 100,000 calls in a tight loop, until the agent's tracer and collector are idle,
  *     minus the same untraced — under a full call probe, under `--summary`, and under the VM's own `call_time`
- *     and `call_count` counters — and the floor of any design that keeps trace messages: the same trace pattern
- *     to a bare tracer that drops them, or folds them into a sketch itself. Interleaved rep by rep.
+ *     and `call_count` counters — and the floor of any design that traces every call: the same trace pattern
+ *     to a bare tracer that drops them, or folds them into a sketch itself. Interleaved rep by rep. The loop is
+ *     a burst after the function was idle: `--summary` (default --sample-rate) traces it until its sampler's
+ *     burst guard removes the pattern, and counts every call; the share traced is reported.
  *   - summary_bytes: what `--summary --every 1s` ships per node per function per second under the heaviest
  *     steady load the probe keeps up with on this machine (bursts of calls from two processes), read from the
  *     summary table's caption (each event's size in external format).
@@ -159,6 +161,8 @@ export async function benchNodeCost(b: BeamBench, reps = 3, n = 100_000): Promis
     sketch_counted: runs.raw_fold.map((r) => r.count),
     runs_us_per_call: Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, v.map((r) => round(r.cpu_us_per_call, 3))])),
     seen: { full_probe: runs.full.map((r) => r.seen), summary: runs.summary.map((r) => r.seen) },
+    summary_traced_share: runs.summary.map((r) => round((r.seen ?? 0) / n, 3)),
+    summary_is: "--summary with its default --sample-rate (1000 calls/s per function): every call counted by the VM's call_count, the calls traced into the sketch bounded by its sampler (a burst from idle is traced until the burst guard's pattern removal takes effect)",
     why_ended: { full_probe: runs.full.map((r) => r.why_ended), summary: runs.summary.map((r) => r.why_ended) },
     call_time_counted: runs.call_time.map((r) => r.count),
     ratio: round(ratio),

@@ -11,7 +11,8 @@
 %%     one is traced for a window of the next tick sized so that about `budget' calls fall in it, at a random
 %%     place in the tick (so no part of a tick is favoured), and untraced the rest of it; a window that traced
 %%     k budgets' worth (the shortest is 1 ms, and the pattern takes a few ms to go on a busy node) is followed
-%%     by k - 1 ticks without one, so over time about `budget' calls a tick feed the sketch. A burst is cut short
+%%     by k - 1 ticks without one (at most 9: a window at least once a second), so over time about `budget'
+%%     calls a tick feed the sketch, or one window's worth a second where even the shortest is more. A burst is cut short
 %%     too: every ?GUARD_MS ms (longer when many functions are traced, so reading their counters stays near
 %%     0.1% of a core) the counters of the functions being traced are read, and one called twice its budget
 %%     since its tracing began is untraced until the next tick. (The trace messages themselves reach the probe
@@ -39,6 +40,8 @@
 
 -define(TICK, 100).
 -define(GUARD_MS, 5).
+%% Ticks without a window after one that went past the budget, at most: a window at least once a second.
+-define(MAX_SKIP, 1000 div ?TICK - 1).
 
 %% What the probe keeps: the sampler's process, the functions, their call_count at the last interval's end
 %% (taken), and the counts when the probe stopped (final).
@@ -185,9 +188,11 @@ set(MFA, On, S = #sampler{on = Ons, ms = MS, stop = Stop}) ->
             erlang:trace_pattern(MFA, false, [local]),
             %% What it traced, until the pattern was gone: a window or burst that went past the budget (the
             %% pattern takes some ms to go on a busy node) is paid for with ticks without one, so what feeds
-            %% the sketch keeps to the budget over time.
+            %% the sketch keeps to the budget over time — but a window comes at least once a second, so every
+            %% interval of a busy function has calls in its sketch.
             Traced = count(MFA) - map_get(MFA, Ons),
-            S#sampler{on = Ons#{MFA := false}, skip = (S#sampler.skip)#{MFA => max(0, ceil(Traced / S#sampler.budget) - 1)}};
+            Skip = min(?MAX_SKIP, max(0, ceil(Traced / S#sampler.budget) - 1)),
+            S#sampler{on = Ons#{MFA := false}, skip = (S#sampler.skip)#{MFA => Skip}};
         _ -> S
     end.
 

@@ -13,6 +13,19 @@ import { columnTable } from "./tables";
 import { setTableMeta, tableMeta, type TableMeta } from "./tableMeta";
 import { SummaryMerge, type SketchesEvent, type SummaryRow } from "../analysis/sketchMerge";
 
+/** What fed a summary's sketches, over every node's rows: all of the calls, or which share (counts are exact either way). */
+function sampledNote(rows: SummaryRow[]): string {
+  let calls = 0;
+  let fed = 0;
+  for (const r of rows) {
+    if (r.node === "all") continue;
+    calls += r.count;
+    fed += r.count * (r.sampled ?? 0);
+  }
+  if (calls === 0 || fed >= calls - 0.5) return "counts exact; every call fed the sketches";
+  return `counts exact; ${Math.round(fed).toLocaleString("en")} of the ${calls.toLocaleString("en")} calls (${+((100 * fed) / calls).toPrecision(2)}%) fed the sketches (see sampled): percentiles, max, mean and errors are of those calls`;
+}
+
 /** Is this a call probe armed with --summary (sketches, no rows)? */
 const isSummary = (spec: ProbeSpec) => (spec as { summary?: unknown }).summary !== undefined;
 
@@ -307,7 +320,7 @@ export class ProbeStore {
     const note =
       `percentiles within ${+(m.alpha * 100).toFixed(3)}% (relative), per ${m.everyMs / 1000} s interval` +
       (per !== null ? `; shipped ${(m.shipped.bytes / 1024).toFixed(1)} KB, ${Math.round(per).toLocaleString("en")} bytes per function per interval` : "");
-    return columnTable("summary", columns as never, { ...meta, notes: [...(meta.notes ?? []), note] });
+    return columnTable("summary", columns as never, { ...meta, notes: [...(meta.notes ?? []), note, sampledNote(rows)] });
   }
 
   private async groupTable(g: ProbeGroup): Promise<object> {
