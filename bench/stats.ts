@@ -7,6 +7,15 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+/**
+ * The median of per-repetition ratios, each of two figures measured side by side in the same repetition: on a
+ * shared machine the load moves both of a pair alike, so their ratio varies far less than either figure (a
+ * ratio of medians pairs one repetition's figure with another's, taken under a different load).
+ */
+export function medianRatio(ours: readonly number[], theirs: readonly number[]): number {
+  return median(ours.map((x, i) => x / theirs[i]));
+}
+
 /** Round to `digits` significant decimals (keeps the JSON short without hiding the figure). */
 export function round(x: number, digits = 3): number | null {
   if (!Number.isFinite(x)) return null;
