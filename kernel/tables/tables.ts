@@ -9,6 +9,7 @@ import type { ColumnTable } from "../analysis/aq";
 import { columnNames, SCHEMAS, type ProbeKind, type SnapshotKind, type TableKind } from "./schemas";
 import { setTableMeta, tableMeta, type TableMeta } from "./tableMeta";
 import { mergeColumns, type ArqueroColumn } from "./tableBuilder";
+import { ConstColumn, DictColumn } from "./columns";
 
 const arquero = () => import("arquero");
 
@@ -30,12 +31,22 @@ export async function columnTable(kind: TableKind, columns: Record<string, Arque
 export function withoutTimeoutRows(table: ColumnTable, name: string): ColumnTable {
   const meta = tableMeta(table);
   if (meta?.kind !== "messages" || !table.columnNames().includes("event")) return table;
+  // Most tables have no timeout row at all, which their event column's few values tell at once: no pass over
+  // the rows (a filter over a flood's 100,000 rows costs more than building the table).
+  if (!mayHold(table.column("event") as unknown, "timeout")) return table;
   const shown = table.filter((d: { event: string }) => d.event !== "timeout") as ColumnTable;
   const rows = table.numRows() - shown.numRows();
   if (rows === 0) return table;
   const note = `${rows.toLocaleString("en")} timeout row${rows === 1 ? "" : "s"} hidden — %events ${name} --timeouts shows them`;
   setTableMeta(shown, { ...meta, hidden: { rows, note } });
   return shown;
+}
+
+/** Whether a column may hold `value`: false only when its values are known without reading its rows. */
+function mayHold(column: unknown, value: unknown): boolean {
+  if (column instanceof ConstColumn) return column.length > 0 && column.value === value;
+  if (column instanceof DictColumn) return column.values.includes(value);
+  return true;
 }
 
 /** A snapshot batch from the node (%top, %tree, %apps, %ets) as a table in its schema. */
