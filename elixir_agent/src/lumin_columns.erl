@@ -147,7 +147,7 @@ col(dict, K, Rows = [R1 | _], {Map, Next, Idx}) ->
             {Map1, Next1, <<Idx/binary, (<< <<(map_get(element(K, R), Map1)):32/little>> || R <- Rows >>)/binary>>}
     end;
 col(terms, K, Rows, {Offsets, Data, Off}) ->
-    terms([element(K, R) || R <- Rows], Offsets, Data, Off, {cut, lumin_redact:redactor()});
+    terms([element(K, R) || R <- Rows], Offsets, Data, Off, to_cut());
 col({const, _}, _, _, none) -> none.
 
 num(V) when is_number(V) -> V;
@@ -170,7 +170,7 @@ distinct(_, [], _, Map, Next, One) -> {Map, Next, One}.
 put_all(f64, Vs, Bin) -> f64s(Vs, Bin);
 put_all(i32, Vs, Bin) -> i32s(Vs, Bin);
 put_all(dict, Vs, {Map, Next, Idx}) -> dict(Vs, make_ref(), 0, Map, Next, Idx);
-put_all(terms, Vs, {Offsets, Data, Off}) -> terms(Vs, Offsets, Data, Off, {cut, lumin_redact:redactor()});
+put_all(terms, Vs, {Offsets, Data, Off}) -> terms(Vs, Offsets, Data, Off, to_cut());
 put_all({const, _}, _, none) -> none.
 
 f64s([V | Vs], B) when is_number(V) -> f64s(Vs, <<B/binary, V:64/float-little>>);
@@ -190,8 +190,8 @@ dict([V | Vs], _, _, Map, Next, Idx) ->
     end;
 dict([], _, _, Map, Next, Idx) -> {Map, Next, Idx}.
 
-%% `Cut': whether values still have to be cut and redacted before they are encoded ({cut, Redact}), only
-%% redacted ({redact, Redact}), or neither (`redacted'); Redact is lumin_redact:redactor/0's, one per column.
+%% `Cut': whether values still have to be cut and redacted before they are encoded ({cut, Max, Redact, Clean}),
+%% only redacted ({redact, Redact}), or neither (`redacted'); Redact is lumin_redact:redactor/0's, one per column.
 terms([undefined | Vs], Offsets, Data, Off, Cut) ->
     terms(Vs, <<Offsets/binary, Off:32/little>>, Data, Off, Cut);
 terms([V | Vs], Offsets, Data, Off, Cut) when is_integer(V), V >= 0, V =< 255 ->
@@ -200,18 +200,42 @@ terms([V | Vs], Offsets, Data, Off, Cut) when is_integer(V), V >= -16#80000000, 
     terms(Vs, <<Offsets/binary, (Off + 6):32/little>>, <<Data/binary, 131, 98, V:32/signed>>, Off + 6, Cut);
 %% (Values given to column(cut_terms, _) are never pre-encoded: a traced function may well return a
 %% `{lumin_raw, Bin}' of its own.)
-terms([{lumin_raw, Bin} | Vs], Offsets, Data, Off, Cut = {cut, _}) when is_binary(Bin) ->
+terms([{lumin_raw, Bin} | Vs], Offsets, Data, Off, Cut = {cut, _, _, _}) when is_binary(Bin) ->
     Off1 = Off + byte_size(Bin),
     terms(Vs, <<Offsets/binary, Off1:32/little>>, <<Data/binary, Bin/binary>>, Off1, Cut);
+%% A small tuple of immediates ({tag, N}, most messages of a flood) needs no cutting, and whether it holds a
+%% secret depends only on its first element and its size (a secret key's pair, a record's secret field: no
+%% immediate is a remembered secret value): after one such tuple came out of redaction unchanged, the next
+%% of the same tag and size is encoded without a look.
+terms([V | Vs], Offsets, Data, Off, Cut = {cut, _, _, {Tag, Size}}) when tuple_size(V) =:= Size, element(1, V) =:= Tag ->
+    case lumin_lib:small_for_sure(V) of
+        true -> encoded(term_to_binary(V), Vs, Offsets, Data, Off, Cut);
+        false -> terms_cut(V, Vs, Offsets, Data, Off, Cut)
+    end;
+terms([V | Vs], Offsets, Data, Off, Cut = {cut, _, _, _}) -> terms_cut(V, Vs, Offsets, Data, Off, Cut);
 terms([V | Vs], Offsets, Data, Off, Cut) ->
     Bin = case Cut of
-              {cut, Redact} -> term_to_binary(Redact(cut_only(V)));
               {redact, Redact} -> term_to_binary(Redact(V));
               redacted -> term_to_binary(V)
           end,
-    Off1 = Off + byte_size(Bin),
-    terms(Vs, <<Offsets/binary, Off1:32/little>>, <<Data/binary, Bin/binary>>, Off1, Cut);
+    encoded(Bin, Vs, Offsets, Data, Off, Cut);
 terms([], Offsets, Data, Off, _) -> {Offsets, Data, Off}.
+
+terms_cut(V, Vs, Offsets, Data, Off, Cut = {cut, Max, Redact, _}) ->
+    V1 = Redact(lumin_lib:cut(V, Max)),
+    Cut1 = case is_tuple(V) andalso tuple_size(V) =< 4 andalso is_atom(element(1, V)) andalso lumin_lib:small_for_sure(V)
+                andalso lumin_redact:clean_small(V) of
+               true -> setelement(4, Cut, {element(1, V), tuple_size(V)});
+               false -> Cut
+           end,
+    encoded(term_to_binary(V1), Vs, Offsets, Data, Off, Cut1).
+
+encoded(Bin, Vs, Offsets, Data, Off, Cut) ->
+    Off1 = Off + byte_size(Bin),
+    terms(Vs, <<Offsets/binary, Off1:32/little>>, <<Data/binary, Bin/binary>>, Off1, Cut).
+
+%% How a column's terms are cut and redacted: the cut size looked up once, the policy once (lumin_redact:redactor/0).
+to_cut() -> {cut, cut_size(), lumin_redact:redactor(), none}.
 
 %% The number of values when all are `undefined' (a column of nulls), else false.
 all_undefined([undefined | Vs], N) -> all_undefined(Vs, N + 1);
@@ -239,9 +263,10 @@ present(V) -> V.
 -spec cut_term(term()) -> term().
 cut_term(T) -> lumin_redact:term(cut_only(T)).
 
-cut_only(T) ->
-    Max = case get('$lumin_cut') of
-              N when is_integer(N) -> N;
-              _ -> lumin_budget:max_term_bytes()
-          end,
-    lumin_lib:cut(T, Max).
+cut_only(T) -> lumin_lib:cut(T, cut_size()).
+
+cut_size() ->
+    case get('$lumin_cut') of
+        N when is_integer(N) -> N;
+        _ -> lumin_budget:max_term_bytes()
+    end.

@@ -8,7 +8,7 @@
 %% stored or sent on.
 -module(lumin_lib).
 -export([agent_modules/0, agent_process/1, initial_call/1, fmt_mfa/1, fmt_mod/1, label/1, label_of/2,
-         cut/2, cut/1, fits/2, words/2, fmt/2, utf8/1]).
+         cut/2, cut/1, fits/2, small_for_sure/1, words/2, fmt/2, utf8/1]).
 
 %% @doc Every module the kernel loads into a target, in load order (the bridge loads this list; cleanup
 %% purges it; %top and the probes recognise the agent's processes by it).

@@ -25,7 +25,7 @@
 %% by the agent's owner process (start/0), so they go with the attachment. Each process that redacts keeps
 %% its compiled view of the table in its dictionary, rebuilt when the table's version changes.
 -module(lumin_redact).
--export([start/0, set_policy/2, policy/0, term/1, redactor/0, learned/0, args/2, stacktrace/1, args_list/1, text/1, learn_module/1, marker/0, default_keys/0]).
+-export([start/0, set_policy/2, policy/0, term/1, redactor/0, clean_small/1, learned/0, args/2, stacktrace/1, args_list/1, text/1, learn_module/1, marker/0, default_keys/0]).
 
 -define(TABLE, lumin_redact).
 -define(MARKER, lumin_redacted).
@@ -91,6 +91,17 @@ redactor() ->
                         {_, C} -> redact(T, C)
                     end
             end
+    end.
+
+%% @doc Whether a small tuple of immediates (lumin_lib:small_for_sure/1) holds nothing the policy redacts. For
+%% such a tuple that depends only on its first element and its size (a secret key's pair, a record's secret
+%% field; no immediate is a remembered secret value), so a column may take the verdict for every tuple of the
+%% same first element and size.
+-spec clean_small(tuple()) -> boolean().
+clean_small(T) when is_tuple(T) ->
+    case ctx() of
+        off -> true;
+        C -> not needs(T, C)
     end.
 
 %% @doc How many times this process has learned new secret values: a caller that encodes many terms at once

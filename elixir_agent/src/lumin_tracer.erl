@@ -48,64 +48,60 @@ init(Owner, _) ->
     put('$lumin_cut', lumin_budget:max_term_bytes()),
     put('$routes', #{}),
     put('$counters', #{}),
-    put('$other', []),
     put('$holders', []),
-    loop(undefined, [], 0).
+    loop(undefined, [], [], 0).
 
-%% CC: the call probes — undefined (none), {one, Holder, Counter}, or `many' (their routes in '$calls'); Acc/N:
-%% call messages held (newest first); other routes' messages are held in the process dictionary ('$other')
-%% and counted in N too.
-loop(CC, Acc, N) ->
+%% CC: the call probes — undefined (none), {one, Holder, Counter}, or `many' (their routes in '$calls'); Acc:
+%% call messages held (newest first); Other: the other routes' messages held (newest first); N: both counted.
+loop(CC, Acc, Other, N) ->
     receive
         {'$lumin', tick} ->
-            hand_on(CC, Acc, N),
+            hand_on(CC, Acc, Other),
             erlang:send_after(lumin_budget:tick_ms() div 2, self(), {'$lumin', tick}),
-            loop(CC, [], 0);
+            loop(CC, [], [], 0);
         {'$lumin', stop} ->
-            hand_on(CC, Acc, N),
+            hand_on(CC, Acc, Other),
             [H ! {'$lumin', tracer_stopped, self()} || H <- lists:usort(get('$holders'))];
         {'$lumin', route, H, {calls, _Name, MFAs, NoResult, Cut}, C} ->
             %% What is held was taken for the call probes armed before this one.
-            hand_on(CC, Acc, N),
+            hand_on(CC, Acc, Other),
             put('$holders', [H | get('$holders')]),
             put('$calls', (get_map('$calls'))#{H => {C, MFAs, NoResult, Cut}}),
-            loop(calls_changed(), [], 0);
+            loop(calls_changed(), [], [], 0);
         {'$lumin', route, H, Route, C} ->
+            %% What is held was taken for the routes before this one.
+            hand_on(CC, Acc, Other),
             add_route(H, Route, C),
-            loop(CC, Acc, N);
+            loop(CC, [], [], 0);
         {'$lumin', unroute, H} ->
-            hand_on(CC, Acc, N),
+            hand_on(CC, Acc, Other),
             CC1 = case get_map('$calls') of
                       #{H := _} = Calls -> put('$calls', maps:remove(H, Calls)), calls_changed();
                       _ -> del_route(H), CC
                   end,
             put('$holders', lists:delete(H, get('$holders'))),
             H ! {'$lumin', tracer_stopped, self()},
-            loop(CC1, [], 0);
+            loop(CC1, [], [], 0);
         {'DOWN', _, process, _, _} ->
             ok;
         Msg0 ->
             Msg = small(Msg0),
-            case element(3, Msg) of
-                T when T =:= call; T =:= return_from; T =:= exception_from; T =:= return_to ->
-                    case N >= ?CHUNK of
-                        true ->
-                            hand_on(CC, [Msg | Acc], N + 1),
-                            loop(CC, [], 0);
-                        false ->
-                            loop(CC, [Msg | Acc], N + 1)
-                    end;
-                _ ->
-                    %% Held as they come (newest first); sorted out by route when handed on (hand_on/3).
-                    put('$other', [Msg | get('$other')]),
-                    case N >= ?CHUNK of
-                        true -> hand_on(CC, Acc, N + 1), loop(CC, [], 0);
-                        false -> loop(CC, Acc, N + 1)
-                    end
+            {Acc1, Other1} = case element(3, Msg) of
+                                 T when T =:= call; T =:= return_from; T =:= exception_from; T =:= return_to ->
+                                     {[Msg | Acc], Other};
+                                 %% Sorted out by route when handed on (hand_on/3).
+                                 _ -> {Acc, [Msg | Other]}
+                             end,
+            case N >= ?CHUNK of
+                true ->
+                    hand_on(CC, Acc1, Other1),
+                    loop(CC, [], [], 0);
+                false ->
+                    loop(CC, Acc1, Other1, N + 1)
             end
     after idle(N) ->
-        hand_on(CC, Acc, N),
-        loop(CC, [], 0)
+        hand_on(CC, Acc, Other),
+        loop(CC, [], [], 0)
     end.
 
 %% The call probes changed: how call messages are handed on from now on, and the cut size of their terms
@@ -169,7 +165,6 @@ del_route(H) ->
 %% whole.
 route_other([]) -> ok;
 route_other(Msgs) ->
-    put('$other', []),
     Routes = get('$routes'),
     case single(Routes) of
         {ok, H} -> send_chunk(H, Msgs);
@@ -205,7 +200,7 @@ send_chunk(H, Msgs) ->
     end,
     H ! {'$lumin', chunk, Msgs}.
 
-hand_on(CC, Acc, _N) ->
+hand_on(CC, Acc, Other) ->
     case {CC, Acc} of
         {{one, H, Counter}, [_ | _]} ->
             counters:add(Counter, 1, length(Acc)),
@@ -213,7 +208,7 @@ hand_on(CC, Acc, _N) ->
         {many, [_ | _]} -> split_calls(Acc);
         _ -> ok
     end,
-    route_other(get('$other')),
+    route_other(Other),
     ok.
 
 %% Several call probes: each call message to the probe of its function. A return_to says only where a return

@@ -72,6 +72,16 @@ defmodule LuminRedactTest do
     assert :erlang.binary_to_term(binary_part(data, 0, e1)) == %{token: @marker}
   end
 
+  test "a column of small tuples: each tag's pairs are redacted or kept by their own key, whatever came before" do
+    # The column takes one verdict per tag and size for tuples of immediates: a run of clean ones must not let
+    # a secret key's pair through, nor a secret key's pair redact the clean ones after it.
+    values = [{:flood, 1}, {:flood, 2}, {:token, 5}, {:token, 6}, {:flood, 3}, {:auth_token, :x, 1}, {:flood, 4, 5}]
+    {:terms, <<0::32, ends::binary>>, data} = :lumin_columns.column(:terms, values)
+    offsets = [0 | for(<<e::32-little <- ends>>, do: e)]
+    decoded = for [a, b] <- Enum.chunk_every(offsets, 2, 1, :discard), do: :erlang.binary_to_term(binary_part(data, a, b - a))
+    assert decoded == [{:flood, 1}, {:flood, 2}, {:token, @marker}, {:token, @marker}, {:flood, 3}, {:auth_token, :x, 1}, {:flood, 4, 5}]
+  end
+
   test "a secret found in a batch is redacted in the rows and columns beside it, not only after it" do
     b = :lumin_columns.new(message: :terms, state: :terms)
     b = :lumin_columns.add([{:login, "ann", "pw-beside-1"}, %{n: 0}], b)
