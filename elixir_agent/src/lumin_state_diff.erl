@@ -19,8 +19,9 @@
 -type path() :: [step()].
 %% `{from, ...}': a list's elements from that position on, when the walk stopped there (its budget spent, or
 %% the lists part for more than one element).
+%% `{map, ...}': a map too big to compare key by key within the steps left, by its sizes before and after.
 -type change() :: {changed, path(), term(), term()} | {added, path(), term()} | {removed, path(), term()}
-                | {from, path(), term(), term()}.
+                | {from, path(), term(), term()} | {map, path(), non_neg_integer(), non_neg_integer()}.
 
 -define(STEPS, 20000).
 -define(CUT(T), (tuple_size(T) =:= 3 andalso element(1, T) =:= lumin_cut andalso is_integer(element(2, T)))).
@@ -52,6 +53,7 @@ d(P, A, B, S) when ?CUT(A); ?CUT(B) -> add({changed, P, A, B}, S);
 d(P, A, B, S = {_, _, Steps, _, _}) when is_map(A), is_map(B), map_size(A) + map_size(B) =< Steps ->
     S1 = in_new(P, A, maps:next(maps:iterator(B)), step(S, 1)),
     only_old(P, B, maps:next(maps:iterator(A)), S1);
+d(P, A, B, S) when is_map(A), is_map(B) -> add({map, P, map_size(A), map_size(B)}, S);
 d(P, A, B, S = {_, _, Steps, _, _}) when is_tuple(A), is_tuple(B), tuple_size(A) =:= tuple_size(B), tuple_size(A) =< Steps ->
     positions(P, A, B, 1, tuple_size(A), record(A, B), step(S, 1));
 d(P, A, B, S) when is_list(A), is_list(B), A =/= [], B =/= [] ->
@@ -112,7 +114,8 @@ add(C, {Acc, N, Steps, Cut, Max}) -> {[cut(C, Cut) | Acc], N + 1, Steps, Cut, Ma
 cut({changed, P, A, B}, Cut) -> {changed, path(P, Cut), lumin_lib:cut(A, Cut), lumin_lib:cut(B, Cut)};
 cut({from, P, A, B}, Cut) -> {from, path(P, Cut), lumin_lib:cut(A, Cut), lumin_lib:cut(B, Cut)};
 cut({added, P, B}, Cut) -> {added, path(P, Cut), lumin_lib:cut(B, Cut)};
-cut({removed, P, A}, Cut) -> {removed, path(P, Cut), lumin_lib:cut(A, Cut)}.
+cut({removed, P, A}, Cut) -> {removed, path(P, Cut), lumin_lib:cut(A, Cut)};
+cut({map, P, NA, NB}, Cut) -> {map, path(P, Cut), NA, NB}.
 
 path(P, Cut) -> lists:reverse([case S of {key, K} -> {key, lumin_lib:cut(K, Cut)}; _ -> S end || S <- P]).
 
@@ -129,7 +132,8 @@ redact(Changes, Root) ->
          {changed, P, A, B} -> {changed, P, hide(R ++ P, A), hide(R ++ P, B)};
          {from, P, A, B} -> {from, P, hide(R ++ P, A), hide(R ++ P, B)};
          {added, P, B} -> {added, P, hide(R ++ P, B)};
-         {removed, P, A} -> {removed, P, hide(R ++ P, A)}
+         {removed, P, A} -> {removed, P, hide(R ++ P, A)};
+         {map, _, _, _} -> C
      end || C <- Changes].
 
 hide(Path, V) -> unwrap(Path, lumin_redact:term(wrap(lists:reverse(Path), V))).
@@ -166,7 +170,10 @@ text(Changes, Syntax, Root) ->
 line({changed, P, A, B}, Sx, Root) -> [where(P, Sx, Root), ": ", show(A, Sx), " → ", show(B, Sx)];
 line({from, P, A, B}, Sx, Root) -> [where(P, Sx, Root), " on: ", show(A, Sx), " → ", show(B, Sx)];
 line({added, P, B}, Sx, Root) -> [where(P, Sx, Root), ": added ", show(B, Sx)];
-line({removed, P, A}, Sx, Root) -> [where(P, Sx, Root), ": removed ", show(A, Sx)].
+line({removed, P, A}, Sx, Root) -> [where(P, Sx, Root), ": removed ", show(A, Sx)];
+line({map, P, NA, NB}, Sx, Root) ->
+    [where(P, Sx, Root), ": changed, a map of ", integer_to_list(NA), " keys → ", integer_to_list(NB),
+     " (too big to compare key by key)"].
 
 where([], _, <<>>) -> "state";
 where(P, Sx, Root) ->
