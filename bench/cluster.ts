@@ -118,10 +118,10 @@ interface Cost {
   why_ended?: string | null;
 }
 
-async function probed(b: BeamBench, name: string, flags: string, n: number): Promise<Cost> {
+async function probed(b: BeamBench, name: string, flags: string, n: number, load = `lumin_bench:cpu_per_call(${n}).`): Promise<Cost> {
   return b.json<Cost>(`{
 await __lumin_magic__("probe", "lumin_bench:work/1 ${flags} --rate 100000000 --unsafe --for 120s --as ${name}");
-const c = await __lumin_magic__("erlang", "lumin_bench:cpu_per_call(${n}).");
+const c = await __lumin_magic__("erlang", "${load}");
 await new Promise((r) => setTimeout(r, 600));
 const p = (await __lumin_magic__("probes", "")).objects().find((o: any) => o.name === "${name}");
 await __lumin_magic__("drop", "${name}");
@@ -149,6 +149,17 @@ export async function benchNodeCost(b: BeamBench, reps = 3, n = 100_000): Promis
   const extra = (k: keyof typeof runs) => median(runs[k].map((r) => r.cpu_us_per_call)) - base;
   const [full, summary, callTime, callCount, rawDrop, rawFold] = [extra("full"), extra("summary"), extra("call_time"), extra("call_count"), extra("raw_drop"), extra("raw_fold")];
   const ratio = summary / full;
+  // The same under a steady load (a function busy all the time, not one burst from idle).
+  const paced = "lumin_bench:paced_cost(2, 100, 2000).";
+  const steady: Record<"none" | "full" | "summary", (Cost & { calls?: number })[]> = { none: [], full: [], summary: [] };
+  for (let i = 0; i < reps; i++) {
+    note(`cluster: node cost per call under a steady load, run ${i + 1}/${reps}`);
+    steady.none.push(await b.erl<Cost>(paced));
+    steady.full.push(await probed(b, `steady_full_${i}`, "--limit 100000000", 0, paced));
+    steady.summary.push(await probed(b, `steady_sum_${i}`, "--summary", 0, paced));
+  }
+  const steadyBase = median(steady.none.map((r) => r.cpu_us_per_call));
+  const steadyExtra = (k: "full" | "summary") => median(steady[k].map((r) => r.cpu_us_per_call)) - steadyBase;
   emit({
     bench: "summary_node_cost",
     what: `node CPU (every runtime thread) per call of a trivial function, over ${n.toLocaleString("en")} calls in a tight loop until the agent is idle, minus the same untraced: under a full call probe, --summary, and the VM's call_time / call_count counters`,
@@ -162,6 +173,14 @@ export async function benchNodeCost(b: BeamBench, reps = 3, n = 100_000): Promis
     runs_us_per_call: Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, v.map((r) => round(r.cpu_us_per_call, 3))])),
     seen: { full_probe: runs.full.map((r) => r.seen), summary: runs.summary.map((r) => r.seen) },
     summary_traced_share: runs.summary.map((r) => round((r.seen ?? 0) / n, 3)),
+    steady: {
+      what: "the same, under lumin_bench:paced_load(2, 100, 2000): two processes calling it in bursts of 100 with a 1 ms sleep between, for 2 s",
+      calls: Object.fromEntries(Object.entries(steady).map(([k, v]) => [k, v.map((r) => r.calls)])),
+      median_untraced_us_per_call: round(steadyBase, 3),
+      extra_us_per_call: { full_probe: round(steadyExtra("full"), 3), summary: round(steadyExtra("summary"), 3) },
+      summary_traced_share: steady.summary.map((r) => round((r.seen ?? 0) / Math.max(1, r.calls ?? 1), 3)),
+      ratio: round(steadyExtra("summary") / steadyExtra("full")),
+    },
     summary_is: "--summary with its default --sample-rate (1000 calls/s per function): every call counted by the VM's call_count, the calls traced into the sketch bounded by its sampler (a burst from idle is traced until the burst guard's pattern removal takes effect)",
     why_ended: { full_probe: runs.full.map((r) => r.why_ended), summary: runs.summary.map((r) => r.why_ended) },
     call_time_counted: runs.call_time.map((r) => r.count),

@@ -7,7 +7,7 @@
          start_sink/1, stop_sink/1, flood/2, raw_messages/2,
          spawn_idle/1, stop_idle/0, os_pid/0,
          start_server/1, casts/2, start_big_server/2, state_ship_cost/3,
-         cpu_per_call/1, call_time_cost/2, raw_trace_cost/2, paced_load/3]).
+         cpu_per_call/1, call_time_cost/2, raw_trace_cost/2, paced_load/3, paced_cost/3]).
 -export([init/1, handle_cast/2, handle_call/3]).
 
 %% The same flags and match-spec bodies as lumin_kind_calls (?FLAGS, setup/2) and lumin_kind_messages (?FLAGS).
@@ -248,6 +248,17 @@ cpu_per_call(N) ->
     wait_idle(0),
     {R1, _} = statistics(runtime),
     #{cpu_us_per_call => (R1 - R0) * 1000 / N, loop_us => L}.
+
+%% The same measure over a steady load instead of one burst: paced_load/3 (Procs processes calling work/1 in
+%% bursts of Burst, a millisecond's sleep between, for Ms ms), until the agent is idle: #{cpu_us_per_call,
+%% calls}. What a probe left on costs a node whose function is busy all the time.
+paced_cost(Procs, Burst, Ms) ->
+    wait_idle(0),
+    {R0, _} = statistics(runtime),
+    #{calls := C} = paced_load(Procs, Burst, Ms),
+    wait_idle(0),
+    {R1, _} = statistics(runtime),
+    #{cpu_us_per_call => (R1 - R0) * 1000 / max(1, C), calls => C}.
 
 %% The VM's own counters instead of trace messages: `call_time' (count and time per function; the looping
 %% process needs the `call' flag, no message is sent) or `call_count' (count only, no process flag). Same
