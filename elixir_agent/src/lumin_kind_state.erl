@@ -217,7 +217,10 @@ written({_, TS, Ev}, P) -> event({sys, TS, Ev}, P).
 %% @doc The sys debug function, run by the watched process for each of its debug events. It removes itself
 %% (`done') once the probe has ended or is gone.
 sys_event(FS = {Probe, Ref, Off, C, View, Sink, Prev}, Event, _Extra) ->
-    case atomics:get(Off, 1) =:= 0 andalso is_process_alive(Probe) of
+    %% Whether the probe is still there: a table sink's own existence says it (the table goes with the probe);
+    %% is_process_alive/1 of a probe with messages waiting in its queue waits, in the watched process, until the
+    %% probe has taken them in — each event would wait for a busy probe to be scheduled.
+    case atomics:get(Off, 1) =:= 0 andalso (Sink =/= send orelse is_process_alive(Probe)) of
         true ->
             T0 = erlang:monotonic_time(),
             %% One count per message the process takes in (for the watchdog's rate).
