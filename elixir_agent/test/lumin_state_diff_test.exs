@@ -76,18 +76,17 @@ defmodule LuminStateDiffTest do
     assert text(Map.new(1..20, &{&1, 0}), Map.new(1..20, &{&1, 1})) =~ "… and 12 more"
   end
 
-  test "a small change to a ~20 MB state is found by walking only what changed, and ships a few hundred bytes" do
+  test "a small change to a ~20 MB state ships only what changed: a few hundred bytes" do
     messages = Map.new(1..150_000, fn i -> {i, {:msg, i, "payload-#{i}-" <> String.duplicate("x", 40)}} end)
     state = %{messages: messages, queue: %{len: 0, last: nil}}
     view = {[], 4096}
     # The first message the hook sees ships the state cut; the next ones only what changed.
     {{:whole, {:lumin_cut, _, _}}, prev} = :lumin_kind_state.shipped(state, view, :none)
     next = %{state | queue: %{len: 1, last: 42}}
-    {t_us, {{:diff, cs}, {:prev, ^next}}} = :timer.tc(fn -> :lumin_kind_state.shipped(next, view, prev) end)
+    {{:diff, cs}, {:prev, ^next}} = :lumin_kind_state.shipped(next, view, prev)
     assert Enum.sort(cs) == [{:changed, [{:key, :queue}, {:key, :last}], nil, 42}, {:changed, [{:key, :queue}, {:key, :len}], 0, 1}]
     assert :erts_debug.flat_size(cs) * 8 < 512
-    # (the 150,000 messages are compared in one step: shared, untouched)
-    assert t_us < 5_000
+    # (the 150,000 messages are compared in one step: shared, untouched; bench/stateDiff.ts measures the time)
     # A key of a map too big to walk within the diff's steps (300,000 keys on both sides) changed: the change is
     # the map's path and its sizes, never the map.
     next2 = %{next | messages: Map.put(messages, 150_001, :new)}
