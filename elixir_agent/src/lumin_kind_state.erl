@@ -239,7 +239,7 @@ sys_event(FS = {Probe, Ref, Off, C, View, Sink, Prev}, Event, _Extra) ->
             counters:add(C, 2, erlang:monotonic_time() - T0),
             case Kept of
                 false -> done;
-                _ when Prev1 =:= Prev -> FS;
+                _ when Prev1 =:= keep -> FS;
                 _ -> setelement(7, FS, Prev1)
             end;
         false -> done
@@ -247,14 +247,14 @@ sys_event(FS = {Probe, Ref, Off, C, View, Sink, Prev}, Event, _Extra) ->
 sys_event(_, _, _) -> done.
 
 %% A debug event with its terms cut and its new state reduced to what is shipped of it (shipped/3), in the
-%% watched process; and the view the next diff is taken against.
+%% watched process; and the view the next diff is taken against (`keep': the one the hook has).
 small_event({out, Reply, To, NewState}, V = {_, Cut}, Prev) ->
     {Ship, Prev1} = shipped(NewState, V, Prev),
     {{out, lumin_lib:cut(Reply, Cut), To, Ship}, Prev1};
 small_event({noreply, NewState}, V, Prev) ->
     {Ship, Prev1} = shipped(NewState, V, Prev),
     {{noreply, Ship}, Prev1};
-small_event(Ev, V, Prev) -> {small_event(Ev, V), Prev}.
+small_event(Ev, V, _) -> {small_event(Ev, V), keep}.
 
 small_event({in, Msg}, {_, Cut}) -> {in, lumin_lib:cut(Msg, Cut)};
 small_event({in, Msg, From}, {_, Cut}) -> {in, lumin_lib:cut(Msg, Cut), From};
