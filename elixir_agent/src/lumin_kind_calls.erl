@@ -181,6 +181,13 @@ unpattern(MFAs) ->
 %% The tracer untraced MFA already: one term it got was over the memory budget.
 info({'$lumin', too_big, MFA, Detail, _Ts}, P = #{routes := Routes}) when is_map_key(MFA, Routes) ->
     lumin_probe:end_probe(memory, Detail, P);
+%% A summary's sampler stopped on its own (it never should): without it nothing bounds what the probe traces,
+%% so the probe ends, saying why.
+info({'EXIT', Pid, Reason}, P = #{state := armed, sampler := S}) when Reason =/= normal, S =/= undefined ->
+    case lumin_sampler:pid(S) of
+        Pid -> lumin_probe:end_probe(disarmed, io_lib:format("its sampler stopped (~0P): nothing bounded what it traced", [Reason, 12]), P);
+        _ -> P
+    end;
 %% A summary probe's interval ended: its sketches go now, not at the next tick.
 info({'$lumin', summary_due}, P = #{state := St}) when St =/= ended ->
     ship_summary(P, false);

@@ -35,7 +35,7 @@
 %% calls: percentiles from it describe the whole only as far as latency does not depend on the moment within a
 %% 100 ms tick.
 -module(lumin_sampler).
--export([start/4, take_calls/1, stop/1, refuse_if_counted/1, count/1, default_rate/0]).
+-export([start/4, take_calls/1, stop/1, pid/1, refuse_if_counted/1, count/1, default_rate/0]).
 -export([init/1]).
 
 -define(TICK, 100).
@@ -102,6 +102,9 @@ stop(H = #handle{final = undefined, pid = Pid, mfas = MFAs}) ->
     [erlang:trace_pattern(MFA, false, [call_count]) || MFA <- MFAs],
     H#handle{final = Final, pid = undefined};
 stop(H) -> H.
+
+%% @doc The sampler's process (undefined once stopped).
+pid(#handle{pid = P}) -> P.
 
 %% @doc A function's call_count now (0 when it has none).
 count(MFA) ->

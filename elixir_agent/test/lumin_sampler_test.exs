@@ -87,6 +87,17 @@ defmodule LuminSamplerTest do
     assert :erlang.trace_info({Work, :busy, 1}, :call_count) == {:call_count, false}
   end
 
+  test "a sampler that stops on its own ends its probe, saying so, and leaves the function clean" do
+    {:ok, probe, _} = arm("busy", "k")
+    [sampler] = for p <- Process.list(), match?({:lumin_sampler, :init, _}, :proc_lib.initial_call(p)), do: p
+    Process.exit(sampler, :kill)
+    assert_receive {:lumin_event, :probe_status, %{name: "k", state: :ended, why_ended: :disarmed, detail: detail}}, 5000
+    assert detail =~ "its sampler stopped (killed): nothing bounded what it traced"
+    refute Process.alive?(probe)
+    assert :erlang.trace_info({Work, :busy, 1}, :traced) == {:traced, false}
+    assert :erlang.trace_info({Work, :busy, 1}, :call_count) == {:call_count, false}
+  end
+
   test "a function another tool counts with call_count is refused, and left as it was" do
     mfa = {Work, :busy, 1}
     1 = :erlang.trace_pattern(mfa, true, [:call_count])
