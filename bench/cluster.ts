@@ -2,8 +2,9 @@
  * Issue 15, "Speed": clusters and summaries.
  *   - cluster_merge_per_tick: the kernel's merge (kernel/analysis/sketchMerge.ts) of one interval from 200
  *     simulated nodes × 20 functions (sketches of ~2,000 log-normal durations each, as lumin_sketch buckets
- *     them): feeding the 200 events and reading the interval's rows, per tick; and the same from the frames the
- *     bridge would pass on (each event in external format, decoded and read as session.ts reads it). No node.
+ *     them and lumin_summary_wire packs them: bench/simulatedCluster.ts): feeding the 200 events and reading the
+ *     interval's rows, per tick; and the same from the frames the bridge would pass on (each event in external
+ *     format, decoded and read as session.ts reads it). No node.
  *   - summary_node_cost: what one call costs the node — CPU time of the whole runtime (every thread) per call
  *     of a trivial function over 100,000 calls in a tight loop, until the agent's tracer and collector are idle,
  *     minus the same untraced — under a full call probe, under `--summary`, and under the VM's own `call_time`
@@ -24,9 +25,12 @@ import path from "node:path";
 import { BeamBench } from "./beamBench";
 import { ROOT } from "./jupyterClient";
 import { emit, median, note, round, sleep } from "./stats";
-import { shipSketch, SummaryMerge, type SketchesEvent } from "../kernel/analysis/sketchMerge";
-import { atom, decode, encode, ErlMap, Tuple } from "../kernel/beam/etf";
+import { SummaryMerge, type SketchesEvent } from "../kernel/analysis/sketchMerge";
+import { PackedReader } from "../kernel/analysis/packedSketches";
+import { RankWalk } from "../kernel/analysis/rankWalk";
+import { decode, ErlMap, Tuple } from "../kernel/beam/etf";
 import { sketchesEvent } from "../kernel/beam/sketchesEvent";
+import { frameOf, normal, rng, simulateInterval } from "./simulatedCluster";
 
 export async function benchCluster(b: BeamBench): Promise<void> {
   benchMerge();
@@ -35,30 +39,19 @@ export async function benchCluster(b: BeamBench): Promise<void> {
   await benchArmFive(b);
 }
 
-/** A seeded generator (mulberry32). */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function benchMerge(nodes = 200, functions = 20, ticks = 20): void {
   note(`cluster: merge of ${nodes} simulated nodes × ${functions} functions, ${ticks} ticks`);
   const r = rng(7);
-  const normal = () => Math.sqrt(-2 * Math.log(r() || 1e-12)) * Math.cos(2 * Math.PI * r());
-  // One set of sketches per node and function, reused each tick (the merge reads them afresh every time).
-  const sketches = Array.from({ length: nodes }, () =>
-    Array.from({ length: functions }, (_, f) => shipSketch(Array.from({ length: 2000 }, () => Math.exp(6 + f * 0.05 + 1.2 * normal())), 0.01, { module: "sim", function: `f${f}`, arity: 1 })),
-  );
-  const bins = sketches.flat().reduce((a, s) => a + s.bins.length / 8, 0) / (nodes * functions);
+  // One interval's events, sent again each tick with the tick's end (the merge reads them afresh every time).
+  const { events: one } = simulateInterval({ nodes, functions, atUs: 0, alpha: 0.01, durations: (_, f) => Array.from({ length: 2000 }, () => Math.exp(6 + f * 0.05 + 1.2 * normal(r))) });
+  const at = (t: number): SketchesEvent[] => one.map((e) => ({ ...e, at_us: t * 1e6 }));
+  const bins = one.reduce((a, e) => a + sketchBuckets(e.sketches), 0) / (nodes * functions);
+  const packedBytes = one.reduce((a, e) => a + e.sketches.length, 0) / (nodes * functions);
   const merge = new SummaryMerge(true);
   const times: number[] = [];
   const cpu: number[] = [];
   for (let t = 1; t <= ticks; t++) {
-    const events: SketchesEvent[] = sketches.map((fs, k) => ({ name: "sim", node: `n${k}@host`, at_us: t * 1e6, every_ms: 1000, alpha: 0.01, sketches: fs }));
+    const events = at(t);
     const t0 = performance.now();
     const c0 = process.cpuUsage();
     // Each node's rows are read as its event arrives; the previous interval's merge is read (and its buckets
@@ -72,13 +65,12 @@ export function benchMerge(nodes = 200, functions = 20, ticks = 20): void {
   const rows = merge.rows().length;
   const rowsMs = performance.now() - r0;
   // The whole kernel path: each node's event as the frame the bridge receives, decoded, read, merged.
-  const frames = sketches.map((fs, k) => (t: number) => encode(new Tuple([atom("event"), atom("probe_sketches"), { name: "sim", node: `n${k}@host`, at_us: t * 1e6, every_ms: 1000, alpha: 0.01, sketches: fs } as unknown as ErlMap])));
   const decoded = new SummaryMerge(true);
   const cpuDecode: number[] = [];
   for (let t = 1; t <= ticks; t++) {
-    const bytes = frames.map((f) => f(t));
+    const frames = at(t).map(frameOf);
     const c0 = process.cpuUsage();
-    for (const b of bytes) decoded.add(sketchesEvent((decode(b) as Tuple).elements[2] as ErlMap));
+    for (const b of frames) decoded.add(sketchesEvent((decode(b) as Tuple).elements[2] as ErlMap));
     const c = process.cpuUsage(c0);
     cpuDecode.push((c.user + c.system) / 1000);
   }
@@ -88,7 +80,7 @@ export function benchMerge(nodes = 200, functions = 20, ticks = 20): void {
   const medCpu = median(cpu.slice(2, -1));
   emit({
     bench: "cluster_merge_per_tick",
-    what: `kernel time per interval for the sketches of ${nodes} simulated nodes × ${functions} functions (each ~${Math.round(bins)} buckets): each node's rows read and its buckets merged as its event arrives, and the previous interval's merge read; building the whole table once at the end is beside it`,
+    what: `kernel time per interval for the sketches of ${nodes} simulated nodes × ${functions} functions (each ~${Math.round(bins)} buckets, ${Math.round(packedBytes)} bytes packed): each node's rows read and its buckets merged as its event arrives, and the previous interval's merge read; building the whole table once at the end is beside it`,
     nodes,
     functions,
     ticks,
@@ -102,11 +94,29 @@ export function benchMerge(nodes = 200, functions = 20, ticks = 20): void {
     cpu_ms_per_tick_with_decode: cpuDecode.slice(2, -1).map((x) => round(x, 2)),
     median_cpu_ms_per_tick_with_decode: round(medDecode, 2),
     with_decode_is: "the same ticks from the bridge's frames: each event decoded from external format and read (kernel/beam/sketchesEvent.ts) before it is merged",
+    bytes_per_function_packed: round(packedBytes, 1),
+    bytes_per_function_as_pairs: round(8 * bins, 1),
     target: "< 20 ms per tick",
     meets_target: med < 20,
     meets_target_cpu: medCpu < 20,
     meets_target_cpu_with_decode: medDecode < 20,
   });
+}
+
+/** Buckets in use in a packed binary, over its functions. */
+function sketchBuckets(packed: Uint8Array): number {
+  const r = new PackedReader();
+  const w = new RankWalk();
+  r.open(packed);
+  let n = 0;
+  for (let f = 0; f < r.functions; f++) {
+    r.next();
+    const counts = new Float64Array(r.span);
+    w.start(r.count, r.zero, r.max, 0.01);
+    r.buckets(counts, 0, w);
+    n += counts.filter((c) => c > 0).length;
+  }
+  return n;
 }
 
 interface Cost {

@@ -15,7 +15,7 @@
 -spec agent_modules() -> [module()].
 agent_modules() ->
     [lumin_lib, lumin_budget, lumin_debug_info, lumin_redact, lumin_columns, lumin_tracer, lumin_trace, lumin_guard,
-     lumin_sketch, lumin_summary, lumin_sampler,
+     lumin_sketch, lumin_summary_wire, lumin_summary, lumin_sampler,
      lumin_target, lumin_probe_kind, lumin_probe,
      %% The probe kinds of the runtime (lumin_probe): one callback module each, named lumin_kind_KIND.
      lumin_kind_calls, lumin_kind_messages, lumin_kind_procs, lumin_kind_state, lumin_kind_telemetry, lumin_kind_logs, lumin_kind_metrics,

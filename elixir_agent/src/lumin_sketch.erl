@@ -17,7 +17,7 @@
 %% Besides the buckets: count, sum, min and max, exact.
 -module(lumin_sketch).
 -export([new/0, new/1, new/2, add/2, merge/2, quantile/2, count/1, sum/1, max/1, min/1, alpha/1,
-         to_binary/1, from_binary/3, bins/1, min_value/0, default_alpha/0, default_max_bins/0, index/2, estimate/2]).
+         zero/1, from_bins/4, bins/1, min_value/0, default_alpha/0, default_max_bins/0, index/2, estimate/2]).
 
 -record(sketch, {alpha :: float(), inv_ln_gamma :: float(), max_bins :: pos_integer(), zero = 0 :: non_neg_integer(),
                  bins = #{} :: #{integer() => pos_integer()}, n = 0 :: non_neg_integer(), sum = 0.0 :: float(),
@@ -91,25 +91,17 @@ max(#sketch{max = M}) -> M.
 min(#sketch{min = M}) -> M.
 alpha(#sketch{alpha = A}) -> A.
 
-%% @doc The buckets, lowest first, as {Index, Count}; the zero bucket is not among them (see to_binary/1).
+%% @doc The buckets, lowest first, as {Index, Count}; the zero bucket is not among them (see zero/1).
 bins(#sketch{bins = B}) -> lists:sort(maps:to_list(B)).
 
-%% @doc The buckets as a binary, lowest first: each <<Index:32/signed-little, Count:32/little>>, the zero
-%% bucket first as index -2147483648. What crosses the network: 8 bytes a bucket in use.
--spec to_binary(sketch()) -> binary().
-to_binary(#sketch{zero = Z, bins = B}) ->
-    Zero = case Z of
-               0 -> <<>>;
-               _ -> <<(-2147483648):32/signed-little, Z:32/little>>
-           end,
-    iolist_to_binary([Zero | [<<I:32/signed-little, C:32/little>> || {I, C} <- lists:sort(maps:to_list(B))]]).
+%% @doc How many values are in the zero bucket (at or below min_value()).
+zero(#sketch{zero = Z}) -> Z.
 
-%% @doc A sketch from to_binary/1's buckets and its exact figures {N, Sum, Min, Max} (tests, merging on a node).
-from_binary(Bin, Alpha, {N, Sum, Mn, Mx}) ->
+%% @doc A sketch from its buckets (as bins/1 gives them), its zero bucket and its exact figures {N, Sum, Min, Max}:
+%% what crosses the network (lumin_summary_wire) read back, for tests and merging on a node.
+from_bins(Alpha, Zero, Bins, {N, Sum, Mn, Mx}) ->
     S = new(Alpha),
-    {Zero, Bins} = lists:foldl(fun({-2147483648, C}, {_, B}) -> {C, B}; ({I, C}, {Z, B}) -> {Z, B#{I => C}} end,
-                               {0, #{}}, [{I, C} || <<I:32/signed-little, C:32/little>> <= Bin]),
-    collapse(S#sketch{zero = Zero, bins = Bins, n = N, sum = float(Sum), min = Mn, max = Mx}).
+    collapse(S#sketch{zero = Zero, bins = maps:from_list(Bins), n = N, sum = float(Sum), min = Mn, max = Mx}).
 
 %% ---- internals -------------------------------------------------------------------------------------
 

@@ -50,22 +50,15 @@ add({_, MFA, _, T0, T1, Outcome, _, _}, S = #summary{fns = Fns, alpha = A}) ->
 %% @doc Is the interval over?
 due(#summary{next = Next}) -> os:system_time(millisecond) >= Next.
 
-%% @doc The interval's sketches, one map per function that was called, stamped with the interval's end (µs since
-%% the epoch), and the next interval. `Calls': each function's exact calls in the interval (MFA => N, from
-%% lumin_sampler:take_calls/1), shipped as `calls' beside the sketch's own `count' (the calls that fed it); a
-%% function called in the interval whose calls none fed the sketch is shipped with an empty one.
+%% @doc The interval's sketches, every function that was called packed into one binary (lumin_summary_wire),
+%% stamped with the interval's end (µs since the epoch), and the next interval. `Calls': each function's exact
+%% calls in the interval (MFA => N, from lumin_sampler:take_calls/1), shipped beside the sketch's own count (the
+%% calls that fed it); a function called in the interval whose calls none fed the sketch is shipped with an
+%% empty one.
 take(S = #summary{fns = Fns0, every_ms = E, next = Next, alpha = A}, Calls) ->
     Fns = maps:fold(fun(MFA, C, Acc) when C > 0, not is_map_key(MFA, Acc) -> Acc#{MFA => {lumin_sketch:new(A), 0}};
                        (_, _, Acc) -> Acc
                     end, Fns0, Calls),
-    Sketches = [#{module => atom_to_binary(M, utf8), function => atom_to_binary(F, utf8), arity => Ar,
-                  calls => maps:get(MFA, Calls, 0),
-                  count => lumin_sketch:count(Sk), errors => Err, sum_us => lumin_sketch:sum(Sk),
-                  min_us => float0(lumin_sketch:min(Sk)), max_us => float0(lumin_sketch:max(Sk)),
-                  bins => lumin_sketch:to_binary(Sk)}
-                || {{M, F, Ar} = MFA, {Sk, Err}} <- maps:to_list(Fns)],
+    Sketches = lumin_summary_wire:pack([{MFA, Sk, Err, maps:get(MFA, Calls, 0)} || {MFA, {Sk, Err}} <- maps:to_list(Fns)]),
     {#{at_us => Next * 1000, every_ms => E, alpha => S#summary.alpha, sketches => Sketches},
      S#summary{fns = #{}, next = grid(max(Next, os:system_time(millisecond) - 1), E)}}.
-
-float0(undefined) -> 0.0;
-float0(X) -> float(X).

@@ -33,8 +33,9 @@ defmodule LuminSamplerTest do
   # Every interval's sketch of the function, summed, once the probe has ended.
   defp shipped(name, acc \\ %{calls: 0, count: 0, errors: 0}) do
     receive do
-      {:lumin_event, :probe_sketches, %{name: ^name, sketches: sketches}} ->
-        acc = Enum.reduce(sketches, acc, fn s, a -> %{calls: a.calls + s.calls, count: a.count + s.count, errors: a.errors + s.errors} end)
+      {:lumin_event, :probe_sketches, %{name: ^name, sketches: packed}} ->
+        {:ok, sketches} = :lumin_summary_wire.unpack(packed)
+        acc = Enum.reduce(sketches, acc, fn {_, s}, a -> %{calls: a.calls + s.calls, count: a.count + s.count, errors: a.errors + s.errors} end)
         shipped(name, acc)
 
       {:lumin_event, :probe_status, %{name: ^name, state: :ended} = status} ->

@@ -63,13 +63,12 @@ defmodule LuminSketchTest do
     assert :erlang.external_size(sk) < 256 * 40 + 1000
   end
 
-  test "what crosses the network (8 bytes a bucket) reads back as the same sketch" do
+  test "a sketch rebuilt from its buckets, zero bucket and exact figures is the same sketch" do
     seed(9)
     values = sample(:lognormal, 5000) ++ [0.0, 0.0005]
     sk = sketch(values)
-    bin = :lumin_sketch.to_binary(sk)
-    assert byte_size(bin) == 8 * (length(:lumin_sketch.bins(sk)) + 1)
-    back = :lumin_sketch.from_binary(bin, 0.01, {:lumin_sketch.count(sk), :lumin_sketch.sum(sk), :lumin_sketch.min(sk), :lumin_sketch.max(sk)})
+    back = :lumin_sketch.from_bins(0.01, :lumin_sketch.zero(sk), :lumin_sketch.bins(sk), {:lumin_sketch.count(sk), :lumin_sketch.sum(sk), :lumin_sketch.min(sk), :lumin_sketch.max(sk)})
+    assert :lumin_sketch.zero(back) == 2
     for q <- @qs, do: assert(:lumin_sketch.quantile(back, q) == :lumin_sketch.quantile(sk, q))
   end
 
@@ -81,15 +80,19 @@ defmodule LuminSketchTest do
         acc = :lumin_summary.add(call.({:m, :f, 1}, i, :return), acc)
         :lumin_summary.add(call.({:m, :g, 2}, 10 * i, if(rem(i, 10) == 0, do: :error, else: :return)), acc)
       end)
-    {payload, sum2} = :lumin_summary.take(sum)
-    assert %{at_us: at, every_ms: 1000, alpha: 0.01, sketches: sketches} = payload
+    {payload, sum2} = :lumin_summary.take(sum, %{{:m, :f, 1} => 100, {:m, :g, 2} => 150, {:m, :h, 0} => 7, {:m, :idle, 0} => 0})
+    assert %{at_us: at, every_ms: 1000, alpha: 0.01, sketches: packed} = payload
     # Intervals end on the wall-clock grid: every node closes the same ones.
     assert rem(at, 1_000_000) == 0 and abs(at - System.system_time(:microsecond)) < 1_100_000
-    by = Map.new(sketches, &{&1.function, &1})
-    assert %{count: 100, errors: 0, max_us: 100.0, min_us: 1.0, module: "m", arity: 1} = by["f"]
-    assert %{count: 100, errors: 10, max_us: 1000.0} = by["g"]
-    assert byte_size(by["g"].bins) <= 8 * 100
-    assert {%{sketches: [], at_us: at2}, _} = :lumin_summary.take(sum2)
+    {:ok, sketches} = :lumin_summary_wire.unpack(packed)
+    by = Map.new(sketches, fn {{m, f, a}, s} -> {f, Map.merge(s, %{module: m, arity: a})} end)
+    assert %{calls: 100, count: 100, errors: 0, max_us: 100.0, min_us: 1.0, module: "m", arity: 1} = by["f"]
+    assert %{calls: 150, count: 100, errors: 10, max_us: 1000.0} = by["g"]
+    # Called, but none of its calls fed the sketch: shipped with an empty one; not called: not shipped.
+    assert %{calls: 7, count: 0, bins: [], max_us: 0.0} = by["h"]
+    refute Map.has_key?(by, "idle")
+    assert byte_size(packed) <= 8 * 100 + 100
+    assert {%{sketches: <<1, 0, 0>>, at_us: at2}, _} = :lumin_summary.take(sum2, %{})
     assert at2 == at + 1_000_000
   end
 end

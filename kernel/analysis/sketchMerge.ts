@@ -1,41 +1,21 @@
 /**
  * The kernel's side of `%probe MFA --summary`: each node ships, per interval, one latency sketch per function
- * (elixir_agent/src/lumin_sketch.erl: log-bucketed, relative error `alpha`), and this file turns them into the
- * rows of the `summary` table — one per node, function and interval, and one per function and interval merged
- * over every node (`node: "all"`).
+ * (elixir_agent/src/lumin_sketch.erl: log-bucketed, relative error `alpha`), all of an interval's packed into one
+ * binary (packedSketches.ts), and this file turns them into the rows of the `summary` table — one per node,
+ * function and interval, and one per function and interval merged over every node (`node: "all"`). Quantiles
+ * are read as the node reads them (rankWalk.ts); merging adds counts bucket by bucket, so the merged quantiles
+ * carry the same bound.
  *
- * Reading a quantile is what the node's lumin_sketch:quantile/2 does: the rank floor(q · (n − 1)), the zero
- * bucket first, then the buckets in order; bucket i is estimated as 2γ^i / (γ + 1), within `alpha` (relative)
- * of every value in it. Merging adds counts bucket by bucket, so the merged quantiles carry the same bound.
- *
- * Cost (a 200-node × 20-function cluster sends 4,000 sketches a tick, bench section `cluster`): a sketch's
- * buckets are copied into one reused word buffer and read from there (no typed array, map or object per
- * bucket or per sketch); a node's row is read when its sketches arrive — p50 walking up from the lowest bucket,
- * p90 and p99 down from the highest, so about half the buckets — and kept as columns; the merge of an interval
- * adds each node's buckets into one dense array per function, and its quantiles are read once every node has
- * passed it (found without scanning every node on every event). Nothing keeps a node's buckets after they are
- * merged. Rows become objects only when the table is asked for.
+ * Cost (a 200-node × 20-function cluster sends 4,000 sketches a tick, bench section `cluster`): each function's
+ * buckets are read from the packed binary once, in one pass that adds each bucket into the interval's dense
+ * array for that function and steps the node's quantile walk (no term, object or typed array per sketch or
+ * bucket; nothing done for an empty bucket); the same walk reads an interval's merge, once every node has passed
+ * it (found without scanning every node on every event). A node's row is kept as columns; its function names
+ * are read only when they differ, byte for byte, from the ones it sent last. Nothing keeps a node's buckets
+ * after they are merged. Rows become objects only when the table is asked for.
  */
-
-/** One function's sketch for one interval, as a node ships it. */
-export interface ShippedSketch {
-  module: string;
-  function: string;
-  arity: number;
-  /**
-   * The function's calls in the interval, exact (the VM's call_count); absent from nodes and recordings from
-   * before the node counted them, when every call fed the sketch (`count`).
-   */
-  calls?: number;
-  /** The calls that fed the sketch (elixir_agent/src/lumin_sampler.erl bounds them). */
-  count: number;
-  errors: number;
-  sum_us: number;
-  min_us: number;
-  max_us: number;
-  /** Buckets, lowest first: int32 index, uint32 count, little-endian; the zero bucket as index -2^31. */
-  bins: Uint8Array;
-}
+import { PackedReader, readNames, packSketches, type FunctionSketch } from "./packedSketches";
+import { RankWalk } from "./rankWalk";
 
 /** A node's `probe_sketches` event: every function called in the interval that ended at `at_us`. */
 export interface SketchesEvent {
@@ -44,7 +24,8 @@ export interface SketchesEvent {
   at_us: number;
   every_ms: number;
   alpha: number;
-  sketches: ShippedSketch[];
+  /** The interval's sketches, packed (packedSketches.ts). */
+  sketches: Uint8Array;
   /** Its size in external format, when known: what crossed the network. */
   bytes?: number;
 }
@@ -64,143 +45,38 @@ export interface SummaryRow {
   mean_us: number | null;
 }
 
-/** The share of `calls` that fed a sketch of `fed` values: at most 1 (a call made in one interval may complete in the next); null without calls. */
-function share(fed: number, calls: number): number {
-  return calls > 0 ? Math.min(1, fed / calls) : fed > 0 ? 1 : NaN;
-}
-
-/** The quantiles every row gives. */
-export const SUMMARY_QUANTILES = [0.5, 0.9, 0.99] as const;
-
-const ZERO_INDEX = -2147483648;
-
 /** A function as users write it: `Shop.Orders.place/2` on Elixir modules, `checkout:place/1` on Erlang ones. */
 export function functionName(module: string, fun: string, arity: number): string {
   return module.startsWith("Elixir.") ? `${module.slice(7)}.${fun}/${arity}` : `${module}:${fun}/${arity}`;
 }
 
-/** The estimate of bucket `i`: 2γ^i / (γ + 1). */
-function estimate(i: number, gamma: number): number {
-  return (2 * Math.pow(gamma, i)) / (gamma + 1);
+/** The share of `calls` that fed a sketch of `fed` values: at most 1 (a call made in one interval may complete in the next); NaN without calls. */
+function share(fed: number, calls: number): number {
+  return calls > 0 ? Math.min(1, fed / calls) : fed > 0 ? 1 : NaN;
 }
 
-/**
- * Where the quantile readers leave p50, p90, p99 (one reader runs at a time: nothing is allocated per row).
- * NaN when there were no values.
- */
-const Q = new Float64Array(3);
+/** One walk for every quantile read (nothing is allocated per row): a node's sketch's, then a merge's. */
+const walk = new RankWalk();
 
-/**
- * p50, p90, p99 into Q from buckets given lowest first as (index, count) pairs of words in W[from, to) (indexes
- * as signed words; see load), `zero` values in the zero bucket before them, `n` in all: for each q, the estimate of the
- * bucket holding rank floor(q · (n − 1)); 0 for the zero bucket. p50 is found walking up from the lowest
- * bucket, p90 and p99 walking down from the highest (the same bucket: the one holding rank n − 1 − r counted
- * from the top), so a row reads about half its buckets and not all of them.
- */
-function sparseQuantiles(n: number, gamma: number, max: number, zero: number, from: number, to: number): void {
-  const w = W;
-  if (n === 0) return void Q.fill(NaN);
-  const r50 = Math.floor(0.5 * (n - 1));
-  Q[0] = max;
-  if (r50 < zero) Q[0] = 0;
-  else {
-    let seen = zero;
-    for (let j = from; j + 1 < to; j += 2) {
-      seen += w[j + 1];
-      if (r50 < seen) {
-        Q[0] = estimate(w[j] | 0, gamma);
-        break;
-      }
-    }
+/** One reader for every binary. */
+const reader = new PackedReader();
+
+/** The quantiles of each function's sketch in one packed binary, in order. */
+export function packedQuantiles(packed: Uint8Array, alpha: number): (number | null)[][] {
+  reader.open(packed);
+  const out: (number | null)[][] = [];
+  for (let f = 0; f < reader.functions; f++) {
+    reader.next();
+    walk.start(reader.count, reader.zero, reader.max, alpha);
+    reader.buckets(null, 0, walk);
+    out.push([walk.at(0), walk.at(1), walk.at(2)]);
   }
-  // From the top: rank r is the (n − 1 − r)th value counted down from the highest.
-  const t99 = n - 1 - Math.floor(0.99 * (n - 1));
-  const t90 = n - 1 - Math.floor(0.9 * (n - 1));
-  Q[1] = Q[2] = 0;
-  let above = 0;
-  let k = 2;
-  for (let j = to - 2; j >= from && k > 0; j -= 2) {
-    above += w[j + 1];
-    if (k === 2 && t99 < above) {
-      Q[2] = estimate(w[j] | 0, gamma);
-      k = 1;
-    }
-    if (k === 1 && t90 < above) {
-      Q[1] = estimate(w[j] | 0, gamma);
-      k = 0;
-    }
-  }
+  return out;
 }
 
-/** The same for an interval's merge: counts in a dense array, bucket i at position i − low. */
-function denseQuantiles(n: number, gamma: number, max: number, zero: number, dense: Float64Array, low: number): void {
-  if (n === 0) return void Q.fill(NaN);
-  const r50 = Math.floor(0.5 * (n - 1));
-  Q[0] = max;
-  if (r50 < zero) Q[0] = 0;
-  else {
-    let seen = zero;
-    for (let i = 0; i < dense.length; i++) {
-      const c = dense[i];
-      if (c === 0) continue;
-      seen += c;
-      if (r50 < seen) {
-        Q[0] = estimate(i + low, gamma);
-        break;
-      }
-    }
-  }
-  const t99 = n - 1 - Math.floor(0.99 * (n - 1));
-  const t90 = n - 1 - Math.floor(0.9 * (n - 1));
-  Q[1] = Q[2] = 0;
-  let above = 0;
-  let k = 2;
-  for (let i = dense.length - 1; i >= 0 && k > 0; i--) {
-    const c = dense[i];
-    if (c === 0) continue;
-    above += c;
-    if (k === 2 && t99 < above) {
-      Q[2] = estimate(i + low, gamma);
-      k = 1;
-    }
-    if (k === 1 && t90 < above) {
-      Q[1] = estimate(i + low, gamma);
-      k = 0;
-    }
-  }
-}
-
-/** Q as the row's three quantiles (null when there were no values). */
-function q(i: number): number | null {
-  return Number.isNaN(Q[i]) ? null : Q[i];
-}
-
-/**
- * The buckets of the sketch being read, as 32-bit words (index, count, index, count, …): each sketch's bytes are
- * copied here before they are read (a decoded binary is a view into its frame, at any offset; one copy into one
- * reused buffer costs less than making a typed array for each of a tick's thousands of sketches).
- * The words are little-endian, as the node writes them and as every host Node.js runs on reads them.
- */
-let W = new Uint32Array(1024);
-let W8 = new Uint8Array(W.buffer);
-
-/** A sketch's buckets into W: [from, to) are its buckets' words, after its zero bucket (counted in `zero`). */
-function load(bins: Uint8Array): { zero: number; from: number; to: number } {
-  const n = bins.byteLength >> 2;
-  if (W.length < n) {
-    W = new Uint32Array(Math.max(n, W.length * 2));
-    W8 = new Uint8Array(W.buffer);
-  }
-  W8.set(n * 4 === bins.byteLength ? bins : bins.subarray(0, n * 4));
-  const to = n & ~1;
-  return to >= 2 && (W[0] | 0) === ZERO_INDEX ? { zero: W[1], from: 2, to } : { zero: 0, from: 0, to };
-}
-
-/** The quantiles of one shipped sketch. */
-export function sketchQuantiles(s: ShippedSketch, alpha: number): (number | null)[] {
-  const { zero, from, to } = load(s.bins);
-  sparseQuantiles(s.count, (1 + alpha) / (1 - alpha), s.max_us, zero, from, to);
-  return [q(0), q(1), q(2)];
+/** The quantiles of one function's sketch. */
+export function sketchQuantiles(s: FunctionSketch, alpha: number): (number | null)[] {
+  return packedQuantiles(packSketches([s]), alpha)[0];
 }
 
 /** An interval's merge for one function: counts bucket by bucket in a dense array that grows to fit. */
@@ -214,20 +90,16 @@ class MergedFunction {
   sum = 0;
   max = -Infinity;
 
-  /** `s`, its buckets at W[from, to). */
-  add(s: ShippedSketch, zero: number, from: number, to: number): void {
-    this.count += s.count;
-    this.calls += s.calls ?? s.count;
-    this.errors += s.errors;
-    this.sum += s.sum_us;
-    if (s.max_us > this.max) this.max = s.max_us;
-    this.zero += zero;
-    if (to - from < 2) return;
-    const w = W;
-    this.fit(w[from] | 0, w[to - 2] | 0);
-    const counts = this.counts;
-    const low = this.low;
-    for (let k = from; k < to; k += 2) counts[(w[k] | 0) - low] += w[k + 1];
+  /** The function the reader has just read: its figures, and its buckets as they are read (walked by `w`). */
+  add(r: PackedReader, w: RankWalk): void {
+    this.count += r.count;
+    this.calls += r.calls;
+    this.errors += r.errors;
+    this.sum += r.sum;
+    if (r.max > this.max) this.max = r.max;
+    this.zero += r.zero;
+    if (r.span > 0) this.fit(r.first, r.first + r.span - 1);
+    r.buckets(this.counts, r.first - this.low, w);
   }
 
   /** Room for buckets first..last (buckets are bounded on the node, so this stays small). */
@@ -242,29 +114,27 @@ class MergedFunction {
     this.low = lo;
   }
 
-  /** Into Q. */
-  quantiles(gamma: number): void {
-    denseQuantiles(this.count, gamma, this.max, this.zero, this.counts, this.low);
+  /** Its quantiles, into `w`. */
+  quantiles(w: RankWalk, alpha: number): void {
+    w.start(this.count, this.zero, this.max, alpha);
+    const counts = this.counts;
+    for (let i = 0; i < counts.length && !w.done; i++) if (counts[i] !== 0) w.step(this.low + i, counts[i]);
   }
 }
 
 /**
  * Each node's rows, kept as columns (a 200-node cluster adds 4,000 a tick, for as long as the probe runs: as
  * objects they would be most of what the garbage collector walks); made into rows when the table is asked for.
- * The quantiles are taken from Q.
+ * Nodes and functions are kept as indexes into the merge's lists. The quantiles are taken from the walk.
  */
 class NodeRows {
-  private readonly nodes: string[] = [];
-  private readonly nodeIndex = new Map<string, number>();
-  private readonly fns: string[] = [];
-  private readonly fnIndex = new Map<string, number>();
   private node = new Int32Array(1024);
   private fn = new Int32Array(1024);
   /** time, count, errors, p50, p90, p99, max, mean, sampled: row i at [9i, 9i + 9) (NaN for none). */
   private values = new Float64Array(9 * 1024);
   length = 0;
 
-  push(time: number, node: string, fn: string, count: number, errors: number, max: number, mean: number, sampled: number): void {
+  push(time: number, node: number, fn: number, count: number, errors: number, max: number, mean: number, sampled: number, q: Float64Array): void {
     const i = this.length++;
     if (i === this.node.length) {
       const grow = <T extends Int32Array | Float64Array>(a: T, n: number): T => {
@@ -276,39 +146,45 @@ class NodeRows {
       this.fn = grow(this.fn, 2 * i);
       this.values = grow(this.values, 18 * i);
     }
-    this.node[i] = this.indexOf(node, this.nodes, this.nodeIndex);
-    this.fn[i] = this.indexOf(fn, this.fns, this.fnIndex);
+    this.node[i] = node;
+    this.fn[i] = fn;
     const v = this.values;
     const o = 9 * i;
     v[o] = time;
     v[o + 1] = count;
     v[o + 2] = errors;
-    v[o + 3] = Q[0];
-    v[o + 4] = Q[1];
-    v[o + 5] = Q[2];
+    v[o + 3] = q[0];
+    v[o + 4] = q[1];
+    v[o + 5] = q[2];
     v[o + 6] = max;
     v[o + 7] = mean;
     v[o + 8] = sampled;
   }
 
-  private indexOf(s: string, list: string[], index: Map<string, number>): number {
-    let k = index.get(s);
-    if (k === undefined) {
-      index.set(s, (k = list.length));
-      list.push(s);
-    }
-    return k;
-  }
-
-  rows(): SummaryRow[] {
+  rows(nodes: readonly string[], fns: readonly string[]): SummaryRow[] {
     const v = this.values;
     const orNull = (x: number) => (Number.isNaN(x) ? null : x);
     return Array.from({ length: this.length }, (_, i) => {
       const o = 9 * i;
-      return { time_us: v[o], node: this.nodes[this.node[i]], function: this.fns[this.fn[i]], count: v[o + 1], sampled: orNull(v[o + 8]), errors: v[o + 2], p50_us: orNull(v[o + 3]), p90_us: orNull(v[o + 4]), p99_us: orNull(v[o + 5]), max_us: orNull(v[o + 6]), mean_us: orNull(v[o + 7]) };
+      return { time_us: v[o], node: nodes[this.node[i]], function: fns[this.fn[i]], count: v[o + 1], sampled: orNull(v[o + 8]), errors: v[o + 2], p50_us: orNull(v[o + 3]), p90_us: orNull(v[o + 4]), p99_us: orNull(v[o + 5]), max_us: orNull(v[o + 6]), mean_us: orNull(v[o + 7]) };
     });
   }
 }
+
+/** What the merge knows of a node: its index, the time it has reached, and the functions it named last. */
+interface NodeState {
+  index: number;
+  lastAt: number;
+  /** The names section it sent last (a copy) and each function's index in `fns`, in its order. */
+  names: Uint8Array;
+  fns: number[];
+}
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+};
 
 /**
  * The summary of one probe (on one node, or across the nodes of a `--nodes` probe): every node's rows as its
@@ -316,49 +192,89 @@ class NodeRows {
  */
 export class SummaryMerge {
   private readonly nodeRows = new NodeRows();
-  /** at_us → function → its merge. */
-  private readonly intervals = new Map<number, Map<string, MergedFunction>>();
+  private readonly nodes: string[] = [];
+  private readonly nodeState = new Map<string, NodeState>();
+  /** Every function seen, as users write it, and its index. */
+  private readonly fns: string[] = [];
+  private readonly fnIndex = new Map<string, number>();
+  /** at_us → function index → its merge. */
+  private readonly intervals = new Map<number, Map<number, MergedFunction>>();
   /** The merged rows of intervals already read (an interval's merge is read once every node has passed it). */
   private readonly mergedRows = new Map<number, SummaryRow[]>();
-  private readonly lastAt = new Map<string, number>();
-  /** The earliest of lastAt, and how many nodes are there: the merge of an interval before it is complete. */
+  /** The earliest time every node has reached, and how many nodes are there: the merge of an interval before it is complete. */
   private done = -Infinity;
   private atDone = 0;
-  /** `Mod.fun/arity` by module, then function, then arity, made once (every interval of every node names them again). */
-  private readonly names = new Map<string, Map<string, string[]>>();
   alpha = 0.01;
   everyMs = 1000;
   /** What the nodes shipped: bytes, and function-intervals (one function's sketch for one interval). */
   shipped = { bytes: 0, sketches: 0, events: 0 };
+  /** Events whose sketches could not be read, and the last reason. */
+  unreadable = { events: 0, reason: "" };
 
   constructor(private readonly mergeNodes: boolean) {}
 
-  /** Sketches from a node: its rows now, its buckets into the interval's merge. */
+  /**
+   * Sketches from a node: its rows now, its buckets into the interval's merge. A binary that cannot be read is
+   * counted in `unreadable`, with why, and the probe goes on: one of another version (an agent from another
+   * kernel) before anything of it is read; one damaged past its names (never seen from a node) where the damage is.
+   */
   add(e: SketchesEvent): void {
+    try {
+      this.read(e);
+    } catch (err) {
+      this.unreadable.events++;
+      this.unreadable.reason = (err as Error).message;
+    }
+  }
+
+  private read(e: SketchesEvent): void {
+    const r = reader;
+    r.open(e.sketches);
+    let node = this.nodeState.get(e.node);
+    const fns = this.functionsOf(node, r.names);
     this.alpha = e.alpha;
     this.everyMs = e.every_ms;
-    const before = this.lastAt.get(e.node);
+    const before = node?.lastAt;
     const now = Math.max(before ?? 0, e.at_us);
-    this.lastAt.set(e.node, now);
+    if (!node) {
+      node = { index: this.nodes.length, lastAt: now, names: r.names.slice(), fns };
+      this.nodes.push(e.node);
+      this.nodeState.set(e.node, node);
+    } else if (node.fns !== fns) [node.names, node.fns] = [r.names.slice(), fns];
+    node.lastAt = now;
     this.shipped.bytes += e.bytes ?? 0;
-    this.shipped.sketches += e.sketches.length;
+    this.shipped.sketches += r.functions;
     this.shipped.events++;
     const merged = this.mergeNodes ? (this.intervals.get(e.at_us) ?? this.intervals.set(e.at_us, new Map()).get(e.at_us)!) : null;
-    const gamma = (1 + e.alpha) / (1 - e.alpha);
-    for (const s of e.sketches) {
-      const fn = this.nameOf(s);
-      const { zero, from, to } = load(s.bins);
-      sparseQuantiles(s.count, gamma, s.max_us, zero, from, to);
-      const calls = s.calls ?? s.count;
-      this.nodeRows.push(e.at_us, e.node, fn, calls, s.errors, s.count ? s.max_us : NaN, s.count ? s.sum_us / s.count : NaN, share(s.count, calls));
+    const w = walk;
+    for (let f = 0; f < r.functions; f++) {
+      r.next();
+      const fn = fns[f];
+      w.start(r.count, r.zero, r.max, e.alpha);
       if (merged) {
         let m = merged.get(fn);
         if (!m) merged.set(fn, (m = new MergedFunction()));
-        m.add(s, zero, from, to);
-      }
+        m.add(r, w);
+      } else r.buckets(null, 0, w);
+      // count: the exact calls; errors, max and mean: of the calls that fed the sketch.
+      this.nodeRows.push(e.at_us, node.index, fn, r.calls, r.errors, r.count ? r.max : NaN, r.count ? r.sum / r.count : NaN, share(r.count, r.calls), w.q);
     }
     // Intervals every node has passed are read now and their buckets let go.
     if (merged && this.passed(before, now)) for (const at of [...this.intervals.keys()]) if (at < this.done) this.close(at);
+  }
+
+  /** The functions a node's names section names, as indexes into `fns`: read again only when its bytes changed. */
+  private functionsOf(node: NodeState | undefined, names: Uint8Array): number[] {
+    if (node && sameBytes(node.names, names)) return node.fns;
+    return readNames(names).map((n) => {
+      const name = functionName(n.module, n.function, n.arity);
+      let k = this.fnIndex.get(name);
+      if (k === undefined) {
+        this.fnIndex.set(name, (k = this.fns.length));
+        this.fns.push(name);
+      }
+      return k;
+    });
   }
 
   /**
@@ -369,7 +285,7 @@ export class SummaryMerge {
   private passed(before: number | undefined, now: number): boolean {
     if (before === undefined) {
       // A new node: it may be the earliest.
-      if (this.lastAt.size === 1 || now < this.done) [this.done, this.atDone] = [now, 1];
+      if (this.nodeState.size === 1 || now < this.done) [this.done, this.atDone] = [now, 1];
       else if (now === this.done) this.atDone++;
       return false;
     }
@@ -377,20 +293,12 @@ export class SummaryMerge {
     if (--this.atDone > 0) return false;
     let low = Infinity;
     let at = 0;
-    for (const t of this.lastAt.values()) {
+    for (const { lastAt: t } of this.nodeState.values()) {
       if (t < low) [low, at] = [t, 1];
       else if (t === low) at++;
     }
     [this.done, this.atDone] = [low, at];
     return true;
-  }
-
-  private nameOf(s: ShippedSketch): string {
-    let byFun = this.names.get(s.module);
-    if (!byFun) this.names.set(s.module, (byFun = new Map()));
-    let byArity = byFun.get(s.function);
-    if (!byArity) byFun.set(s.function, (byArity = []));
-    return (byArity[s.arity] ??= functionName(s.module, s.function, s.arity));
   }
 
   private close(at: number): void {
@@ -400,13 +308,11 @@ export class SummaryMerge {
     this.mergedRows.set(at, this.readMerged(at, fns));
   }
 
-  private readMerged(at: number, fns: Map<string, MergedFunction>): SummaryRow[] {
-    const gamma = (1 + this.alpha) / (1 - this.alpha);
+  private readMerged(at: number, fns: Map<number, MergedFunction>): SummaryRow[] {
     return [...fns].map(([fn, m]) => {
-      m.quantiles(gamma);
-      const [p50, p90, p99] = [q(0), q(1), q(2)];
+      m.quantiles(walk, this.alpha);
       const sampled = share(m.count, m.calls);
-      return { time_us: at, node: "all", function: fn, count: m.calls, sampled: Number.isNaN(sampled) ? null : sampled, errors: m.errors, p50_us: p50, p90_us: p90, p99_us: p99, max_us: m.count ? m.max : null, mean_us: m.count ? m.sum / m.count : null };
+      return { time_us: at, node: "all", function: this.fns[fn], count: m.calls, sampled: Number.isNaN(sampled) ? null : sampled, errors: m.errors, p50_us: walk.at(0), p90_us: walk.at(1), p99_us: walk.at(2), max_us: m.count ? m.max : null, mean_us: m.count ? m.sum / m.count : null };
     });
   }
 
@@ -416,7 +322,7 @@ export class SummaryMerge {
     for (const [at, fns] of this.intervals) merged.set(at, this.readMerged(at, fns));
     const out: SummaryRow[] = [];
     const byTime = new Map<number, SummaryRow[]>();
-    for (const r of this.nodeRows.rows()) (byTime.get(r.time_us) ?? byTime.set(r.time_us, []).get(r.time_us)!).push(r);
+    for (const r of this.nodeRows.rows(this.nodes, this.fns)) (byTime.get(r.time_us) ?? byTime.set(r.time_us, []).get(r.time_us)!).push(r);
     const times = [...new Set([...byTime.keys(), ...merged.keys()])].sort((a, b) => a - b);
     for (const t of times) out.push(...(byTime.get(t) ?? []), ...(merged.get(t) ?? []));
     return out;
@@ -430,43 +336,4 @@ export class SummaryMerge {
   get count(): number {
     return this.nodeRows.length;
   }
-}
-
-/**
- * The sketch a node would ship for `values` (µs), bucketed as lumin_sketch.erl buckets them: for simulations
- * of many nodes (the tests and the benchmark feed these to SummaryMerge), without a node. `calls`: the exact
- * calls it stands for, when only a share of them (`values`) fed it.
- */
-export function shipSketch(values: readonly number[], alpha: number, fn = { module: "sim", function: "work", arity: 1 }, errors = 0, calls?: number): ShippedSketch {
-  const lnGamma = Math.log((1 + alpha) / (1 - alpha));
-  const bins = new Map<number, number>();
-  let zero = 0;
-  let sum = 0;
-  let min = Infinity;
-  let max = -Infinity;
-  for (const v of values) {
-    sum += v;
-    if (v < min) min = v;
-    if (v > max) max = v;
-    if (v <= 0.001) zero++;
-    else {
-      const i = Math.ceil(Math.log(v) / lnGamma);
-      bins.set(i, (bins.get(i) ?? 0) + 1);
-    }
-  }
-  const sorted = [...bins].sort((a, b) => a[0] - b[0]);
-  const bytes = new Uint8Array(8 * (sorted.length + (zero ? 1 : 0)));
-  const view = new DataView(bytes.buffer);
-  let off = 0;
-  if (zero) {
-    view.setInt32(0, ZERO_INDEX, true);
-    view.setUint32(4, zero, true);
-    off = 8;
-  }
-  for (const [i, c] of sorted) {
-    view.setInt32(off, i, true);
-    view.setUint32(off + 4, c, true);
-    off += 8;
-  }
-  return { ...fn, ...(calls !== undefined ? { calls } : {}), count: values.length, errors, sum_us: sum, min_us: min, max_us: max, bins: bytes };
 }

@@ -146,11 +146,8 @@ export class ProbeStore {
   onSketches(e: SketchesEvent): void {
     const p = this.probes.get(e.name);
     if (!p?.summary) return;
-    // Integers past 2^31 may arrive as BigInt; times and sums are numbers here.
-    p.summary.add({
-      ...e, at_us: Number(e.at_us), every_ms: Number(e.every_ms), alpha: Number(e.alpha),
-      sketches: e.sketches.map((s) => ({ ...s, ...(s.calls !== undefined ? { calls: Number(s.calls) } : {}), count: Number(s.count), errors: Number(s.errors), arity: Number(s.arity), sum_us: Number(s.sum_us), min_us: Number(s.min_us), max_us: Number(s.max_us) })),
-    });
+    // Integers past 2^31 may arrive as BigInt; times are numbers here (the packed sketches hold no BigInt).
+    p.summary.add({ ...e, at_us: Number(e.at_us), every_ms: Number(e.every_ms), alpha: Number(e.alpha) });
   }
 
   get(name: string): ProbeRecord | undefined {
@@ -320,7 +317,8 @@ export class ProbeStore {
     const note =
       `percentiles within ${+(m.alpha * 100).toFixed(3)}% (relative), per ${m.everyMs / 1000} s interval` +
       (per !== null ? `; shipped ${(m.shipped.bytes / 1024).toFixed(1)} KB, ${Math.round(per).toLocaleString("en")} bytes per function per interval` : "");
-    return columnTable("summary", columns as never, { ...meta, notes: [...(meta.notes ?? []), note, sampledNote(rows)] });
+    const unread = m.unreadable.events ? [`${m.unreadable.events} interval${m.unreadable.events === 1 ? "'s" : "s'"} sketches from the nodes could not be read, so their rows are missing: ${m.unreadable.reason}`] : [];
+    return columnTable("summary", columns as never, { ...meta, notes: [...(meta.notes ?? []), note, sampledNote(rows), ...unread] });
   }
 
   private async groupTable(g: ProbeGroup): Promise<object> {

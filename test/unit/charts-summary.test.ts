@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import * as aq from "arquero";
 import { summaryChart } from "../../kernel/charts/summaryChart";
-import { SummaryMerge, shipSketch } from "../../kernel/analysis/sketchMerge";
+import { SummaryMerge } from "../../kernel/analysis/sketchMerge";
+import { eventOf, sketchOf } from "../../bench/simulatedCluster";
 import { renderSvg } from "../../kernel/display/vegaBundle";
 import type { ColumnTable } from "../../kernel/analysis/aq";
 
@@ -14,7 +15,7 @@ function summary(nodes: number, ticks = 5, merge = true): ColumnTable {
     for (let n = 0; n < nodes; n++) {
       const slow = n === 2 ? 4 : 1;
       const values = Array.from({ length: 200 }, (_, i) => slow * (1000 + i * 10));
-      m.add({ name: "lat", node: `n${n}@h`, at_us: T + t * 1e6, every_ms: 1000, alpha: 0.01, sketches: [shipSketch(values, 0.01, { module: "checkout", function: "place", arity: 1 })] });
+      m.add(eventOf(`n${n}@h`, T + t * 1e6, [sketchOf(values, 0.01, { module: "checkout", function: "place", arity: 1 })], 0.01, "lat"));
     }
   }
   return aq.from(m.rows()) as unknown as ColumnTable;

@@ -1,23 +1,17 @@
 /**
  * The kernel's merge of `--summary` sketches (kernel/analysis/sketchMerge.ts), fed the streams of a simulated
- * cluster of 150 nodes (no node needed): every node's and every merged percentile within the stated relative
- * error of the exact value of that rank, counts and errors exact, one node made slower found.
+ * cluster of 150 nodes (bench/simulatedCluster.ts, which the benchmark feeds it from too; no node needed): every
+ * node's and every merged percentile within the stated relative error of the exact value of that rank, counts
+ * and errors exact, one node made slower found.
  */
 import { describe, expect, it } from "vitest";
-import { shipSketch, SummaryMerge, sketchQuantiles, type ShippedSketch, type SketchesEvent } from "../../kernel/analysis/sketchMerge";
+import { packedQuantiles, sketchQuantiles, SummaryMerge, type SketchesEvent } from "../../kernel/analysis/sketchMerge";
+import { packSketches } from "../../kernel/analysis/packedSketches";
+import { eventOf, nodeName, rng, simulateInterval, sketchOf } from "../../bench/simulatedCluster";
 
 /** What a node ships for one function: the sketch of `values` as elixir_agent/src/lumin_sketch.erl makes it. */
-const shipped = (values: number[], alpha: number, fn = "place", errors = 0) => shipSketch(values, alpha, { module: "checkout", function: fn, arity: 1 }, errors);
-
-/** A seeded generator (mulberry32), so a failure repeats. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const shipped = (values: number[], alpha: number, fn = "place", errors = 0) => sketchOf(values, alpha, { module: "checkout", function: fn, arity: 1 }, errors);
+const event = (node: string, at: number, values: number[], alpha = 0.01) => eventOf(node, at, [shipped(values, alpha)], alpha, "x");
 
 const exact = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.floor(q * (values.length - 1))];
 const within = (got: number | null, want: number, alpha: number) => got !== null && Math.abs(got - want) <= alpha * want * (1 + 1e-9);
@@ -38,61 +32,62 @@ describe("SummaryMerge", () => {
     const fn = { module: "checkout", function: "price", arity: 1 };
     const m = new SummaryMerge(true);
     const at_us = 2_000_000;
+    const node = (name: string, values: number[], errors: number, calls: number) => m.add(eventOf(name, at_us, [{ ...sketchOf(values, 0.01, fn, errors), calls }], 0.01, "x"));
     // a@h: 1,000 of 40,000 calls fed the sketch, 3 of them raised; b@h: every one of its 500 (a quiet node);
     // c@h: a function called in the interval but none of whose calls fed it (its window fell in the next one).
-    m.add({ name: "x", node: "a@h", at_us, every_ms: 1000, alpha: 0.01, sketches: [shipSketch(Array.from({ length: 1000 }, (_, i) => 100 + i), 0.01, fn, 3, 40_000)] });
-    m.add({ name: "x", node: "b@h", at_us, every_ms: 1000, alpha: 0.01, sketches: [shipSketch(Array.from({ length: 500 }, () => 50), 0.01, fn, 0, 500)] });
-    m.add({ name: "x", node: "c@h", at_us, every_ms: 1000, alpha: 0.01, sketches: [shipSketch([], 0.01, fn, 0, 7)] });
+    node("a@h", Array.from({ length: 1000 }, (_, i) => 100 + i), 3, 40_000);
+    node("b@h", Array.from({ length: 500 }, () => 50), 0, 500);
+    node("c@h", [], 0, 7);
     const rows = Object.fromEntries(m.rows().map((r) => [r.node, r]));
     expect(rows["a@h"]).toMatchObject({ count: 40_000, sampled: 0.025, errors: 3 });
     expect(rows["b@h"]).toMatchObject({ count: 500, sampled: 1, errors: 0 });
     expect(rows["c@h"]).toMatchObject({ count: 7, sampled: 0, errors: 0, p50_us: null, max_us: null, mean_us: null });
     expect(rows.all).toMatchObject({ count: 40_507, sampled: 1500 / 40_507, errors: 3 });
     expect(rows.all.max_us).toBe(1099);
-    // From a node (or a recording) that shipped no exact count, every call fed the sketch.
-    const old = new SummaryMerge(false);
-    old.add({ name: "x", node: "a@h", at_us, every_ms: 1000, alpha: 0.01, sketches: [shipSketch([1, 2, 3], 0.01, fn)] });
-    expect(old.rows()[0]).toMatchObject({ count: 3, sampled: 1 });
   });
 
-  it("buckets that arrive unaligned in a shared buffer (as decoded from a frame) read the same", () => {
+  it("sketches that arrive unaligned in a shared buffer (as decoded from a frame) read the same", () => {
     const values = Array.from({ length: 500 }, (_, i) => 100 + i * 3);
-    const s = shipped(values, 0.01);
-    const pool = Buffer.alloc(s.bins.length + 7 + 64, 0xff);
-    pool.set(s.bins, 7);
-    const unaligned = { ...s, bins: pool.subarray(7, 7 + s.bins.length) };
-    expect(sketchQuantiles(unaligned, 0.01)).toEqual(sketchQuantiles(s, 0.01));
+    const packed = packSketches([shipped(values, 0.01)]);
+    const pool = Buffer.alloc(packed.length + 7 + 64, 0xff);
+    pool.set(packed, 7);
+    const unaligned = pool.subarray(7, 7 + packed.length);
+    const want = sketchQuantiles(shipped(values, 0.01), 0.01);
+    expect(packedQuantiles(unaligned, 0.01)).toEqual([want]);
     const m = new SummaryMerge(true);
-    m.add({ name: "x", node: "a@h", at_us: 1, every_ms: 1000, alpha: 0.01, sketches: [unaligned] });
-    expect(m.rows().map((r) => r.p50_us)).toEqual([sketchQuantiles(s, 0.01)[0], sketchQuantiles(s, 0.01)[0]]);
+    m.add({ name: "x", node: "a@h", at_us: 1, every_ms: 1000, alpha: 0.01, sketches: unaligned });
+    expect(m.rows().map((r) => r.p50_us)).toEqual([want[0], want[0]]);
   });
 
   it("150 simulated nodes × 5 functions × 3 intervals: per-node and merged rows within 1%, counts exact, the slow node found", () => {
     const alpha = 0.01;
     const r = rng(42);
     const merge = new SummaryMerge(true);
-    const all = new Map<string, number[]>();
-    const nodes = Array.from({ length: 150 }, (_, i) => `n${i}@host`);
-    let perNodeChecked = 0;
     const t0 = 1_800_000_000_000_000;
+    const all = new Map<string, number[]>();
+    let perNodeChecked = 0;
     for (let tick = 1; tick <= 3; tick++) {
-      for (const [k, node] of nodes.entries()) {
-        const sketches: ShippedSketch[] = [];
-        for (let f = 0; f < 5; f++) {
-          // Node 17 is five times slower on every function.
+      const byNode = new Map<number, number[][]>();
+      const { events, values } = simulateInterval({
+        nodes: 150, functions: 5, atUs: t0 + tick * 1e6, alpha, module: "checkout",
+        // Node 17 is five times slower on every function.
+        durations: (k, f) => {
           const slow = k === 17 ? 5 : 1;
-          const values = Array.from({ length: 50 + Math.floor(r() * 150) }, () => slow * (1000 + f * 500) * (0.5 + r() + (r() < 0.02 ? 20 * r() : 0)));
-          const key = `${tick}/fn${f}`;
-          all.set(key, [...(all.get(key) ?? []), ...values]);
-          const s = shipped(values, alpha, `fn${f}`, f === 0 ? 1 : 0);
-          sketches.push(s);
-          const [p50, p90, p99] = sketchQuantiles(s, alpha);
-          if (k % 37 === 0) {
-            expect(within(p50, exact(values, 0.5), alpha) && within(p90, exact(values, 0.9), alpha) && within(p99, exact(values, 0.99), alpha)).toBe(true);
+          const v = Array.from({ length: 50 + Math.floor(r() * 150) }, () => slow * (1000 + f * 500) * (0.5 + r() + (r() < 0.02 ? 20 * r() : 0)));
+          (byNode.get(k) ?? byNode.set(k, []).get(k)!)[f] = v;
+          return v;
+        },
+        errors: (_, f) => (f === 0 ? 1 : 0),
+      });
+      values.forEach((v, f) => all.set(`${tick}/f${f}`, v));
+      for (const [k, e] of events.entries()) {
+        if (k % 37 === 0) {
+          packedQuantiles(e.sketches, alpha).forEach(([p50, p90, p99], f) => {
+            const v = byNode.get(k)![f];
+            expect(within(p50, exact(v, 0.5), alpha) && within(p90, exact(v, 0.9), alpha) && within(p99, exact(v, 0.99), alpha)).toBe(true);
             perNodeChecked++;
-          }
+          });
         }
-        const e: SketchesEvent = { name: "lat", node, at_us: t0 + tick * 1e6, every_ms: 1000, alpha, sketches };
         merge.add(e);
       }
     }
@@ -104,7 +99,7 @@ describe("SummaryMerge", () => {
     for (const row of merged) {
       const values = all.get(`${(row.time_us - t0) / 1e6}/${row.function.replace(/^checkout:(\w+)\/1$/, "$1")}`)!;
       expect(row.count).toBe(values.length);
-      expect(row.errors).toBe(row.function === "checkout:fn0/1" ? 150 : 0);
+      expect(row.errors).toBe(row.function === "checkout:f0/1" ? 150 : 0);
       expect(within(row.p50_us, exact(values, 0.5), alpha)).toBe(true);
       expect(within(row.p90_us, exact(values, 0.9), alpha)).toBe(true);
       expect(within(row.p99_us, exact(values, 0.99), alpha)).toBe(true);
@@ -113,11 +108,11 @@ describe("SummaryMerge", () => {
     // The slow node: its p50 is the highest of every node's, on every function and interval.
     for (const row of merged) {
       const perNode = rows.filter((x) => x.time_us === row.time_us && x.function === row.function && x.node !== "all");
-      expect(perNode.sort((a, b) => b.p50_us! - a.p50_us!)[0].node).toBe("n17@host");
+      expect(perNode.sort((a, b) => b.p50_us! - a.p50_us!)[0].node).toBe(nodeName(17));
     }
   });
 
-  it("quantiles read p50 from the lowest bucket up and p90/p99 from the highest down: the same buckets as reading every rank from the bottom", () => {
+  it("every quantile, of a node's sketch and of a merge, is the bucket holding its rank counted from the bottom (the zero bucket reads 0)", () => {
     const r = rng(9);
     const alpha = 0.01;
     const gamma = (1 + alpha) / (1 - alpha);
@@ -134,14 +129,14 @@ describe("SummaryMerge", () => {
         got.forEach((g, i) => expect(g, `n ${n}, zeros ${zeros}, q ${i}`).toBeCloseTo(want[i], 9));
         // The same through an interval's merge (its buckets in a dense array).
         const m = new SummaryMerge(true);
-        m.add({ name: "x", node: "a@h", at_us: 1, every_ms: 1000, alpha, sketches: [shipped(values.slice(0, n >> 1), alpha)] });
-        m.add({ name: "x", node: "b@h", at_us: 1, every_ms: 1000, alpha, sketches: [shipped(values.slice(n >> 1), alpha)] });
+        m.add(event("a@h", 1, values.slice(0, n >> 1), alpha));
+        m.add(event("b@h", 1, values.slice(n >> 1), alpha));
         const all = m.rows().find((x) => x.node === "all")!;
         [all.p50_us, all.p90_us, all.p99_us].forEach((g, i) => expect(g, `merged: n ${n}, zeros ${zeros}, q ${i}`).toBeCloseTo(want[i], 9));
       }
     }
     const none = new SummaryMerge(true);
-    none.add({ name: "x", node: "a@h", at_us: 1, every_ms: 1000, alpha, sketches: [shipped([], alpha)] });
+    none.add(event("a@h", 1, [], alpha));
     expect(none.rows().map((x) => [x.p50_us, x.p90_us, x.p99_us])).toEqual([[null, null, null], [null, null, null]]);
   });
 
@@ -156,7 +151,7 @@ describe("SummaryMerge", () => {
         if (k === 11 && tick < 4) continue; // joins at the fourth
         const v = Array.from({ length: 20 + Math.floor(r() * 50) }, () => 100 * (1 + k) * (0.5 + r()));
         values.set(`${tick}`, [...(values.get(`${tick}`) ?? []), ...v]);
-        events.push({ name: "x", node: `n${k}@h`, at_us: tick * 1e6, every_ms: 1000, alpha, sketches: [shipped(v, alpha)] });
+        events.push(event(`n${k}@h`, tick * 1e6, v, alpha));
       }
     }
     // Nodes' events interleave: each node's own stay in order, but after the first interval (which makes every
@@ -178,5 +173,32 @@ describe("SummaryMerge", () => {
       expect(row.count).toBe(v.length);
       expect(within(row.p99_us, exact(v, 0.99), alpha)).toBe(true);
     }
+  });
+
+  it("a node's function names are read again only when they change: a function that appears later gets its own rows", () => {
+    const m = new SummaryMerge(false);
+    const place = shipped([100, 200], 0.01, "place");
+    const cancel = shipped([50], 0.01, "cancel", 1);
+    m.add(eventOf("a@h", 1e6, [place], 0.01));
+    m.add(eventOf("a@h", 2e6, [place], 0.01));
+    m.add(eventOf("a@h", 3e6, [cancel, place], 0.01));
+    m.add(eventOf("a@h", 4e6, [place, cancel], 0.01));
+    expect(m.rows().map((x) => [x.time_us / 1e6, x.function, x.count, x.errors])).toEqual([
+      [1, "checkout:place/1", 2, 0], [2, "checkout:place/1", 2, 0], [3, "checkout:cancel/1", 1, 1], [3, "checkout:place/1", 2, 0], [4, "checkout:place/1", 2, 0], [4, "checkout:cancel/1", 1, 1],
+    ]);
+  });
+
+  it("sketches that cannot be read are counted with why, and the probe's other events still read", () => {
+    const m = new SummaryMerge(true);
+    const good = event("a@h", 1e6, [100, 200]);
+    m.add({ ...good, sketches: Uint8Array.from([7, 0, 0]) });
+    m.add({ ...good, sketches: good.sketches.subarray(0, good.sketches.length - 30) });
+    m.add(good);
+    expect(m.unreadable.events).toBe(2);
+    expect(m.unreadable.reason).toMatch(/end early .*damaged/);
+    expect(m.rows().map((x) => [x.node, x.count])).toEqual([["a@h", 2], ["all", 2]]);
+    const other = new SummaryMerge(true);
+    other.add({ ...good, sketches: Uint8Array.from([7, 0, 0]) });
+    expect(other.unreadable.reason).toBe("a summary's packed sketches are version 7, and this kernel reads version 1: reconnect to load this kernel's agent on the node");
   });
 });
