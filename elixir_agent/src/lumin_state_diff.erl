@@ -207,7 +207,11 @@ clip(Text) ->
 
 format(elixir, T) ->
     case erlang:function_exported('Elixir.Kernel', inspect, 2) of
-        true -> 'Elixir.Kernel':inspect(T, [{limit, 20}, {printable_limit, 200}]);
+        %% (a struct's own Inspect implementation is the application's code: one that raises leaves the term as
+        %% Erlang prints it, and the probe going)
+        true -> try 'Elixir.Kernel':inspect(T, [{limit, 20}, {printable_limit, 200}])
+                catch _:_ -> format(erlang, T)
+                end;
         false -> format(erlang, T)
     end;
 format(erlang, T) -> unicode:characters_to_binary(io_lib:format("~0tP", [T, 20])).
