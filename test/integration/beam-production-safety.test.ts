@@ -151,6 +151,10 @@ console.log(JSON.stringify({ n: ordered.numRows(), first: String(ordered.array("
     expect(casts.filter((d: string | null) => d == null).length).toBeLessThanOrEqual(1);
     for (const d of casts.filter((x: string | null) => x != null)) expect(d).toMatch(/^queue\.last: (nil|\d+) → \d+; queue\.len: \d+ → \d+$/);
     expect(stRows.diffs.filter((_: unknown, i: number) => i > 0 && stRows.kinds[i] === "call").every((d: string) => d === "(unchanged)")).toBe(true);
+    // The state chart shows what each message changed, from those rows.
+    const chart = await k.execute("%chart state st");
+    expect(JSON.stringify(chart.messages)).toMatch(/~ queue\.last: (nil|\d+) → \d+; queue\.len: \d+ → \d+/);
+    expect(JSON.stringify(chart.messages)).toContain("only what changed was shipped");
 
     expect(probed.peak - unprobed.peak).toBeLessThan(150 * MB);
 
