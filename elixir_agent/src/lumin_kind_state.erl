@@ -330,13 +330,21 @@ state_path(B) when is_binary(B) -> state_path(binary:split(B, <<".">>, [global])
 
 %% Which OTP behaviour runs the process, asked without a reply that carries its state (sys:get_status/1
 %% answers with the state: a 40 MB copy, and a message probe on the same process would see it): it must answer a
-%% small sys request within 1 s, and its behaviour is read from where it waits; only a process that is busy in a
-%% callback right now is asked for its status.
+%% small sys request within 1 s, and its behaviour is read from where it waits (gen_server, gen_statem, gen_event,
+%% or any module with the sys loop's system_continue/3); only a process that is busy in a callback right now is
+%% asked for its status.
 sys_behaviour(Pid) ->
     case catch sys:statistics(Pid, get, ?SYS_TIMEOUT) of
         {ok, _} ->
             case erlang:process_info(Pid, current_function) of
                 {current_function, {M, _, _}} when M =:= gen_server; M =:= gen_statem; M =:= gen_event -> M;
+                %% Waiting in another sys-compliant loop (gen_server2, a proc_lib process of its own): that module
+                %% is its behaviour, known without get_status's copy of its state.
+                {current_function, {M, _, _}} when is_atom(M) ->
+                    case erlang:function_exported(M, system_continue, 3) of
+                        true -> M;
+                        false -> status_behaviour(Pid)
+                    end;
                 _ -> status_behaviour(Pid)
             end;
         {'EXIT', {timeout, _}} ->

@@ -477,6 +477,42 @@ defmodule LuminProbeTest do
     :gen_event.stop(mgr)
   end
 
+  defmodule Loop do
+    # A process of its own that answers sys (as gen_server2 and proc_lib loops do), with a big state.
+    def start(state), do: :proc_lib.spawn(fn -> loop(state, :sys.debug_options([])) end)
+
+    defp loop({n, big}, deb) do
+      receive do
+        {:system, from, req} -> :sys.handle_system_msg(req, from, self(), __MODULE__, deb, {n, big})
+        {:add, k} = msg ->
+          deb = :sys.handle_debug(deb, fn dev, ev, _ -> IO.inspect(dev, ev, []) end, __MODULE__, {:in, msg})
+          loop({n + k, big}, deb)
+      end
+    end
+
+    def system_continue(_parent, deb, state), do: loop(state, deb)
+    def system_terminate(reason, _parent, _deb, _state), do: exit(reason)
+    def system_get_state(state), do: {:ok, state}
+    def system_replace_state(fun, state), do: (new = fun.(state); {:ok, new, new})
+  end
+
+  test "state: a process of its own that answers sys is known by its loop, and its state read without a whole copy" do
+    pid = Loop.start({0, Enum.to_list(1..500_000)})
+    :erlang.trace(pid, true, [:send])
+    {:ok, probe, _} = arm(:state, %{process: pid_text(pid), path: ["1"]}, "loop")
+    for k <- [1, 2], do: send(pid, {:add, k})
+    wait_until(fn -> match?({3, _}, :sys.get_state(pid)) end)
+    :ok = :lumin_probe.disarm(probe)
+    {rows, _} = collect("loop", :state)
+    :erlang.trace(pid, false, [:send])
+    # --path 1: the count, the first element of the state tuple.
+    assert List.last(rows).state_after == 3
+    assert hd(rows).state_before == 0
+    sends = collect_sends(pid, [])
+    assert Enum.max(for({:send, msg, ^probe} <- sends, do: :erts_debug.flat_size(msg))) < 10_000
+    Process.exit(pid, :kill)
+  end
+
   defp collect_sends(pid, acc) do
     receive do
       {:trace, ^pid, kind, msg, to} -> collect_sends(pid, [{kind, msg, to} | acc])
