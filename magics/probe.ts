@@ -164,8 +164,8 @@ function summarySpec(everyMs: number | undefined, error: string | undefined, sam
     alpha = m ? Number(m[1]) / (m[2] ? 100 : 1) : NaN;
     if (!(alpha >= 0.0001 && alpha <= 0.1)) throw new MagicUsageError(`%probe: --error takes a relative error from 0.01% to 10% (e.g. 1% or 0.005), not "${error}".`);
   }
-  if (sampleRate !== undefined && !(sampleRate >= 1 && sampleRate <= 1_000_000)) {
-    throw new MagicUsageError(`%probe: --sample-rate takes 1 to 1000000 calls a second per function, not ${sampleRate}.`);
+  if (sampleRate !== undefined && !(sampleRate >= 10 && sampleRate <= 1_000_000)) {
+    throw new MagicUsageError(`%probe: --sample-rate takes 10 to 1000000 calls a second per function (its sampler decides every 100 ms), not ${sampleRate}.`);
   }
   return { every_ms: every, alpha, ...(sampleRate !== undefined ? { sample_rate: sampleRate } : {}) };
 }

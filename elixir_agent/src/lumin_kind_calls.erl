@@ -118,9 +118,9 @@ summary_of(Spec) ->
     end.
 
 %% A summary's `sample_rate': calls per second per function that feed its sketch at most.
-sample_rate(#{summary := #{sample_rate := R}}) when is_integer(R), R >= 1 -> R;
+sample_rate(#{summary := #{sample_rate := R}}) when is_integer(R), R >= 10 -> R;
 sample_rate(#{summary := #{sample_rate := R}}) when R =/= nil, R =/= null, R =/= undefined ->
-    throw({error, io_lib:format("--sample-rate ~p is not a rate: give a whole number of calls per second, 1 or more", [R])});
+    throw({error, io_lib:format("--sample-rate ~p is not a rate it can keep: give a whole number of calls per second, 10 or more", [R])});
 sample_rate(_) -> lumin_sampler:default_rate().
 
 %% A summary probe's interval's sketches, once the interval is over (and always when the probe ends: `Force'),

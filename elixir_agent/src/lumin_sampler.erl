@@ -71,8 +71,8 @@ refuse_if_counted(MFAs) ->
     ok.
 
 %% @doc Sampling for `MFAs', whose trace pattern `MS' is set (every call traced until the first tick); at most
-%% `PerSecond' calls a second per function feed the sketch. Sets their call_count counters and starts the
-%% sampler's process, untraced (`Flags' with the tracer `Tracer' on every process otherwise reach it too).
+%% `PerSecond' calls a second per function feed the sketch (10 or more: a tick's budget is a whole call).
+%% Sets their call_count counters and starts the sampler's process.
 start(MFAs, MS, PerSecond, Stop) ->
     [erlang:trace_pattern(MFA, true, [call_count]) || MFA <- MFAs],
     Now = read(MFAs),
@@ -191,8 +191,7 @@ set(MFA, On, S = #sampler{on = Ons, ms = MS, stop = Stop}) ->
             erlang:trace_pattern(MFA, false, [local]),
             %% What it traced, until the pattern was gone: a window or burst that went past the budget (the
             %% pattern takes some ms to go on a busy node) is paid for with ticks without one, so what feeds
-            %% the sketch keeps to the budget over time — but a window comes at least once a second, so every
-            %% interval of a busy function has calls in its sketch.
+            %% the sketch keeps to the budget over time — but a window comes at least once a second.
             Traced = count(MFA) - map_get(MFA, Ons),
             Skip = min(?MAX_SKIP, max(0, ceil(Traced / S#sampler.budget) - 1)),
             S#sampler{on = Ons#{MFA := false}, skip = (S#sampler.skip)#{MFA => Skip}};

@@ -118,6 +118,13 @@ describe("probe specs", () => {
     expect(() => probeSpec(undefined, parseArgs(probe, "--messages").flags)).toThrow(/needs a target/);
     expect(() => probeSpec(undefined, parseArgs(probe, "--logs --new").flags)).toThrow(/--new applies to --messages and --procs/);
   });
+  it("--summary takes how many calls a second per function may feed its sketch; --sample-rate alone or out of range is refused", () => {
+    const spec = (t: string) => probeSpec("lists:seq/2", parseArgs(probe, `lists:seq/2 ${t}`).flags).spec;
+    expect(spec("--summary --sample-rate 200")).toMatchObject({ summary: { every_ms: 1000, alpha: 0.01, sample_rate: 200 } });
+    expect((spec("--summary") as { summary: object }).summary).toEqual({ every_ms: 1000, alpha: 0.01 });
+    expect(() => spec("--sample-rate 200")).toThrow(/--sample-rate goes with --summary/);
+    expect(() => spec("--summary --sample-rate 5")).toThrow(/--sample-rate takes 10 to 1000000 calls a second per function/);
+  });
   it("applies the budgets given", () => {
     expect(probeSpec("lists:seq/2", parseArgs(probe, "lists:seq/2 --limit 100 --for 2s --rate 50/s").flags).spec).toMatchObject({ limit: 100, time_ms: 2000, rate: 50 });
   });
