@@ -53,15 +53,17 @@ export async function benchRecord(reps = 5): Promise<void> {
   const folder = mkdtempSync(path.join(os.tmpdir(), "lumin-bench-record-"));
   cpSync(path.join(ROOT, "notebooks"), folder, { recursive: true, filter: (src) => !/[\\/](_build|deps|recordings)$/.test(src) });
   const cwd = path.join(folder, "investigations");
-  const cellsOf = (i: number) => codeCells().map((c) => c.replace(/^%node start spike\b/m, `%node start spike_bench_${process.pid}_${i}`));
+  // Each run's node has a name of its own: a kernel's shutdown stops its node without waiting for it to be gone,
+  // so the next run must not need the name free. The replay runs the recorded run's cells, name and all.
+  const cellsOf = (run: string) => codeCells().map((c) => c.replace(/^%node start spike\b/m, `%node start spike_bench_${process.pid}_${run}`));
   try {
-    await runCells("warm-up", cwd, cellsOf(99));
+    await runCells("warm-up", cwd, cellsOf("warm_up"));
     for (let i = 0; i < reps; i++) {
-      const cells = cellsOf(i);
+      const cells = cellsOf(`recorded_${i}`);
       const replayFolder = mkdtempSync(path.join(os.tmpdir(), "lumin-bench-replay-"));
       try {
         const runLive = async () => {
-          const l = await runCells("live", cwd, cells);
+          const l = await runCells("live", cwd, cellsOf(`live_${i}`));
           live.push(l.ms);
           liveCells.push(l.each);
         };

@@ -14,6 +14,7 @@ import type { MagicRegistry } from "./magics/registry";
 import { ReportLog } from "./report/reportLog";
 import { RedactionSettings, type RedactionPolicy } from "./redaction/policy";
 import type { RecordingHost, Tape, TapeSlot } from "./recording/tape";
+import type { PictureStore } from "./display/pictureCache";
 
 /** A magic as written (`%probe X --args`, or a `%%elixir` cell with its body) and the cell it runs in. */
 export interface AskingMagic {
@@ -68,6 +69,11 @@ export class KernelState implements CellKernel {
    */
   get redaction(): RedactionPolicy {
     return this.redactionSettings.policy;
+  }
+
+  /** Under %record or %replay: the recording's chart pictures, reused rather than drawn again. */
+  get pictures(): PictureStore | undefined {
+    return this.tape?.pictures;
   }
 
   /** The kernel's view of the BEAM, made on first use (its bridge starts on its first request). */

@@ -4,12 +4,11 @@
  */
 import { randomUUID } from "node:crypto";
 import type { CellIO, DisplayOptions, MimeBundle } from "../evaluation/cellIO";
-import { bundleMetadata, toMimeBundle } from "../display/mimeBundle";
+import { bundleMetadata, toMimeBundle, type ShownTo } from "../display/mimeBundle";
 import { LIMITS } from "../display/limits";
 import type { Request } from "../wire/threadMessages";
 import type { WireLink } from "./wireLink";
 import type { StdinBroker } from "./stdinBroker";
-import type { ReportLog } from "../report/reportLog";
 
 export class CellOutput implements CellIO {
   readonly payloads: Record<string, unknown>[] = [];
@@ -21,8 +20,8 @@ export class CellOutput implements CellIO {
     private readonly link: WireLink,
     private readonly request: Request,
     private readonly stdin: StdinBroker,
-    /** Where what this cell shows is recorded for %export. */
-    private readonly report: ReportLog,
+    /** Where what this cell shows is kept: the report for %export, the recording's pictures. */
+    private readonly shownTo: ShownTo,
   ) {}
 
   private enqueue(work: () => Promise<void> | void): void {
@@ -50,7 +49,7 @@ export class CellOutput implements CellIO {
   }
 
   display(value: unknown, options?: DisplayOptions): void {
-    this.enqueue(async () => this.sendBundle("display_data", await toMimeBundle(value, this.report), options?.displayId, options?.metadata));
+    this.enqueue(async () => this.sendBundle("display_data", await toMimeBundle(value, this.shownTo), options?.displayId, options?.metadata));
   }
 
   displayBundle(bundle: MimeBundle, options?: DisplayOptions): void {
@@ -58,7 +57,7 @@ export class CellOutput implements CellIO {
   }
 
   updateDisplay(displayId: string, value: unknown): void {
-    this.enqueue(async () => this.sendBundle("update_display_data", await toMimeBundle(value, this.report), displayId));
+    this.enqueue(async () => this.sendBundle("update_display_data", await toMimeBundle(value, this.shownTo), displayId));
   }
 
   private sendBundle(type: string, data: MimeBundle, displayId?: string, metadata: Record<string, unknown> = {}): void {

@@ -91,7 +91,7 @@ export class Dispatcher {
     if (store) this.k.state.history.append(count, code);
 
     if (!silent) this.k.state.report.cellStarted(code);
-    const output = new CellOutput(link, req, this.k.stdin, this.k.state.report);
+    const output = new CellOutput(link, req, this.k.stdin, this.k.state);
     this.k.state.output = output;
     const controller = new AbortController();
     this.running = { controller, msgId: req.header.msg_id };
@@ -103,7 +103,7 @@ export class Dispatcher {
     let reply: Record<string, unknown>;
     if (outcome.status === "ok") {
       if (outcome.hasValue && !silent) {
-        const data = await toMimeBundle(outcome.value, this.k.state.report).catch((e) => ({ "text/plain": `(the value could not be shown: ${(e as Error).message})` }));
+        const data = await toMimeBundle(outcome.value, this.k.state).catch((e) => ({ "text/plain": `(the value could not be shown: ${(e as Error).message})` }));
         await output.flushed();
         link.publish("execute_result", { execution_count: count, data, metadata: bundleMetadata(data) }, req.header);
         if (store && typeof data["text/plain"] === "string") this.k.state.history.setOutput(count, data["text/plain"] as string);

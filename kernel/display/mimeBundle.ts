@@ -7,25 +7,34 @@ import { isTable, pageOf, tableBundle, TablePageView, type TableLike, type Table
 import { isVegaLiteSpec, vegaBundle } from "./vegaBundle";
 import type { ReportLog } from "../report/reportLog";
 import { bundleMetadata, setBundleMetadata } from "./bundleMetadata";
+import type { PictureStore } from "./pictureCache";
 
 export { bundleMetadata } from "./bundleMetadata";
 
 /** An object with this method returns its own MIME bundle (the convention tslab and others share). */
 export const JUPYTER_DISPLAY = Symbol.for("Jupyter.display");
 
-/** `report`: where a shown chart or table is recorded for %export (none: not recorded). */
-export async function toMimeBundle(value: unknown, report?: ReportLog): Promise<MimeBundle> {
-  return bound(await rawBundle(value, report));
+/** Where what a cell shows is kept besides its output (the kernel's state has both). */
+export interface ShownTo {
+  /** The report: each chart and table shown, for %export. */
+  readonly report?: ReportLog;
+  /** Chart pictures already drawn (a recording's, under %record or %replay). */
+  readonly pictures?: PictureStore;
 }
 
-async function rawBundle(value: unknown, report?: ReportLog): Promise<MimeBundle> {
+/** `shownTo`: where a shown chart or table is kept (none: nowhere). */
+export async function toMimeBundle(value: unknown, shownTo: ShownTo = {}): Promise<MimeBundle> {
+  return bound(await rawBundle(value, shownTo));
+}
+
+async function rawBundle(value: unknown, { report, pictures }: ShownTo): Promise<MimeBundle> {
   const own = (value as { [JUPYTER_DISPLAY]?: () => MimeBundle | Promise<MimeBundle> } | null)?.[JUPYTER_DISPLAY];
   if (typeof own === "function") return own.call(value);
   if (value instanceof TablePageView) return shownTable(value.table, value.page, report);
   if (isTable(value)) return shownTable(value, pageOf(value), report);
   if (isVegaLiteSpec(value)) {
     report?.recordChart(value);
-    return vegaBundle(value);
+    return vegaBundle(value, pictures);
   }
   return { "text/plain": plainText(value) };
 }

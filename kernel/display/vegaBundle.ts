@@ -14,6 +14,7 @@ import { existsSync } from "node:fs";
 import type { MimeBundle } from "../evaluation/cellIO";
 import { setBundleMetadata } from "./bundleMetadata";
 import { encodePremultipliedPng } from "./pngEncode";
+import { cachedPicture, type PictureStore } from "./pictureCache";
 
 export type VegaLiteSpec = Record<string, unknown> & { $schema?: string };
 
@@ -107,9 +108,10 @@ export async function renderPng(svg: string): Promise<Picture> {
   return { png: encodePremultipliedPng(image.width, image.height, image.pixels), width: Math.round(w * shown), height: Math.round(h * shown) };
 }
 
-export async function vegaBundle(spec: VegaLiteSpec): Promise<MimeBundle> {
+/** `pictures`: where pictures already drawn are kept (a recording's), so this spec's is reused, not drawn again. */
+export async function vegaBundle(spec: VegaLiteSpec, pictures?: PictureStore): Promise<MimeBundle> {
   const title = typeof spec.title === "string" ? spec.title : (spec.title as { text?: string } | undefined)?.text;
-  const picture = await renderPng(await renderSvg(spec));
+  const picture = await cachedPicture(spec, PICTURE, pictures, async () => renderPng(await renderSvg(spec)));
   const bundle: MimeBundle = {
     "application/vnd.vegalite.v5+json": spec,
     "image/png": picture.png.toString("base64"),

@@ -11,6 +11,8 @@
  *                              timeline's batches say how many of its rows came when
  *   snapshots/SEQ-KIND.arrow   each %top, %tree, %apps, %ets result, as a table
  *   results/SEQ-OP.json        each %elixir / %erlang result and %state / %info term, as text (and raw bytes)
+ *   pictures/HASH.WxH.png      each chart's picture as the notebook showed it, by a hash of its spec, so a replay
+ *                              shows it without drawing it again (kernel/recording/pictures.ts); not evidence
  *
  * Replies and events other than rows travel in the timeline as the bridge sent them (the Erlang external term
  * format, base64), so a replay goes through exactly the code a live run does.

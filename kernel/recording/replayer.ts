@@ -20,6 +20,7 @@ import type { ColumnTable } from "../analysis/aq";
 import { loadCapture } from "../tables/capture";
 import { FORMAT_VERSION, MANIFEST, TIMELINE, type Entry, type EventEntry, type Manifest, type ReplyEntry, type RequestEntry } from "./format";
 import { ReplayBridge } from "./replayBridge";
+import { RecordedPictures } from "./pictures";
 import { batchOf } from "./tableBatch";
 import type { RecordingHost, Tape } from "./tape";
 
@@ -52,6 +53,7 @@ export class Replayer implements Tape {
   private readonly modesUsed = new Set<NamingMode>();
   /** Magics started since %replay (as `m` counts them in the timeline). */
   private magics = 0;
+  readonly pictures: RecordedPictures;
 
   constructor(
     readonly dir: string,
@@ -59,6 +61,7 @@ export class Replayer implements Tape {
   ) {
     this.manifest = readManifest(dir);
     this.entries = readTimeline(dir);
+    this.pictures = new RecordedPictures(dir, "replay");
     for (const e of this.entries) {
       const file = e.t === "event" ? e.file : e.t === "reply" ? e.file : undefined;
       if (file && !this.tables.has(file)) this.tables.set(file, readTable(dir, file));

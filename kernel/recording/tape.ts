@@ -9,6 +9,7 @@ import type { BeamSession, NamingMode } from "../beam/session";
 import type { ShutdownHooks } from "../dispatch/shutdownHooks";
 import type { CellIO } from "../evaluation/cellIO";
 import type { RedactionPolicy } from "../redaction/policy";
+import type { PictureStore } from "../display/pictureCache";
 
 export interface Tape {
   /** `record` or `replay`, and the recording's folder. */
@@ -21,6 +22,8 @@ export interface Tape {
    * replay lets each magic see exactly what had come by then live (rows that came while TypeScript slept).
    */
   magicStarted(): void;
+  /** The recording's chart pictures: kept as the notebook draws them (%record), given back (%replay). */
+  readonly pictures: PictureStore;
 }
 
 /** The parts of the kernel a tape works with (kernel/kernelState.ts has them all). */

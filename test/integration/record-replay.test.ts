@@ -2,13 +2,14 @@
  * %record and %replay through a real Jupyter client: a kernel records a short investigation on a real node
  * (the sample shop app), then a second kernel, in another folder with a copy of the recording and no node
  * anywhere, replays it and shows the same text in every cell. A notebook changed after recording fails with
- * the divergence error, and a damaged recording is refused with an error saying what is wrong with it.
+ * the divergence error, and a damaged recording is refused with an error saying what is wrong with it. A chart's
+ * picture is kept in the recording and shown again by the replay, not drawn again.
  */
 import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { notebookFolder, startKernel, type ExecuteResult, type KernelClient } from "../support/jupyter";
+import { notebookFolder, ROOT, startKernel, type ExecuteResult, type KernelClient } from "../support/jupyter";
 import { ErlNode, SHOP_APP, uniqueName } from "../support/beam";
 
 const REPLAYED = "↺ replayed";
@@ -24,6 +25,12 @@ function cellText(r: ExecuteResult): string {
     })
     .filter(Boolean)
     .join("\n");
+}
+
+/** The chart picture a cell showed (image/png, base64), if any. */
+function picture(r: ExecuteResult): string | undefined {
+  const m = r.messages.find((x) => (x.msg_type === "display_data" || x.msg_type === "execute_result") && x.content.data?.["image/png"]);
+  return m ? String(m.content.data["image/png"]) : undefined;
 }
 
 /** The kernel's own descendants that are BEAM processes (a bridge or a node it started). */
@@ -48,6 +55,7 @@ describe("%record, then %replay with no node", () => {
     '%%elixir\nfor i <- 1..40, do: Shop.Orders.place("apple", rem(i, 7) + 1)\nIO.puts("placed 40")\n:done',
     "const orders = %events orders --wait=5s\norders",
     "latencyTable(orders).objects().map((r: any) => `${r.mfa} ${r.count}`).join('\\n')",
+    "latencyChart(orders)",
     "%probes",
     "%apps",
     "%state Shop.Inventory",
@@ -62,6 +70,8 @@ describe("%record, then %replay with no node", () => {
   let recordDir: string;
   let folder: string;
   const live: string[] = [];
+  /** The chart cell's picture (image/png, base64) as the live run showed it, and as the replay did. */
+  let livePicture: string | undefined;
   let replayFolder: string;
 
   beforeAll(async () => {
@@ -72,6 +82,7 @@ describe("%record, then %replay with no node", () => {
       for (const c of cells("%record rec")) {
         const r = await k.execute(typeof c === "string" ? c : c(), { timeout: 180 });
         live.push(cellText(r));
+        livePicture ??= picture(r);
       }
     } finally {
       await k.shutdown().catch(() => undefined);
@@ -80,6 +91,10 @@ describe("%record, then %replay with no node", () => {
     recordDir = path.join(folder, "rec");
     replayFolder = notebookFolder();
     cpSync(recordDir, path.join(replayFolder, "rec"), { recursive: true });
+    // The copy's picture is swapped for another PNG: the replay shows it only if it takes the recorded picture
+    // rather than drawing the chart again.
+    const [kept] = readdirSync(path.join(replayFolder, "rec", "pictures"));
+    cpSync(path.join(ROOT, "kernel", "assets", "logo-32x32.png"), path.join(replayFolder, "rec", "pictures", kept));
   }, 400_000);
 
   afterAll(() => {
@@ -104,6 +119,10 @@ describe("%record, then %replay with no node", () => {
     expect(m.probes).toEqual([expect.objectContaining({ name: "orders", kind: "calls", rows: 40, file: expect.stringMatching(/^probes\/\d+-orders\.arrow$/) })]);
     for (const [file, size] of Object.entries(m.files)) expect(statSync(path.join(recordDir, file)).size).toBe(size);
     expect(readdirSync(path.join(recordDir, "snapshots"))).toEqual([expect.stringMatching(/-apps\.arrow$/)]);
+    const pictures = readdirSync(path.join(recordDir, "pictures"));
+    expect(pictures).toEqual([expect.stringMatching(/^[0-9a-f]{64}\.\d+x\d+\.png$/)]);
+    expect(m.files[`pictures/${pictures[0]}`]).toBeGreaterThan(1000);
+    expect(readFileSync(path.join(recordDir, "pictures", pictures[0])).toString("base64")).toBe(livePicture);
     const results = readdirSync(path.join(recordDir, "results")).map((f) => JSON.parse(readFileSync(path.join(recordDir, "results", f), "utf8")));
     expect(results.map((r) => r.text)).toEqual(expect.arrayContaining([":done", "42"]));
   });
@@ -131,10 +150,12 @@ describe("%record, then %replay with no node", () => {
   it("replays every cell with the same text, from a copy of the folder elsewhere, with no BEAM process", async () => {
     const k = await startKernel({ cwd: replayFolder });
     const replayed: string[] = [];
+    let replayedPicture: string | undefined;
     try {
       for (const c of cells("%replay rec")) {
         const r = await k.execute(typeof c === "string" ? c : c(), { timeout: 60 });
         replayed.push(cellText(r));
+        replayedPicture ??= picture(r);
         expect(beamChildren(k.pid)).toEqual([]);
       }
     } finally {
@@ -142,6 +163,7 @@ describe("%record, then %replay with no node", () => {
     }
     expect(replayed[0]).toMatch(/^Replaying rec: recorded by ElixirLumin .* No node is used/);
     expect(replayed.slice(1)).toEqual(live.slice(1));
+    expect(replayedPicture).toBe(readFileSync(path.join(ROOT, "kernel", "assets", "logo-32x32.png")).toString("base64"));
   }, 120_000);
 });
 

@@ -1,0 +1,51 @@
+/**
+ * A recording's chart pictures (pictures/HASH.WIDTHxHEIGHT.png, HASH from kernel/display/pictureCache.ts): `%record`
+ * keeps each picture the notebook drew, `%replay` gives them back, so a replayed chart is not rasterised again.
+ * Plain PNG files, as the notebook showed them; the size in the name is the size they are shown at.
+ *
+ * A replay only reads: the recording is the evidence of the recorded run, and a replay never writes into it.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import type { PictureStore } from "../display/pictureCache";
+import type { Picture } from "../display/vegaBundle";
+
+export const PICTURES = "pictures";
+
+const NAME = /^([0-9a-f]{64})\.(\d+)x(\d+)\.png$/;
+
+export class RecordedPictures implements PictureStore {
+  /** Each picture's file and the size it is shown at, by its hash. */
+  private readonly files = new Map<string, { file: string; width: number; height: number }>();
+
+  constructor(
+    private readonly dir: string,
+    private readonly mode: "record" | "replay",
+  ) {
+    const folder = path.join(dir, PICTURES);
+    if (mode === "record") mkdirSync(folder, { recursive: true });
+    // A recording made before pictures were kept has none: every chart is drawn.
+    if (!existsSync(folder)) return;
+    for (const f of readdirSync(folder)) {
+      const m = NAME.exec(f);
+      if (m) this.files.set(m[1], { file: path.join(folder, f), width: Number(m[2]), height: Number(m[3]) });
+    }
+  }
+
+  get(key: string): Picture | undefined {
+    const f = this.files.get(key);
+    if (!f) return undefined;
+    try {
+      return { png: readFileSync(f.file), width: f.width, height: f.height };
+    } catch {
+      return undefined;
+    }
+  }
+
+  put(key: string, picture: Picture): void {
+    if (this.mode !== "record" || this.files.has(key)) return;
+    const file = path.join(this.dir, PICTURES, `${key}.${picture.width}x${picture.height}.png`);
+    writeFileSync(file, picture.png);
+    this.files.set(key, { file, width: picture.width, height: picture.height });
+  }
+}
