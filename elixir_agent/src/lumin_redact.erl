@@ -15,8 +15,10 @@
 %%     evidence: as a whole binary or charlist, or inside a longer binary (that part is replaced by the text
 %%     "[redacted]"). Only binaries and strings of at least ?MIN_SEEN bytes are remembered (shorter ones would
 %%     redact common words), at most ?MAX_SEEN of them per attachment (then new ones are redacted where they
-%%     are found but not looked for elsewhere). A value shipped before the agent first saw it as a secret is
-%%     not taken back.
+%%     are found but not looked for elsewhere). What is learned is node-wide: a value one probe (or %state,
+%%     %info, an evaluation) found is redacted in every other probe's terms from then on, and a batch being
+%%     encoded when it is found is encoded again (learned/0). A value shipped before the agent first saw it as a
+%%     secret is not taken back: it has left the node.
 %%
 %% Keys are compared as text: an atom's name (atom_to_binary/2), a binary, a charlist. The policy's keys
 %% arrive from the kernel as binaries and stay binaries: no atom is ever made from them.
@@ -48,7 +50,7 @@ start() ->
     case ets:info(?TABLE, owner) of
         undefined ->
             ets:new(?TABLE, [named_table, public, set, {read_concurrency, true}]),
-            ets:insert(?TABLE, [{version, 0}, {policy, true, default_keys(), 0}, {seen_count, 0}, {module_count, 0}]),
+            ets:insert(?TABLE, [{version, 0}, {policy, true, default_keys(), 0}, {seen_count, 0}, {module_count, 0}, {learned, 0}]),
             ok;
         _ -> ok
     end.
@@ -104,14 +106,20 @@ clean_small(T) when is_tuple(T) ->
         C -> not needs(T, C)
     end.
 
-%% @doc How many times this process has learned new secret values: a caller that encodes many terms at once
-%% (lumin_columns, a call probe's batch) encodes them again when it changed meanwhile, so a secret found in
-%% one row is redacted in the rows beside it too, not only in those after it.
+%% @doc How many times new secret values have been learned on this node, by any process: a caller that
+%% encodes many terms at once (lumin_columns, a call probe's batch) encodes them again when it changed
+%% meanwhile, so a secret found in one row is redacted in the rows beside it too, not only in those after it —
+%% and so is one that another probe, %state or an evaluation found while the batch was being encoded. (Each
+%% redactor reads the learned set once per column; only this re-encoding makes another process's find reach
+%% the batch at once.) Without the table (the agent not started), this process's own count.
 -spec learned() -> non_neg_integer().
 learned() ->
-    case get('$lumin_learned') of
-        N when is_integer(N) -> N;
-        _ -> 0
+    try ets:lookup_element(?TABLE, learned, 2)
+    catch error:badarg ->
+        case get('$lumin_learned') of
+            N when is_integer(N) -> N;
+            _ -> 0
+        end
     end.
 
 %% @doc A call's argument list (or undefined, or a cut marker): the arguments whose parameter is named as a
@@ -404,7 +412,8 @@ remember(Values) ->
                 false -> ok
             end,
             bump(),
-            put('$lumin_learned', learned() + 1),
+            catch ets:update_counter(?TABLE, learned, 1),
+            put('$lumin_learned', case get('$lumin_learned') of N when is_integer(N) -> N + 1; _ -> 1 end),
             %% This process sees what it just learned at once (redactor/0 reads its view from the dictionary).
             _ = ctx()
     end,

@@ -54,6 +54,17 @@ defmodule LuminRedactTest do
     assert r("value-5-padding") == @marker
   end
 
+  test "what one process learns is node-wide: every other process's next terms, and its learned/0 count, see it at once" do
+    before = :lumin_redact.learned()
+    # Another process (another probe's collector, %state) finds the password under its key.
+    Task.async(fn -> r(%{password: "shared-pw-4411"}) end) |> Task.await()
+    # An encoder that noted learned/0 before it began sees it changed, and encodes its batch again.
+    assert :lumin_redact.learned() > before
+    assert r({:login, "ann", "shared-pw-4411"}) == {:login, "ann", @marker}
+    cells = :lumin_redact.redactor()
+    assert cells.("token=shared-pw-4411") == "token=[redacted]"
+  end
+
   test "the policy can be changed: keys added and removed, or redaction turned off" do
     :ok = :lumin_redact.set_policy(true, ["pin"])
     assert r(%{pin: "1234", password: "p"}) == %{pin: @marker, password: "p"}

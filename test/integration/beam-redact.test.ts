@@ -166,6 +166,33 @@ describe("redaction on the node", () => {
     expect(after).toBe(before);
   });
 
+  it("a secret one probe learns is redacted in every other probe's rows on that node from then on", async () => {
+    await run("%redact reset");
+    // A node of its own: nothing learned there yet (no %state has shown the vault's keys).
+    const fresh = uniqueName("secrets_cross");
+    try {
+      await run(`%node start ${fresh} --app ${APP}`, 180);
+      // The call probe learns the password by its parameter's name in login(user, password)…
+      await run(`%probe Secrets.Vault.login/2 --args --node ${fresh} --as cross_logins`);
+      await run(`%%elixir --node ${fresh}\nSecrets.Vault.run(1)`);
+      const logins = await run(`const cl = %events cross_logins --wait=5s\nconsole.log(JSON.stringify(cl.objects().map((r) => String(r.args))))`);
+      expect(JSON.parse(stdout(logins).trim().split("\n").pop()!)).toEqual(['["alice", [redacted]]']);
+      // …and a message probe armed afterwards, which has no key or parameter to go by, redacts it in the
+      // messages that carry it (the GenServer call and the plain message), as does an evaluation's result.
+      await run(`%probe --messages Secrets.Vault --node ${fresh} --as cross_msgs`);
+      await run(`%%elixir --node ${fresh}\nSecrets.Vault.run(2)`);
+      const msgs = await run(`const cm = %events cross_msgs --wait=3s\nconsole.log(JSON.stringify(cm.objects().map((r) => String(r.message))))`);
+      const messages = JSON.parse(stdout(msgs).trim().split("\n").pop()!) as string[];
+      expect(messages.filter((m) => m.includes('{:login, "alice", [redacted]}')).length).toBeGreaterThanOrEqual(3);
+      const state = await run(`%%elixir --node ${fresh}\n:sys.get_state(Secrets.Vault).password`);
+      expect(JSON.stringify(state.messages)).toContain("[redacted]");
+      // (The token is not learned here: nothing on this node has shown it under its key yet.)
+      expect(outputs.slice(-6).join("\n")).not.toContain(SECRETS.password);
+    } finally {
+      await k.execute(`%disconnect ${fresh}`);
+    }
+  }, 240_000);
+
   it("a policy changed before a node is attached is the one that node's agent applies", async () => {
     await run("%redact reset\n%redact add pin");
     const later = uniqueName("secrets_later");
