@@ -26,14 +26,15 @@ function rowsOf(magic: string): Promise<any[]> {
   return cellJson(k, `const ${v} = ${magic}\nconsole.log(JSON.stringify(${v}.objects()))`, 120);
 }
 
-/** Nothing of ElixirLumin on the node: no agent process or module, no trace pattern on checkout, no traced process. */
+/** Nothing of ElixirLumin on the node: no agent process or module, no trace pattern or call counter on checkout, no traced process. */
 function clean(n: ErlNode): string {
   return n.eval(
     "{whereis(lumin_agent), [M || {M, _} <- code:all_loaded(), lists:prefix(\"lumin\", atom_to_list(M))], " +
-      "lists:member(element(2, erlang:trace_info({checkout, place, 1}, traced)), [false, undefined]), [P || P <- processes(), element(2, erlang:trace_info(P, flags)) =/= []]}",
+      "lists:member(element(2, erlang:trace_info({checkout, place, 1}, traced)), [false, undefined]), [P || P <- processes(), element(2, erlang:trace_info(P, flags)) =/= []], " +
+      "[T || F <- [traced, call_count], T <- [element(2, erlang:trace_info({checkout, price, 1}, F))], not lists:member(T, [false, undefined])]}",
   );
 }
-const CLEAN = "{undefined,[],true,[]}";
+const CLEAN = "{undefined,[],true,[],[]}";
 
 beforeAll(async () => {
   ebin = mkdtempSync(path.join(os.tmpdir(), "lumin-cluster-"));
@@ -345,7 +346,10 @@ describe("a kernel killed with a probe armed across the cluster", () => {
     try {
       expect(stdout(await k2.execute(`%connect ${live[0].node} --cluster --cookie-env CLUSTER_COOKIE`, { timeout: 120 }))).toMatch(/4 nodes attached in all/);
       expect(stdout(await k2.execute("%probe checkout:place/1 --nodes all --as doomed --for 5m", { timeout: 60 }))).toContain("doomed armed on 4 of 4 nodes");
+      expect(stdout(await k2.execute("%probe checkout:price/1 --nodes all --summary --as doomed_sum --for 5m", { timeout: 60 }))).toContain("doomed_sum armed on 4 of 4 nodes");
       for (const n of live) expect(n.eval("erlang:trace_info({checkout, place, 1}, traced)")).toBe("{traced,local}");
+      // A summary's sampler and its call counter are on the node too (price/1 is idle: traced whole).
+      for (const n of live) expect(n.eval("{erlang:trace_info({checkout, price, 1}, traced), erlang:trace_info({checkout, price, 1}, call_count)}")).toMatch(/^\{\{traced,local\},\{call_count,\d+\}\}$/);
       const killedAt = Date.now();
       process.kill(k2.pid, "SIGKILL");
       for (const n of live) await waitFor(() => clean(n) === CLEAN, 5_000 - (Date.now() - killedAt), `${n.node} to be clean`);
