@@ -17,39 +17,45 @@ export class RankWalk {
   readonly q = new Float64Array(3);
   private readonly rank = new Float64Array(3);
   private seen = 0;
-  /** The next of the three to find (3: all found). */
+  /** The next of the three to find (3: all found), and its rank (Infinity: all found), so a step compares once. */
   private next = 3;
+  private nextRank = Infinity;
   private gamma = 1;
 
   /** A walk over `n` values, `zero` of them in the zero bucket, at relative accuracy `alpha`. */
   start(n: number, zero: number, max: number, alpha: number): void {
     const q = this.q;
+    this.seen = zero;
     if (n === 0) {
       q.fill(NaN);
       this.next = 3;
+      this.nextRank = Infinity;
       return;
     }
     this.gamma = (1 + alpha) / (1 - alpha);
     for (let j = 0; j < 3; j++) this.rank[j] = Math.floor(SUMMARY_QUANTILES[j] * (n - 1));
     // A rank past every bucket (counts that do not add up to n) reads as the maximum, as on the node.
     q.fill(max);
-    this.seen = zero;
     let k = 0;
     while (k < 3 && this.rank[k] < zero) q[k++] = 0;
     this.next = k;
+    this.nextRank = k < 3 ? this.rank[k] : Infinity;
   }
 
   /** The next bucket in use, going up: index `i`, `count` values. */
   step(i: number, count: number): void {
-    let k = this.next;
-    if (k === 3) return;
-    const seen = (this.seen += count);
-    const rank = this.rank;
-    if (rank[k] >= seen) return;
+    if ((this.seen += count) > this.nextRank) this.found(i);
+  }
+
+  /** Bucket `i` holds the next rank (and maybe the ones after it). */
+  private found(i: number): void {
     const estimate = (2 * Math.pow(this.gamma, i)) / (this.gamma + 1);
+    const rank = this.rank;
+    let k = this.next;
     do this.q[k++] = estimate;
-    while (k < 3 && rank[k] < seen);
+    while (k < 3 && rank[k] < this.seen);
     this.next = k;
+    this.nextRank = k < 3 ? rank[k] : Infinity;
   }
 
   /** All three are found. */
