@@ -253,3 +253,19 @@ function uv(out: number[], n: number): void {
   }
   out.push(n);
 }
+
+/** A packed binary read back as objects, buckets and all (for people: a recording's readable copy, tests). */
+export function unpackSketches(b: Uint8Array): FunctionSketch[] {
+  const r = new PackedReader();
+  const w = new RankWalk();
+  r.open(b);
+  return readNames(r.names).map((n) => {
+    r.next();
+    const dense = new Float64Array(r.span);
+    w.start(r.count, r.zero, r.max, 0.01);
+    r.buckets(dense, 0, w);
+    const buckets: [number, number][] = [];
+    dense.forEach((c, k) => c && buckets.push([r.first + k, c]));
+    return { ...n, calls: r.calls, count: r.count, errors: r.errors, sum_us: r.sum, min_us: r.min, max_us: r.max, zero: r.zero, buckets };
+  });
+}

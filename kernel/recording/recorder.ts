@@ -16,6 +16,7 @@ import { toJs } from "../beam/term";
 import { formatTerm } from "../beam/termFormat";
 import { kernelVersion } from "../kernelInfo";
 import { describePolicy } from "../redaction/policy";
+import { unpackSketches } from "../analysis/packedSketches";
 import { saveCapture } from "../tables/capture";
 import type { SnapshotKind } from "../tables/schemas";
 import { snapshotTable } from "../tables/tables";
@@ -251,6 +252,16 @@ function resultJson(req: RequestEntry, value: ErlTerm): Record<string, unknown> 
 /** What an event says, for people reading the timeline. */
 function readable(type: string, payload: ErlTerm): unknown {
   if (type === "eval_output" && payload instanceof ErlMap) return { id: Number(payload.get("id")), text: Buffer.from(payload.get("text") as Uint8Array).toString("utf8") };
+  // A summary's sketches arrive packed: each function's figures, and how many buckets it used.
+  const packed = type === "probe_sketches" && payload instanceof ErlMap ? payload.get("sketches") : undefined;
+  if (packed instanceof Uint8Array && payload instanceof ErlMap) {
+    try {
+      const e = toJs(new ErlMap(payload.entries.filter(([k]) => !(k instanceof Atom && k.name === "sketches")))) as Record<string, unknown>;
+      return { ...e, sketches: unpackSketches(packed).map(({ buckets, ...f }) => ({ ...f, buckets: buckets.length })) };
+    } catch {
+      return undefined;
+    }
+  }
   try {
     return toJs(payload);
   } catch {

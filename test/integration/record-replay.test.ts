@@ -302,7 +302,11 @@ describe("a --summary probe across two nodes, its chart and %nodes, recorded and
     // Each node's rows and the merged rows (node "all") count the same 60 calls.
     expect(live[6]).toMatch(/^'120 calls in \d+ rows; p99 of each: \d/);
     const timeline = readFileSync(path.join(folder, "sum", "timeline.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
-    expect(timeline.filter((e) => e.type === "probe_sketches").length).toBeGreaterThan(0);
+    const shipped = timeline.filter((e) => e.type === "probe_sketches");
+    expect(shipped.length).toBeGreaterThan(0);
+    // Beside the packed bytes a replay reads, each function's figures for people: the cell's 60 calls.
+    expect(shipped.flatMap((e) => e.data.sketches).map((f: any) => [f.module, f.function, f.arity])).toContainEqual(["Elixir.Shop.Orders", "place", 2]);
+    expect(shipped.flatMap((e) => e.data.sketches).reduce((a: number, f: any) => a + f.calls, 0)).toBe(60);
     const k = await startKernel({ cwd: replayFolder });
     const replayed: string[] = [];
     try {

@@ -5,7 +5,7 @@
  * back bucket for bucket; a binary of another version or cut short is refused with what to do.
  */
 import { describe, expect, it } from "vitest";
-import { packSketches, PackedReader, readNames, type FunctionSketch } from "../../kernel/analysis/packedSketches";
+import { packSketches, PackedReader, readNames, unpackSketches, type FunctionSketch } from "../../kernel/analysis/packedSketches";
 import { RankWalk } from "../../kernel/analysis/rankWalk";
 import { rng, sketchOf } from "../../bench/simulatedCluster";
 
@@ -62,6 +62,7 @@ describe("packed sketches", () => {
         return { module: `m${run}`, function: `f${f}`, arity: f, calls: count + Math.floor(r() * 2 ** 40), count, errors: f, sum_us: r() * 1e6, min_us: r(), max_us: 1e6 * r(), zero: f, buckets };
       });
       expect(unpack(packSketches(fns))).toEqual(fns);
+      expect(unpackSketches(packSketches(fns))).toEqual(fns);
     }
   });
 
