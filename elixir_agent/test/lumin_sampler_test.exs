@@ -23,10 +23,10 @@ defmodule LuminSamplerTest do
     assert_receive {:DOWN, ^ref, :process, ^pid, :normal}, 30_000
   end
 
-  defp arm(fun, name, sample_rate \\ nil) do
+  defp arm(fun, name, sample_rate \\ nil, extra \\ %{}) do
     summary = %{every_ms: 60_000}
     summary = if sample_rate, do: Map.put(summary, :sample_rate, sample_rate), else: summary
-    spec = %{module: "Elixir.LuminSamplerTest.Work", function: fun, arity: 1, summary: summary, target: "test"}
+    spec = Map.merge(%{module: "Elixir.LuminSamplerTest.Work", function: fun, arity: 1, summary: summary, target: "test"}, extra)
     :lumin_probe.arm(:calls, name, spec, self())
   end
 
@@ -68,6 +68,26 @@ defmodule LuminSamplerTest do
     mfa = {Work, :quiet, 1}
     assert :erlang.trace_info(mfa, :traced) == {:traced, false}
     assert :erlang.trace_info(mfa, :call_count) == {:call_count, false}
+  end
+
+  test "without results (--no-result): the same, each call timed to its return to the caller" do
+    {:ok, probe, _} = arm("quiet", "nr", nil, %{no_result: true})
+    run(fn ->
+      for i <- 1..100 do
+        try do
+          Work.quiet(i)
+        rescue
+          _ -> :raised
+        end
+
+        if rem(i, 2) == 0, do: Process.sleep(10)
+      end
+    end)
+
+    :ok = :lumin_probe.disarm(probe)
+    # Without exception_trace the VM says nothing of exceptions: calls and their times only.
+    assert %{calls: 100, count: 100, errors: 0, why_ended: :disarmed} = shipped("nr")
+    assert :erlang.trace_info({Work, :quiet, 1}, :traced) == {:traced, false}
   end
 
   test "a busy function: the count is exact, and only a bounded share of its calls feeds the sketch" do
