@@ -298,7 +298,7 @@ export const SCHEMAS: { readonly [K in TableKind]: TableSchema } = {
       col("function", "string", "`Mod.fun/arity` (Erlang modules as `mod:fun/arity`)"),
       col("count", "int", "calls made in the interval (exact: the VM's call_count, every process's calls)"),
       col("sampled", "float", "share of those calls that fed the sketch (completed in the interval and traced): 1 when every call did; the percentiles, max, mean and errors are of those calls", true),
-      col("errors", "int", "calls that fed the sketch and raised (error, exit or throw): exact when `sampled` is 1, else errors / sampled estimates them"),
+      col("errors", "int", "calls that fed the sketch and raised (error, exit or throw): exact when `sampled` is 1, else errors / sampled estimates them; 0 with `--no-result` (no trace message says a call raised)"),
       col("p50_us", "float", "median duration, µs (within the stated relative error)", true),
       col("p90_us", "float", "90th percentile duration, µs (within the stated relative error)", true),
       col("p99_us", "float", "99th percentile duration, µs (within the stated relative error)", true),
