@@ -61,7 +61,11 @@ encode(Kind, Dropped, {N, Specs, Pending, _, Accs}) ->
 %% were cut already (lumin_lib:cut/2); `cut_args': the same for argument lists, given as {MFA, Args}.
 -spec column(kind() | cut_terms | cut_args, [term()]) -> term().
 column(cut_args, Values) ->
-    ready_terms(lumin_redact:args_list(Values), redacted);
+    case no_args(Values, 0) of
+        %% A probe without --args: no argument list to look at (nor any function's secret parameters).
+        N when is_integer(N) -> {terms, <<0:(32 * (N + 1))>>, <<>>};
+        false -> ready_terms(lumin_redact:args_list(Values), redacted)
+    end;
 column(cut_terms, Values) -> ready_terms(Values, {redact, lumin_redact:redactor()});
 column(Kind, Values) -> finish(Kind, put_all(Kind, Values, empty(Kind))).
 
@@ -236,6 +240,11 @@ encoded(Bin, Vs, Offsets, Data, Off, Cut) ->
 
 %% How a column's terms are cut and redacted: the cut size looked up once, the policy once (lumin_redact:redactor/0).
 to_cut() -> {cut, cut_size(), lumin_redact:redactor(), none}.
+
+%% The number of {MFA, Args} pairs when no Args is given, else false.
+no_args([{_, undefined} | Vs], N) -> no_args(Vs, N + 1);
+no_args([], N) -> N;
+no_args(_, _) -> false.
 
 %% The number of values when all are `undefined' (a column of nulls), else false.
 all_undefined([undefined | Vs], N) -> all_undefined(Vs, N + 1);

@@ -86,23 +86,23 @@ loop(CC, Acc, Other, N) ->
             ok;
         Msg0 ->
             Msg = small(Msg0),
-            {Acc1, Other1} = case element(3, Msg) of
-                                 T when T =:= call; T =:= return_from; T =:= exception_from; T =:= return_to ->
-                                     {[Msg | Acc], Other};
-                                 %% Sorted out by route when handed on (hand_on/3).
-                                 _ -> {Acc, [Msg | Other]}
-                             end,
-            case N >= ?CHUNK of
-                true ->
-                    hand_on(CC, Acc1, Other1),
-                    loop(CC, [], [], 0);
-                false ->
-                    loop(CC, Acc1, Other1, N + 1)
+            case element(3, Msg) of
+                T when T =:= call; T =:= return_from; T =:= exception_from; T =:= return_to ->
+                    held(CC, [Msg | Acc], Other, N);
+                %% Sorted out by route when handed on (hand_on/3).
+                _ ->
+                    held(CC, Acc, [Msg | Other], N)
             end
     after idle(N) ->
         hand_on(CC, Acc, Other),
         loop(CC, [], [], 0)
     end.
+
+%% A message more is held: a chunk's worth is handed on.
+held(CC, Acc, Other, N) when N >= ?CHUNK ->
+    hand_on(CC, Acc, Other),
+    loop(CC, [], [], 0);
+held(CC, Acc, Other, N) -> loop(CC, Acc, Other, N + 1).
 
 %% The call probes changed: how call messages are handed on from now on, and the cut size of their terms
 %% (the largest any of them asked for; lumin_budget:max_term_bytes/0 when none is armed).
