@@ -232,6 +232,7 @@ export class SummaryMerge {
     r.open(e.sketches);
     let node = this.nodeState.get(e.node);
     const fns = this.functionsOf(node, r.names);
+    if (fns.length !== r.functions) throw new Error(`a summary's packed sketches name ${fns.length} functions and hold ${r.functions}: the binary is damaged`);
     this.alpha = e.alpha;
     this.everyMs = e.every_ms;
     const before = node?.lastAt;

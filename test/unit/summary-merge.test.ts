@@ -197,6 +197,11 @@ describe("SummaryMerge", () => {
     expect(m.unreadable.events).toBe(2);
     expect(m.unreadable.reason).toMatch(/end early .*damaged/);
     expect(m.rows().map((x) => [x.node, x.count])).toEqual([["a@h", 2], ["all", 2]]);
+    // Names for one function, records for two.
+    const two = eventOf("b@h", 1e6, [shipped([1], 0.01), shipped([2], 0.01)], 0.01).sketches;
+    const one = eventOf("b@h", 1e6, [shipped([1], 0.01)], 0.01).sketches;
+    m.add({ ...good, node: "b@h", sketches: Uint8Array.from([...one.subarray(0, 3 + one[2]).map((x, i) => (i === 1 ? 2 : x)), ...two.subarray(3 + two[2])]) });
+    expect(m.unreadable).toEqual({ events: 3, reason: "a summary's packed sketches name 1 functions and hold 2: the binary is damaged" });
     const other = new SummaryMerge(true);
     other.add({ ...good, sketches: Uint8Array.from([7, 0, 0]) });
     expect(other.unreadable.reason).toBe("a summary's packed sketches are version 7, and this kernel reads version 1: reconnect to load this kernel's agent on the node");
