@@ -172,7 +172,12 @@ text(B) when is_binary(B) ->
     case ctx() of
         off -> B;
         C ->
-            B1 = binary:replace(B, [<<":lumin_redacted">>, <<"lumin_redacted">>], <<"[redacted]">>, [global]),
+            %% (one look for the marker's name, which both printed forms contain, before a replace that would
+            %% build its two-pattern matcher for every text)
+            B1 = case binary:match(B, <<"lumin_redacted">>) of
+                     nomatch -> B;
+                     _ -> binary:replace(B, [<<":lumin_redacted">>, <<"lumin_redacted">>], <<"[redacted]">>, [global])
+                 end,
             in_binary(B1, C)
     end.
 

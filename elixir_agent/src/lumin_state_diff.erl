@@ -205,6 +205,8 @@ clip(Text) ->
         false -> Text
     end.
 
+%% (An integer prints alike in both languages: no formatter for the common counter or length.)
+format(_, T) when is_integer(T) -> integer_to_binary(T);
 format(elixir, T) ->
     case erlang:function_exported('Elixir.Kernel', inspect, 2) of
         %% (a struct's own Inspect implementation is the application's code: one that raises leaves the term as
