@@ -248,20 +248,24 @@ export class SummaryMerge {
     this.shipped.events++;
     const merged = this.mergeNodes ? (this.intervals.get(e.at_us) ?? this.intervals.set(e.at_us, new Map()).get(e.at_us)!) : null;
     const w = walk;
-    for (let f = 0; f < r.functions; f++) {
-      r.next();
-      const fn = fns[f];
-      w.start(r.count, r.zero, r.max, e.alpha);
-      if (merged) {
-        let m = merged.get(fn);
-        if (!m) merged.set(fn, (m = new MergedFunction()));
-        m.add(r, w);
-      } else r.buckets(null, 0, w);
-      // count: the exact calls; errors, max and mean: of the calls that fed the sketch.
-      this.nodeRows.push(e.at_us, node.index, fn, r.calls, r.errors, r.count ? r.max : NaN, r.count ? r.sum / r.count : NaN, share(r.count, r.calls), w.q);
+    try {
+      for (let f = 0; f < r.functions; f++) {
+        r.next();
+        const fn = fns[f];
+        w.start(r.count, r.zero, r.max, e.alpha);
+        if (merged) {
+          let m = merged.get(fn);
+          if (!m) merged.set(fn, (m = new MergedFunction()));
+          m.add(r, w);
+        } else r.buckets(null, 0, w);
+        // count: the exact calls; errors, max and mean: of the calls that fed the sketch.
+        this.nodeRows.push(e.at_us, node.index, fn, r.calls, r.errors, r.count ? r.max : NaN, r.count ? r.sum / r.count : NaN, share(r.count, r.calls), w.q);
+      }
+    } finally {
+      // The node has moved on (even past a damaged binary): intervals every node has passed are read now and
+      // their buckets let go.
+      if (merged && this.passed(before, now)) for (const at of [...this.intervals.keys()]) if (at < this.done) this.close(at);
     }
-    // Intervals every node has passed are read now and their buckets let go.
-    if (merged && this.passed(before, now)) for (const at of [...this.intervals.keys()]) if (at < this.done) this.close(at);
   }
 
   /** The functions a node's names section names, as indexes into `fns`: read again only when its bytes changed. */
