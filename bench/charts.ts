@@ -19,22 +19,11 @@ import { htmlReport } from "../kernel/report/htmlReport";
 import type { ReportEntry } from "../kernel/report/reportLog";
 import { ConstColumn, DictColumn, TermColumn } from "../kernel/tables/columns";
 import { columnNames } from "../kernel/tables/schemas";
+import { normal, rng } from "./seededRandom";
 import { emit, median, note, round } from "./stats";
 
 const ROWS = 1_000_000;
 const MB = 1_000_000;
-
-/** A small deterministic PRNG (mulberry32), so every run charts the same table. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** External term format of an atom (SMALL_ATOM_UTF8_EXT), as a probe's result column holds it. */
 function atomBytes(name: string): Uint8Array {
@@ -83,7 +72,7 @@ export function generateCalls(rows = ROWS): ColumnTable {
   const start = new Float64Array(rows);
   const dur = new Float64Array(rows);
   const clock = new Float64Array(PIDS).fill(1.7e15);
-  const lognormal = (mu: number, sigma: number) => Math.exp(mu + sigma * Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand()));
+  const lognormal = (mu: number, sigma: number) => Math.exp(mu + sigma * normal(rand));
   let r = 0;
   const put = (m: number, p: number, d: number, s: number, du: number) => {
     if (r >= rows) return;

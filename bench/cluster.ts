@@ -30,7 +30,8 @@ import { PackedReader } from "../kernel/analysis/packedSketches";
 import { RankWalk } from "../kernel/analysis/rankWalk";
 import { decode, ErlMap, Tuple } from "../kernel/beam/etf";
 import { sketchesEvent } from "../kernel/beam/sketchesEvent";
-import { frameOf, normal, rng, simulateInterval } from "./simulatedCluster";
+import { normal, rng } from "./seededRandom";
+import { frameOf, simulateInterval } from "./simulatedCluster";
 
 export async function benchCluster(b: BeamBench): Promise<void> {
   benchMerge();

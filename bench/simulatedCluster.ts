@@ -9,21 +9,6 @@ import { atom, encode, type ErlMap, Tuple } from "../kernel/beam/etf";
 import { packSketches, type FunctionSketch } from "../kernel/analysis/packedSketches";
 import type { SketchesEvent } from "../kernel/analysis/sketchMerge";
 
-/** A seeded generator (mulberry32): the same seed, the same cluster, so a failure repeats. */
-export function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A standard normal draw from `r` (Box–Muller). */
-export function normal(r: () => number): number {
-  return Math.sqrt(-2 * Math.log(r() || 1e-12)) * Math.cos(2 * Math.PI * r());
-}
-
 /** The name of simulated node `k`. */
 export const nodeName = (k: number) => `n${k}@host`;
 

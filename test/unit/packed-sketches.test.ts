@@ -7,7 +7,8 @@
 import { describe, expect, it } from "vitest";
 import { packSketches, PackedReader, readNames, unpackSketches, type FunctionSketch } from "../../kernel/analysis/packedSketches";
 import { RankWalk } from "../../kernel/analysis/rankWalk";
-import { rng, sketchOf } from "../../bench/simulatedCluster";
+import { rng } from "../../bench/seededRandom";
+import { sketchOf } from "../../bench/simulatedCluster";
 
 const text = (s: string) => [...Buffer.from(s, "utf8")];
 // The same bytes as @golden in elixir_agent/test/lumin_summary_wire_test.exs.

@@ -7,7 +7,8 @@
 import { describe, expect, it } from "vitest";
 import { packedQuantiles, sketchQuantiles, SummaryMerge, type SketchesEvent } from "../../kernel/analysis/sketchMerge";
 import { packSketches } from "../../kernel/analysis/packedSketches";
-import { eventOf, nodeName, rng, simulateInterval, sketchOf } from "../../bench/simulatedCluster";
+import { rng } from "../../bench/seededRandom";
+import { eventOf, nodeName, simulateInterval, sketchOf } from "../../bench/simulatedCluster";
 
 /** What a node ships for one function: the sketch of `values` as elixir_agent/src/lumin_sketch.erl makes it. */
 const shipped = (values: number[], alpha: number, fn = "place", errors = 0) => sketchOf(values, alpha, { module: "checkout", function: fn, arity: 1 }, errors);
