@@ -153,7 +153,7 @@ label(Pid, Names) ->
 
 held(#{held_n := N}) -> N.
 
-batch(Dropped, P = #{held := Held, held_n := N, kind := Kind, offset_ns := Off}) ->
+batch(Dropped, P = #{held := Held, held_n := N, offset_ns := Off}) ->
     Rows = lists:reverse(Held),
     {Keys, KeyIdx} = lumin_columns:dict_by(2, Rows),
     Col = fun(I) -> lumin_columns:derive([element(I, K) || K <- Keys], KeyIdx) end,
@@ -170,7 +170,7 @@ batch(Dropped, P = #{held := Held, held_n := N, kind := Kind, offset_ns := Off})
                             _ -> messages(Rows)
                         end,
              size_words => {i32, << <<(size_words(K, M)):32/signed-little>> || {_, K, M} <- Rows >>}},
-    {lumin_columns:batch(Kind, N, Dropped, Cols), P#{held := [], held_n := 0}}.
+    {lumin_columns:batch(messages, N, Dropped, Cols), P#{held := [], held_n := 0}}.
 
 messages(Rows) -> lumin_columns:column(terms, [lumin_columns:present(M) || {_, _, M} <- Rows]).
 
