@@ -12,7 +12,7 @@
 %% so that parameters named as secrets in the source are redacted too (column(cut_args, _)).
 -module(lumin_columns).
 -export([new/1, add/2, add_all/3, count/1, encode/3, cut_term/1, present/1]).
--export([column/2, batch/4, dict_by/2, derive/2, by_index/2]).
+-export([column/2, batch/4, dict_by/2, derive/2, by_index/2, nulls/1]).
 
 -type kind() :: f64 | i32 | dict | terms | {const, term()}.
 -opaque builder() :: {non_neg_integer(), [{atom(), kind()}], [tuple()], non_neg_integer(), [term()]}.
@@ -61,11 +61,7 @@ encode(Kind, Dropped, {N, Specs, Pending, _, Accs}) ->
 %% were cut already (lumin_lib:cut/2); `cut_args': the same for argument lists, given as {MFA, Args}.
 -spec column(kind() | cut_terms | cut_args, [term()]) -> term().
 column(cut_args, Values) ->
-    case no_args(Values, 0) of
-        %% A probe without --args: no argument list to look at (nor any function's secret parameters).
-        N when is_integer(N) -> {terms, <<0:(32 * (N + 1))>>, <<>>};
-        false -> ready_terms(lumin_redact:args_list(Values), redacted)
-    end;
+    ready_terms(lumin_redact:args_list(Values), redacted);
 column(cut_terms, Values) -> ready_terms(Values, {redact, lumin_redact:redactor()});
 column(Kind, Values) -> finish(Kind, put_all(Kind, Values, empty(Kind))).
 
@@ -73,8 +69,12 @@ column(Kind, Values) -> finish(Kind, put_all(Kind, Values, empty(Kind))).
 ready_terms(Values, Cut) ->
     case all_undefined(Values, 0) of
         false -> finish(terms, terms(Values, <<0:32/little>>, <<>>, 0, Cut));
-        N -> {terms, <<0:(32 * (N + 1))>>, <<>>}
+        N -> nulls(N)
     end.
+
+%% @doc A finished terms column of `N' nulls (a column no row has a value for).
+-spec nulls(non_neg_integer()) -> term().
+nulls(N) -> {terms, <<0:(32 * (N + 1))>>, <<>>}.
 
 %% @doc A batch of `Count' rows from finished columns (#{Name => column/2}). A dictionary of one value goes
 %% as that constant: no index per row (under a flood most columns are one value, and the batch shrinks by half).
@@ -240,11 +240,6 @@ encoded(Bin, Vs, Offsets, Data, Off, Cut) ->
 
 %% How a column's terms are cut and redacted: the cut size looked up once, the policy once (lumin_redact:redactor/0).
 to_cut() -> {cut, cut_size(), lumin_redact:redactor(), none}.
-
-%% The number of {MFA, Args} pairs when no Args is given, else false.
-no_args([{_, undefined} | Vs], N) -> no_args(Vs, N + 1);
-no_args([], N) -> N;
-no_args(_, _) -> false.
 
 %% The number of values when all are `undefined' (a column of nulls), else false.
 all_undefined([undefined | Vs], N) -> all_undefined(Vs, N + 1);

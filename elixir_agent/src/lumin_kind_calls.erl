@@ -585,11 +585,26 @@ encode_rows(Rows, N, Dropped, P = #{names := Names0, offset_ns := Off}) ->
              start_us => {f64, << <<((T0 + Off) / 1000):64/float-little>> || {_, _, _, T0, _, _, _, _} <- Rows >>},
              duration_us => {f64, << <<((T1 - T0) / 1000):64/float-little>> || {_, _, _, T0, T1, _, _, _} <- Rows >>},
              outcome => lumin_columns:derive([outcome(O) || O <- Outcomes], OIdx),
-             result => terms([case O of return -> V; _ -> undefined end || {_, _, _, _, _, O, V, _} <- Rows]),
+             %% (a column no row has a value for — results of a probe without them, exceptions when none was
+             %% raised, arguments without --args — is nulls, told by the few outcomes, not by each row)
+             result => case lists:member(return, Outcomes) of
+                           true -> terms([case O of return -> V; _ -> undefined end || {_, _, _, _, _, O, V, _} <- Rows]);
+                           false -> lumin_columns:nulls(N)
+                       end,
              exception_class => lumin_columns:derive([class(O) || O <- Outcomes], OIdx),
-             exception_reason => terms([case O of return -> undefined; _ -> V end || {_, _, _, _, _, O, V, _} <- Rows]),
-             args => lumin_columns:column(cut_args, [{MFA, A} || {_, MFA, _, _, _, _, _, A} <- Rows])},
+             exception_reason => case Outcomes -- [return, undefined] of
+                                     [] -> lumin_columns:nulls(N);
+                                     _ -> terms([case O of return -> undefined; _ -> V end || {_, _, _, _, _, O, V, _} <- Rows])
+                                 end,
+             args => case has_args(Rows) of
+                         true -> lumin_columns:column(cut_args, [{MFA, A} || {_, MFA, _, _, _, _, _, A} <- Rows]);
+                         false -> lumin_columns:nulls(N)
+                     end},
     {lumin_columns:batch(calls, N, Dropped, Cols), P#{names := Names}}.
+
+has_args([{_, _, _, _, _, _, _, undefined} | Rows]) -> has_args(Rows);
+has_args([_ | _]) -> true;
+has_args([]) -> false.
 
 %% A terms column; its values were cut when their rows were made.
 terms(Values) -> lumin_columns:column(cut_terms, Values).
