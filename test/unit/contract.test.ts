@@ -81,7 +81,7 @@ describe("the contract across languages", () => {
         checked++;
       }
       for (const m of text.matchAll(/Cols = #\{([\s\S]*?)\},\s*\{lumin_columns:batch\((\w+),/g)) {
-        const keys = [...m[1].matchAll(/^\s*(?:#\{)?(\w+) =>/gm)].map((k) => k[1]);
+        const keys = [...m[1].matchAll(/(?:^|,)\s*(?:#\{)?(\w+) =>/gm)].map((k) => k[1]);
         expect(new Set(keys), `${file}: ${m[2]}`).toEqual(new Set(columnNames(m[2] as TableKind)));
         checked++;
       }
