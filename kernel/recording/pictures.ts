@@ -4,6 +4,8 @@
  * Plain PNG files, as the notebook showed them; the size in the name is the size they are shown at.
  *
  * A replay only reads: the recording is the evidence of the recorded run, and a replay never writes into it.
+ * Recordings ship beside notebooks and are kept small, so a recording keeps pictures up to PICTURE_BUDGET bytes
+ * in all; a chart past it is drawn again when replayed, as it would be with no picture kept.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -12,11 +14,15 @@ import type { Picture } from "../display/vegaBundle";
 
 export const PICTURES = "pictures";
 
+/** Most bytes of pictures one recording keeps (the latency-spike investigation's three charts take ~200 KB). */
+export const PICTURE_BUDGET = 400_000;
+
 const NAME = /^([0-9a-f]{64})\.(\d+)x(\d+)\.png$/;
 
 export class RecordedPictures implements PictureStore {
   /** Each picture's file and the size it is shown at, by its hash. */
   private readonly files = new Map<string, { file: string; width: number; height: number }>();
+  private bytes = 0;
 
   constructor(
     private readonly dir: string,
@@ -43,7 +49,8 @@ export class RecordedPictures implements PictureStore {
   }
 
   put(key: string, picture: Picture): void {
-    if (this.mode !== "record" || this.files.has(key)) return;
+    if (this.mode !== "record" || this.files.has(key) || this.bytes + picture.png.length > PICTURE_BUDGET) return;
+    this.bytes += picture.png.length;
     const file = path.join(this.dir, PICTURES, `${key}.${picture.width}x${picture.height}.png`);
     writeFileSync(file, picture.png);
     this.files.set(key, { file, width: picture.width, height: picture.height });
