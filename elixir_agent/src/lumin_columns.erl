@@ -117,6 +117,7 @@ derive(PerKey, KeyIdx) ->
 
 %% @doc Each row's value from a tuple of per-key values, as 32-bit integers (a dictionary index, a number).
 -spec by_index(tuple(), binary()) -> binary().
+by_index({V}, KeyIdx) -> binary:copy(<<V:32/signed-little>>, byte_size(KeyIdx) div 4);
 by_index(T, KeyIdx) -> << <<(element(I + 1, T)):32/signed-little>> || <<I:32/little>> <= KeyIdx >>.
 
 %% Pending rows (tuples, newest first) into the columns, column by column: numbers and dictionary indexes
