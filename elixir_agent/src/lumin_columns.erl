@@ -5,7 +5,7 @@
 %% Rows are taken one at a time (add/2 only conses the row) and turned into columns in bulk, a few hundred
 %% rows at a time, column by column: that keeps the per-event cost of a probe small, and what is held on the
 %% node between batches compact (binaries, not terms). column/2 and batch/4 build a batch from whole columns
-%% at once, for a caller that keeps its rows in its own shape (lumin_kind_calls).
+%% at once, for a caller that keeps its rows in its own shape (lumin_kind_calls, lumin_kind_messages).
 %%
 %% This is where terms become external format, so it is also where secrets are taken out of them
 %% (lumin_redact): every term cell is cut, then redacted, then encoded; an argument list with its function,

@@ -61,7 +61,7 @@
 %% are, an ending probe keeps its trace flags, for at most the drain time.
 -callback open(Probe :: map()) -> non_neg_integer().
 
-%% A kind that keeps its rows in its own shape (calls): how many it holds, and a batch of them (made with
+%% A kind that keeps its rows in its own shape (calls, messages): how many it holds, and a batch of them (made with
 %% lumin_columns) with the rows taken out. Other kinds' rows go into the runtime's lumin_columns builder.
 -callback held(Probe :: map()) -> non_neg_integer().
 -callback batch(Dropped :: non_neg_integer(), Probe :: map()) -> {binary(), map()}.
