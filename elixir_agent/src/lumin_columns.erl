@@ -208,12 +208,13 @@ terms([V | Vs], Offsets, Data, Off, Cut) when is_integer(V), V >= -16#80000000, 
 terms([{lumin_raw, Bin} | Vs], Offsets, Data, Off, Cut = {cut, _, _, _}) when is_binary(Bin) ->
     Off1 = Off + byte_size(Bin),
     terms(Vs, <<Offsets/binary, Off1:32/little>>, <<Data/binary, Bin/binary>>, Off1, Cut);
-%% A small tuple of immediates ({tag, N}, most messages of a flood) needs no cutting, and whether it holds a
-%% secret depends only on its first element and its size (a secret key's pair, a record's secret field: no
-%% immediate is a remembered secret value): after one such tuple came out of redaction unchanged, the next
-%% of the same tag and size is encoded without a look.
-terms([V | Vs], Offsets, Data, Off, Cut = {cut, _, _, {Tag, Size}}) when tuple_size(V) =:= Size, element(1, V) =:= Tag ->
-    case lumin_lib:small_for_sure(V) of
+%% A small tree of tuples whose leaves are atoms and immediates ({tag, N} as a flood sends, a gen_server's
+%% {'$gen_cast', {n, 12}}) is cut or redacted by its shape alone: its size, and whether it holds a secret (a
+%% secret key's pair, a record's secret field, at any depth; no such leaf is a remembered secret value), depend
+%% only on its tuples' sizes and its atoms (lumin_lib:same_shape/2). After one came out of redaction unchanged and
+%% well under the cut size, the next of the same shape is encoded without a look.
+terms([V | Vs], Offsets, Data, Off, Cut = {cut, _, _, Clean}) when is_tuple(V), is_tuple(Clean) ->
+    case lumin_lib:same_shape(V, Clean) of
         true -> encoded(term_to_binary(V), Vs, Offsets, Data, Off, Cut);
         false -> terms_cut(V, Vs, Offsets, Data, Off, Cut)
     end;
@@ -228,9 +229,9 @@ terms([], Offsets, Data, Off, _) -> {Offsets, Data, Off}.
 
 terms_cut(V, Vs, Offsets, Data, Off, Cut = {cut, Max, Redact, _}) ->
     V1 = Redact(lumin_lib:cut(V, Max)),
-    Cut1 = case is_tuple(V) andalso tuple_size(V) =< 4 andalso is_atom(element(1, V)) andalso lumin_lib:small_for_sure(V)
+    Cut1 = case is_tuple(V) andalso lumin_lib:plain(V) andalso lumin_lib:fits(V, Max div 4)
                 andalso lumin_redact:clean_small(V) of
-               true -> setelement(4, Cut, {element(1, V), tuple_size(V)});
+               true -> setelement(4, Cut, V);
                false -> Cut
            end,
     encoded(term_to_binary(V1), Vs, Offsets, Data, Off, Cut1).

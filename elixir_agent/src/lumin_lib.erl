@@ -8,7 +8,7 @@
 %% stored or sent on.
 -module(lumin_lib).
 -export([agent_modules/0, agent_process/1, initial_call/1, fmt_mfa/1, fmt_mod/1, label/1, label_of/2,
-         cut/2, cut/1, fits/2, small_for_sure/1, words/2, fmt/2, utf8/1]).
+         cut/2, cut/1, fits/2, small_for_sure/1, plain/1, same_shape/2, words/2, fmt/2, utf8/1]).
 
 %% @doc Every module the kernel loads into a target, in load order (the bridge loads this list; cleanup
 %% purges it; %top and the probes recognise the agent's processes by it).
@@ -192,6 +192,32 @@ small_for_sure({A, B}) -> ?IMMEDIATE(A) andalso ?IMMEDIATE(B);
 small_for_sure({A, B, C}) -> ?IMMEDIATE(A) andalso ?IMMEDIATE(B) andalso ?IMMEDIATE(C);
 small_for_sure({A, B, C, D}) -> ?IMMEDIATE(A) andalso ?IMMEDIATE(B) andalso ?IMMEDIATE(C) andalso ?IMMEDIATE(D);
 small_for_sure(_) -> false.
+
+%% @doc Whether `T' is a small tree of tuples (at most 32 of its parts) whose leaves are atoms, small integers,
+%% floats, pids, ports, references or []: a term whose size and secrets its shape tells (same_shape/2).
+-spec plain(term()) -> boolean().
+plain(T) -> plain([T], 32).
+
+plain([], _) -> true;
+plain(_, 0) -> false;
+plain([T | Ts], N) when is_tuple(T) -> plain(tuple_to_list(T) ++ Ts, N - 1);
+plain([T | Ts], N) when ?IMMEDIATE(T) -> plain(Ts, N - 1);
+plain(_, _) -> false.
+
+%% @doc Whether `T' has the shape of `Plain' (a plain/1 term): the same tuples, sizes and atoms, and leaves of the
+%% same kinds (a small integer where it has one, a pid of the same node...), whatever their values. Such a term
+%% takes the same heap as `Plain' and holds the same secrets (none, when `Plain' held none).
+-spec same_shape(term(), term()) -> boolean().
+same_shape(T, P) when is_tuple(T), is_tuple(P), tuple_size(T) =:= tuple_size(P) -> same_elements(T, P, tuple_size(T));
+same_shape(A, P) when is_atom(A) -> A =:= P;
+same_shape(I, P) when is_integer(I), is_integer(P) -> ?IMMEDIATE(I) andalso ?IMMEDIATE(P);
+same_shape(F, P) when is_float(F) -> is_float(P);
+same_shape([], P) -> P =:= [];
+same_shape(X, P) when is_pid(X), is_pid(P); is_port(X), is_port(P); is_reference(X), is_reference(P) -> node(X) =:= node(P);
+same_shape(_, _) -> false.
+
+same_elements(_, _, 0) -> true;
+same_elements(T, P, I) -> same_shape(element(I, T), element(I, P)) andalso same_elements(T, P, I - 1).
 
 %% @doc The heap words of `T', up to `Limit' (then `Limit' + 1): O(Limit).
 words(T, Limit) ->

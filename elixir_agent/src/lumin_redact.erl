@@ -95,10 +95,10 @@ redactor() ->
             end
     end.
 
-%% @doc Whether a small tuple of immediates (lumin_lib:small_for_sure/1) holds nothing the policy redacts. For
-%% such a tuple that depends only on its first element and its size (a secret key's pair, a record's secret
-%% field; no immediate is a remembered secret value), so a column may take the verdict for every tuple of the
-%% same first element and size.
+%% @doc Whether a small tree of tuples of atoms and immediates (lumin_lib:plain/1) holds nothing the policy
+%% redacts. For such a term that depends only on its shape (a secret key's pair, a record's secret field; no
+%% immediate is a remembered secret value), so a column may take the verdict for every term of the same shape
+%% (lumin_lib:same_shape/2).
 -spec clean_small(tuple()) -> boolean().
 clean_small(T) when is_tuple(T) ->
     case ctx() of

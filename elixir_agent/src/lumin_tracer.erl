@@ -262,6 +262,9 @@ small({trace_ts, _, 'receive', V, _} = M) when ?IMMEDIATE(V) -> M;
 small({trace_ts, _, 'receive', {A, B}, _} = M) when ?IMMEDIATE(A), ?IMMEDIATE(B) -> M;
 small({trace_ts, _, send, V, _, _} = M) when ?IMMEDIATE(V) -> M;
 small({trace_ts, _, send, {A, B}, _, _} = M) when ?IMMEDIATE(A), ?IMMEDIATE(B) -> M;
+%% ... or a gen_server's cast of one: {'$gen_cast', {tag, N}}.
+small({trace_ts, _, 'receive', {A, {B, C}}, _} = M) when ?IMMEDIATE(A), ?IMMEDIATE(B), ?IMMEDIATE(C) -> M;
+small({trace_ts, _, send, {A, {B, C}}, _, _} = M) when ?IMMEDIATE(A), ?IMMEDIATE(B), ?IMMEDIATE(C) -> M;
 small({trace_ts, _, Tag, _, V, _} = M) when Tag =:= return_from; Tag =:= exception_from; Tag =:= call ->
     shrink(M, 5, V);
 small({trace_ts, _, send, V, _, _} = M) -> shrink_msg(M, V);

@@ -91,6 +91,24 @@ defmodule LuminRedactTest do
     offsets = [0 | for(<<e::32-little <- ends>>, do: e)]
     decoded = for [a, b] <- Enum.chunk_every(offsets, 2, 1, :discard), do: :erlang.binary_to_term(binary_part(data, a, b - a))
     assert decoded == [{:flood, 1}, {:flood, 2}, {:token, @marker}, {:token, @marker}, {:flood, 3}, {:auth_token, :x, 1}, {:flood, 4, 5}]
+    # The same inside a gen_server's cast: the pair's key decides at any depth.
+    casts = [{:"$gen_cast", {:n, 1}}, {:"$gen_cast", {:n, 2}}, {:"$gen_cast", {:token, 3}}, {:"$gen_cast", {:n, 4.5}}, {:"$gen_cast", {:n, 5}}]
+    {:terms, <<0::32, ends::binary>>, data} = :lumin_columns.column(:terms, casts)
+    offsets = [0 | for(<<e::32-little <- ends>>, do: e)]
+    decoded = for [a, b] <- Enum.chunk_every(offsets, 2, 1, :discard), do: :erlang.binary_to_term(binary_part(data, a, b - a))
+    assert decoded == [{:"$gen_cast", {:n, 1}}, {:"$gen_cast", {:n, 2}}, {:"$gen_cast", {:token, @marker}}, {:"$gen_cast", {:n, 4.5}}, {:"$gen_cast", {:n, 5}}]
+  end
+
+  test "a column of terms of one shape is cut by the shape: one too big for the cut size is still cut" do
+    Process.put(:"$lumin_cut", 256)
+    small = {:s, {1, 2}}
+    big = {:s, {1, String.duplicate("x", 4000)}}
+    {:terms, <<0::32, ends::binary>>, data} = :lumin_columns.column(:terms, [small, small, big, small])
+    offsets = [0 | for(<<e::32-little <- ends>>, do: e)]
+    decoded = for [a, b] <- Enum.chunk_every(offsets, 2, 1, :discard), do: :erlang.binary_to_term(binary_part(data, a, b - a))
+    assert [^small, ^small, {:lumin_cut, _, _}, ^small] = decoded
+  after
+    Process.delete(:"$lumin_cut")
   end
 
   test "a secret found in a batch is redacted in the rows and columns beside it, not only after it" do
