@@ -143,6 +143,9 @@ export class BeamSession {
     if (!this.peers.size && !this.clusterHidden) return;
     if (e.type === "hidden" && !this.clusterHidden) return;
     const known = this.peers.get(e.peer);
+    // A peer already in the cluster that one more node meets (a hidden node attached later, a mesh still
+    // completing) has not joined it: it stays as it was first seen, visible or hidden.
+    if (e.change === "joined" && known && known.change !== "left") return;
     // Several attached nodes see the same peer come and go: the first to tell it is kept for that change.
     if (known && known.change === e.change && Math.abs(known.at.getTime() - e.at_ms) < 5000) return;
     this.peers.set(e.peer, { peer: e.peer, type: e.type, change: e.change, at: new Date(e.at_ms), seenFrom: e.node });
