@@ -27,6 +27,20 @@ function bridgePids(kernelPid: number): number[] {
     .map(Number);
 }
 
+/** Whether any process on the machine runs a node of short name `name` (booting ones too, before epmd knows them). */
+function running(name: string): boolean {
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .some((d) => {
+      try {
+        const args = readFileSync(`/proc/${d}/cmdline`, "latin1").split("\0");
+        return args.some((a, i) => (a === "-sname" || a === "--sname") && args[i + 1] === name);
+      } catch {
+        return false;
+      }
+    });
+}
+
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
 
 describe("evaluation on a node the kernel started", () => {
@@ -176,5 +190,8 @@ describe("every magic that waits on a node can be interrupted", () => {
     } finally {
       await k.shutdown();
     }
+    // A node still booting when the kernel goes (not yet in epmd, so the wait above can pass before it is)
+    // stops too: no process of it is left on the machine.
+    await waitFor(() => !running(name), 30_000, `no ${name} process left after the kernel's shutdown`);
   }, 120_000);
 });

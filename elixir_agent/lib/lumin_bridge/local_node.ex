@@ -2,7 +2,8 @@ defmodule LuminBridge.LocalNode do
   @moduledoc """
   Local nodes this kernel starts and owns (`%node start`): an embedded default (Elixir with nothing else
   loaded) or a Mix app (`--app DIR`: compiled, then run with `mix run --no-halt`). Each gets a random
-  cookie. The bridge keeps the OS process as a port; the agent on the node stops it when the bridge goes.
+  cookie. The bridge keeps the OS process as a port; the node halts when that port closes (its standard input
+  ends), and its agent stops it when the bridge goes.
 
   The cookie is never on the node's command line (any local user can read that with `ps`) nor in its
   environment: it is written to a file only this user can read, in a folder only this user can enter; the
@@ -71,9 +72,14 @@ defmodule LuminBridge.LocalNode do
     file
   end
 
+  # Also ties the node's life to the port from its first moment: nothing writes to its standard input, which
+  # ends only when the bridge closes the port or dies. Before its agent is loaded (a %node start interrupted,
+  # the kernel killed mid-start) nothing else would stop it.
   defp set_cookie_code(file) do
     "p = #{inspect(file)}; c = File.read!(p); File.rm!(p); File.rmdir(Path.dirname(p)); " <>
-      "Node.set_cookie(String.to_atom(c)); IO.puts(#{inspect(@cookie_set)})"
+      "Node.set_cookie(String.to_atom(c)); " <>
+      "spawn(fn -> Stream.repeatedly(fn -> IO.read(:stdio, :line) end) |> Enum.find(&(&1 == :eof)); System.halt(0) end); " <>
+      "IO.puts(#{inspect(@cookie_set)})"
   end
 
   defp compile!(dir) do
