@@ -15,7 +15,7 @@
  * own ratios: on a shared machine a change of load moves both of a pair, not the ratio.
  */
 import { BeamBench, MEMORY_PRELUDE } from "./beamBench";
-import { emit, median, medianRatio, note, round } from "./stats";
+import { emit, inTurns, median, medianRatio, note, round } from "./stats";
 
 /** Calls per run: below the probe's default on-node buffer of 200,000 rows, which the magic cannot raise. */
 export const CALLS = 100_000;
@@ -68,13 +68,7 @@ export async function benchCallProbe(b: BeamBench, reps = 9): Promise<void> {
     for (const mode of ["plain", "args"] as const) {
       const measureRaw = async () => raw[mode].push(await b.erl<Raw>(`lumin_bench:raw_calls(${n}, ${mode === "args"}).`));
       const measureOurs = async () => ours[mode].push(await e2e(b, `calls_${mode}_${i}`, n, mode === "args"));
-      if (i % 2 === 0) {
-        await measureRaw();
-        await measureOurs();
-      } else {
-        await measureOurs();
-        await measureRaw();
-      }
+      await inTurns(i, measureRaw, measureOurs);
     }
   }
 

@@ -10,7 +10,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { BeamBench } from "./beamBench";
-import { emit, median, medianRatio, note, round } from "./stats";
+import { emit, inTurns, median, medianRatio, note, round } from "./stats";
 
 /** Messages per run (the sink's receives: one row each). */
 export const MESSAGES = 100_000;
@@ -50,13 +50,7 @@ export async function benchMessageProbe(b: BeamBench, reps = 9): Promise<void> {
       note(`messages: run ${i + 1}/${reps}`);
       const measureRaw = async () => raw.push(await b.erl(`lumin_bench:raw_messages(${sink}, ${n}).`));
       const measureOurs = async () => ours.push(await e2e(b, sink, `msgs_${i}`, n));
-      if (i % 2 === 0) {
-        await measureRaw();
-        await measureOurs();
-      } else {
-        await measureOurs();
-        await measureRaw();
-      }
+      await inTurns(i, measureRaw, measureOurs);
     }
     const rawRates = raw.map((r) => n / (r.total_us / 1e6));
     const oursRates = ours.map((r) => r.rows / (r.rows_ms / 1000));

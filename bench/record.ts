@@ -20,7 +20,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { JupyterKernel, ROOT } from "./jupyterClient";
-import { emit, median, note, nowMs, round } from "./stats";
+import { emit, inTurns, median, note, nowMs, round } from "./stats";
 
 const NOTEBOOK = path.join(ROOT, "notebooks", "investigations", "latency-spike.ipynb");
 
@@ -78,8 +78,7 @@ export async function benchRecord(reps = 5): Promise<void> {
           liveCells.push(l.each);
         };
         const runRecorded = async () => recorded.push((await runCells("recorded", cwd, ["%record recordings/bench", ...cells])).ms);
-        if (i % 2 === 0) await runLive().then(runRecorded);
-        else await runRecorded().then(runLive);
+        await inTurns(i, runLive, runRecorded);
         cpSync(path.join(cwd, "recordings", "bench"), path.join(replayFolder, "recordings", "bench"), { recursive: true });
         const p = await runCells("replayed", replayFolder, ["%replay recordings/bench", ...cells]);
         replayed.push(p.ms);

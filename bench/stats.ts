@@ -29,6 +29,16 @@ export function nowMs(): number {
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/**
+ * Two measurements back to back, in turns: `a` first on even repetitions, `b` first on odd ones, so neither
+ * always runs on the warmer (or busier) side of the pair.
+ */
+export async function inTurns(repetition: number, a: () => Promise<unknown>, b: () => Promise<unknown>): Promise<void> {
+  const [first, second] = repetition % 2 === 0 ? [a, b] : [b, a];
+  await first();
+  await second();
+}
+
 /** Print one figure as one JSON line on stdout. */
 export function emit(figure: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(figure)}\n`);
