@@ -23,6 +23,21 @@ defmodule LuminSamplerTest do
     assert_receive {:DOWN, ^ref, :process, ^pid, :normal}, 30_000
   end
 
+  # `n` calls of Work.quiet/1 (every tenth raises), 200 a second: under the 1,000 a second that may feed the sketch.
+  defp call_quietly(n) do
+    run(fn ->
+      for i <- 1..n do
+        try do
+          Work.quiet(i)
+        rescue
+          _ -> :raised
+        end
+
+        if rem(i, 2) == 0, do: Process.sleep(10)
+      end
+    end)
+  end
+
   defp arm(fun, name, sample_rate \\ nil, extra \\ %{}) do
     summary = %{every_ms: 60_000}
     summary = if sample_rate, do: Map.put(summary, :sample_rate, sample_rate), else: summary
@@ -50,18 +65,7 @@ defmodule LuminSamplerTest do
 
   test "a quiet function: every call feeds the sketch, and every exception is counted" do
     {:ok, probe, _} = arm("quiet", "q")
-    run(fn ->
-      for i <- 1..200 do
-        try do
-          Work.quiet(i)
-        rescue
-          _ -> :raised
-        end
-
-        # 200 calls a second: under the 1,000 a second that may feed the sketch.
-        if rem(i, 2) == 0, do: Process.sleep(10)
-      end
-    end)
+    call_quietly(200)
 
     :ok = :lumin_probe.disarm(probe)
     assert %{calls: 200, count: 200, errors: 20, why_ended: :disarmed} = shipped("q")
@@ -72,17 +76,7 @@ defmodule LuminSamplerTest do
 
   test "without results (--no-result): the same, each call timed to its return to the caller" do
     {:ok, probe, _} = arm("quiet", "nr", nil, %{no_result: true})
-    run(fn ->
-      for i <- 1..100 do
-        try do
-          Work.quiet(i)
-        rescue
-          _ -> :raised
-        end
-
-        if rem(i, 2) == 0, do: Process.sleep(10)
-      end
-    end)
+    call_quietly(100)
 
     :ok = :lumin_probe.disarm(probe)
     # Without exception_trace the VM says nothing of exceptions: calls and their times only.
