@@ -95,6 +95,9 @@ setup(Spec, P0 = #{name := Name, budget := Budget0}) ->
                       erlang:send_after(lumin_summary:ms_to_next(Summary), self(), {'$lumin', summary_due}),
                       lumin_sampler:start(Set, MS, sample_rate(Spec), Stopped)
               end,
+    %% What lumin_trace removes if this process is killed before it can (its sampler gone first).
+    ok = lumin_trace:patterns(self(), [{MFA, local} || MFA <- Set] ++ [{MFA, call_count} || Sampler =/= undefined, MFA <- Set],
+                              [lumin_sampler:pid(Sampler) || Sampler =/= undefined]),
     Warnings = [W || not NoResult, MFA <- Set, W <- [tail_warning(MFA)], W =/= none],
     P1#{routes => maps:from_list([{MFA, true} || MFA <- Set]), mfas => Set, warnings := Warnings, sampler => Sampler,
         info => #{mfas => [lumin_lib:fmt_mfa(M) || M <- Set]},

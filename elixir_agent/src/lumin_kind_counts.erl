@@ -29,6 +29,8 @@ setup(Spec, P) ->
     P1 = try lumin_probe:trace(all, [call], [], P)
          catch throw:E2 -> [erlang:trace_pattern(MFA, false, [call_time]) || MFA <- MFAs], throw(E2)
          end,
+    %% What lumin_trace removes if this process is killed before it can.
+    ok = lumin_trace:patterns(self(), [{MFA, call_time} || MFA <- MFAs], []),
     next(P1#{mfas => MFAs, every => Every, last => read(MFAs), next_ms => grid(os:system_time(millisecond), Every)}).
 
 columns() ->

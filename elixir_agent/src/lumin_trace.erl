@@ -10,10 +10,15 @@
 %%
 %% Its mailbox holds only these requests (the trace messages go to the tracer), so a flood never delays a
 %% release. When the last holder goes, the tracer stops.
+%%
+%% A holder also tells it the trace patterns it set on functions (patterns/3): a probe removes them itself when
+%% it ends, but one killed outright cannot, so when a holder goes down still holding, its patterns that no other
+%% holder set too are removed here — after the helper processes that could set them again (a summary's sampler)
+%% are gone.
 -module(lumin_trace).
 -behaviour(gen_server).
 
--export([start_link/0, acquire/4, release/1, release/2, tracer/0, call_probe_of/1]).
+-export([start_link/0, acquire/4, release/1, release/2, patterns/3, tracer/0, call_probe_of/1]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
 
 -define(TIMEOUT, 30000).
@@ -31,6 +36,13 @@ start_link() -> gen_server:start_link({local, ?MODULE}, ?MODULE, [], []).
 -spec acquire(pid(), {[pid() | new | all], [atom()]}, term(), counters:counters_ref() | undefined) -> {ok, pid()} | {error, iodata()}.
 acquire(Holder, {Targets, Flags}, Route, Counter) ->
     gen_server:call(?MODULE, {acquire, Holder, Targets, Flags, Route, Counter}, ?TIMEOUT).
+
+%% @doc The trace patterns `Holder' has set, as {MFA, local | call_count | call_time}, and the processes of its
+%% own that may set them again (`Helpers'): removed if it goes down without releasing. Replaces what it said
+%% before; a holder that releases normally has removed its patterns itself.
+-spec patterns(pid(), [{mfa(), local | call_count | call_time}], [pid()]) -> ok.
+patterns(Holder, Patterns, Helpers) ->
+    gen_server:call(?MODULE, {patterns, Holder, Patterns, Helpers}, ?TIMEOUT).
 
 %% @doc Remove every flag `Holder' holds that no other holder needs, and its route; the tracer then hands it what
 %% it still held for it and `{'$lumin', tracer_stopped, Tracer}'. Flags only (`flags_only'): the route stays,
@@ -66,7 +78,7 @@ init([]) ->
     %% High priority: a watchdog or the node-wide guard removes a flooded probe's flags through this process,
     %% and that must happen at once, not after the flooded processes' turns. Its requests are few and short.
     process_flag(priority, high),
-    {ok, #{tracer => undefined, holds => #{}, counts => #{}, routes => #{}}}.
+    {ok, #{tracer => undefined, holds => #{}, counts => #{}, routes => #{}, patterns => #{}}}.
 
 handle_call({acquire, Holder, Targets, Flags, Route, Counter}, _From, S) ->
     try
@@ -97,12 +109,17 @@ handle_call({release, Holder, What}, _From, S = #{holds := Hs, tracer := T}) ->
                 all ->
                     erlang:demonitor(Mon, [flush]),
                     lumin_tracer:unroute(T, Holder),
-                    {reply, ok, maybe_stop(S1#{holds := maps:remove(Holder, Hs), routes := maps:remove(Holder, maps:get(routes, S1))}, Holder)};
+                    {reply, ok, maybe_stop(S1#{holds := maps:remove(Holder, Hs), routes := maps:remove(Holder, maps:get(routes, S1)),
+                                               patterns := maps:remove(Holder, maps:get(patterns, S1))}, Holder)};
                 flags_only ->
                     {reply, ok, S1#{holds := Hs#{Holder := {[], [], Mon}}}}
             end;
         _ -> {reply, ok, S}
     end;
+handle_call({patterns, Holder, Patterns, Helpers}, _From, S = #{holds := Hs, patterns := Ps}) when is_map_key(Holder, Hs) ->
+    {reply, ok, S#{patterns := Ps#{Holder => {Patterns, Helpers}}}};
+handle_call({patterns, _Holder, _, _}, _From, S) ->
+    {reply, ok, S};
 handle_call(tracer, _From, S = #{tracer := T}) ->
     {reply, T, S};
 handle_call({call_probe_of, MFA}, _From, S = #{routes := Routes}) ->
@@ -114,6 +131,8 @@ handle_call({call_probe_of, MFA}, _From, S = #{routes := Routes}) ->
 handle_cast(_, S) -> {noreply, S}.
 
 handle_info({'DOWN', _, process, Holder, _}, S = #{holds := Hs}) when is_map_key(Holder, Hs) ->
+    %% Gone without releasing (killed): what it set is removed here.
+    unpattern(Holder, S),
     {reply, ok, S1} = handle_call({release, Holder, all}, undefined, S),
     {noreply, S1};
 handle_info(_, S) -> {noreply, S}.
@@ -121,6 +140,21 @@ handle_info(_, S) -> {noreply, S}.
 terminate(_, S = #{holds := Hs}) ->
     lists:foldl(fun(H, Acc) -> {reply, ok, A1} = handle_call({release, H, all}, undefined, Acc), A1 end, S, maps:keys(Hs)),
     ok.
+
+%% The patterns a holder that went down had set, but not those another holder set too, once its helpers are
+%% gone (a helper linked to it dies with it; one that does not within a second is killed).
+unpattern(Holder, #{patterns := Ps}) when is_map_key(Holder, Ps) ->
+    {Patterns, Helpers} = maps:get(Holder, Ps),
+    [begin
+         Ref = erlang:monitor(process, H),
+         receive {'DOWN', Ref, process, H, _} -> ok
+         after 1000 -> exit(H, kill), receive {'DOWN', Ref, process, H, _} -> ok end
+         end
+     end || H <- Helpers],
+    Others = lists:append([P || {H, {P, _}} <- maps:to_list(Ps), H =/= Holder]),
+    [catch erlang:trace_pattern(MFA, false, [Flag]) || {MFA, Flag} <- Patterns, not lists:member({MFA, Flag}, Others)],
+    ok;
+unpattern(_, _) -> ok.
 
 ensure_tracer(S = #{tracer := T}) when is_pid(T) -> S;
 ensure_tracer(S) ->
