@@ -53,8 +53,8 @@ defmodule LuminProbeKilledTest do
     g = {Work, :g, 1}
     {:ok, probe, _} = :lumin_probe.arm(:calls, "summary", spec("g", %{summary: %{every_ms: 60_000}}), self())
     assert traced(g, :call_count) != false
-    sampler = Enum.find(Process.list(), &match?({:current_function, {:lumin_sampler, _, _}}, Process.info(&1, :current_function)))
-    assert is_pid(sampler)
+    sampler = :lumin_sampler.pid(:sys.get_state(probe).sampler)
+    assert is_pid(sampler) and Process.alive?(sampler)
     kill(probe)
     assert eventually(fn -> traced(g, :traced) == false and traced(g, :call_count) == false end)
     refute Process.alive?(sampler)
