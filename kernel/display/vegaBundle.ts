@@ -63,7 +63,8 @@ export const PICTURE = {
 } as const;
 
 export interface Picture {
-  png: Buffer;
+  /** (Typed as the standard library's Uint8Array, not Node's Buffer: the cell scope's types stay Node-free.) */
+  png: Uint8Array;
   /** The size to show the PNG at, in CSS pixels. */
   width: number;
   height: number;
@@ -114,7 +115,7 @@ export async function vegaBundle(spec: VegaLiteSpec, pictures?: PictureStore): P
   const picture = await cachedPicture(spec, PICTURE, pictures, async () => renderPng(await renderSvg(spec)));
   const bundle: MimeBundle = {
     "application/vnd.vegalite.v5+json": spec,
-    "image/png": picture.png.toString("base64"),
+    "image/png": Buffer.from(picture.png.buffer, picture.png.byteOffset, picture.png.byteLength).toString("base64"),
     "text/plain": `<Vega-Lite chart${title ? `: ${title}` : ""}>`,
   };
   return setBundleMetadata(bundle, { "image/png": { width: picture.width, height: picture.height } });

@@ -87,7 +87,8 @@ function parseImports(declarations: string): ScopeImport[] {
   return out;
 }
 
-function importSource(line: string): string | undefined {
+/** The module an import line of the scope's forms (`* as`, `{ … }`, bare) names. */
+export function importSource(line: string): string | undefined {
   const m = IMPORT.exec(line.trim());
   if (m) return JSON.parse(m[3]) as string;
   const bare = BARE_IMPORT.exec(line.trim());

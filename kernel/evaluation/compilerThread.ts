@@ -102,6 +102,7 @@ function prelude(module: string, arquero: string): PreludeCompiled {
     compilerOptions: { module: ts.ModuleKind.CommonJS, esModuleInterop: true, target: ts.ScriptTarget.ES2022, newLine: ts.NewLineKind.LineFeed },
   }).outputText;
   scopeDeclarations = source;
+  converters.setScope([module, arquero]);
   return { compiled: { kind: "code", js, declarations: source, topLevelAwait: false, files: [] }, names: all, globals };
 }
 

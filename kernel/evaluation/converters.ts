@@ -8,8 +8,10 @@
  * once when a request needs it, and the quick one is then dropped.
  *
  * A cell is taken from the quick converter only when it cannot come out different from the full one's:
- *   - it and the declarations it is checked against import nothing (not the cell scope, whose declarations
- *     reach into Node's types, nor a package), and it is not a module cell (modules live in the full converter);
+ *   - it and the declarations it is checked against import nothing but the cell scope (a package may reach into
+ *     Node's types), and it is not a module cell (modules live in the full converter). The cell scope's
+ *     declarations (prelude.ts's, Arquero's) name nothing of Node's, so they mean the same in both; a unit test
+ *     (cell-scope-types) holds them to that;
  *   - it compiles there without a single diagnostic. A cell that uses Node (console, process, Buffer, require,
  *     timers…) gets "Cannot find name" there, and is compiled again on the full converter, which reports
  *     exactly what it always did.
@@ -24,6 +26,8 @@ import Module from "node:module";
 import path from "node:path";
 import vm from "node:vm";
 import type { Converter } from "tslab/dist/converter";
+import { importSource } from "./cellScopeImports";
+import { QUICK_GLOBALS, QUICK_GLOBALS_FILE } from "./quickGlobals";
 
 type ConverterModule = typeof import("tslab/dist/converter");
 type TypeScript = typeof import("@tslab/typescript-for-tslab");
@@ -33,6 +37,8 @@ export class Converters {
   private fullOne: Converter | undefined;
   /** The standard library's files, parsed and bound by the quick converter's program, until the full one has them. */
   private readonly library = new Map<string, unknown>();
+  /** The modules the cell scope imports (their import lines do not keep a cell from the quick converter). */
+  private scopeModules = new Set<string>();
 
   constructor(
     private readonly tslab: ConverterModule,
@@ -44,7 +50,7 @@ export class Converters {
   /** Builds the quick converter now (the thread's start-up). */
   startQuick(): void {
     try {
-      this.quickOne = converterModule(this.ts, { types: [] }, this.library).createConverter();
+      this.quickOne = converterModule(this.ts, { types: [] }, this.library, { [QUICK_GLOBALS_FILE]: QUICK_GLOBALS }).createConverter();
     } catch {
       // Only slower: the first cell waits for the full converter.
       this.quickOne = undefined;
@@ -63,13 +69,22 @@ export class Converters {
     return this.fullOne;
   }
 
+  /** The modules the cell scope's import lines name. */
+  setScope(modules: string[]): void {
+    this.scopeModules = new Set(modules);
+  }
+
   /**
-   * The quick converter for this cell, when it may be used (the full one is not built yet, and nothing is
-   * imported); the caller still checks that it compiled without a diagnostic.
+   * The quick converter for this cell, when it may be used (the full one is not built yet, and nothing but the
+   * cell scope is imported); the caller still checks that it compiled without a diagnostic.
    */
   quickFor(declarations: string, source: string): Converter | undefined {
     if (this.fullOne || !this.quickOne) return undefined;
-    return IMPORTS.test(declarations) || IMPORTS.test(source) ? undefined : this.quickOne;
+    const own = declarations
+      .split("\n")
+      .filter((line) => !this.scopeModules.has(importSource(line) ?? ""))
+      .join("\n");
+    return IMPORTS.test(own) || IMPORTS.test(source) ? undefined : this.quickOne;
   }
 }
 
@@ -78,17 +93,24 @@ const IMPORTS = /\bimport\b|\brequire\s*\(/;
 
 /**
  * tslab's converter module, loaded again with a TypeScript whose watch programs get `options` added to tslab's,
- * and take the standard library's files (lib.*.d.ts, beside TypeScript itself) from `library`, parsing each only
- * when it is not there yet. Both converters compile with the same target and module options, so a library file
+ * `extraRoots` (declaration files by path and text) added to their root files, and take the standard library's
+ * files (lib.*.d.ts, beside TypeScript itself) from `library`, parsing each only when it is not there yet. Both converters compile with the same target and module options, so a library file
  * parses the same for either.
  */
-function converterModule(ts: TypeScript, options: object, library: Map<string, unknown>): ConverterModule {
+function converterModule(ts: TypeScript, options: object, library: Map<string, unknown>, extraRoots: Record<string, string> = {}): ConverterModule {
   const file = require.resolve("tslab/dist/converter");
   const libDir = path.dirname(require.resolve("@tslab/typescript-for-tslab", { paths: [path.dirname(file)] })).replace(/\\/g, "/") + "/";
   type Host = ReturnType<TypeScript["createWatchCompilerHost"]>;
   type CompilerHost = { getSourceFile: (...a: unknown[]) => unknown; getSourceFileByPath?: (...a: unknown[]) => unknown };
   /** `get` parses a file: a library file comes from `library` unless TypeScript asks for a new one. */
+  const extra = new Map<string, unknown>();
   const shared = (name: unknown, fresh: unknown, get: () => unknown) => {
+    if (typeof name === "string" && name in extraRoots) {
+      let f = extra.get(name);
+      // (`version`: what a watch program's builder compares between programs.)
+      if (f === undefined) extra.set(name, (f = Object.assign(ts.createSourceFile(name, extraRoots[name], ts.ScriptTarget.ES2022), { version: "1" })));
+      return f;
+    }
     if (typeof name !== "string" || !name.startsWith(libDir) || fresh === true) return get();
     let f = library.get(name);
     if (f === undefined) library.set(name, (f = get()));
@@ -106,7 +128,8 @@ function converterModule(ts: TypeScript, options: object, library: Map<string, u
         const byPath = compilerHost.getSourceFileByPath?.bind(compilerHost);
         if (byPath) compilerHost.getSourceFileByPath = (name, p, version, onError, fresh) => shared(name, fresh, () => byPath(name, p, version, onError, fresh));
       }
-      return createProgram(rootNames, o, compilerHost, ...more);
+      const roots = Array.isArray(rootNames) ? [...rootNames, ...Object.keys(extraRoots).filter((r) => !rootNames.includes(r))] : rootNames;
+      return createProgram(roots, o, compilerHost, ...more);
     }) as never;
     return h;
   }) as unknown as TypeScript["createWatchCompilerHost"];

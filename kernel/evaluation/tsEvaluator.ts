@@ -25,6 +25,8 @@ const PRELUDE = path.join(__dirname, "prelude");
 /** Names that are the kernel's plumbing, never offered to the user. */
 const INTERNAL = /^__(lumin|tslab)/;
 const STOPPED = Symbol("stopped");
+/** No TypeScript cell for this long: the compiler builds its full converter (see warmWhenIdle). */
+const WARM_WHEN_IDLE_MS = 1000;
 
 export class TslabEvaluator implements TsEvaluator {
   private readonly runner: CellRunner;
@@ -73,7 +75,7 @@ export class TslabEvaluator implements TsEvaluator {
         this.preludeJs = compiled.js;
         // Nobody is waiting: load the scope's modules, and let the compiler finish starting, while idle.
         if (this.waiting === 0) {
-          this.warmCompiler();
+          this.warmWhenIdle();
           setImmediate(() => this.runPrelude());
         }
       })
@@ -98,6 +100,7 @@ export class TslabEvaluator implements TsEvaluator {
   async run(source: string, signal: AbortSignal): Promise<CellOutcome> {
     if (signal.aborted) return { status: "error", ...interruptedError("before") };
     const stopped = whenAborted(signal);
+    clearTimeout(this.warmTimer);
     this.waiting++;
     const ready = await Promise.race([this.loadPrelude(), stopped]).finally(() => this.waiting--);
     if (ready === STOPPED) return { status: "error", ...interruptedError("before") };
@@ -108,7 +111,7 @@ export class TslabEvaluator implements TsEvaluator {
     const compiled = await Promise.race([compiling, stopped]).catch(
       (e: Error): CellOutcome => ({ status: "error", ename: "CompilerError", evalue: e.message, traceback: [e.message] }),
     );
-    if (this.waiting === 0) this.warmCompiler();
+    if (this.waiting === 0) this.warmWhenIdle();
     if (compiled === STOPPED || signal.aborted) return { status: "error", ...interruptedError("before") };
     if ("status" in compiled) return compiled;
     if (compiled.kind !== "code") {
@@ -153,7 +156,22 @@ export class TslabEvaluator implements TsEvaluator {
     return [info.signature, info.documentation].filter(Boolean).join("\n\n");
   }
 
-  /** Lets the compiler build its full converter now that no cell waits on it (queued behind any that does). */
+  /**
+   * Lets the compiler build its full converter (Node's types, a second or so of its thread) once no TypeScript
+   * cell has come for a while: cells that come one after another (a notebook run top to bottom, a replay) are
+   * compiled meanwhile by the quick converter, which takes any cell that needs nothing of Node's; they would wait
+   * behind the build. A slow magic (`%node start`) leaves the time for it.
+   */
+  private warmWhenIdle(): void {
+    if (this.warmed) return;
+    clearTimeout(this.warmTimer);
+    this.warmTimer = setTimeout(() => {
+      if (this.waiting === 0) this.warmCompiler();
+    }, WARM_WHEN_IDLE_MS);
+    this.warmTimer.unref();
+  }
+  private warmTimer: NodeJS.Timeout | undefined;
+
   private warmCompiler(): void {
     if (this.warmed) return;
     this.warmed = true;

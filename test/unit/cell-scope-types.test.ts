@@ -1,0 +1,54 @@
+/**
+ * The quick converter (kernel/evaluation/converters.ts) compiles cells that use the cell scope without Node's
+ * types, on the promise that the scope's declarations mean the same there: a type of the scope that named
+ * something of Node's (a Buffer) would silently become `any` without them, and a cell could then compile there
+ * that the full converter refuses. This holds the scope's whole declaration tree to that promise, given what the
+ * quick converter declares in their place (kernel/evaluation/quickGlobals.ts).
+ */
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { QUICK_GLOBALS, QUICK_GLOBALS_FILE } from "../../kernel/evaluation/quickGlobals";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+type TypeScript = typeof import("@tslab/typescript-for-tslab");
+const ts = require(require.resolve("@tslab/typescript-for-tslab", { paths: [require.resolve("tslab")] })) as TypeScript;
+
+/**
+ * Every diagnostic in the cell scope's declaration files, compiled as tslab compiles a cell: with Node's types,
+ * or as the quick converter does (none, and its own few).
+ */
+function scopeDiagnostics(quick: boolean): string[] {
+  const prelude = path.join(ROOT, "dist", "kernel", "evaluation", "prelude");
+  const arquero = path.dirname(require.resolve("arquero/package.json"));
+  const cell = path.join(ROOT, "dist", "__scope_check__.ts");
+  const source = `import * as scope from ${JSON.stringify(prelude)};\nimport * as aq from ${JSON.stringify(arquero)};\nexport { scope, aq };\n`;
+  const options = {
+    module: ts.ModuleKind.ESNext,
+    moduleResolution: ts.ModuleResolutionKind.Node10,
+    esModuleInterop: true,
+    target: ts.ScriptTarget.ES2022,
+    lib: ["lib.es2022.d.ts"],
+    noEmit: true,
+    ...(quick ? { types: [] } : {}),
+  };
+  const host = ts.createCompilerHost(options);
+  const read = host.getSourceFile.bind(host);
+  const virtual: Record<string, string> = { [cell]: source, [QUICK_GLOBALS_FILE]: QUICK_GLOBALS };
+  host.getSourceFile = (name, version, ...rest) => (name in virtual ? ts.createSourceFile(name, virtual[name], version) : read(name, version, ...rest));
+  const program = ts.createProgram(quick ? [cell, QUICK_GLOBALS_FILE] : [cell], options, host);
+  const files = program.getSourceFiles().filter((f) => !program.isSourceFileDefaultLibrary(f) && f.fileName !== QUICK_GLOBALS_FILE && !/[\\/]@types[\\/]node[\\/]/.test(f.fileName));
+  expect(files.some((f) => f.fileName.includes(`${path.sep}arquero${path.sep}`))).toBe(true);
+  return files.flatMap((f) =>
+    [...program.getSyntacticDiagnostics(f), ...program.getSemanticDiagnostics(f)].map(
+      (d) => `${path.relative(ROOT, f.fileName)}: ${ts.flattenDiagnosticMessageText(d.messageText, " ")}`,
+    ),
+  );
+}
+
+describe("the cell scope's types", () => {
+  it("mean the same to the quick converter: not one diagnostic more in its declaration files without Node's types", () => {
+    const withNode = new Set(scopeDiagnostics(false));
+    const without = scopeDiagnostics(true).filter((d) => !withNode.has(d));
+    expect(without).toEqual([]);
+  }, 60_000);
+});
