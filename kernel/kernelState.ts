@@ -15,6 +15,7 @@ import { ReportLog } from "./report/reportLog";
 import { RedactionSettings, type RedactionPolicy } from "./redaction/policy";
 import type { RecordingHost, Tape, TapeSlot } from "./recording/tape";
 import type { PictureStore } from "./display/pictureCache";
+import type { CompiledCellStore } from "./evaluation/compiledCellStore";
 
 /** A magic as written (`%probe X --args`, or a `%%elixir` cell with its body) and the cell it runs in. */
 export interface AskingMagic {
@@ -74,6 +75,11 @@ export class KernelState implements CellKernel {
   /** Under %record or %replay: the recording's chart pictures, reused rather than drawn again. */
   get pictures(): PictureStore | undefined {
     return this.tape?.pictures;
+  }
+
+  /** Under %record or %replay: the recording's compiled TypeScript cells, run rather than compiled again. */
+  get compiledCells(): CompiledCellStore | undefined {
+    return this.tape?.cells;
   }
 
   /** The kernel's view of the BEAM, made on first use (its bridge starts on its first request). */

@@ -12,6 +12,7 @@ import { bindCellScope } from "./evaluation/currentOutput";
 import { KernelState } from "./kernelState";
 import { captureConsole, kernelLog } from "./evaluation/consoleCapture";
 import { TslabEvaluator } from "./evaluation/tsEvaluator";
+import { kernelCompiler } from "./evaluation/compiler";
 import { HistoryStore } from "./history/historyStore";
 import { kernelInfo } from "./kernelInfo";
 import { registerProbesTarget } from "./comms/probesTarget";
@@ -27,7 +28,7 @@ export function startKernel(connectionFile: string): void {
   const state = new KernelState(new MagicRegistry(MAGICS), comms, new HistoryStore());
   registerProbesTarget(comms, () => state.beam);
   // The compiler starts in its own thread now, so the first TypeScript cell finds it warm; nothing here waits.
-  const ts = new TslabEvaluator(process.cwd());
+  const ts = new TslabEvaluator(process.cwd(), kernelCompiler(), () => state.compiledCells);
   ts.warm();
   const dispatcher = new Dispatcher({ link, ts, stdin: new StdinBroker(link), state });
 

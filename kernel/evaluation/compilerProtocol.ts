@@ -61,5 +61,5 @@ export interface PreludeCompiled {
 export type CompilerMessage =
   | { id: number; ok: true; result: unknown }
   | { id: number; ok: false; error: string }
-  /** The compiler has started (its standard library is parsed): the main thread may load what cells need. */
+  /** The compiler has loaded (its first converter is built next): the main thread may load what cells need. */
   | { event: "ready"; ms: number };

@@ -27,7 +27,8 @@ let scopeDeclarations: string | undefined;
 const converters = new Converters(tslab, ts, (full) => {
   if (scopeDeclarations !== undefined) full.convert(scopeDeclarations, "");
 });
-converters.startQuick();
+// The quick converter is built once the cell scope is answered (the kernel asks for it first thing): a replayed
+// cell whose compiled form a recording keeps needs the scope, not the compiler, and so runs without waiting.
 port.postMessage({ event: "ready", ms: performance.now() - started } satisfies CompilerMessage);
 
 port.on("message", (req: CompilerRequest & { id: number }) => {
@@ -44,8 +45,11 @@ function answer(req: CompilerRequest): unknown {
   switch (req.op) {
     case "prelude": {
       const compiled = prelude(req.module, req.arquero);
-      // By now most of the compiler's functions have run (and been compiled): cache them for the next kernel.
-      setImmediate(() => typescript.saveCache());
+      setImmediate(() => {
+        converters.startQuick();
+        // By now most of the compiler's functions have run (and been compiled): cache them for the next kernel.
+        typescript.saveCache();
+      });
       return compiled;
     }
     case "compile":

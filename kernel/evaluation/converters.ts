@@ -39,6 +39,7 @@ export class Converters {
   private readonly library = new Map<string, unknown>();
   /** The modules the cell scope imports (their import lines do not keep a cell from the quick converter). */
   private scopeModules = new Set<string>();
+  private quickTried = false;
 
   constructor(
     private readonly tslab: ConverterModule,
@@ -47,8 +48,10 @@ export class Converters {
     private readonly onFull: (full: Converter) => void = () => {},
   ) {}
 
-  /** Builds the quick converter now (the thread's start-up). */
+  /** Builds the quick converter now, unless there is one (or the full one): the thread's start-up. */
   startQuick(): void {
+    if (this.quickOne || this.fullOne || this.quickTried) return;
+    this.quickTried = true;
     try {
       this.quickOne = converterModule(this.ts, { types: [] }, this.library, { [QUICK_GLOBALS_FILE]: QUICK_GLOBALS }).createConverter();
     } catch {
@@ -79,6 +82,7 @@ export class Converters {
    * cell scope is imported); the caller still checks that it compiled without a diagnostic.
    */
   quickFor(declarations: string, source: string): Converter | undefined {
+    this.startQuick();
     if (this.fullOne || !this.quickOne) return undefined;
     const own = declarations
       .split("\n")

@@ -11,17 +11,22 @@
  * abandoned and nothing in it runs; while it runs, a busy loop is broken by SIGINT and an awaited promise is
  * abandoned.
  */
+import { readFileSync } from "node:fs";
 import path from "node:path";
+import { kernelVersion } from "../kernelInfo";
 import { CellRunner } from "./cellRunner";
 import { CellScopeImports } from "./cellScopeImports";
 import { kernelCompiler, type CompilerThread } from "./compiler";
 import type { Compiled, CompileDiagnostic, PreludeCompiled, QuickInfo } from "./compilerProtocol";
+import { compiledCellKey, localCompiled, portableCompiled, ScopePaths, type CompiledCellStore } from "./compiledCellStore";
 import { kernelLog } from "./consoleCapture";
 import { interruptedError } from "./interrupted";
 import type { CellError, CellOutcome, Completion, TsEvaluator } from "./types";
 
 /** The prelude module, without extension: the compiler reads its .d.ts, cells load its .js. */
 const PRELUDE = path.join(__dirname, "prelude");
+/** Arquero, as this package depends on it: the cell scope's `aq`. */
+const ARQUERO = path.dirname(require.resolve("arquero/package.json"));
 /** Names that are the kernel's plumbing, never offered to the user. */
 const INTERNAL = /^__(lumin|tslab)/;
 const STOPPED = Symbol("stopped");
@@ -39,6 +44,8 @@ export class TslabEvaluator implements TsEvaluator {
   constructor(
     rootDir: string = process.cwd(),
     private readonly compiler: CompilerThread = kernelCompiler(),
+    /** Compiled cells kept by a recording (%record keeps them, %replay runs them), when one is in use. */
+    private readonly compiledCells: () => CompiledCellStore | undefined = () => undefined,
   ) {
     this.runner = new CellRunner(rootDir);
   }
@@ -66,9 +73,12 @@ export class TslabEvaluator implements TsEvaluator {
   /** The prelude's JavaScript until it has run (it loads Arquero and the analysis and chart modules). */
   private preludeJs: string | undefined;
 
+  /** Where the cell scope's modules are, and the placeholders kept cells name them by. */
+  private readonly scopePaths = new ScopePaths({ prelude: PRELUDE, arquero: ARQUERO });
+
   private loadPrelude(): Promise<void> {
     return (this.prelude ??= this.compiler
-      .request<PreludeCompiled>({ op: "prelude", module: PRELUDE, arquero: path.dirname(require.resolve("arquero/package.json")) })
+      .request<PreludeCompiled>({ op: "prelude", module: PRELUDE, arquero: ARQUERO })
       .then(({ compiled, globals }) => {
         if (compiled.kind !== "code") throw new Error(compiled.diagnostics.map(formatDiagnostic).join("; "));
         this.scope = new CellScopeImports(compiled.declarations, globals);
@@ -105,7 +115,12 @@ export class TslabEvaluator implements TsEvaluator {
     const ready = await Promise.race([this.loadPrelude(), stopped]).finally(() => this.waiting--);
     if (ready === STOPPED) return { status: "error", ...interruptedError("before") };
     const scope = this.scope?.reachableFrom(source, this.declarations) ?? "";
-    const compiling = this.compiler.request<Compiled>({ op: "compile", declarations: this.declarations + scope, source });
+    const store = this.compiledCells();
+    const key = store && compiledCellKey(this.declarations, scope, source, scopeVersions(), this.scopePaths);
+    const kept = key ? store?.get(key) : undefined;
+    const compiling = kept
+      ? Promise.resolve<Compiled>(localCompiled(kept, this.scopePaths))
+      : this.compiler.request<Compiled>({ op: "compile", declarations: this.declarations + scope, source });
     // The scope's modules load here while the compiler works on the cell.
     this.runPrelude();
     const compiled = await Promise.race([compiling, stopped]).catch(
@@ -118,6 +133,10 @@ export class TslabEvaluator implements TsEvaluator {
       if (!compiled.diagnostics.length) return { status: "ok", hasValue: false };
       const lines = compiled.diagnostics.map(formatDiagnostic);
       return { status: "error", ename: "TypeScriptError", evalue: lines[0], traceback: lines };
+    }
+    if (key && !kept) {
+      const portable = portableCompiled(compiled, this.scopePaths);
+      if (portable) store?.put(key, portable);
     }
     this.runner.addFiles(compiled.files);
     if (compiled.js) {
@@ -190,6 +209,13 @@ export class TslabEvaluator implements TsEvaluator {
     return this.compiler.request({ op: "isComplete", source });
   }
 }
+
+/** What a kept cell's compiled form depends on besides the notebook: the kernel's, tslab's and Arquero's versions. */
+const scopeVersions = (() => {
+  let versions: string | undefined;
+  const version = (pkg: string) => (JSON.parse(readFileSync(require.resolve(`${pkg}/package.json`), "utf8")) as { version: string }).version;
+  return () => (versions ??= `elixirlumin ${kernelVersion()}; tslab ${version("tslab")}; arquero ${version("arquero")}`);
+})();
 
 function whenAborted(signal: AbortSignal): Promise<typeof STOPPED> {
   return new Promise((resolve) => {

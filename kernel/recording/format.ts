@@ -13,6 +13,9 @@
  *   results/SEQ-OP.json        each %elixir / %erlang result and %state / %info term, as text (and raw bytes)
  *   pictures/HASH.WxH.png      each chart's picture as the notebook showed it, by a hash of its spec, so a replay
  *                              shows it without drawing it again (kernel/recording/pictures.ts); not evidence
+ *   cells/HASH.json            each TypeScript cell as the notebook compiled it, by a hash of the cell, its
+ *                              declarations and the kernel's version, so a replay runs it without waiting for the
+ *                              compiler (kernel/recording/compiledCells.ts); not evidence
  *
  * Replies and events other than rows travel in the timeline as the bridge sent them (the Erlang external term
  * format, base64), so a replay goes through exactly the code a live run does.

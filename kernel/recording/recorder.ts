@@ -23,6 +23,7 @@ import { snapshotTable } from "../tables/tables";
 import { FORMAT_VERSION, MANIFEST, TIMELINE, type Entry, type Manifest, type RequestEntry } from "./format";
 import { RecordingBridge } from "./recordingBridge";
 import { PICTURES, RecordedPictures } from "./pictures";
+import { CELLS, RecordedCells } from "./compiledCells";
 import type { RecordingHost, Tape } from "./tape";
 
 const pad = (n: number) => String(n).padStart(4, "0");
@@ -57,6 +58,7 @@ export class Recorder implements Tape {
   private readonly start = new Date();
   private readonly startPolicy: unknown;
   readonly pictures: RecordedPictures;
+  readonly cells: RecordedCells;
 
   constructor(
     readonly dir: string,
@@ -64,11 +66,12 @@ export class Recorder implements Tape {
   ) {
     // A recording is the evidence of one run: what an earlier run left here goes.
     mkdirSync(dir, { recursive: true });
-    for (const sub of ["probes", "snapshots", "results", PICTURES]) rmSync(path.join(dir, sub), { recursive: true, force: true });
+    for (const sub of ["probes", "snapshots", "results", PICTURES, CELLS]) rmSync(path.join(dir, sub), { recursive: true, force: true });
     for (const f of [MANIFEST, TIMELINE]) rmSync(path.join(dir, f), { force: true });
     for (const sub of ["probes", "snapshots", "results"]) mkdirSync(path.join(dir, sub));
     writeFileSync(path.join(dir, TIMELINE), "");
     this.pictures = new RecordedPictures(dir, "record");
+    this.cells = new RecordedCells(dir, "record");
     this.startPolicy = state.redaction;
     state.onCellStart(() => void this.save());
     state.shutdown.add(() => this.save());
@@ -190,7 +193,7 @@ export class Recorder implements Tape {
 
   private manifest(armed: Manifest["probes"]): Manifest {
     const files: Record<string, number> = {};
-    for (const sub of [".", "probes", "snapshots", "results", PICTURES]) {
+    for (const sub of [".", "probes", "snapshots", "results", PICTURES, CELLS]) {
       for (const f of readdirSync(path.join(this.dir, sub))) {
         const rel = sub === "." ? f : `${sub}/${f}`;
         if (rel === MANIFEST || statSync(path.join(this.dir, rel)).isDirectory()) continue;

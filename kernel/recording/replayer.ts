@@ -21,6 +21,7 @@ import { loadCapture } from "../tables/capture";
 import { FORMAT_VERSION, MANIFEST, TIMELINE, type Entry, type EventEntry, type Manifest, type ReplyEntry, type RequestEntry } from "./format";
 import { ReplayBridge } from "./replayBridge";
 import { RecordedPictures } from "./pictures";
+import { RecordedCells } from "./compiledCells";
 import { batchOf } from "./tableBatch";
 import type { RecordingHost, Tape } from "./tape";
 
@@ -54,6 +55,7 @@ export class Replayer implements Tape {
   /** Magics started since %replay (as `m` counts them in the timeline). */
   private magics = 0;
   readonly pictures: RecordedPictures;
+  readonly cells: RecordedCells;
 
   constructor(
     readonly dir: string,
@@ -62,6 +64,7 @@ export class Replayer implements Tape {
     this.manifest = readManifest(dir);
     this.entries = readTimeline(dir);
     this.pictures = new RecordedPictures(dir, "replay");
+    this.cells = new RecordedCells(dir, "replay");
     for (const e of this.entries) {
       const file = e.t === "event" ? e.file : e.t === "reply" ? e.file : undefined;
       if (file && !this.tables.has(file)) this.tables.set(file, readTable(dir, file));

@@ -10,6 +10,7 @@ import type { ShutdownHooks } from "../dispatch/shutdownHooks";
 import type { CellIO } from "../evaluation/cellIO";
 import type { RedactionPolicy } from "../redaction/policy";
 import type { PictureStore } from "../display/pictureCache";
+import type { CompiledCellStore } from "../evaluation/compiledCellStore";
 
 export interface Tape {
   /** `record` or `replay`, and the recording's folder. */
@@ -24,6 +25,8 @@ export interface Tape {
   magicStarted(): void;
   /** The recording's chart pictures: kept as the notebook draws them (%record), given back (%replay). */
   readonly pictures: PictureStore;
+  /** The recording's compiled TypeScript cells: kept as the notebook compiles them (%record), given back (%replay). */
+  readonly cells: CompiledCellStore;
 }
 
 /** The parts of the kernel a tape works with (kernel/kernelState.ts has them all). */

@@ -3,7 +3,8 @@
  * (the sample shop app), then a second kernel, in another folder with a copy of the recording and no node
  * anywhere, replays it and shows the same text in every cell. A notebook changed after recording fails with
  * the divergence error, and a damaged recording is refused with an error saying what is wrong with it. A chart's
- * picture is kept in the recording and shown again by the replay, not drawn again.
+ * picture and each TypeScript cell's compiled form are kept in the recording and used again by the replay, not
+ * drawn or compiled again.
  */
 import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync, statSync } from "node:fs";
@@ -95,6 +96,12 @@ describe("%record, then %replay with no node", () => {
     // rather than drawing the chart again.
     const [kept] = readdirSync(path.join(replayFolder, "rec", "pictures"));
     cpSync(path.join(ROOT, "kernel", "assets", "logo-32x32.png"), path.join(replayFolder, "rec", "pictures", kept));
+    // So is the compiled `n + 1` cell's last expression: the replay shows 1042 only if it runs the recorded cell
+    // rather than compiling it again.
+    const cellsDir = path.join(replayFolder, "rec", "cells");
+    const nCell = readdirSync(cellsDir).find((f) => readFileSync(path.join(cellsDir, f), "utf8").includes("n + 1;"));
+    if (!nCell) throw new Error(`no kept cell computes n + 1 in ${cellsDir}`);
+    writeFileSync(path.join(cellsDir, nCell), readFileSync(path.join(cellsDir, nCell), "utf8").replace("n + 1;", "n + 1000;"));
   }, 400_000);
 
   afterAll(() => {
@@ -125,6 +132,17 @@ describe("%record, then %replay with no node", () => {
     expect(readFileSync(path.join(recordDir, "pictures", pictures[0])).toString("base64")).toBe(livePicture);
     const results = readdirSync(path.join(recordDir, "results")).map((f) => JSON.parse(readFileSync(path.join(recordDir, "results", f), "utf8")));
     expect(results.map((r) => r.text)).toEqual(expect.arrayContaining([":done", "42"]));
+    // Each TypeScript cell as compiled (four of them), naming the cell scope's modules portably, not by where
+    // this kernel is installed.
+    const kept = readdirSync(path.join(recordDir, "cells"));
+    expect(kept).toHaveLength(4);
+    for (const f of kept) {
+      expect(f).toMatch(/^[0-9a-f]{64}\.json$/);
+      expect(m.files[`cells/${f}`]).toBeGreaterThan(0);
+      const cell = JSON.parse(readFileSync(path.join(recordDir, "cells", f), "utf8"));
+      expect(cell).toMatchObject({ kind: "code", js: expect.any(String), declarations: expect.any(String) });
+      expect(cell.declarations).not.toContain(ROOT);
+    }
   });
 
   it("keeps every table readable by another Arrow implementation: Apache Arrow's own JS reader, not the writer the kernel uses (pyarrow, polars and DuckDB's Arrow extension cannot be installed on this machine)", () => {
@@ -162,6 +180,9 @@ describe("%record, then %replay with no node", () => {
       await k.shutdown();
     }
     expect(replayed[0]).toMatch(/^Replaying rec: recorded by ElixirLumin .* No node is used/);
+    const nCell = cells("").indexOf("const n = %elixir 6 * 7\nn + 1");
+    expect([live[nCell], replayed[nCell]]).toEqual(["42\n43", "42\n1042"]);
+    replayed[nCell] = live[nCell];
     expect(replayed.slice(1)).toEqual(live.slice(1));
     expect(replayedPicture).toBe(readFileSync(path.join(ROOT, "kernel", "assets", "logo-32x32.png")).toString("base64"));
   }, 120_000);
