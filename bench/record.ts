@@ -9,10 +9,10 @@
  *
  * Wall time is from the first cell's execute_request to the last cell's idle, in a kernel already started
  * (its start-up, the same for all three, is not part of it): a kernel has started once its TypeScript compiler can
- * compile a cell against the cell scope, which takes it a couple of seconds after it answers kernel_info. A live
- * run hides that inside `%node start`; a replay, whose node magics take milliseconds, would wait for it in its
- * first TypeScript cell, so each run first waits for it, unmeasured. The replay is also timed as it comes, from a
- * kernel just started (`replayed_from_start`), so what that start-up costs a replay is in the figures too.
+ * compile a cell against the cell scope, which takes it about a second after it answers kernel_info. A live run
+ * hides that inside `%node start`; so each run first waits for it, unmeasured. A replay runs the compiled cells
+ * its recording keeps and need not wait for the compiler: it is also timed as it comes, from a kernel just
+ * started (`replayed_from_start`), so what the start-up costs a replay is in the figures too.
  * The node's name is made unique per run; the sample app is compiled by a warm-up run first, and live and
  * recorded take turns going first.
  */
@@ -97,8 +97,8 @@ export async function benchRecord(reps = 5): Promise<void> {
     "recorded", recorded, l, 1.1, "< 1.10", { live_runs_ms: live.map((x) => round(x, 0)) });
   emitAgainstLive("replay_vs_live", "latency-spike notebook's cells replayed by %replay with no node vs run live, wall time ms",
     "replayed", replayed, l, 1 / 3, "< 0.333", {
-      // Where the time goes, cell by cell (medians; the replay's first cell is %replay): what does not touch a
-      // node (the TypeScript compiler's first cell, charts rendered to PNG) costs the same both ways.
+      // Where the time goes, cell by cell (medians; the replay's first cell is %replay): the replay takes chart
+      // pictures and compiled cells from the recording; what else does not touch a node costs the same both ways.
       cells: codeCells().map((c, i) => ({
         cell: c.split("\n")[0].slice(0, 48),
         live_ms: round(median(liveCells.map((x) => x[i])), 0),
