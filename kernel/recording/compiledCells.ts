@@ -6,28 +6,23 @@
  * A replay only reads: the recording is the evidence of the recorded run, and a replay never writes into it.
  * Not evidence: a recording without them (made before they were kept) replays the same, compiling each cell.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { CompiledCellStore, CompiledCode } from "../evaluation/compiledCellStore";
+import { keptFiles } from "./keptFiles";
 
 export const CELLS = "cells";
 
 const NAME = /^([0-9a-f]{64})\.json$/;
 
 export class RecordedCells implements CompiledCellStore {
-  private readonly files = new Map<string, string>();
+  private readonly files: Map<string, string>;
 
   constructor(
     private readonly dir: string,
     private readonly mode: "record" | "replay",
   ) {
-    const folder = path.join(dir, CELLS);
-    if (mode === "record") mkdirSync(folder, { recursive: true });
-    if (!existsSync(folder)) return;
-    for (const f of readdirSync(folder)) {
-      const m = NAME.exec(f);
-      if (m) this.files.set(m[1], path.join(folder, f));
-    }
+    this.files = new Map([...keptFiles(dir, CELLS, mode, NAME)].map(([key, { file }]) => [key, file]));
   }
 
   get(key: string): CompiledCode | undefined {

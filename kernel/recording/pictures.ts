@@ -7,10 +7,11 @@
  * Recordings ship beside notebooks and are kept small, so a recording keeps pictures up to PICTURE_BUDGET bytes
  * in all; a chart past it is drawn again when replayed, as it would be with no picture kept.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { PictureStore } from "../display/pictureCache";
 import type { Picture } from "../display/vegaBundle";
+import { keptFiles } from "./keptFiles";
 
 export const PICTURES = "pictures";
 
@@ -21,21 +22,15 @@ const NAME = /^([0-9a-f]{64})\.(\d+)x(\d+)\.png$/;
 
 export class RecordedPictures implements PictureStore {
   /** Each picture's file and the size it is shown at, by its hash. */
-  private readonly files = new Map<string, { file: string; width: number; height: number }>();
+  private readonly files: Map<string, { file: string; width: number; height: number }>;
   private bytes = 0;
 
   constructor(
     private readonly dir: string,
     private readonly mode: "record" | "replay",
   ) {
-    const folder = path.join(dir, PICTURES);
-    if (mode === "record") mkdirSync(folder, { recursive: true });
     // A recording made before pictures were kept has none: every chart is drawn.
-    if (!existsSync(folder)) return;
-    for (const f of readdirSync(folder)) {
-      const m = NAME.exec(f);
-      if (m) this.files.set(m[1], { file: path.join(folder, f), width: Number(m[2]), height: Number(m[3]) });
-    }
+    this.files = new Map([...keptFiles(dir, PICTURES, mode, NAME)].map(([key, { file, match }]) => [key, { file, width: Number(match[2]), height: Number(match[3]) }]));
   }
 
   get(key: string): Picture | undefined {
