@@ -74,11 +74,14 @@ defmodule LuminBridge.LocalNode do
 
   # Also ties the node's life to the port from its first moment: nothing writes to its standard input, which
   # ends only when the bridge closes the port or dies. Before its agent is loaded (a %node start interrupted,
-  # the kernel killed mid-start) nothing else would stop it.
-  defp set_cookie_code(file) do
+  # the kernel killed mid-start) nothing else would stop it. Anything but a line ends it: `:eof`, or, when the
+  # bridge was gone before the node first wrote to it, `{:error, :terminated}` (its standard output broke and
+  # took the standard I/O server with it; every read after gives that again).
+  @doc false
+  def set_cookie_code(file) do
     "p = #{inspect(file)}; c = File.read!(p); File.rm!(p); File.rmdir(Path.dirname(p)); " <>
       "Node.set_cookie(String.to_atom(c)); " <>
-      "spawn(fn -> Stream.repeatedly(fn -> IO.read(:stdio, :line) end) |> Enum.find(&(&1 == :eof)); System.halt(0) end); " <>
+      "spawn(fn -> w = fn w -> case IO.read(:stdio, :line) do l when is_binary(l) -> w.(w); _ -> System.halt(0) end end; w.(w) end); " <>
       "IO.puts(#{inspect(@cookie_set)})"
   end
 
