@@ -5,7 +5,9 @@
  * tslab's converter compiles, in a thread of its own (compilerThread.ts) that starts with the kernel, so the
  * first cell finds it warm and a magic-only cell never waits for it; the cell runs here, on the main thread
  * (cellRunner.ts), in the kernel's context. The declarations of earlier cells are kept here and sent with each
- * request. The cell scope (prelude.ts and Arquero) is compiled as soon as the compiler is up.
+ * request. The cell scope (prelude.ts and Arquero) is compiled as soon as the compiler is up. Under `%record` a
+ * cell's compiled form is kept in the recording, and under `%replay` taken from it (compiledCellStore.ts), so a
+ * replayed notebook does not wait for the compiler to start.
  *
  * An interrupt always lands: before the cell runs (the compiler still starting or compiling) the cell is
  * abandoned and nothing in it runs; while it runs, a busy loop is broken by SIGINT and an awaited promise is
