@@ -99,8 +99,8 @@ const IMPORTS = /\bimport\b|\brequire\s*\(/;
 /**
  * tslab's converter module, loaded again with a TypeScript whose watch programs get `options` added to tslab's,
  * `extraRoots` (declaration files by path and text) added to their root files, and take the standard library's
- * files (lib.*.d.ts, beside TypeScript itself) from `library`, parsing each only when it is not there yet. Both converters compile with the same target and module options, so a library file
- * parses the same for either.
+ * files (lib.*.d.ts, beside TypeScript itself) from `library`, parsing each only when it is not there yet. Both
+ * converters compile with the same target and module options, so a library file parses the same for either.
  */
 function converterModule(ts: TypeScript, options: object, library: Map<string, unknown>, extraRoots: Record<string, string> = {}): ConverterModule {
   const file = require.resolve("tslab/dist/converter");
