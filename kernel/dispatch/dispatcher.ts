@@ -97,7 +97,8 @@ export class Dispatcher {
     this.running = { controller, msgId: req.header.msg_id };
     const cellId = typeof (req.metadata as Record<string, unknown> | undefined)?.cellId === "string" ? String((req.metadata as Record<string, unknown>).cellId) : undefined;
     const env: CellEnvironment = { io: output, ts: this.k.ts, state: this.k.state, signal: controller.signal, cellNumber: count, cellId };
-    const outcome = await runCell(code, env);
+    this.k.ts.kernelBusy(true);
+    const outcome = await runCell(code, env).finally(() => this.k.ts.kernelBusy(false));
     this.running = undefined;
 
     let reply: Record<string, unknown>;

@@ -4,9 +4,9 @@
  * tslab type-checks a cell against the standard library and every declaration of Node (@types/node: 2 MB, about
  * half of a converter's start-up). A notebook's first cells rarely need Node's types, so a quick converter that
  * knows only the standard library (and the cell scope's types) starts in half the time and compiles them while
- * the full one is not built yet. The full one is built when the kernel asks (a `warm` request, sent once no
- * TypeScript cell has come for a second, and queued behind any cell), or at once when a request needs it, and
- * the quick one is then dropped.
+ * the full one is not built yet. The full one is built when the kernel asks (a `warm` request, sent once it has
+ * run no cell for a second, and queued behind any cell), or at once when a request needs it, and the quick one
+ * is then dropped.
  *
  * A cell is taken from the quick converter only when it cannot come out different from the full one's:
  *   - it and the declarations it is checked against import nothing but the cell scope (a package may reach into

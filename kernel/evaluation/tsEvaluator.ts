@@ -32,7 +32,7 @@ const ARQUERO = path.dirname(require.resolve("arquero/package.json"));
 /** Names that are the kernel's plumbing, never offered to the user. */
 const INTERNAL = /^__(lumin|tslab)/;
 const STOPPED = Symbol("stopped");
-/** No TypeScript cell for this long: the compiler builds its full converter (see warmWhenIdle). */
+/** No cell run for this long: the compiler builds its full converter (see warmWhenIdle). */
 const WARM_WHEN_IDLE_MS = 1000;
 
 export class TslabEvaluator implements TsEvaluator {
@@ -109,10 +109,18 @@ export class TslabEvaluator implements TsEvaluator {
     }
   }
 
+  /** A cell of any kind runs now: the compiler is not warmed meanwhile. */
+  private busy = false;
+
+  kernelBusy(busy: boolean): void {
+    this.busy = busy;
+    if (busy) clearTimeout(this.warmTimer);
+    else this.warmWhenIdle();
+  }
+
   async run(source: string, signal: AbortSignal): Promise<CellOutcome> {
     if (signal.aborted) return { status: "error", ...interruptedError("before") };
     const stopped = whenAborted(signal);
-    clearTimeout(this.warmTimer);
     this.waiting++;
     const ready = await Promise.race([this.loadPrelude(), stopped]).finally(() => this.waiting--);
     if (ready === STOPPED) return { status: "error", ...interruptedError("before") };
@@ -128,7 +136,6 @@ export class TslabEvaluator implements TsEvaluator {
     const compiled = await Promise.race([compiling, stopped]).catch(
       (e: Error): CellOutcome => ({ status: "error", ename: "CompilerError", evalue: e.message, traceback: [e.message] }),
     );
-    if (this.waiting === 0) this.warmWhenIdle();
     if (compiled === STOPPED || signal.aborted) return { status: "error", ...interruptedError("before") };
     if ("status" in compiled) return compiled;
     if (compiled.kind !== "code") {
@@ -178,16 +185,17 @@ export class TslabEvaluator implements TsEvaluator {
   }
 
   /**
-   * Lets the compiler build its full converter (Node's types, a second or so of its thread) once no TypeScript
-   * cell has come for a while: cells that come one after another (a notebook run top to bottom, a replay) are
+   * Lets the compiler build its full converter (Node's types, a second or so of its thread) once the kernel has
+   * run no cell for a second: cells that come one after another (a notebook run top to bottom, a replay) are
    * compiled meanwhile by the quick converter, which takes any cell that needs nothing of Node's; they would wait
-   * behind the build. A slow magic (`%node start`) leaves the time for it.
+   * behind the build. Nor is it built while a cell runs: a probe's work on a node of this machine, or what a
+   * cell times, would share the cores with it.
    */
   private warmWhenIdle(): void {
-    if (this.warmed) return;
+    if (this.warmed || this.busy) return;
     clearTimeout(this.warmTimer);
     this.warmTimer = setTimeout(() => {
-      if (this.waiting === 0) this.warmCompiler();
+      if (this.waiting === 0 && !this.busy) this.warmCompiler();
     }, WARM_WHEN_IDLE_MS);
     this.warmTimer.unref();
   }

@@ -31,6 +31,8 @@ export interface TsEvaluator {
   inspect(source: string, cursor: number): Promise<string | null>;
   /** Is this code a whole statement (a console frontend asks before running it)? */
   isComplete(source: string): Promise<{ completed: boolean; indent?: string }>;
+  /** The kernel started running a cell of any kind (true) or finished it (false): start-up work waits for idle. */
+  kernelBusy(busy: boolean): void;
 }
 
 export interface Completion {
