@@ -129,14 +129,10 @@ export class PackedReader {
       if (p >= end) this.truncated();
       let x = b[p++];
       if (x >= 128) {
-        x &= 127;
-        let m = 128;
-        let y;
-        do {
-          y = b[p++];
-          x += (y & 127) * m;
-          m *= 128;
-        } while (y >= 128);
+        // A count of two bytes or more: read by uv() from where it started.
+        this.p = p - 1;
+        x = this.uv();
+        p = this.p;
       }
       if (x !== 0) {
         if (into !== null) into[at + k] += x;
@@ -146,14 +142,9 @@ export class PackedReader {
       }
       let run = b[p++];
       if (run >= 128) {
-        run &= 127;
-        let m = 128;
-        let y;
-        do {
-          y = b[p++];
-          run += (y & 127) * m;
-          m *= 128;
-        } while (y >= 128);
+        this.p = p - 1;
+        run = this.uv();
+        p = this.p;
       }
       if (!(run > 0) || k + run > span) throw new Error("a summary's packed sketches hold a run of empty buckets past the sketch's span: the binary is damaged");
       k += run;
