@@ -87,6 +87,14 @@ function parseImports(declarations: string): ScopeImport[] {
   return out;
 }
 
+/**
+ * Whether `text` (a cell, or declarations) imports or requires anything: such a cell is not taken by the quick
+ * converter (converters.ts), nor kept compiled by a recording (compiledCellStore.ts).
+ */
+export function importsAnything(text: string): boolean {
+  return /\bimport\b|\brequire\s*\(/.test(text);
+}
+
 /** The module an import line of the scope's forms (`* as`, `{ … }`, bare) names. */
 export function importSource(line: string): string | undefined {
   const m = IMPORT.exec(line.trim());

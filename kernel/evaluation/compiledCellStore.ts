@@ -12,6 +12,7 @@
  * compiled as usual; a store that cannot give a cell back only means it is compiled.
  */
 import { createHash } from "node:crypto";
+import { importsAnything } from "./cellScopeImports";
 import type { Compiled } from "./compilerProtocol";
 
 export type CompiledCode = Extract<Compiled, { kind: "code" }>;
@@ -21,8 +22,6 @@ export interface CompiledCellStore {
   put(key: string, compiled: CompiledCode): void;
 }
 
-/** A cell that imports anything itself (or whose earlier cells did) is compiled every time. */
-const IMPORTS = /\bimport\b|\brequire\s*\(/;
 
 /**
  * The scope's modules as this kernel names them, and the placeholders a kept cell names them by. `modules`: the
@@ -51,7 +50,8 @@ export class ScopePaths {
  * that must be compiled every time. `own`: the notebook's declarations without the scope's import lines.
  */
 export function compiledCellKey(own: string, scope: string, source: string, versions: string, paths: ScopePaths): string | undefined {
-  if (IMPORTS.test(own) || IMPORTS.test(source)) return undefined;
+  // A cell that imports anything itself (or whose earlier cells did) is compiled every time.
+  if (importsAnything(own) || importsAnything(source)) return undefined;
   return createHash("sha256")
     .update(versions)
     .update("\u0000")

@@ -27,7 +27,7 @@ import Module from "node:module";
 import path from "node:path";
 import vm from "node:vm";
 import type { Converter } from "tslab/dist/converter";
-import { importSource } from "./cellScopeImports";
+import { importsAnything, importSource } from "./cellScopeImports";
 import { QUICK_GLOBALS, QUICK_GLOBALS_FILE } from "./quickGlobals";
 
 type ConverterModule = typeof import("tslab/dist/converter");
@@ -89,12 +89,10 @@ export class Converters {
       .split("\n")
       .filter((line) => !this.scopeModules.has(importSource(line) ?? ""))
       .join("\n");
-    return IMPORTS.test(own) || IMPORTS.test(source) ? undefined : this.quickOne;
+    return importsAnything(own) || importsAnything(source) ? undefined : this.quickOne;
   }
 }
 
-/** An import or require of anything: such a cell goes to the full converter. */
-const IMPORTS = /\bimport\b|\brequire\s*\(/;
 
 /**
  * tslab's converter module, loaded again with a TypeScript whose watch programs get `options` added to tslab's,
