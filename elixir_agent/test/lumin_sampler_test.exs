@@ -105,10 +105,12 @@ defmodule LuminSamplerTest do
   test "a sampler that stops on its own ends its probe, saying so, and leaves the function clean" do
     {:ok, probe, _} = arm("busy", "k")
     [sampler] = for p <- Process.list(), match?({:lumin_sampler, :init, _}, :proc_lib.initial_call(p)), do: p
+    watch = Process.monitor(probe)
     Process.exit(sampler, :kill)
     assert_receive {:lumin_event, :probe_status, %{name: "k", state: :ended, why_ended: :disarmed, detail: detail}}, 5000
     assert detail =~ "its sampler stopped (killed): nothing bounded what it traced"
-    refute Process.alive?(probe)
+    # (Its last status goes out just before it exits: wait for the exit, not only the status.)
+    assert_receive {:DOWN, ^watch, :process, ^probe, _}, 5000
     assert :erlang.trace_info({Work, :busy, 1}, :traced) == {:traced, false}
     assert :erlang.trace_info({Work, :busy, 1}, :call_count) == {:call_count, false}
   end
