@@ -453,7 +453,8 @@ flood_t`);
     // the flooder at once) the watched process's mailbox growing while traced.
     expect(status.status).toMatchObject({ kind: "messages", state: "ended" });
     expect(["rate", "overload"]).toContain(status.status.why_ended);
-    expect(status.tookMs).toBeLessThan(3_000);
+    // Not a speed figure (`npm run bench` measures those): only that a budget ended it, well before the cell's --wait=20s would have, even on a loaded two-core CI machine (3.6 s seen).
+    expect(status.tookMs).toBeLessThan(10_000);
     const caption = texts(ended, "execute_result")[0];
     if (status.status.why_ended === "rate") expect(caption).toMatch(/ended \((rate: )?rate budget of 5000 messages\/s exceeded \(\d+\/s\)(; stopped at the source)?\)/); // by the watchdog or the probe's own tick, whichever sees it first
     else expect(caption).toMatch(/ended \((overload: )?the watched process's mailbox grew by \d+ messages while traced/);
