@@ -316,7 +316,7 @@ export const SCHEMAS: { readonly [K in TableKind]: TableSchema } = {
       col("kind", "string", PROBE_KINDS.map((k) => `\`${k}\``).join(", ")),
       col("target", "string", "what it watches, as written"),
       col("state", "string", codeList(PROBE_STATES)),
-      col("seen", "int", "events seen"),
+      col("seen", "int", "events seen, of which the rows are made (for `--counts`, a function's interval); for `--summary`, the calls traced into its sketches: every call counted is in its rows' `count`"),
       col("dropped", "int", "events dropped (counted exactly)"),
       col("why_ended", "string", `why it ended: ${codeList(WHY_ENDED)}`, true),
       col("detail", "string", "what tripped, with the figures (e.g. `rate budget of 2000 calls/s exceeded (41234/s)`)", true),
