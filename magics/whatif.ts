@@ -5,7 +5,7 @@
  * the rows came from is never changed: the shadow node has no connection to it (see
  * elixir_agent/lib/lumin_bridge/shadow.ex), and the bridge only reads the node's code from it.
  */
-import { defineMagic, MagicUsageError, type MagicContext } from "../kernel/magics/declaration";
+import { defineMagic, MagicUsageError } from "../kernel/magics/declaration";
 import { resolveTable } from "../kernel/magics/tableArgument";
 import { NODE_FLAG } from "../kernel/magics/nodeFlag";
 import { tableMeta } from "../kernel/tables/tableMeta";
@@ -14,8 +14,6 @@ import { callRows, stateRows, wireRows } from "../kernel/tables/whatifRows";
 import { hasColumn } from "../kernel/analysis/columns";
 import { showingPage } from "../kernel/display/tableBundle";
 import type { ColumnTable } from "../kernel/analysis/aq";
-
-let counter = 0;
 
 /** The table kinds a what-if replays, and how it says what it cannot replay. */
 function kindOf(table: ColumnTable, text: string): "calls" | "state" {
@@ -91,7 +89,7 @@ Examples:
     ctx.beam.node(node); // attached (a capture from another node replays with that node's code only if it is)
     const code = written === "cell" ? (body ?? "").trim() : "";
     if (written === "cell" && !code) throw new MagicUsageError("%%whatif: the cell's body is the replacement code (an Elixir defmodule, or an Erlang -module); it is empty.");
-    const name = args.flags.as ?? nextName(ctx);
+    const name = args.flags.as ?? ctx.beam.probes.nextName("w");
     if (ctx.beam.probes.get(name)) throw new MagicUsageError(`%whatif: --as ${name} is a probe's name already; pick another name for the what-if.`);
     const rows = kind === "calls" ? callRows(table) : stateRows(table);
     const pid = kind === "state" && hasColumn(table, "pid") ? String((table.array("pid") as ArrayLike<unknown>)[0]) : null;
@@ -115,9 +113,3 @@ Examples:
     return showingPage(result, {});
   },
 });
-
-function nextName(ctx: MagicContext): string {
-  do counter++;
-  while (ctx.beam.probes.has(`w${counter}`));
-  return `w${counter}`;
-}

@@ -79,12 +79,18 @@ export class ProbeStore {
   private readonly groupOf_ = new Map<string, ProbeGroup>();
   /** Called once when a group's members together pass its cluster-wide count budget (the session disarms them). */
   onGroupTotal: (group: ProbeGroup) => void = () => undefined;
-  private counter = 0;
+  private readonly counters = new Map<string, number>();
 
-  nextName(): string {
-    do this.counter++;
-    while ((this.probes.has(`p${this.counter}`) && this.probes.get(`p${this.counter}`)!.status.state !== "ended") || this.groups.has(`p${this.counter}`));
-    return `p${this.counter}`;
+  /**
+   * The next free automatic name: p1, p2… for probes, w1, w2… for what-if results. A name taken — by a probe
+   * (ended ones too: their events stay readable), a group, a loaded capture or a what-if's table — is skipped.
+   */
+  nextName(prefix: "p" | "w" = "p"): string {
+    let n = this.counters.get(prefix) ?? 0;
+    do n++;
+    while (this.has(`${prefix}${n}`));
+    this.counters.set(prefix, n);
+    return `${prefix}${n}`;
   }
 
   addGroup(group: ProbeGroup, spec?: ProbeSpec): void {

@@ -37,6 +37,18 @@ describe("the probe store", () => {
     expect(store.names()).toEqual(["saved", "p3", "p2", "p1"]);
   });
 
+  it("gives automatic names in turn, p… for probes and w… for what-ifs, past any name taken", () => {
+    const store = new ProbeStore();
+    add(store, "p2");
+    store.addCapture("p3", {}); // a capture loaded under that name is read before a probe of it: never shadowed
+    store.addCapture("w1", {});
+    expect([store.nextName(), store.nextName()]).toEqual(["p1", "p4"]);
+    expect([store.nextName("w"), store.nextName("w")]).toEqual(["w2", "w3"]);
+    add(store, "p5");
+    store.onStatus(status("p5", "ended"));
+    expect(store.nextName()).toBe("p6"); // an ended probe's events stay readable under its name: not taken over
+  });
+
   it("keeps an ended probe's rows, and forgets them on drop", async () => {
     const store = new ProbeStore();
     add(store, "p1");
