@@ -6,7 +6,7 @@
 -export([work/1, timed_loop/1, raw_calls/2, state_work/1, timed_state_loop/2,
          start_sink/1, stop_sink/1, flood/2, raw_messages/2,
          spawn_idle/1, stop_idle/0, os_pid/0,
-         start_server/1, casts/2, start_big_server/2, state_ship_cost/3,
+         start_server/1, restart_server/1, casts/2, start_big_server/2, state_ship_cost/3,
          cpu_per_call/1, call_time_cost/2, raw_trace_cost/2, paced_load/3, paced_cost/3]).
 -export([init/1, handle_cast/2, handle_call/3]).
 
@@ -169,6 +169,12 @@ stop_idle() ->
 start_server(Name) ->
     {ok, Pid} = gen_server:start({local, Name}, ?MODULE, 0, []),
     Pid.
+
+%% The same server, started afresh (the one of that name stopped): each run of the kinds benchmark measures a
+%% process with nothing left on its heap, in its mailbox or its debug options by the run before it.
+restart_server(Name) ->
+    _ = [gen_server:stop(Name) || whereis(Name) =/= undefined],
+    start_server(Name).
 
 init({big, MB}) -> {ok, big_state(MB)};
 init(N) -> {ok, N}.
