@@ -10,7 +10,8 @@
  * load on a shared machine moves a repetition's runs alike, not their ratio. Every run has a server started
  * afresh: a run's speed depended on which ran before it. Single repetitions range from 0.7 to 1.9 on a 2-core
  * machine, hence 15 of them. The call and state probes are also measured together as a pair, run beside the four:
- * where the four cost more than their parts, that pair did (calls + messages and messages + state measured ≈ 1).
+ * where the four cost more than their parts, that pair did (calls + messages and messages + state measured ≈ 1);
+ * and the same pair without ElixirLumin (a bare tracer, a bare sys hook), to tell its share of that from the VM's.
  */
 import { randomBytes } from "node:crypto";
 import { BeamBench } from "./beamBench";
@@ -38,6 +39,14 @@ function armLine(kind: Kind, server: string, name: string): string {
     case "procs":
       return `--procs=${server} ${budget}`;
   }
+}
+
+/** The same pair with neither ElixirLumin's tracer nor its hook (lumin_bench:raw_pair/2), µs per run. */
+interface RawPair {
+  untraced: number;
+  calls: number;
+  state: number;
+  both: number;
 }
 
 interface Run {
@@ -73,11 +82,13 @@ export async function benchKindsTogether(b: BeamBench, reps = 15): Promise<void>
   const alone: Record<Kind, Run[]> = { calls: [], messages: [], state: [], procs: [] };
   const together: Run[] = [];
   const pair: Run[] = [];
+  const raw: RawPair[] = [];
   for (let i = 0; i < reps; i++) {
     note(`kinds: run ${i + 1}/${reps}`);
     const runTogether = async () => {
       together.push(await run(b, server, KINDS, `t${i}`));
       pair.push(await run(b, server, PAIR, `c${i}`));
+      raw.push(await b.erl<RawPair>(`lumin_bench:raw_pair(${server}, ${CASTS}).`));
     };
     if (i % 2 === 1) await runTogether();
     untraced.push((await b.erl<{ us: number }>(`lumin_bench:restart_server(${server}), lumin_bench:casts(${server}, ${CASTS}).`)).us);
@@ -91,6 +102,7 @@ export async function benchKindsTogether(b: BeamBench, reps = 15): Promise<void>
   const ratios = together.map((r, i) => ratioOf(untraced[i], KINDS.map((k) => alone[k][i].us), r.us));
   const ratio = median(ratios);
   const pairRatios = pair.map((r, i) => ratioOf(untraced[i], PAIR.map((k) => alone[k][i].us), r.us));
+  const rawRatios = raw.map((r) => ratioOf(r.untraced, [r.calls, r.state], r.both));
   emit({
     bench: "probe_kinds_together",
     what: `${CASTS} casts to one gen_server: node time for the workload (ms) untraced, under each kind alone (calls --no-result, messages, state, procs), and under all four at once; end-to-end time until every probe's rows are in (ms)`,
@@ -108,6 +120,9 @@ export async function benchKindsTogether(b: BeamBench, reps = 15): Promise<void>
     median_pair_ms: round(median(pair.map((r) => ms(r.us))), 1),
     pair_ratio: round(median(pairRatios)),
     pair_is: `${PAIR.join(" + ")} armed together, the same ratio against those two alone`,
+    median_raw_pair_ms: { untraced: round(median(raw.map((r) => ms(r.untraced))), 1), calls: round(median(raw.map((r) => ms(r.calls))), 1), state: round(median(raw.map((r) => ms(r.state))), 1), both: round(median(raw.map((r) => ms(r.both))), 1) },
+    raw_pair_ratio: round(median(rawRatios)),
+    raw_pair_is: "the same pair's ratio without ElixirLumin, beside it in each repetition: a bare call trace (the same flags and pattern, to a tracer that drops each message) and a bare sys hook writing each event to an ETS table",
     ratio_is: "median over repetitions of together_ms / (untraced + the sum of each kind's extra time alone), each repetition's runs back to back: ≈ 1 when the kinds cost what they cost alone",
     target: "ratio ≤ 1.2, and armed together the call probe has a row per cast and the message probe one per cast (plus the final call and reply)",
     meets_target:

@@ -6,7 +6,7 @@
 -export([work/1, timed_loop/1, raw_calls/2, state_work/1, timed_state_loop/2,
          start_sink/1, stop_sink/1, flood/2, raw_messages/2,
          spawn_idle/1, stop_idle/0, os_pid/0,
-         start_server/1, restart_server/1, casts/2, start_big_server/2, state_ship_cost/3,
+         start_server/1, restart_server/1, casts/2, raw_pair/2, start_big_server/2, state_ship_cost/3,
          cpu_per_call/1, call_time_cost/2, raw_trace_cost/2, paced_load/3, paced_cost/3]).
 -export([init/1, handle_cast/2, handle_call/3]).
 
@@ -182,6 +182,35 @@ handle_cast({n, I}, S = #{queue := #{len := L}}) -> {noreply, S#{queue := #{len 
 handle_cast({n, _}, N) -> {noreply, N + 1}.
 handle_call(count, _From, S = #{queue := #{len := L}}) -> {reply, L, S};
 handle_call(count, _From, N) -> {reply, N, N}.
+
+%% The call + state pair without ElixirLumin, beside its own: on a server started afresh for each, N casts
+%% untraced, under a bare call trace (handle_cast/2 with the flags and pattern of a --no-result call probe, to
+%% a tracer that drops each message), under a bare sys hook (each debug event written to an ETS table, as the
+%% state probe's hook does), and under both. #{untraced, calls, state, both}: each run's µs (casts/2).
+raw_pair(Name, N) ->
+    maps:from_list([{Mode, raw_pair_run(Name, N, Mode)} || Mode <- [untraced, calls, state, both]]).
+
+raw_pair_run(Name, N, Mode) ->
+    Pid = restart_server(Name),
+    Tracer = spawn(fun Drop() -> receive stop -> ok; _ -> Drop() end end),
+    Tab = ets:new(?MODULE, [public, ordered_set, {write_concurrency, true}]),
+    MFA = {?MODULE, handle_cast, 2},
+    case Mode =:= calls orelse Mode =:= both of
+        true ->
+            1 = erlang:trace_pattern(MFA, [{'_', [], []}], [local]),
+            1 = erlang:trace(Pid, true, [{tracer, Tracer}, return_to | ?CALL_FLAGS]);
+        false -> ok
+    end,
+    case Mode =:= state orelse Mode =:= both of
+        true -> ok = sys:install(Name, {?MODULE, fun(Acc, Ev, _) -> ets:insert(Tab, {erlang:unique_integer([monotonic]), Ev}), Acc end, ok});
+        false -> ok
+    end,
+    try maps:get(us, casts(Name, N))
+    after
+        erlang:trace_pattern(MFA, false, [local]),
+        Tracer ! stop,
+        ets:delete(Tab)
+    end.
 
 %% ---- a big state: what a state probe ships per message ----------------------------------------------------
 
