@@ -13,9 +13,9 @@
  *     Node's types), and it is not a module cell (modules live in the full converter). The cell scope's
  *     declarations (prelude.ts's, Arquero's) name nothing of Node's, so they mean the same in both; a unit test
  *     (cell-scope-types) holds them to that;
- *   - it compiles there without a single diagnostic. A cell that uses Node (console, process, Buffer, require,
- *     timers…) gets "Cannot find name" there, and is compiled again on the full converter, which reports
- *     exactly what it always did.
+ *   - it compiles there without a single diagnostic. A cell that uses Node (process, Buffer, require, timers,
+ *     console beyond its common methods — quickGlobals.ts declares those as Node does…) gets "Cannot find name"
+ *     there, and is compiled again on the full converter, which reports exactly what it always did.
  * tslab's converter.js is loaded once more for each, given a TypeScript whose watch host adds the quick one's
  * `types: []` option (no automatic @types; tslab has no option for it, and its TypeScript's exports cannot be
  * changed in place), and whose programs share the standard library's files: the full converter takes them from

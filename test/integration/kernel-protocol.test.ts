@@ -63,6 +63,11 @@ describe("the first cells of a fresh kernel (compiled before Node's type definit
       expect(loader.content).toMatchObject({ ename: "TypeScriptError", evalue: expect.stringMatching(/'number' is not assignable to parameter of type 'ReadableStream<string>'/) });
       const typeError = ofType(await fresh.execute('const firstN: number = "seven"'), "error")[0];
       expect(typeError.content.evalue).toMatch(/Type 'string' is not assignable to type 'number'/);
+      // console's common methods are known there as Node's types have them: a cell that logs runs, a wrong call
+      // is refused as later; any other method of console is compiled with Node's types, and works.
+      expect(stdout(await fresh.execute('console.log("logged", [1, 2].length)'))).toBe("logged 2\n");
+      const table = ofType(await fresh.execute('console.table([1], "a")'), "error")[0];
+      expect(table.content.evalue).toMatch(/'string' is not assignable to parameter of type 'readonly string\[\]'/);
       // A cell that declares a scope name again owns it from then on; the rest of the scope stays.
       expect(texts(await fresh.execute("const show = 5\nshow + 1"), "execute_result")).toEqual(["6"]);
       expect(texts(await fresh.execute("[show, typeof display, aq.table({ a: [1, 2] }).numRows()].join(' ')"), "execute_result")).toEqual(["'5 function 2'"]);
@@ -71,6 +76,7 @@ describe("the first cells of a fresh kernel (compiled before Node's type definit
       const wrong = ofType(await fresh.execute("const firstRows: string = firstT.numRows()"), "error")[0];
       expect(wrong.content.evalue).toMatch(/Type 'number' is not assignable to type 'string'/);
       // Node's own globals are known at once (such a cell waits for the full compiler, it is not refused).
+      expect(stdout(await fresh.execute("console.dir({ dir: 1 }, { depth: 0 })"))).toBe("{ dir: 1 }\n");
       const node = await fresh.execute('console.log(Buffer.from("hi").length, typeof process.pid, firstT.numRows())');
       expect(ofType(node, "error")).toEqual([]);
       expect(stdout(node)).toBe("2 number 3\n");
