@@ -208,6 +208,7 @@ raw_pair_run(Name, N, Mode) ->
     try maps:get(us, casts(Name, N))
     after
         erlang:trace_pattern(MFA, false, [local]),
+        _ = (catch sys:remove(Name, ?MODULE)),
         Tracer ! stop,
         ets:delete(Tab)
     end.
