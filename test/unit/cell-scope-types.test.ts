@@ -15,28 +15,28 @@ type TypeScript = typeof import("@tslab/typescript-for-tslab");
 const ts = require(require.resolve("@tslab/typescript-for-tslab", { paths: [require.resolve("tslab")] })) as TypeScript;
 
 /**
- * Every diagnostic in the cell scope's declaration files, compiled as tslab compiles a cell: with Node's types,
- * or as the quick converter does (none, and its own few).
+ * A program of one cell (`source`, at `cell`), compiled as tslab compiles a cell: with Node's types, or as the
+ * quick converter does (none, and its own few).
  */
-function scopeDiagnostics(quick: boolean): string[] {
-  const prelude = path.join(ROOT, "dist", "kernel", "evaluation", "prelude");
-  const arquero = path.dirname(require.resolve("arquero/package.json"));
-  const cell = path.join(ROOT, "dist", "__scope_check__.ts");
-  const source = `import * as scope from ${JSON.stringify(prelude)};\nimport * as aq from ${JSON.stringify(arquero)};\nexport { scope, aq };\n`;
-  const options = {
-    module: ts.ModuleKind.ESNext,
-    moduleResolution: ts.ModuleResolutionKind.Node10,
-    esModuleInterop: true,
-    target: ts.ScriptTarget.ES2022,
-    lib: ["lib.es2022.d.ts"],
-    noEmit: true,
-    ...(quick ? { types: [] } : {}),
-  };
-  const host = ts.createCompilerHost(options);
+function cellProgram(cell: string, source: string, quick: boolean, options: object) {
+  const all = { target: ts.ScriptTarget.ES2022, lib: ["lib.es2022.d.ts"], noEmit: true, ...options, ...(quick ? { types: [] } : {}) };
+  const host = ts.createCompilerHost(all);
   const read = host.getSourceFile.bind(host);
   const virtual: Record<string, string> = { [cell]: source, [QUICK_GLOBALS_FILE]: QUICK_GLOBALS };
   host.getSourceFile = (name, version, ...rest) => (name in virtual ? ts.createSourceFile(name, virtual[name], version) : read(name, version, ...rest));
-  const program = ts.createProgram(quick ? [cell, QUICK_GLOBALS_FILE] : [cell], options, host);
+  return ts.createProgram(quick ? [cell, QUICK_GLOBALS_FILE] : [cell], all, host);
+}
+
+/** Every diagnostic in the cell scope's declaration files, compiled either way. */
+function scopeDiagnostics(quick: boolean): string[] {
+  const prelude = path.join(ROOT, "dist", "kernel", "evaluation", "prelude");
+  const arquero = path.dirname(require.resolve("arquero/package.json"));
+  const source = `import * as scope from ${JSON.stringify(prelude)};\nimport * as aq from ${JSON.stringify(arquero)};\nexport { scope, aq };\n`;
+  const program = cellProgram(path.join(ROOT, "dist", "__scope_check__.ts"), source, quick, {
+    module: ts.ModuleKind.ESNext,
+    moduleResolution: ts.ModuleResolutionKind.Node10,
+    esModuleInterop: true,
+  });
   const files = program.getSourceFiles().filter((f) => !program.isSourceFileDefaultLibrary(f) && f.fileName !== QUICK_GLOBALS_FILE && !/[\\/]@types[\\/]node[\\/]/.test(f.fileName));
   expect(files.some((f) => f.fileName.includes(`${path.sep}arquero${path.sep}`))).toBe(true);
   return files.flatMap((f) =>
@@ -54,15 +54,10 @@ describe("the cell scope's types", () => {
   }, 60_000);
 });
 
-/** The diagnostics of one cell's source, compiled with Node's types or as the quick converter does. */
+/** The diagnostics of one cell's source, compiled either way. */
 function cellDiagnostics(source: string, quick: boolean): string[] {
   const cell = path.join(ROOT, "dist", "__console_check__.ts");
-  const options = { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, lib: ["lib.es2022.d.ts"], noEmit: true, strict: true, ...(quick ? { types: [] } : {}) };
-  const host = ts.createCompilerHost(options);
-  const read = host.getSourceFile.bind(host);
-  const virtual: Record<string, string> = { [cell]: `${source}\nexport {};\n`, [QUICK_GLOBALS_FILE]: QUICK_GLOBALS };
-  host.getSourceFile = (name, version, ...rest) => (name in virtual ? ts.createSourceFile(name, virtual[name], version) : read(name, version, ...rest));
-  const program = ts.createProgram(quick ? [cell, QUICK_GLOBALS_FILE] : [cell], options, host);
+  const program = cellProgram(cell, `${source}\nexport {};\n`, quick, { module: ts.ModuleKind.ESNext, strict: true });
   const file = program.getSourceFile(cell)!;
   return [...program.getSyntacticDiagnostics(file), ...program.getSemanticDiagnostics(file)].map((d) => ts.flattenDiagnosticMessageText(d.messageText, " "));
 }
