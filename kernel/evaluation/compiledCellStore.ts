@@ -22,7 +22,6 @@ export interface CompiledCellStore {
   put(key: string, compiled: CompiledCode): void;
 }
 
-
 /**
  * The scope's modules as this kernel names them, and the placeholders a kept cell names them by. `modules`: the
  * module paths of the cell scope's import lines, by a stable name (`prelude`, `arquero`).

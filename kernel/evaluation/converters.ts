@@ -93,7 +93,6 @@ export class Converters {
   }
 }
 
-
 /**
  * tslab's converter module, loaded again with a TypeScript whose watch programs get `options` added to tslab's,
  * `extraRoots` (declaration files by path and text) added to their root files, and take the standard library's

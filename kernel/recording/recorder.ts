@@ -27,6 +27,9 @@ import { CELLS, RecordedCells } from "./compiledCells";
 import type { RecordingHost, Tape } from "./tape";
 
 const pad = (n: number) => String(n).padStart(4, "0");
+/** A recording's sub-folders: its evidence, and what it keeps besides (made by their own stores). */
+const EVIDENCE = ["probes", "snapshots", "results"];
+const KEPT = [PICTURES, CELLS];
 
 /** A probe armed while recording: its file, its rows so far, and what the manifest says of it. */
 interface ProbeFile {
@@ -66,9 +69,9 @@ export class Recorder implements Tape {
   ) {
     // A recording is the evidence of one run: what an earlier run left here goes.
     mkdirSync(dir, { recursive: true });
-    for (const sub of ["probes", "snapshots", "results", PICTURES, CELLS]) rmSync(path.join(dir, sub), { recursive: true, force: true });
+    for (const sub of [...EVIDENCE, ...KEPT]) rmSync(path.join(dir, sub), { recursive: true, force: true });
     for (const f of [MANIFEST, TIMELINE]) rmSync(path.join(dir, f), { force: true });
-    for (const sub of ["probes", "snapshots", "results"]) mkdirSync(path.join(dir, sub));
+    for (const sub of EVIDENCE) mkdirSync(path.join(dir, sub));
     writeFileSync(path.join(dir, TIMELINE), "");
     this.pictures = new RecordedPictures(dir, "record");
     this.cells = new RecordedCells(dir, "record");
@@ -193,7 +196,7 @@ export class Recorder implements Tape {
 
   private manifest(armed: Manifest["probes"]): Manifest {
     const files: Record<string, number> = {};
-    for (const sub of [".", "probes", "snapshots", "results", PICTURES, CELLS]) {
+    for (const sub of [".", ...EVIDENCE, ...KEPT]) {
       for (const f of readdirSync(path.join(this.dir, sub))) {
         const rel = sub === "." ? f : `${sub}/${f}`;
         if (rel === MANIFEST || statSync(path.join(this.dir, rel)).isDirectory()) continue;
